@@ -1,0 +1,63 @@
+"""Learning-rate schedules: immutable, closed-form maps from step to LR.
+
+Define a schedule once and use it with NumPy, PyTorch, Keras or JAX::
+
+    >>> import numpy as np
+    >>> from lrlab.schedules import step, parse
+    >>> s = step(0.1, 0.5, 10)               # lr * factor ** (t // every)
+    >>> s(np.array([0, 10, 20]))
+    array([0.1  , 0.05 , 0.025])
+    >>> parse(str(s)) == s
+    True
+
+Kinds: :func:`constant`, :func:`step`, :func:`exponential`,
+:func:`inverse_time`, :func:`multistep`, :func:`piecewise`,
+:func:`polynomial`, :func:`cosine`, :func:`cosine_restarts`,
+:func:`one_cycle`, :func:`cyclic`, :func:`inverse_sqrt`, :func:`wsd`;
+combinators :func:`warmup`, :func:`join`, :func:`clip` and ``schedule * c``.
+"""
+
+from lrlab.errors import ScheduleError
+from lrlab.schedules._base import Schedule, registry
+from lrlab.schedules._combinators import clip, join, scale, warmup
+from lrlab.schedules._kinds import (
+    constant,
+    cosine,
+    cosine_restarts,
+    cyclic,
+    exponential,
+    inverse_sqrt,
+    inverse_time,
+    multistep,
+    one_cycle,
+    piecewise,
+    polynomial,
+    step,
+    wsd,
+)
+from lrlab.schedules._parse import from_config, parse
+
+__all__ = [
+    "Schedule",
+    "ScheduleError",
+    "clip",
+    "constant",
+    "cosine",
+    "cosine_restarts",
+    "cyclic",
+    "exponential",
+    "from_config",
+    "inverse_sqrt",
+    "inverse_time",
+    "join",
+    "multistep",
+    "one_cycle",
+    "parse",
+    "piecewise",
+    "polynomial",
+    "registry",
+    "scale",
+    "step",
+    "warmup",
+    "wsd",
+]

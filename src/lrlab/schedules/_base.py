@@ -1,0 +1,108 @@
+"""The :class:`Schedule` base: call, config, canonical text, registry.
+
+A schedule is an immutable value and a pure function of the step.  Concrete
+kinds are frozen dataclasses declared with :func:`kind`; their fields, in
+order, are the constructor's arguments, the text form's positional order and
+the config's keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from lrlab.schedules._xp import prepare
+
+__all__ = ["Schedule", "register", "registry"]
+
+_REGISTRY: dict[str, type[Schedule]] = {}
+
+S = TypeVar("S", bound="type[Schedule]")
+
+
+def registry() -> dict[str, type[Schedule]]:
+    """The schedule kinds by name (a copy)."""
+    return dict(_REGISTRY)
+
+
+def register(name: str) -> Callable[[S], S]:
+    """Class decorator: register a (frozen dataclass) schedule kind as ``name``."""
+
+    def wrap(cls: S) -> S:
+        cls.kind = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return wrap
+
+
+class Schedule:
+    """A learning-rate schedule: an immutable, closed-form map from step to LR.
+
+    ``s(step)`` accepts a Python ``int`` (returns ``float``), a NumPy array
+    (returns ``float64``), a torch tensor or a JAX array (returns the same
+    kind; traceable under ``jax.jit``).  Steps count from 0.
+    """
+
+    kind: ClassVar[str] = ""
+
+    def __call__(self, step: Any) -> Any:
+        xp, t, finish = prepare(step)
+        return finish(self._value(t, xp))
+
+    def _value(self, t: Any, xp: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- composition -------------------------------------------------------
+    def __mul__(self, factor: Any) -> Schedule:
+        from lrlab.schedules._combinators import scale
+
+        if isinstance(factor, Schedule):
+            return NotImplemented
+        return scale(self, factor)
+
+    __rmul__ = __mul__
+
+    # -- serialisation -----------------------------------------------------
+    def args(self) -> dict[str, Any]:
+        """The constructor arguments, by name, in order."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+    def to_config(self) -> dict[str, Any]:
+        """A JSON-safe dict with a ``type`` key; :func:`from_config` rebuilds it."""
+        out: dict[str, Any] = {"type": self.kind}
+        for name, value in self.args().items():
+            out[name] = _to_json(value)
+        return out
+
+    def __str__(self) -> str:
+        inner = ", ".join(f"{n}={format_value(v)}" for n, v in self.args().items())
+        return f"{self.kind}({inner})"
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, Schedule):
+        return value.to_config()
+    if isinstance(value, tuple):
+        return [_to_json(v) for v in value]
+    return value
+
+
+def format_value(value: Any) -> str:
+    """The canonical text of one argument value (floats round-trip exactly)."""
+    if isinstance(value, Schedule):
+        return str(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, (int, float, str)):
+        return repr(value)
+    raise TypeError(f"cannot format {value!r}")  # pragma: no cover

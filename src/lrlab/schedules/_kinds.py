@@ -1,0 +1,520 @@
+"""The built-in schedule kinds, each a closed form of the step ``t`` (from 0).
+
+Every formula is written once against the array namespace ``xp`` (see
+:mod:`lrlab.schedules._xp`), so the same line runs on a Python int, a NumPy
+array, a torch tensor or a traced JAX array.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from lrlab.schedules._base import Schedule, register
+from lrlab.schedules._validate import (
+    check_bool,
+    check_choice,
+    check_increasing,
+    check_int,
+    check_real,
+    check_reals,
+    fail,
+)
+
+__all__ = [
+    "constant",
+    "cosine",
+    "cosine_restarts",
+    "cyclic",
+    "exponential",
+    "inverse_sqrt",
+    "inverse_time",
+    "multistep",
+    "one_cycle",
+    "piecewise",
+    "polynomial",
+    "step",
+    "wsd",
+]
+
+
+def _lr(k: str, name: str, value: Any) -> float:
+    return check_real(k, name, value, low=0.0, allowed="a finite number >= 0")
+
+
+@register("constant")
+@dataclass(frozen=True, repr=False)
+class constant(Schedule):
+    """A fixed learning rate: ``lr``.
+
+    >>> constant(0.1)(7)
+    0.1
+    """
+
+    lr: float
+
+    def __post_init__(self) -> None:
+        self._set("lr", _lr("constant", "lr", self.lr))
+
+    def _value(self, t: Any, xp: Any) -> Any:
+        return xp.full_like(t, self.lr)
+
+
+@register("step")
+@dataclass(frozen=True, repr=False)
+class step(Schedule):
+    """Step decay: ``lr * factor ** floor(t / every)``.
+
+    >>> s = step(0.1, 0.5, 10)
+    >>> s(0), s(9), s(10), s(25)
+    (0.1, 0.1, 0.05, 0.025)
+    """
+
+    lr: float
+    factor: float
+    every: int
+
+    def __post_init__(self) -> None:
+        self._set("lr", _lr("step", "lr", self.lr))
+        self._set("factor", check_real("step", "factor", self.factor, low=0.0, low_open=True))
+        self._set("every", check_int("step", "every", self.every))
+
+    def _value(self, t: Any, xp: Any) -> Any:
+        return self.lr * self.factor ** xp.floor(t / self.every)
+
+
+@register("exponential")
+@dataclass(frozen=True, repr=False)
+class exponential(Schedule):
+    """Exponential decay: ``lr * exp(-k * t / every)``; with ``staircase``,
+    ``t / every`` is floored.  (Keras/Optax's ``decay_rate`` per
+    ``decay_steps`` is ``k = -ln(decay_rate)``, ``every = decay_steps``.)
+
+    >>> s = exponential(0.1, 0.1)
+    >>> round(s(10), 12)
+    0.036787944117
+    """
+
+    lr: float
+    k: float
+    every: int = 1
+    staircase: bool = False
+
+    def __post_init__(self) -> None:
+        self._set("lr", _lr("exponential", "lr", self.lr))
+        self._set("k", check_real("exponential", "k", self.k))
+        self._set("every", check_int("exponential", "every", self.every))
+        self._set("staircase", check_bool("exponential", "staircase", self.staircase))
+
+    def _value(self, t: Any, xp: Any) -> Any:
+        p = t / self.every
+        if self.staircase:
+            p = xp.floor(p)
+        return self.lr * xp.exp(-self.k * p)
+
+
+@register("inverse_time")
+@dataclass(frozen=True, repr=False)
+class inverse_time(Schedule):
+    """1/t decay: ``lr / (1 + k * t / every)`` (``t / every`` floored with
+    ``staircase``).
+
+    >>> inverse_time(0.1, 0.1)(10)
+    0.05
+    """
+
+    lr: float
+    k: float
+    every: int = 1
+    staircase: bool = False
+
+    def __post_init__(self) -> None:
+        self._set("lr", _lr("inverse_time", "lr", self.lr))
+        self._set("k", check_real("inverse_time", "k", self.k, low=0.0))
+        self._set("every", check_int("inverse_time", "every", self.every))
+        self._set("staircase", check_bool("inverse_time", "staircase", self.staircase))
+
+    def _value(self, t: Any, xp: Any) -> Any:
+        p = t / self.every
+        if self.staircase:
+            p = xp.floor(p)
+        return self.lr / (1.0 + self.k * p)
+
+
+@register("multistep")
+@dataclass(frozen=True, repr=False)
+class multistep(Schedule):
+    """``lr * factor ** (number of milestones <= t)``: the new value applies
+    at the milestone itself (as PyTorch's MultiStepLR).
+
+    >>> s = multistep(1.0, [3, 5], 0.1)
+    >>> [round(s(t), 12) for t in range(7)]
+    [1.0, 1.0, 1.0, 0.1, 0.1, 0.01, 0.01]
+    """
+
+    lr: float
+    milestones: tuple[int, ...]
+    factor: float
+
+    def __post_init__(self) -> None:
+        self._set("lr", _lr("multistep", "lr", self.lr))
+        self._set("milestones", check_increasing("multistep", "milestones", self.milestones))
+        self._set("factor", check_real("multistep", "factor", self.factor, low=0.0, low_open=True))
+
+    def _value(self, t: Any, xp: Any) -> Any:
+        n: Any = 0.0
+        for m in self.milestones:
+            n = n + xp.where(t >= m, 1.0, 0.0)
+        return self.lr * self.factor**n
+
+
+@register("piecewise")
+@dataclass(frozen=True, repr=False)
+class piecewise(Schedule):
+    """``values[i]`` for ``boundaries[i-1] <= t < boundaries[i]``: the new
+    value applies at the boundary (PyTorch/Optax; Keras gives the boundary
+    step the old value, i.e. Keras's boundaries are ours minus one).
+
+    >>> s = piecewise([10, 20], [0.1, 0.01, 0.001])
+    >>> s(9), s(10), s(20)
+    (0.1, 0.01, 0.001)
+    """
+
+    boundaries: tuple[int, ...]
+    values: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        b = check_increasing("piecewise", "boundaries", self.boundaries)
+        v = check_reals("piecewise", "values", self.values, low=0.0)
+        if len(v) != len(b) + 1:
+            raise fail(
+                "piecewise",
+                "values",
+                self.values,
+                f"one more value than boundaries ({len(b) + 1} for {len(b)} boundaries)",
+            )
+        self._set("boundaries", b)
+        self._set("values", v)
+
+    def _value(self, t: Any, xp: Any) -> Any:
+        out: Any = xp.full_like(t, self.values[0])
+        for b, v in zip(self.boundaries, self.values[1:]):
+            out = xp.where(t >= b, v, out)
+        return out
+
+
+@register("polynomial")
+@dataclass(frozen=True, repr=False)
+class polynomial(Schedule):
+    """``(lr - end_lr) * (1 - min(t, steps) / steps) ** power + end_lr``.
+
+    >>> s = polynomial(0.1, 100, 0.0, 2.0)
+    >>> round(s(50), 12), s(100), s(1000)
+    (0.025, 0.0, 0.0)
+    """
+
+    lr: float
+    steps: int
+    end_lr: float = 0.0
+    power: float = 1.0
+
+    def __post_init__(self) -> None:
+        self._set("lr", _lr("polynomial", "lr", self.lr))
+        self._set("steps", check_int("polynomial", "steps", self.steps))
+        self._set("end_lr", _lr("polynomial", "end_lr", self.end_lr))
+        self._set("power", check_real("polynomial", "power", self.power, low=0.0, low_open=True))
+
+    def _value(self, t: Any, xp: Any) -> Any:
+        frac = 1.0 - xp.minimum(t, float(self.steps)) / self.steps
+        return (self.lr - self.end_lr) * frac**self.power + self.end_lr
+
+
+@register("cosine")
+@dataclass(frozen=True, repr=False)
+class cosine(Schedule):
+    """Cosine annealing, flat after ``steps``:
+    ``min_lr + (lr - min_lr) * (1 + cos(pi * min(t, steps) / steps)) / 2``.
+
+    >>> s = cosine(0.1, 100)
+    >>> s(0), round(s(50), 12), s(100), s(500)
+    (0.1, 0.05, 0.0, 0.0)
+    """
+
+    lr: float
+    steps: int
+    min_lr: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._set("lr", _lr("cosine", "lr", self.lr))
+        self._set("steps", check_int("cosine", "steps", self.steps))
+        self._set("min_lr", _lr("cosine", "min_lr", self.min_lr))
+
+    def _value(self, t: Any, xp: Any) -> Any:
+        p = xp.minimum(t, float(self.steps)) / self.steps
+        return self.min_lr + (self.lr - self.min_lr) * (1.0 + xp.cos(math.pi * p)) / 2.0
+
+
+@register("cosine_restarts")
+@dataclass(frozen=True, repr=False)
+class cosine_restarts(Schedule):
+    """SGDR, warm restarts.  Cycle ``i`` lasts ``period * mult**i`` steps and
+    falls by a half cosine from ``min_lr + decay**i * (lr - min_lr)`` to
+    ``min_lr``.
+
+    With ``mult > 1`` cycle ``i`` starts at ``period * (mult**i - 1) /
+    (mult - 1)``; the index comes from a logarithm and is then corrected by
+    one either way, so that it is exact at every restart.
+
+    >>> s = cosine_restarts(1.0, 10, mult=2.0, decay=0.5)
+    >>> s(0), s(10), s(30), round(s(20), 12)
+    (1.0, 0.5, 0.25, 0.25)
+    """
+
+    lr: float
+    period: int
+    mult: float = 1.0
+    decay: float = 1.0
+    min_lr: float = 0.0
+
+    def __post_init__(self) -> None:
+        k = "cosine_restarts"
+        self._set("lr", _lr(k, "lr", self.lr))
+        self._set("period", check_int(k, "period", self.period))
+        self._set("mult", check_real(k, "mult", self.mult, low=1.0))
+        self._set("decay", check_real(k, "decay", self.decay, low=0.0))
+        self._set("min_lr", _lr(k, "min_lr", self.min_lr))
+
+    def _value(self, t: Any, xp: Any) -> Any:
+        p, m = float(self.period), self.mult
+        if m == 1.0:
+            i = xp.floor(t / p)
+            start = i * p
+            length: Any = p
+        else:
+
+            def begin(j: Any) -> Any:
+                return p * (m**j - 1.0) / (m - 1.0)
+
+            i = xp.floor(xp.log(1.0 + t * (m - 1.0) / p) / math.log(m))
+            i = xp.where(begin(i) > t, i - 1.0, i)
+            i = xp.where(begin(i + 1.0) <= t, i + 1.0, i)
+            start = begin(i)
+            length = p * m**i
+        frac = (t - start) / length
+        peak = self.decay**i * (self.lr - self.min_lr)
+        return self.min_lr + peak * (1.0 + xp.cos(math.pi * frac)) / 2.0
+
+
+@register("one_cycle")
+@dataclass(frozen=True, repr=False)
+class one_cycle(Schedule):
+    """The 1cycle policy with PyTorch ``OneCycleLR`` semantics.
+
+    Starts at ``max_lr / div``, rises to ``max_lr`` at step
+    ``pct_start * steps - 1``, then anneals to ``max_lr / div / final_div``
+    at step ``steps - 1`` (and stays there).  With ``three_phase`` it first
+    comes back down to ``max_lr / div`` at step ``2 * pct_start * steps - 2``.
+    ``anneal`` is ``"cos"`` (``end + (start - end) * (1 + cos(pi * x)) / 2``)
+    or ``"linear"``.
+
+    >>> s = one_cycle(1.0, 100)
+    >>> round(s(0), 12), s(29), s(99)
+    (0.04, 1.0, 4e-06)
+    """
+
+    max_lr: float
+    steps: int
+    pct_start: float = 0.3
+    div: float = 25.0
+    final_div: float = 1e4
+    anneal: str = "cos"
+    three_phase: bool = False
+
+    def __post_init__(self) -> None:
+        k = "one_cycle"
+        self._set("max_lr", _lr(k, "max_lr", self.max_lr))
+        self._set("steps", check_int(k, "steps", self.steps, low=2))
+        self._set(
+            "pct_start",
+            check_real(
+                k, "pct_start", self.pct_start, low=0.0, high=1.0, low_open=True, high_open=True
+            ),
+        )
+        self._set("div", check_real(k, "div", self.div, low=0.0, low_open=True))
+        self._set("final_div", check_real(k, "final_div", self.final_div, low=0.0, low_open=True))
+        self._set("anneal", check_choice(k, "anneal", self.anneal, ("cos", "linear")))
+        self._set("three_phase", check_bool(k, "three_phase", self.three_phase))
+        ends = self._ends()
+        starts = (0.0, *ends[:-1])
+        if any(e <= s for s, e in zip(starts, ends)):
+            raise fail(
+                k,
+                "pct_start",
+                self.pct_start,
+                "such that every phase lasts more than one step "
+                f"(phase ends {[round(e, 6) for e in ends]} for steps={self.steps})",
+            )
+
+    def _ends(self) -> tuple[float, ...]:
+        up = self.pct_start * self.steps - 1.0
+        if self.three_phase:
+            return (up, 2.0 * self.pct_start * self.steps - 2.0, self.steps - 1.0)
+        return (up, self.steps - 1.0)
+
+    def _anneal(self, xp: Any, start: float, end: float, x: Any) -> Any:
+        if self.anneal == "cos":
+            return end + (start - end) / 2.0 * (1.0 + xp.cos(math.pi * x))
+        return (end - start) * x + start
+
+    def _value(self, t: Any, xp: Any) -> Any:
+        initial = self.max_lr / self.div
+        low = initial / self.final_div
+        levels: tuple[float, ...] = (initial, self.max_lr, low)
+        if self.three_phase:
+            levels = (initial, self.max_lr, initial, low)
+        ends = self._ends()
+        t = xp.minimum(t, ends[-1])
+        out: Any = None
+        begin = 0.0
+        for i in range(len(ends) - 1, -1, -1):
+            begin = 0.0 if i == 0 else ends[i - 1]
+            value = self._anneal(xp, levels[i], levels[i + 1], (t - begin) / (ends[i] - begin))
+            out = value if out is None else xp.where(t <= ends[i], value, out)
+        return out
+
+
+@register("cyclic")
+@dataclass(frozen=True, repr=False)
+class cyclic(Schedule):
+    """Cyclical LR with PyTorch ``CyclicLR`` semantics (equal up and down
+    half-cycles of ``step_size`` steps).
+
+    ``cycle = floor(1 + t / (2 s))``, ``x = 1 + t / (2 s) - cycle``, the
+    rise ``x / 0.5`` while ``x <= 0.5`` and ``(x - 1) / -0.5`` after, and
+    ``lr = base_lr + (max_lr - base_lr) * rise * scale`` where
+    ``scale`` is 1 (``triangular``), ``1 / 2**(cycle - 1)`` (``triangular2``)
+    or ``gamma**t`` (``exp_range``).
+
+    >>> s = cyclic(0.1, 1.0, 10)
+    >>> s(0), s(10), s(20), round(s(5), 12)
+    (0.1, 1.0, 0.1, 0.55)
+    """
+
+    base_lr: float
+    max_lr: float
+    step_size: int
+    mode: str = "triangular"
+    gamma: float = 1.0
+
+    def __post_init__(self) -> None:
+        k = "cyclic"
+        self._set("base_lr", _lr(k, "base_lr", self.base_lr))
+        self._set("max_lr", _lr(k, "max_lr", self.max_lr))
+        self._set("step_size", check_int(k, "step_size", self.step_size))
+        self._set(
+            "mode", check_choice(k, "mode", self.mode, ("triangular", "triangular2", "exp_range"))
+        )
+        self._set("gamma", check_real(k, "gamma", self.gamma, low=0.0, low_open=True))
+
+    def _value(self, t: Any, xp: Any) -> Any:
+        total = 2.0 * self.step_size
+        cycle = xp.floor(1.0 + t / total)
+        x = 1.0 + t / total - cycle
+        # PyTorch: x / ratio on the way up, (x - 1) / (ratio - 1) on the way down.
+        scale = xp.where(x <= 0.5, x / 0.5, (x - 1.0) / -0.5)
+        height = (self.max_lr - self.base_lr) * scale
+        if self.mode == "triangular2":
+            height = height * (1.0 / 2.0 ** (cycle - 1.0))
+        elif self.mode == "exp_range":
+            height = height * self.gamma**t
+        return self.base_lr + height
+
+
+@register("inverse_sqrt")
+@dataclass(frozen=True, repr=False)
+class inverse_sqrt(Schedule):
+    """Linear warmup from 0, then inverse square root decay:
+    ``lr * t / warmup`` for ``t < warmup``, else ``lr * sqrt(warmup / t)``.
+
+    >>> s = inverse_sqrt(0.01, 100)
+    >>> s(0), s(50), s(100), s(400)
+    (0.0, 0.005, 0.01, 0.005)
+    """
+
+    lr: float
+    warmup: int
+
+    def __post_init__(self) -> None:
+        self._set("lr", _lr("inverse_sqrt", "lr", self.lr))
+        self._set("warmup", check_int("inverse_sqrt", "warmup", self.warmup))
+
+    def _value(self, t: Any, xp: Any) -> Any:
+        w = float(self.warmup)
+        ramp = self.lr * t / w
+        decay = self.lr * xp.sqrt(w / xp.maximum(t, w))
+        return xp.where(t < w, ramp, decay)
+
+
+@register("wsd")
+@dataclass(frozen=True, repr=False)
+class wsd(Schedule):
+    """Warmup-stable-decay.  A linear warmup from 0 over ``warmup`` steps, a
+    plateau at ``lr``, then over the last ``D = round(decay_frac * steps)``
+    steps a decay to ``min_lr`` shaped ``1 - x`` (``linear``),
+    ``(1 + cos(pi x)) / 2`` (``cosine``) or ``1 - sqrt(x)`` (``1-sqrt``),
+    ``x`` the decay's progress; ``min_lr`` after ``steps``.
+
+    >>> s = wsd(1.0, 100, 10)
+    >>> s(5), s(50), s(80), s(90), s(100)
+    (0.5, 1.0, 1.0, 0.5, 0.0)
+    """
+
+    lr: float
+    steps: int
+    warmup: int
+    decay_frac: float = 0.2
+    decay: str = "linear"
+    min_lr: float = 0.0
+
+    def __post_init__(self) -> None:
+        k = "wsd"
+        self._set("lr", _lr(k, "lr", self.lr))
+        self._set("steps", check_int(k, "steps", self.steps))
+        self._set("warmup", check_int(k, "warmup", self.warmup, low=0))
+        self._set(
+            "decay_frac",
+            check_real(k, "decay_frac", self.decay_frac, low=0.0, high=1.0, low_open=True),
+        )
+        self._set("decay", check_choice(k, "decay", self.decay, ("linear", "cosine", "1-sqrt")))
+        self._set("min_lr", _lr(k, "min_lr", self.min_lr))
+        d = self.decay_steps
+        if d < 1 or self.warmup + d > self.steps:
+            raise fail(
+                k,
+                "decay_frac",
+                self.decay_frac,
+                f"such that 1 <= round(decay_frac * steps) <= steps - warmup "
+                f"(here {d} decay steps, {self.warmup} warmup of {self.steps})",
+            )
+
+    @property
+    def decay_steps(self) -> int:
+        """``D = round(decay_frac * steps)``, the length of the decay."""
+        return round(self.decay_frac * self.steps)
+
+    def _value(self, t: Any, xp: Any) -> Any:
+        d = float(self.decay_steps)
+        start = self.steps - d
+        x = xp.minimum(xp.maximum(t - start, 0.0), d) / d
+        if self.decay == "linear":
+            shape = 1.0 - x
+        elif self.decay == "cosine":
+            shape = (1.0 + xp.cos(math.pi * x)) / 2.0
+        else:
+            shape = 1.0 - xp.sqrt(x)
+        out = self.min_lr + (self.lr - self.min_lr) * shape
+        if self.warmup > 0:
+            w = float(self.warmup)
+            out = xp.where(t < w, self.lr * t / w, out)
+        return out

@@ -1,0 +1,164 @@
+"""Array-namespace dispatch: one formula, evaluated on ints, NumPy, torch or JAX.
+
+A schedule's formula is written once against a small namespace ``xp`` (the
+Array API names ``floor``, ``exp``, ``log``, ``cos``, ``sqrt``, ``where``,
+``minimum``, ``maximum`` plus Python operators).  :func:`prepare` turns the
+user's step into a floating array of the right kind and returns that
+namespace; for a plain Python number the namespace is :data:`SCALAR`, a thin
+wrapper over :mod:`math`, so that evaluating one step costs well under a
+microsecond instead of a NumPy round trip.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SCALAR", "prepare"]
+
+
+class _ScalarNamespace:
+    """The subset of the Array API the schedules use, on Python floats."""
+
+    __slots__ = ()
+    floor = staticmethod(lambda x: float(math.floor(x)))
+    ceil = staticmethod(lambda x: float(math.ceil(x)))
+    exp = staticmethod(math.exp)
+    log = staticmethod(math.log)
+    cos = staticmethod(math.cos)
+    sqrt = staticmethod(math.sqrt)
+    abs = staticmethod(abs)
+    minimum = staticmethod(min)
+    maximum = staticmethod(max)
+
+    @staticmethod
+    def where(cond: Any, a: Any, b: Any) -> Any:
+        return a if cond else b
+
+    @staticmethod
+    def full_like(x: Any, value: float) -> float:
+        return float(value)
+
+
+SCALAR: Any = _ScalarNamespace()
+
+
+class _NumpyNamespace:
+    """NumPy with a ``full_like`` that keeps float64 and ``where`` on scalars."""
+
+    __slots__ = ()
+    floor = staticmethod(np.floor)
+    ceil = staticmethod(np.ceil)
+    exp = staticmethod(np.exp)
+    log = staticmethod(np.log)
+    cos = staticmethod(np.cos)
+    sqrt = staticmethod(np.sqrt)
+    abs = staticmethod(np.abs)
+    minimum = staticmethod(np.minimum)
+    maximum = staticmethod(np.maximum)
+    where = staticmethod(np.where)
+
+    @staticmethod
+    def full_like(x: Any, value: float) -> Any:
+        return np.full(np.shape(x), value, dtype=np.float64)
+
+
+NUMPY: Any = _NumpyNamespace()
+
+
+class _TorchNamespace:
+    __slots__ = ("torch",)
+
+    def __init__(self, torch: Any) -> None:
+        self.torch = torch
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.torch, name)
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        t = self.torch
+        if not isinstance(a, t.Tensor):
+            a = t.tensor(a, dtype=t.float64, device=cond.device)
+        if not isinstance(b, t.Tensor):
+            b = t.tensor(b, dtype=t.float64, device=cond.device)
+        return t.where(cond, a, b)
+
+    def minimum(self, a: Any, b: Any) -> Any:
+        return self._binary(self.torch.minimum, a, b)
+
+    def maximum(self, a: Any, b: Any) -> Any:
+        return self._binary(self.torch.maximum, a, b)
+
+    def _binary(self, fn: Callable[..., Any], a: Any, b: Any) -> Any:
+        t = self.torch
+        if not isinstance(a, t.Tensor):
+            a = t.tensor(a, dtype=b.dtype, device=b.device)
+        if not isinstance(b, t.Tensor):
+            b = t.tensor(b, dtype=a.dtype, device=a.device)
+        return fn(a, b)
+
+    def full_like(self, x: Any, value: float) -> Any:
+        return self.torch.full_like(x, value)
+
+
+class _JaxNamespace:
+    __slots__ = ("jnp",)
+
+    def __init__(self, jnp: Any) -> None:
+        self.jnp = jnp
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.jnp, name)
+
+    def full_like(self, x: Any, value: float) -> Any:
+        return self.jnp.full_like(x, value)
+
+
+def _is_torch(x: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def _is_jax(x: Any) -> bool:
+    jax = sys.modules.get("jax")
+    return jax is not None and isinstance(x, jax.Array)
+
+
+def prepare(step: Any) -> tuple[Any, Any, Callable[[Any], Any]]:
+    """Return ``(xp, t, finish)``: the namespace, the step as floats, and the
+    function that turns the formula's result into what the caller gets back.
+
+    * ``int``/``float`` (or a NumPy scalar) -> ``float``
+    * NumPy array or list -> ``float64`` NumPy array
+    * torch tensor -> ``float64`` tensor on the same device
+    * JAX array -> JAX array of the default float dtype (traceable under ``jit``)
+    """
+    if isinstance(step, (int, float, np.integer, np.floating)) and not isinstance(step, bool):
+        return SCALAR, float(step), float
+    if isinstance(step, np.ndarray) or isinstance(step, (list, tuple)):
+        t = np.asarray(step, dtype=np.float64)
+        return NUMPY, t, _as_float64_array
+    if _is_torch(step):
+        import torch
+
+        return _TorchNamespace(torch), step.to(torch.float64), _same
+    if _is_jax(step):
+        import jax.numpy as jnp
+
+        return _JaxNamespace(jnp), jnp.asarray(step, dtype=jnp.result_type(float)), _same
+    raise TypeError(
+        "A schedule takes a step: an int, a NumPy array, a torch tensor or a JAX array. "
+        f"Received: {type(step).__name__}"
+    )
+
+
+def _same(x: Any) -> Any:
+    return x
+
+
+def _as_float64_array(x: Any) -> Any:
+    return np.asarray(x, dtype=np.float64)
