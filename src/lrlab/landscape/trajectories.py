@@ -1,0 +1,159 @@
+"""Optimizer paths on a 2-D surface, one per learning rate."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from lrlab.errors import UsageError
+from lrlab.landscape.surfaces import Surface, get_function
+from lrlab.train.optimizers import check_name, make_optimizer
+
+__all__ = ["LandscapeResult", "trajectories"]
+
+
+@dataclass
+class LandscapeResult:
+    """Paths of one optimizer from one start, one per learning rate.
+
+    ``paths[i]`` has shape ``(n_i + 1, 2)``: the start and the point after each
+    of the ``n_i`` updates; ``losses[i]`` the surface's value at those points.
+    ``diverged[i]`` is True when the path was stopped for leaving every bound
+    (a non-finite value, or one above ``divergence_factor`` times the starting
+    value) or ended higher than it started.
+    """
+
+    surface: Surface
+    optimizer: str
+    lrs: list[float]
+    steps: int
+    start: tuple[float, float]
+    paths: list[np.ndarray]
+    losses: list[np.ndarray]
+    diverged: list[bool]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def label(self, i: int) -> str:
+        """Legend text for path ``i``: the LR and, on the quadratic, its place against theory.
+
+        On the quadratic the LR is given as a multiple of ``2/L`` with gradient
+        descent's contraction factor ``rho = max(|1 - lr mu|, |1 - lr L|)``.
+        """
+        lr = self.lrs[i]
+        text = f"lr={lr:g}"
+        s = self.surface
+        if s.stable_lr is not None and s.optimal_lr is not None and self.optimizer == "sgd":
+            rho = s.rate(lr)
+            text += f" = {lr / s.stable_lr:.3g}·(2/L), ρ={rho:.3g}"
+            if math.isclose(lr, s.optimal_lr, rel_tol=0.02):
+                text += " ≈ 2/(L+μ)"
+        if self.diverged[i]:
+            text += ", diverged"
+        return text
+
+    def summary(self) -> list[dict[str, Any]]:
+        """One row per LR: lr, steps, final point, value, distance to the nearest minimum."""
+        rows = []
+        minima = np.asarray(self.surface.minima)
+        for lr, path, loss, div in zip(self.lrs, self.paths, self.losses, self.diverged):
+            end = path[-1]
+            dist = float(np.min(np.linalg.norm(minima - end, axis=1)))
+            rows.append(
+                {
+                    "lr": lr,
+                    "steps": len(path) - 1,
+                    "x": float(end[0]),
+                    "y": float(end[1]),
+                    "loss": float(loss[-1]),
+                    "distance": dist,
+                    "diverged": div,
+                }
+            )
+        return rows
+
+
+def trajectories(
+    fn: str | Surface,
+    optimizer: str = "sgd",
+    lrs: Sequence[float] = (0.02, 0.18, 0.21),
+    steps: int = 50,
+    start: Sequence[float] | None = None,
+    *,
+    divergence_factor: float = 1e6,
+    **options: Any,
+) -> LandscapeResult:
+    """Run the real torch ``optimizer`` on surface ``fn`` from ``start`` once per LR.
+
+    The point is a float64 ``torch.nn.Parameter`` of shape ``(2,)``; each update
+    evaluates ``fn``, back-propagates and calls ``optimizer.step()``.  A path
+    stops early when the value is no longer finite or exceeds
+    ``divergence_factor`` times the starting value.  For the Schedule-Free
+    optimizers the path is the sequence the gradient is taken at (train mode).
+
+    >>> r = trajectories("quadratic", "sgd", [0.1], steps=3, start=(1.0, 1.0))
+    >>> r.paths[0][:, 1].tolist()   # y is multiplied by 1 - 0.1 * L = 0 after one step
+    [1.0, 0.0, 0.0, 0.0]
+    """
+    surface = get_function(fn)
+    name = check_name(optimizer)
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps <= 0:
+        raise UsageError(f"Argument `steps` must be a positive integer. Received: steps={steps!r}")
+    lr_list = [lrs] if isinstance(lrs, (int, float)) else list(lrs)
+    if not lr_list:
+        raise UsageError("Argument `lrs` must list at least one learning rate. Received: lrs=[]")
+    for lr in lr_list:
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
+            raise UsageError(
+                f"Argument `lrs` must hold positive finite numbers. Received: lrs={lr_list!r}"
+            )
+    xy0 = surface.start if start is None else tuple(start)
+    if len(xy0) != 2 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in xy0):
+        raise UsageError(f"Argument `start` must be two finite numbers. Received: start={start!r}")
+    x0 = (float(xy0[0]), float(xy0[1]))
+
+    paths, losses, diverged = [], [], []
+    for lr in lr_list:
+        p = torch.nn.Parameter(torch.tensor(x0, dtype=torch.float64))
+        opt = make_optimizer(name, [p], float(lr), **options)
+        if hasattr(opt, "train") and name.startswith("schedulefree_"):
+            opt.train()
+        pts = [x0]
+        vals: list[float] = []
+        div = False
+        limit = math.inf
+        for t in range(steps + 1):
+            opt.zero_grad(set_to_none=True)
+            value = surface.fn(p)
+            v = value.item()
+            vals.append(v)
+            if t == 0:
+                limit = divergence_factor * max(abs(v), 1e-12)
+            elif not v <= limit:
+                div = True
+                break
+            if t == steps:
+                break
+            value.backward()
+            opt.step()
+            xy = p.detach().tolist()
+            pts.append((xy[0], xy[1]))
+        div = div or vals[-1] > vals[0]
+        paths.append(np.asarray(pts[: len(vals)], dtype=np.float64))
+        losses.append(np.asarray(vals, dtype=np.float64))
+        diverged.append(div)
+    return LandscapeResult(
+        surface=surface,
+        optimizer=name,
+        lrs=[float(v) for v in lr_list],
+        steps=int(steps),
+        start=x0,
+        paths=paths,
+        losses=losses,
+        diverged=diverged,
+        options=dict(options),
+    )

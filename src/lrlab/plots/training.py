@@ -1,0 +1,250 @@
+"""Figures of training runs: loss curves with a band over seeds, LR curves, effective step sizes.
+
+Every function takes ``histories``: a mapping from a configuration's label to
+the list of :class:`~lrlab.train.History` of its seeds (a single History or a
+list is accepted too), and returns a :class:`~matplotlib.figure.Figure`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from lrlab.errors import UsageError
+from lrlab.train import History
+
+__all__ = ["plot_curves", "plot_history", "plot_lr", "plot_step_size", "smooth"]
+
+_COLORS = (
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)  # fmt: skip
+
+Histories = Mapping[str, Sequence[History]] | Sequence[History] | History
+
+
+def smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing moving average: ``out[i] = mean(values[max(0, i-window+1) : i+1])``.
+
+    >>> smooth(np.array([1.0, 2.0, 3.0, 4.0]), 2).tolist()
+    [1.0, 1.5, 2.5, 3.5]
+    """
+    a = np.asarray(values, dtype=np.float64)
+    if window <= 1 or len(a) == 0:
+        return a.copy()
+    c = np.concatenate([[0.0], np.cumsum(a)])
+    idx = np.arange(1, len(a) + 1)
+    lo = np.maximum(idx - window, 0)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+def _normalize(histories: Histories) -> dict[str, list[History]]:
+    if isinstance(histories, History):
+        return {histories.meta.get("optimizer", "run"): [histories]}
+    if isinstance(histories, Mapping):
+        out = {}
+        for k, v in histories.items():
+            out[str(k)] = [v] if isinstance(v, History) else list(v)
+        return out
+    if isinstance(histories, Sequence) and all(isinstance(h, History) for h in histories):
+        return {h.meta.get("optimizer", f"run {i}"): [h] for i, h in enumerate(histories)}
+    raise UsageError(
+        "Argument `histories` must be a History, a list of them or a mapping label -> list. "
+        f"Received: {type(histories).__name__}"
+    )
+
+
+def _stack(arrays: list[np.ndarray]) -> np.ndarray:
+    """Rows padded with NaN to the longest (diverged runs stop early)."""
+    n = max(len(a) for a in arrays)
+    out = np.full((len(arrays), n), np.nan)
+    for i, a in enumerate(arrays):
+        out[i, : len(a)] = a
+    return out
+
+
+def _figure(
+    ax: Axes | Figure | None, size: tuple[float, float] = (7.0, 4.2)
+) -> tuple[Figure, Axes]:
+    if isinstance(ax, Axes):
+        return ax.figure, ax  # type: ignore[return-value]
+    if ax is None:
+        fig = Figure(figsize=size)
+    elif isinstance(ax, Figure):
+        fig = ax
+    else:
+        raise UsageError(
+            "Argument `ax` must be None, a matplotlib Figure or Axes. "
+            f"Received: {type(ax).__name__}"
+        )
+    return fig, fig.add_subplot(1, 1, 1)
+
+
+def _band(
+    ax: Axes, x: np.ndarray, rows: np.ndarray, color: str, label: str, band: str
+) -> tuple[float, float]:
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns after divergence
+        mean = np.nanmean(rows, axis=0)
+        if band == "minmax":
+            lo, hi = np.nanmin(rows, axis=0), np.nanmax(rows, axis=0)
+        else:
+            sd = np.nanstd(rows, axis=0)
+            lo, hi = mean - sd, mean + sd
+    ax.plot(x, mean, color=color, lw=1.4, label=f"{label} (n={rows.shape[0]})")
+    if rows.shape[0] > 1:
+        ax.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0)
+    finite = mean[np.isfinite(mean) & (mean > 0)]
+    if len(finite) == 0:
+        return np.inf, -np.inf
+    head = finite[: max(1, len(finite) // 20)]
+    return float(finite.min()), float(np.max(head))
+
+
+def _finish(fig: Figure, axis: Axes, ylabel: str) -> Figure:
+    axis.set_xlabel("step")
+    axis.set_ylabel(ylabel)
+    axis.legend(fontsize=7)
+    axis.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(
+    histories: Histories,
+    ax: Axes | Figure | None = None,
+    *,
+    what: str = "train_loss",
+    window: int | None = None,
+    band: str = "minmax",
+    log: bool = True,
+) -> Figure:
+    """Loss curves, one line per configuration: the mean over seeds with a band.
+
+    ``what="train_loss"`` plots the per-step training loss, smoothed by a
+    trailing moving average of ``window`` steps (default ``steps // 50``);
+    ``what="val_loss"`` or ``"val_metric"`` plots the evaluations.  The band is
+    the min..max over seeds (``band="minmax"``) or mean ± one standard
+    deviation (``band="std"``).  The y-range is clipped so a diverged run does
+    not flatten the others.
+    """
+    if what not in ("train_loss", "val_loss", "val_metric"):
+        raise UsageError(
+            "Argument `what` must be 'train_loss', 'val_loss' or 'val_metric'. "
+            f"Received: what={what!r}"
+        )
+    if band not in ("minmax", "std"):
+        raise UsageError(f"Argument `band` must be 'minmax' or 'std'. Received: band={band!r}")
+    groups = _normalize(histories)
+    fig, axis = _figure(ax)
+    lows, highs = [], []
+    for i, (label, hs) in enumerate(groups.items()):
+        color = _COLORS[i % len(_COLORS)]
+        if what == "train_loss":
+            n = max(len(h.train_loss) for h in hs)
+            w = window if window is not None else max(1, n // 50)
+            rows = _stack([smooth(h.train_loss, w) for h in hs])
+            x = np.arange(rows.shape[1])
+        else:
+            longest = max(hs, key=lambda h: len(h.eval_steps))
+            rows = _stack([getattr(h, what) for h in hs])
+            x = longest.eval_steps.astype(np.float64)
+        lo, hi = _band(axis, x, rows, color, label, band)
+        lows.append(lo)
+        highs.append(hi)
+    if log and what != "val_metric":
+        axis.set_yscale("log")
+        lo, hi = min(lows), max(highs)
+        if np.isfinite(lo) and np.isfinite(hi) and hi > lo > 0:
+            axis.set_ylim(lo / 1.5, hi * 3)
+    names = {
+        "train_loss": "training loss",
+        "val_loss": "validation loss",
+        "val_metric": "validation metric",
+    }
+    if what == "val_metric":
+        metric = next(iter(groups.values()))[0].meta.get("metric_name")
+        if metric:
+            names["val_metric"] = f"validation {metric}"
+    return _finish(fig, axis, names[what])
+
+
+def plot_lr(histories: Histories, ax: Axes | Figure | None = None, *, log: bool = False) -> Figure:
+    """The learning rate per step of each configuration (the schedule as run)."""
+    groups = _normalize(histories)
+    fig, axis = _figure(ax)
+    for i, (label, hs) in enumerate(groups.items()):
+        h = max(hs, key=lambda h: len(h.lr))
+        axis.plot(np.arange(len(h.lr)), h.lr, color=_COLORS[i % len(_COLORS)], lw=1.4, label=label)
+    if log:
+        axis.set_yscale("log")
+    return _finish(fig, axis, "learning rate")
+
+
+def plot_step_size(
+    histories: Histories, ax: Axes | Figure | None = None, *, window: int | None = None
+) -> Figure:
+    """The effective step size ``||delta theta|| / ||g||`` per step, mean over seeds (log scale).
+
+    For plain SGD it equals the LR; for adaptive optimizers it shows how far
+    they move the step away from it.  Smoothed like :func:`plot_curves`.
+    """
+    groups = _normalize(histories)
+    fig, axis = _figure(ax)
+    for i, (label, hs) in enumerate(groups.items()):
+        n = max(len(h.step_size) for h in hs)
+        w = window if window is not None else max(1, n // 50)
+        rows = []
+        for h in hs:
+            s = h.step_size.copy()
+            ok = np.isfinite(s)
+            if ok.any() and not ok.all():  # measured every K steps: hold the last value
+                idx = np.where(ok, np.arange(len(s)), 0)
+                np.maximum.accumulate(idx, out=idx)
+                s = s[idx]
+            rows.append(smooth(s, w))
+        _band(
+            axis,
+            np.arange(n, dtype=np.float64),
+            _stack(rows),
+            _COLORS[i % len(_COLORS)],
+            label,
+            "minmax",
+        )
+    axis.set_yscale("log")
+    return _finish(fig, axis, "effective step size ‖Δθ‖/‖g‖")
+
+
+def plot_history(history: History, fig: Figure | None = None) -> Figure:
+    """One run at a glance: losses, the LR and the effective step size, side by side."""
+    if not isinstance(history, History):
+        raise UsageError(
+            f"Argument `history` must be a History. Received: {type(history).__name__}"
+        )
+    fig = Figure(figsize=(13.0, 3.8)) if fig is None else fig
+    a, b, c = fig.subplots(1, 3)
+    label = history.meta.get("optimizer", "run")
+    plot_curves({label: [history]}, a)
+    if len(history.eval_steps):
+        a.plot(
+            history.eval_steps,
+            history.val_loss,
+            "o-",
+            color="black",
+            ms=3,
+            lw=1,
+            label="validation",
+        )
+        a.legend(fontsize=7)
+    plot_lr({label: [history]}, b)
+    plot_step_size({label: [history]}, c)
+    title = f"{history.meta.get('task', '')} · {history.meta.get('schedule', '')}"
+    if history.diverged:
+        title += " · diverged"
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,154 @@
+"""Optimizers by name: torch.optim's and the learning-rate-free ones.
+
+=====================  =============================================  ==========
+name                   what is built                                  default lr
+=====================  =============================================  ==========
+``sgd``                ``torch.optim.SGD``                            0.1
+``momentum``           ``torch.optim.SGD(momentum=0.9)``              0.01
+``nesterov``           ``torch.optim.SGD(momentum=0.9, nesterov=True)`` 0.01
+``adagrad``            ``torch.optim.Adagrad``                        0.01
+``adadelta``           ``torch.optim.Adadelta``                       1.0
+``rmsprop``            ``torch.optim.RMSprop``                        1e-3
+``adam``               ``torch.optim.Adam``                           1e-3
+``adamw``              ``torch.optim.AdamW``                          1e-3
+``prodigy``            ``prodigyopt.Prodigy``                         1.0
+``dadapt_adam``        ``dadaptation.DAdaptAdam``                     1.0
+``schedulefree_adamw`` ``schedulefree.AdamWScheduleFree``             0.0025
+``schedulefree_sgd``   ``schedulefree.SGDScheduleFree``               1.0
+=====================  =============================================  ==========
+
+For Prodigy and D-Adaptation the ``lr`` is a multiplier on the step size the
+method estimates itself (1.0 = as estimated).  The Schedule-Free optimizers
+keep two parameter sequences and must be switched with ``optimizer.train()``
+before training steps and ``optimizer.eval()`` before evaluation;
+:func:`is_schedule_free` tells which optimizers need that.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+from lrlab.errors import UsageError
+
+__all__ = ["DEFAULT_LR", "OPTIMIZERS", "is_schedule_free", "make_optimizer"]
+
+OPTIMIZERS: tuple[str, ...] = (
+    "sgd",
+    "momentum",
+    "nesterov",
+    "adagrad",
+    "adadelta",
+    "rmsprop",
+    "adam",
+    "adamw",
+    "prodigy",
+    "dadapt_adam",
+    "schedulefree_adamw",
+    "schedulefree_sgd",
+)
+
+DEFAULT_LR: dict[str, float] = {
+    "sgd": 0.1,
+    "momentum": 0.01,
+    "nesterov": 0.01,
+    "adagrad": 0.01,
+    "adadelta": 1.0,
+    "rmsprop": 1e-3,
+    "adam": 1e-3,
+    "adamw": 1e-3,
+    "prodigy": 1.0,
+    "dadapt_adam": 1.0,
+    "schedulefree_adamw": 0.0025,
+    "schedulefree_sgd": 1.0,
+}
+
+_PRESETS: dict[str, dict[str, Any]] = {
+    "momentum": {"momentum": 0.9},
+    "nesterov": {"momentum": 0.9, "nesterov": True},
+}
+
+
+# name -> (module, class); imported only when the optimizer is built.
+_CLASSES: dict[str, tuple[str, str]] = {
+    "sgd": ("torch.optim", "SGD"),
+    "momentum": ("torch.optim", "SGD"),
+    "nesterov": ("torch.optim", "SGD"),
+    "adagrad": ("torch.optim", "Adagrad"),
+    "adadelta": ("torch.optim", "Adadelta"),
+    "rmsprop": ("torch.optim", "RMSprop"),
+    "adam": ("torch.optim", "Adam"),
+    "adamw": ("torch.optim", "AdamW"),
+    "prodigy": ("prodigyopt", "Prodigy"),
+    "dadapt_adam": ("dadaptation", "DAdaptAdam"),
+    "schedulefree_adamw": ("schedulefree", "AdamWScheduleFree"),
+    "schedulefree_sgd": ("schedulefree", "SGDScheduleFree"),
+}
+
+
+def _factory(name: str) -> Callable[..., torch.optim.Optimizer]:
+    module, cls = _CLASSES[name]
+    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+
+
+def check_name(name: Any) -> str:
+    """``name`` if it is a known optimizer, else a :class:`UsageError` listing them."""
+    if not isinstance(name, str) or name not in OPTIMIZERS:
+        raise UsageError(f"Unknown optimizer {name!r}. Available: {', '.join(OPTIMIZERS)}")
+    return name
+
+
+def is_schedule_free(name: str) -> bool:
+    """Whether optimizer ``name`` needs ``train()`` / ``eval()`` switching."""
+    return name.startswith("schedulefree_")
+
+
+def option_names(name: str) -> list[str]:
+    """The keyword options optimizer ``name`` accepts (besides ``params`` and ``lr``)."""
+    sig = inspect.signature(_factory(check_name(name)))
+    return [p for p in sig.parameters if p not in ("self", "params", "lr")]
+
+
+def make_optimizer(
+    name: str, params: Iterable[Any], lr: float | None = None, **options: Any
+) -> torch.optim.Optimizer:
+    """Build optimizer ``name`` over ``params`` with learning rate ``lr``.
+
+    ``lr=None`` takes :data:`DEFAULT_LR`.  ``options`` go to the constructor
+    (``momentum``'s and ``nesterov``'s presets can be overridden); an unknown
+    option or an invalid value raises :class:`UsageError`.
+
+    >>> p = [torch.nn.Parameter(torch.zeros(3))]
+    >>> opt = make_optimizer("nesterov", p, 0.05)
+    >>> opt.param_groups[0]["momentum"], opt.param_groups[0]["nesterov"]
+    (0.9, True)
+    """
+    name = check_name(name)
+    if lr is None:
+        lr = DEFAULT_LR[name]
+    if (
+        isinstance(lr, bool)
+        or not isinstance(lr, (int, float))
+        or not lr >= 0
+        or lr == float("inf")
+    ):
+        raise UsageError(f"Argument `lr` must be a non-negative finite number. Received: lr={lr!r}")
+    allowed = option_names(name)
+    for key in options:
+        if key not in allowed:
+            raise UsageError(
+                f"Unknown option `{key}` for optimizer {name!r}. Allowed: {', '.join(allowed)}"
+            )
+    kwargs = {**_PRESETS.get(name, {}), **options}
+    try:
+        return _factory(name)(params, lr=float(lr), **kwargs)
+    except (ValueError, TypeError) as exc:
+        shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        raise UsageError(
+            f"Invalid options for optimizer {name!r} ({exc}). Received: lr={lr!r}"
+            + (f", {shown}" if shown else "")
+        ) from exc
