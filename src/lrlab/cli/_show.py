@@ -1,0 +1,52 @@
+"""``lrlab show``: print a schedule's values."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from typing import Any
+
+import numpy as np
+
+from lrlab.errors import UsageError
+from lrlab.schedules import parse
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("show", help="print a schedule's values")
+    p.add_argument("spec", metavar="SPEC", help="e.g. 'cosine(0.1, 100)'")
+    p.add_argument("--steps", type=int, default=20, help="number of steps (default 20)")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.steps < 1:
+        raise UsageError(f"Argument `--steps` must be a positive integer. Received: {args.steps}")
+    sched = parse(args.spec)
+    t = np.arange(args.steps)
+    lrs = sched(t)
+    if args.format == "json":
+        json.dump(
+            {
+                "schedule": str(sched),
+                "config": sched.to_config(),
+                "step": t.tolist(),
+                "lr": lrs.tolist(),
+            },
+            sys.stdout,
+        )
+        sys.stdout.write("\n")
+    elif args.format == "csv":
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(["step", "lr"])
+        for i, v in zip(t.tolist(), lrs.tolist()):
+            w.writerow([i, repr(v)])
+    else:
+        print(str(sched))
+        print(f"{'step':>8}  lr")
+        for i, v in zip(t.tolist(), lrs.tolist()):
+            print(f"{i:>8}  {v:.10g}")
+    return 0
