@@ -12,6 +12,7 @@ from lrlab.train.loop import resolve_schedule, run
 from lrlab.train.optimizers import (
     DEFAULT_LR,
     OPTIMIZERS,
+    check_name,
     is_schedule_free,
     make_optimizer,
     option_names,
@@ -21,6 +22,7 @@ __all__ = [
     "DEFAULT_LR",
     "OPTIMIZERS",
     "History",
+    "check_name",
     "is_schedule_free",
     "make_optimizer",
     "option_names",

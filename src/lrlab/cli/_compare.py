@@ -1,0 +1,76 @@
+"""``lrlab compare``: several (optimizer, schedule) runs over seeds, tabulated and plotted."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from lrlab.errors import UsageError
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="compare optimizer/schedule configurations on a task",
+        description="Train every --run on the task once per seed; print the table and write "
+        "results.csv, results.json and the figures (loss, val_loss, lr, step_size .png) to --out.",
+    )
+    p.add_argument("--task", required=True, help="a built-in task (see `lrlab tasks`)")
+    p.add_argument(
+        "--run",
+        action="append",
+        required=True,
+        metavar="'OPT[(k=v,...)]: SCHEDULE'",
+        help="e.g. 'sgd: step(0.1, 0.5, 10)' or 'momentum(momentum=0.95): cosine(0.1, 500)'",
+    )
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
+    p.add_argument("--steps", type=int, help="updates per run (default: the task's)")
+    p.add_argument("--eval-every", type=int, help="evaluation interval (default: the task's)")
+    p.add_argument("--target", type=float, help="validation loss for 'steps to target'")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="task parameter, e.g. --param model=cnn (repeatable)",
+    )
+    p.add_argument("--out", default="lrlab-compare", help="output directory")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lrlab.compare import compare, parse_run
+    from lrlab.compare.comparison import _parse_value
+    from lrlab.tasks import get, names
+
+    if args.task not in names():
+        raise UsageError(f"Unknown task {args.task!r}. Available: {', '.join(names())}")
+    params = {}
+    for item in args.param:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip().isidentifier():
+            raise UsageError(f"Argument `--param` must be KEY=VALUE. Received: --param {item!r}")
+        params[key.strip()] = _parse_value(value)
+    specs = [parse_run(text) for text in args.run]  # bad specs fail before any training
+    task = get(args.task, **params)
+    result = compare(
+        task,
+        specs,
+        seeds=args.seeds,
+        steps=args.steps,
+        target_loss=args.target,
+        eval_every=args.eval_every,
+        quiet=args.quiet,
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result.to_csv(out / "results.csv")
+    result.to_json(out / "results.json")
+    for name, fig in result.figures().items():
+        fig.savefig(out / f"{name}.png", dpi=110)
+    print(result.format_table())
+    print(f"best: {result.best['label']}")
+    print(f"wrote {out}/results.csv, results.json, loss.png, val_loss.png, lr.png, step_size.png")
+    return 0

@@ -1,0 +1,65 @@
+"""``lrlab landscape``: optimizer paths on a 2-D surface, one per learning rate."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from lrlab.errors import UsageError
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "landscape",
+        help="optimizer paths on a 2-D loss surface",
+        description="Run a real torch optimizer on a 2-D function from a start point, once per "
+        "learning rate, and draw the paths over its contours. On the quadratic each path is "
+        "labelled against 2/L and 2/(L+mu).",
+    )
+    p.add_argument("--fn", default="quadratic", help="quadratic, rosenbrock, beale or himmelblau")
+    p.add_argument("--optimizer", default="sgd", help="optimizer name (default sgd)")
+    p.add_argument(
+        "--lrs", type=float, nargs="+", default=[0.02, 0.18, 0.21], help="learning rates"
+    )
+    p.add_argument("--steps", type=int, default=50, help="updates per path (default 50)")
+    p.add_argument("--start", type=float, nargs=2, metavar=("X", "Y"), help="start point")
+    p.add_argument("--mu", type=float, help="quadratic only: smallest curvature (default 1)")
+    p.add_argument("--L", type=float, dest="big_l", help="quadratic only: largest (default 10)")
+    p.add_argument(
+        "--layout", choices=("panels", "overlay"), default="panels", help="one panel per LR"
+    )
+    p.add_argument("--out", default="lrlab-landscape.png", help="output .png or .svg file")
+    p.add_argument("--quiet", action="store_true", help="print only the figure's path")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lrlab.landscape import functions, get_function, trajectories
+    from lrlab.plots.landscape import plot_trajectories
+    from lrlab.train import check_name
+
+    if args.fn not in functions():
+        raise UsageError(f"Unknown function {args.fn!r}. Available: {', '.join(functions())}")
+    check_name(args.optimizer)
+    params = {}
+    if args.mu is not None:
+        params["mu"] = args.mu
+    if args.big_l is not None:
+        params["L"] = args.big_l
+    surface = get_function(args.fn, **params)
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise UsageError(f"Argument `--out` must end in .png, .svg or .pdf. Received: {args.out}")
+    result = trajectories(surface, args.optimizer, args.lrs, args.steps, args.start)
+    fig = plot_trajectories(result, layout=args.layout)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    if not args.quiet:
+        for i, row in enumerate(result.summary()):
+            print(
+                f"{result.label(i)}: {row['steps']} steps, f={row['loss']:.4g}, "
+                f"distance to minimum {row['distance']:.3g}"
+            )
+    print(out)
+    return 0

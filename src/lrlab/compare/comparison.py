@@ -1,0 +1,422 @@
+"""Compare (optimizer, schedule) configurations over several seeds."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lrlab.errors import UsageError
+from lrlab.tasks import Task, get
+from lrlab.train import History, check_name, run
+
+__all__ = ["Comparison", "RunSpec", "compare", "parse_run"]
+
+_OPTION_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.S)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One configuration: an optimizer, its options, and a schedule (or a constant lr)."""
+
+    optimizer: str
+    schedule: Any = None
+    lr: float | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+    def describe(self) -> str:
+        """``"optimizer(options): schedule"``, the text form :func:`parse_run` reads."""
+        opts = ", ".join(f"{k}={_fmt(v)}" for k, v in self.options.items())
+        head = f"{self.optimizer}({opts})" if opts else self.optimizer
+        if self.schedule is not None:
+            return f"{head}: {self.schedule}"
+        return f"{head}: lr={self.lr}" if self.lr is not None else head
+
+
+def _fmt(v: Any) -> str:
+    return str(v).lower() if isinstance(v, bool) else repr(v) if isinstance(v, str) else str(v)
+
+
+def _parse_value(text: str) -> Any:
+    """A literal option value, parsed without eval: int, float, true/false, none, a quoted
+    string or a bracketed list/tuple of those."""
+    t = text.strip()
+    low = t.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low == "none":
+        return None
+    if len(t) >= 2 and t[0] == t[-1] and t[0] in "'\"":
+        return t[1:-1]
+    if t[:1] in "([" and t[-1:] in ")]":
+        inner = t[1:-1].strip()
+        return tuple(_parse_value(p) for p in inner.split(",") if p.strip()) if inner else ()
+    try:
+        return int(t)
+    except ValueError:
+        pass
+    try:
+        return float(t)
+    except ValueError:
+        raise UsageError(
+            "Option values must be numbers, true/false, none, quoted strings or [lists]. "
+            f"Received: {text.strip()!r}"
+        ) from None
+
+
+def _split_top(text: str) -> list[str]:
+    """Split on commas outside brackets."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    if "".join(cur).strip():
+        parts.append("".join(cur))
+    return parts
+
+
+def parse_run(text: str) -> RunSpec:
+    """Parse ``"optimizer[(key=value, ...)][: SCHEDULE]"`` (split on the first colon).
+
+    ``SCHEDULE`` goes to :func:`lrlab.schedules.parse`; a bare number is a
+    constant LR; without it the optimizer's default LR is used.
+
+    >>> spec = parse_run("momentum(momentum=0.95): cosine(0.1, 500)")
+    >>> spec.optimizer, spec.options, str(spec.schedule)
+    ('momentum', {'momentum': 0.95}, 'cosine(lr=0.1, steps=500, min_lr=0.0)')
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise UsageError(f"A run must be 'optimizer: schedule'. Received: {text!r}")
+    head, sep, tail = text.partition(":")
+    m = _OPTION_RE.match(head)
+    if not m:
+        raise UsageError(
+            f"A run must be 'optimizer[(key=value, ...)]: schedule'. Received: {text!r}"
+        )
+    name = check_name(m.group(1))
+    options: dict[str, Any] = {}
+    for part in _split_top(m.group(2) or ""):
+        key, eq, value = part.partition("=")
+        key = key.strip()
+        if not eq or not key.isidentifier():
+            raise UsageError(
+                f"Optimizer options must be key=value. Received: {part.strip()!r} in {text!r}"
+            )
+        options[key] = _parse_value(value)
+    spec_text = tail.strip()
+    schedule, lr = None, None
+    if sep and spec_text:
+        try:
+            lr = float(spec_text)
+        except ValueError:
+            from lrlab.schedules import parse
+
+            schedule = parse(spec_text)
+    elif sep:
+        raise UsageError(f"A schedule must follow the colon. Received: {text!r}")
+    return RunSpec(name, schedule, lr, options, text.strip())
+
+
+def _as_spec(item: Any) -> RunSpec:
+    if isinstance(item, RunSpec):
+        return item
+    if isinstance(item, str):
+        return parse_run(item)
+    if isinstance(item, dict):
+        allowed = {"optimizer", "schedule", "lr", "options", "label"}
+        extra = sorted(set(item) - allowed)
+        if extra or "optimizer" not in item:
+            raise UsageError(
+                "A run dict needs `optimizer` and may have schedule, lr, options, label. "
+                f"Received keys: {sorted(item)}"
+            )
+        sched = item.get("schedule")
+        if isinstance(sched, str):
+            from lrlab.schedules import parse
+
+            sched = parse(sched)
+        return RunSpec(
+            check_name(item["optimizer"]),
+            sched,
+            item.get("lr"),
+            dict(item.get("options") or {}),
+            str(item.get("label") or ""),
+        )
+    if isinstance(item, tuple) and 1 <= len(item) <= 3:
+        return _as_spec(dict(zip(("optimizer", "schedule", "options"), item)))
+    raise UsageError(
+        "Each run must be a 'optimizer: schedule' text, an (optimizer, schedule[, options]) "
+        f"tuple, a dict or a RunSpec. Received: {item!r}"
+    )
+
+
+def _label(spec: RunSpec) -> str:
+    return spec.label or spec.describe()
+
+
+def _stats(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for one value; NaN for none)."""
+    if not values:
+        return math.nan, math.nan
+    a = np.asarray(values, dtype=np.float64)
+    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
+
+
+@dataclass
+class Comparison:
+    """The result of :func:`compare`.
+
+    ``histories[label]`` lists one :class:`~lrlab.train.History` per seed;
+    ``table`` has one row (a dict) per configuration, in the order given:
+
+    - ``final_val_loss_mean`` / ``_std`` and ``final_val_metric_mean`` / ``_std``:
+      mean and sample standard deviation over the seeds that did not diverge
+      (``inf`` / NaN when all diverged);
+    - ``steps_to_target_mean``: mean over the seeds that reached it of the
+      updates done at the first evaluation with validation loss ``<= target_loss``
+      (None when no seed did), and ``reached`` the number of such seeds;
+    - ``diverged``: how many seeds diverged; ``wall_time_mean`` in seconds.
+    """
+
+    task: str
+    metric_name: str
+    greater_is_better: bool
+    specs: list[RunSpec]
+    seeds: list[int]
+    steps: int
+    target_loss: float
+    histories: dict[str, list[History]]
+    table: list[dict[str, Any]]
+
+    @property
+    def best(self) -> dict[str, Any]:
+        """The row with the lowest mean final validation loss (fewest divergences on ties)."""
+        return min(self.table, key=lambda r: (r["final_val_loss_mean"], r["diverged"]))
+
+    def figures(self) -> dict[str, Any]:
+        """``{"loss", "val_loss", "lr", "step_size"}`` -> matplotlib Figure.
+
+        Training curves and validation curves with a min..max band over seeds,
+        the LR curves, and the effective step sizes.
+        """
+        from lrlab.plots.training import plot_curves, plot_lr, plot_step_size
+
+        figs = {
+            "loss": plot_curves(self.histories, what="train_loss"),
+            "val_loss": plot_curves(self.histories, what="val_loss"),
+            "lr": plot_lr(self.histories),
+            "step_size": plot_step_size(self.histories),
+        }
+        for name, fig in figs.items():
+            fig.suptitle(f"{self.task}: {name.replace('_', ' ')} over {len(self.seeds)} seed(s)")
+            fig.tight_layout()
+        return figs
+
+    def to_csv(self, path: str | Path) -> Path:
+        """Write :attr:`table` as CSV (non-finite numbers as ``inf`` / ``nan``, None empty)."""
+        p = Path(path)
+        cols = list(self.table[0])
+        with p.open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=cols)
+            w.writeheader()
+            for row in self.table:
+                w.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        return p
+
+    def to_dict(self, histories: bool = True) -> dict[str, Any]:
+        """JSON-safe: task, seeds, steps, target, the table, and (optionally) every history."""
+        out: dict[str, Any] = {
+            "task": self.task,
+            "metric_name": self.metric_name,
+            "seeds": list(self.seeds),
+            "steps": self.steps,
+            "target_loss": _json_num(self.target_loss),
+            "table": [{k: _json_num(v) for k, v in r.items()} for r in self.table],
+            "best": _json_num(self.best["label"]),
+        }
+        if histories:
+            out["histories"] = {k: [h.to_dict() for h in hs] for k, hs in self.histories.items()}
+        return out
+
+    def to_json(self, path: str | Path, histories: bool = True) -> Path:
+        """Write :meth:`to_dict` as JSON (strict: non-finite floats as strings)."""
+        p = Path(path)
+        p.write_text(json.dumps(self.to_dict(histories), indent=1, allow_nan=False))
+        return p
+
+    def format_table(self) -> str:
+        """The table as aligned text."""
+        m = self.metric_name
+        head = ["run", "val loss", f"val {m}", f"steps to {self.target_loss:.4g}", "diverged"]
+        rows = [head]
+        for r in self.table:
+            rows.append(
+                [
+                    r["label"],
+                    f"{r['final_val_loss_mean']:.4g} ± {r['final_val_loss_std']:.2g}",
+                    f"{r['final_val_metric_mean']:.4g} ± {r['final_val_metric_std']:.2g}",
+                    "-"
+                    if r["steps_to_target_mean"] is None
+                    else f"{r['steps_to_target_mean']:.0f} ({r['reached']}/{r['seeds']})",
+                    f"{r['diverged']}/{r['seeds']}",
+                ]
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+
+def _json_num(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return v
+
+
+def compare(
+    task: Task | str,
+    runs: Iterable[Any],
+    seeds: int | Sequence[int] = 3,
+    *,
+    steps: int | None = None,
+    target_loss: float | None = None,
+    eval_every: int | None = None,
+    quiet: bool = True,
+) -> Comparison:
+    """Run every configuration in ``runs`` once per seed on ``task`` and tabulate.
+
+    Args:
+        task: a Task or a built-in task name.
+        runs: configurations, each ``"optimizer[(k=v,...)]: SCHEDULE"`` text, an
+            ``(optimizer, schedule[, options])`` tuple, a dict with ``optimizer``,
+            ``schedule``, ``lr``, ``options``, ``label``, or a :class:`RunSpec`.
+        seeds: a count ``n`` (seeds ``0 .. n-1``) or explicit seeds.
+        steps: updates per run (default ``task.steps``).
+        target_loss: the validation loss for "steps to target"; default
+            ``1.1 *`` the best configuration's mean final validation loss (steps
+            to get within 10% of the winner).
+        eval_every: evaluation interval (default ``task.eval_every``).
+        quiet: no progress bar (also hidden when stderr is not a terminal).
+    """
+    if isinstance(task, str):
+        task = get(task)
+    if not isinstance(task, Task):
+        raise UsageError(f"Argument `task` must be a Task or a task name. Received: {task!r}")
+    specs = [_as_spec(r) for r in (runs if not isinstance(runs, (str, RunSpec)) else [runs])]
+    if not specs:
+        raise UsageError("Argument `runs` must hold at least one configuration. Received: []")
+    if isinstance(seeds, bool):
+        raise UsageError(f"Argument `seeds` must be a count or a list of ints. Received: {seeds}")
+    if isinstance(seeds, (int, np.integer)):
+        if seeds <= 0:
+            raise UsageError(f"Argument `seeds` must be a positive count. Received: seeds={seeds}")
+        seed_list = list(range(int(seeds)))
+    else:
+        seed_list = [int(s) for s in seeds]
+        if not seed_list or len(set(seed_list)) != len(seed_list):
+            raise UsageError(
+                f"Argument `seeds` must list distinct seeds. Received: seeds={list(seeds)}"
+            )
+    if target_loss is not None and not (
+        isinstance(target_loss, (int, float)) and math.isfinite(target_loss)
+    ):
+        raise UsageError(
+            f"Argument `target_loss` must be a finite number. Received: target_loss={target_loss!r}"
+        )
+    n_steps = task.steps if steps is None else steps
+    labels: list[str] = []
+    for spec in specs:
+        label = _label(spec)
+        k = 2
+        while label in labels:
+            label = f"{_label(spec)} #{k}"
+            k += 1
+        labels.append(label)
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=len(specs) * len(seed_list),
+        desc=f"compare on {task.name}",
+        disable=quiet or not sys.stderr.isatty(),
+    )
+    histories: dict[str, list[History]] = {}
+    try:
+        for label, spec in zip(labels, specs):
+            hs = []
+            for seed in seed_list:
+                hs.append(
+                    run(
+                        task,
+                        spec.optimizer,
+                        lr=spec.lr,
+                        schedule=spec.schedule,
+                        steps=n_steps,
+                        seed=seed,
+                        eval_every=eval_every,
+                        quiet=True,
+                        **spec.options,
+                    )
+                )
+                bar.update(1)
+            histories[label] = hs
+    finally:
+        bar.close()
+
+    finals = {
+        label: [h.final_val_loss for h in hs if not h.diverged] for label, hs in histories.items()
+    }
+    if target_loss is None:
+        means = [float(np.mean(v)) for v in finals.values() if v]
+        target_loss = 1.1 * min(means) if means else math.inf
+    table = []
+    for label, spec in zip(labels, specs):
+        hs = histories[label]
+        ok = [h for h in hs if not h.diverged]
+        loss_mean, loss_std = _stats([h.final_val_loss for h in ok])
+        met_mean, met_std = _stats([h.final_val_metric for h in ok])
+        hits = [s for s in (h.steps_to(target_loss) for h in hs) if s is not None]
+        table.append(
+            {
+                "label": label,
+                "optimizer": spec.optimizer,
+                "schedule": hs[0].meta["schedule"],
+                "options": json.dumps(spec.options, sort_keys=True, default=repr),
+                "seeds": len(hs),
+                "final_val_loss_mean": loss_mean if ok else math.inf,
+                "final_val_loss_std": loss_std,
+                "final_val_metric_mean": met_mean,
+                "final_val_metric_std": met_std,
+                "steps_to_target_mean": float(np.mean(hits)) if hits else None,
+                "reached": len(hits),
+                "diverged": len(hs) - len(ok),
+                "wall_time_mean": float(np.mean([h.wall_time for h in hs])),
+            }
+        )
+    return Comparison(
+        task=task.name,
+        metric_name=task.metric_name,
+        greater_is_better=task.greater_is_better,
+        specs=specs,
+        seeds=seed_list,
+        steps=int(n_steps),
+        target_loss=float(target_loss),
+        histories=histories,
+        table=table,
+    )
