@@ -1,0 +1,33 @@
+"""The LR range test: :func:`find_lr` on any PyTorch model, :func:`find_lr_task` on a lab task.
+
+>>> import torch
+>>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+<torch._C.Generator object at ...>
+>>> model = torch.nn.Linear(3, 1)
+>>> x = torch.randn(64, 3); y = x @ torch.tensor([[1.0], [-2.0], [0.5]])
+>>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
+>>> before = [p.detach().clone() for p in model.parameters()]
+>>> result = find_lr(model, torch.nn.MSELoss(), [(x, y)], opt, num_steps=40, confirm=0)
+>>> all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+True
+>>> opt.param_groups[0]["lr"]
+0.1
+>>> result.stop_reason in ("diverged", "non-finite")
+True
+"""
+
+from lrlab.finder._core import edge_lr, find_lr, ramp
+from lrlab.finder._result import FinderResult
+from lrlab.finder._task import advice_budget, find_lr_task
+from lrlab.finder.rules import RULES, Suggestion
+
+__all__ = [
+    "RULES",
+    "FinderResult",
+    "Suggestion",
+    "advice_budget",
+    "edge_lr",
+    "find_lr",
+    "find_lr_task",
+    "ramp",
+]

@@ -1,0 +1,458 @@
+"""The LR range test (Leslie Smith, 2015/2017) on any PyTorch model.
+
+The sweep trains for up to ``num_steps`` steps while the rate grows from
+``min_lr`` to ``max_lr``::
+
+    exponential:  lr_i = min_lr * (max_lr / min_lr) ** (i / (num_steps - 1))
+    linear:       lr_i = min_lr + (max_lr - min_lr) * i / (num_steps - 1)
+
+recording the loss of each batch *before* its step.  The loss is smoothed by a
+bias-corrected exponential moving average ``s_i = a_i / (1 - beta^(i+1))``,
+``a_i = beta a_{i-1} + (1 - beta) x_i``, and the sweep stops once ``s_i`` exceeds
+``diverge * min(s_0..s_i)`` or a loss is not finite.
+
+lrlab's own suggestion adds *confirmation*: the sweep proposes a few candidate
+rates below the rate of the smallest smoothed loss, each candidate is trained
+briefly from the very same starting state (model, optimizer, RNG), and the
+candidate with the lowest loss at the end of its brief run wins; a parabola in
+``log lr`` through the best candidate and its neighbours refines it, and the
+range is the set of candidates whose loss is within ``tolerance`` of the best.
+Every step of sweep and confirmation is counted in ``result.steps``.
+
+Afterwards the model, optimizer and RNGs are restored bit for bit, whether the
+test finished, diverged or raised.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from lrlab.errors import UsageError
+from lrlab.finder._result import FinderResult
+from lrlab.finder._state import Snapshot
+from lrlab.finder.rules import RULES, Suggestion, ema_debiased, ema_plain
+
+__all__ = ["edge_lr", "find_lr", "ramp"]
+
+Batch = tuple[Any, Any]
+
+
+def ramp(min_lr: float, max_lr: float, num_steps: int, mode: str = "exponential") -> np.ndarray:
+    """The sweep's rates, ``num_steps`` values from ``min_lr`` to ``max_lr`` inclusive.
+
+    >>> ramp(1e-3, 1e-1, 3).tolist()
+    [0.001, 0.01, 0.1]
+    >>> ramp(0.0, 1.0, 3, "linear").tolist()
+    [0.0, 0.5, 1.0]
+    """
+    t = np.arange(num_steps, dtype=np.float64) / max(num_steps - 1, 1)
+    if mode == "exponential":
+        return np.exp(math.log(min_lr) + t * (math.log(max_lr) - math.log(min_lr)))
+    return min_lr + t * (max_lr - min_lr)
+
+
+def edge_lr(lrs: np.ndarray, losses: np.ndarray) -> float | None:
+    """Estimate the stability edge ``2 / lambda`` from the diverging tail of a sweep.
+
+    Past the edge of stability the loss of plain gradient steps grows like the
+    mode of largest curvature ``lambda``: ``log f_{i+1} - log f_i ≈ log (1 - lr_i lambda)^2``.
+    The tail is the run of steps after the smallest raw loss whose losses are
+    at least ``10 *`` that minimum (where the unstable mode dominates); a
+    1-D least-squares fit of ``lambda`` to the per-step log-loss increments
+    there gives the edge.  ``None`` when the sweep never diverged.  Exact for
+    full-batch gradient descent on a quadratic; a diagnostic elsewhere
+    (momentum moves the true edge to ``2 (1 + m) / lambda``).
+    """
+    x = np.asarray(losses, dtype=np.float64)
+    lr = np.asarray(lrs, dtype=np.float64)[: len(x)]
+    finite = np.flatnonzero(np.isfinite(x) & (x > 0))
+    if len(finite) < 3:
+        return None
+    n = (
+        int(finite[-1]) + 1
+        if len(finite) == finite[-1] + 1
+        else int(np.flatnonzero(~np.isfinite(x))[0])
+    )
+    x, lr = x[:n], lr[:n]
+    k = int(np.argmin(x))
+    tail = [i for i in range(k + 1, n) if x[i] >= 10.0 * x[k]]
+    if len(tail) < 2:
+        return None
+    start = tail[0]
+    idx = np.arange(start, n - 1)
+    if len(idx) < 1:
+        return None
+    inc = np.log(x[idx + 1]) - np.log(x[idx])
+    steps = lr[idx]
+
+    def sse(lam: float) -> float:
+        pred = np.log(np.maximum((1.0 - steps * lam) ** 2, 1e-300))
+        return float(np.sum((pred - inc) ** 2))
+
+    # 1/lr_max .. 100/lr_start bracket, golden-section on log(lambda) after a coarse scan.
+    grid = np.exp(np.linspace(math.log(1e-3 / steps[-1]), math.log(1e3 / steps[0]), 400))
+    vals = np.array([sse(g) for g in grid])
+    j = int(np.argmin(vals))
+    a, b = math.log(grid[max(j - 1, 0)]), math.log(grid[min(j + 1, len(grid) - 1)])
+    phi = (math.sqrt(5) - 1) / 2
+    for _ in range(80):
+        c, d = b - phi * (b - a), a + phi * (b - a)
+        if sse(math.exp(c)) < sse(math.exp(d)):
+            b = d
+        else:
+            a = c
+    lam = math.exp((a + b) / 2)
+    return 2.0 / lam
+
+
+class _Batches:
+    """Cycle through an iterable of ``(inputs, targets)``, restarting it when exhausted."""
+
+    def __init__(self, data: Iterable[Batch]) -> None:
+        self.data = data
+        self.it: Iterator[Batch] = iter(data)
+
+    def next(self) -> Batch:
+        try:
+            return next(self.it)
+        except StopIteration:
+            self.it = iter(self.data)
+            try:
+                return next(self.it)
+            except StopIteration:
+                raise UsageError(
+                    "Argument `data` must yield at least one (inputs, targets) batch. "
+                    "Received: an empty or exhausted iterable"
+                ) from None
+
+
+def _step(
+    model: torch.nn.Module,
+    loss_fn: Callable[[Any, Any], torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    batch: Batch,
+    lr: float,
+) -> float:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    inputs, targets = batch
+    optimizer.zero_grad(set_to_none=True)
+    loss = loss_fn(model(inputs), targets)
+    value = float(loss.detach())
+    if math.isfinite(value):
+        loss.backward()
+        optimizer.step()
+    return value
+
+
+def _check(name: str, value: Any, kind: str) -> None:
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(float(value))
+        and value > 0
+    )
+    if kind == "int":
+        ok = ok and isinstance(value, int)
+    if not ok:
+        what = "a positive integer" if kind == "int" else "a positive finite number"
+        raise UsageError(f"Argument `{name}` must be {what}. Received: {name}={value!r}")
+
+
+def find_lr(
+    model: torch.nn.Module,
+    loss_fn: Callable[[Any, Any], torch.Tensor],
+    data: Iterable[Batch],
+    optimizer: torch.optim.Optimizer,
+    *,
+    min_lr: float = 1e-7,
+    max_lr: float = 10.0,
+    num_steps: int = 100,
+    mode: str = "exponential",
+    beta: float = 0.98,
+    debias: bool = True,
+    diverge: float = 4.0,
+    confirm: int = 4,
+    confirm_steps: int = 0,
+    confirm_ratio: float = 3.0,
+    tolerance: float = 0.05,
+    val_data: Batch | None = None,
+    horizon: int | None = None,
+    deterministic: bool = False,
+    quiet: bool = True,
+) -> FinderResult:
+    """Run the LR range test and return the curve and the suggestions.
+
+    Args:
+        model: any ``torch.nn.Module``; trained in place, then restored bit for bit.
+        loss_fn: ``loss_fn(model(inputs), targets)`` gives a scalar tensor.
+        data: an iterable of ``(inputs, targets)`` batches; restarted when exhausted.
+        optimizer: a torch optimizer over ``model``'s parameters; its ``lr`` is
+            overwritten during the test and restored afterwards.
+        min_lr, max_lr: the ends of the ramp (``0 < min_lr < max_lr``).
+        num_steps: the number of sweep steps (at least 5).
+        mode: ``"exponential"`` (default) or ``"linear"`` ramp.
+        beta: the EMA factor of the smoothed loss (fastai: 0.98).
+        debias: divide the EMA by ``1 - beta^(i+1)`` (fastai, Lightning); when
+            false the EMA starts at the first loss (torch-lr-finder).
+        diverge: stop once the smoothed loss exceeds ``diverge`` times its minimum.
+        confirm: how many candidate rates lrlab's rule trains briefly (0: no
+            confirmation, lrlab's suggestion is then the sweep's proposal).
+        confirm_steps: steps of each confirmation run (0: ``num_steps // 2``).
+        confirm_ratio: the factor between neighbouring candidates.
+        tolerance: candidates within ``(1 + tolerance)`` of the best confirmed
+            loss make up the suggestion's range.
+        val_data: an ``(inputs, targets)`` batch; when given, a confirmation
+            run is scored by its loss there (model in eval mode) instead of the
+            mean training loss of its last quarter.
+        horizon: the length in steps of the training run the advice is for.
+            With stochastic gradients the best constant rate shrinks with the
+            horizon (bias ~ 1 / (lr t) against noise ~ lr gives
+            ``lr* ~ 1 / sqrt(t)``), so the confirmed rate is scaled by
+            ``sqrt(confirm_steps / horizon)``.  ``None``: no scaling.
+        deterministic: the gradients are exact (full batch): no horizon scaling,
+            since without gradient noise the best rate does not shrink with ``t``.
+        quiet: no progress bar (the bar also hides when stderr is not a terminal).
+
+    Returns:
+        A :class:`~lrlab.finder.FinderResult`.
+
+    Raises:
+        UsageError: on a bad argument.
+    """
+    for name, value in (("min_lr", min_lr), ("max_lr", max_lr), ("diverge", diverge)):
+        _check(name, value, "float")
+    _check("num_steps", num_steps, "int")
+    if num_steps < 5:
+        raise UsageError(
+            f"Argument `num_steps` must be at least 5. Received: num_steps={num_steps}"
+        )
+    if min_lr >= max_lr:
+        raise UsageError(
+            f"Argument `min_lr` must be smaller than `max_lr`. Received: min_lr={min_lr}, "
+            f"max_lr={max_lr}"
+        )
+    if mode not in ("exponential", "linear"):
+        raise UsageError(
+            f"Argument `mode` must be 'exponential' or 'linear'. Received: mode={mode!r}"
+        )
+    if not (0.0 <= beta < 1.0):
+        raise UsageError(f"Argument `beta` must be in [0, 1). Received: beta={beta!r}")
+    if isinstance(confirm, bool) or not isinstance(confirm, int) or confirm < 0:
+        raise UsageError(
+            f"Argument `confirm` must be a non-negative integer. Received: confirm={confirm!r}"
+        )
+    if isinstance(confirm_steps, bool) or not isinstance(confirm_steps, int) or confirm_steps < 0:
+        raise UsageError(
+            "Argument `confirm_steps` must be a non-negative integer. "
+            f"Received: confirm_steps={confirm_steps!r}"
+        )
+    if not (isinstance(confirm_ratio, (int, float)) and confirm_ratio > 1):
+        raise UsageError(
+            "Argument `confirm_ratio` must be a number above 1. "
+            f"Received: confirm_ratio={confirm_ratio!r}"
+        )
+    if not isinstance(model, torch.nn.Module):
+        raise UsageError(
+            f"Argument `model` must be a torch.nn.Module. Received: model={type(model).__name__}"
+        )
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise UsageError(
+            "Argument `optimizer` must be a torch.optim.Optimizer. "
+            f"Received: optimizer={type(optimizer).__name__}"
+        )
+
+    lrs = ramp(float(min_lr), float(max_lr), num_steps, mode)
+    snap = Snapshot.take(model, optimizer)
+    batches = _Batches(data)
+    losses: list[float] = []
+    stop = "max_lr"
+    confirmations: list[tuple[float, float]] = []
+    bar = _bar(num_steps, quiet, "lr range test")
+    try:
+        model.train()
+        best = math.inf
+        avg = 0.0
+        for i, lr in enumerate(lrs):
+            value = _step(model, loss_fn, optimizer, batches.next(), float(lr))
+            losses.append(value)
+            if bar is not None:
+                bar.update(1)
+            if not math.isfinite(value):
+                stop = "non-finite"
+                break
+            if debias:
+                avg = beta * avg + (1 - beta) * value
+                smooth = avg / (1 - beta ** (i + 1))
+            else:
+                avg = value if i == 0 else (1 - beta) * value + beta * avg
+                smooth = avg
+            if i > 0 and smooth > diverge * best:
+                stop = "diverged"
+                break
+            best = min(best, smooth)
+        sweep_lrs = lrs[: len(losses)]
+        sweep_losses = np.asarray(losses, dtype=np.float64)
+        candidates = _candidates(sweep_lrs, sweep_losses, confirm, confirm_ratio, beta, debias)
+        if confirm > 0 and candidates:
+            n_conf = confirm_steps or max(num_steps // 2, 5)
+            for lr in candidates:
+                snap.restore(optimizer)
+                model.train()
+                score = _brief(model, loss_fn, optimizer, batches, lr, n_conf, val_data)
+                confirmations.append((lr, score))
+                if bar is not None:
+                    bar.update(0)
+        conf_steps = len(confirmations) * (confirm_steps or max(num_steps // 2, 5))
+    finally:
+        if bar is not None:
+            bar.close()
+        snap.restore(optimizer)
+
+    suggestions: dict[str, Suggestion] = {}
+    for name, rule in RULES.items():
+        s = rule(sweep_lrs, sweep_losses)
+        if s is not None:
+            suggestions[name] = s
+    n_conf = confirm_steps or max(num_steps // 2, 5)
+    scale = 1.0
+    if horizon is not None and not deterministic and horizon > n_conf:
+        scale = math.sqrt(n_conf / horizon)
+    own = _lrlab_suggestion(candidates, confirmations, tolerance, scale)
+    if own is not None:
+        suggestions["lrlab"] = own
+    smooth_curve = ema_debiased(sweep_losses, beta) if debias else ema_plain(sweep_losses, 1 - beta)
+    return FinderResult(
+        lrs=np.asarray(sweep_lrs, dtype=np.float64),
+        losses=sweep_losses,
+        smoothed=smooth_curve,
+        suggestions=suggestions,
+        stop_reason=stop,
+        divergence_lr=edge_lr(sweep_lrs, sweep_losses) if stop != "max_lr" else None,
+        stop_lr=float(sweep_lrs[-1]),
+        confirmations=confirmations,
+        steps=len(losses) + conf_steps,
+        settings={
+            "min_lr": float(min_lr),
+            "max_lr": float(max_lr),
+            "num_steps": num_steps,
+            "mode": mode,
+            "beta": beta,
+            "debias": debias,
+            "diverge": float(diverge),
+            "confirm": confirm,
+            "confirm_steps": confirm_steps or max(num_steps // 2, 5),
+        },
+    )
+
+
+def _candidates(
+    lrs: np.ndarray,
+    losses: np.ndarray,
+    count: int,
+    ratio: float,
+    beta: float,
+    debias: bool,
+) -> list[float]:
+    """Candidate rates: the smoothed-minimum rate divided by ``ratio**k``, ``k = 0..count-1``.
+
+    The anchor is the rate of the smallest smoothed loss (the last rate that
+    still helped); rates below it by geometric factors cover "a bit below the
+    edge" to "well below it", where the best constant rate usually lies.
+    """
+    if len(losses) < 3 or count == 0:
+        return []
+    smooth = ema_debiased(losses, beta) if debias else ema_plain(losses, 1 - beta)
+    finite = np.isfinite(smooth)
+    if not finite.any():
+        return []
+    k = int(np.nanargmin(np.where(finite, smooth, np.inf)))
+    anchor = float(lrs[k])
+    return [anchor / ratio**j for j in range(count)]
+
+
+def _brief(
+    model: torch.nn.Module,
+    loss_fn: Callable[[Any, Any], torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    batches: _Batches,
+    lr: float,
+    steps: int,
+    val_data: Batch | None = None,
+) -> float:
+    """Train ``steps`` steps at constant ``lr``; its score (inf if it blew up).
+
+    The score is the loss on ``val_data`` afterwards when given, else the mean
+    training loss of the last quarter of the steps.
+    """
+    tail: list[float] = []
+    start_tail = steps - max(steps // 4, 1)
+    for i in range(steps):
+        value = _step(model, loss_fn, optimizer, batches.next(), lr)
+        if not math.isfinite(value):
+            return math.inf
+        if i >= start_tail:
+            tail.append(value)
+    if val_data is not None:
+        model.eval()
+        with torch.no_grad():
+            score = float(loss_fn(model(val_data[0]), val_data[1]))
+        return score if math.isfinite(score) else math.inf
+    return float(np.mean(tail))
+
+
+def _lrlab_suggestion(
+    candidates: list[float],
+    confirmations: list[tuple[float, float]],
+    tolerance: float,
+    scale: float = 1.0,
+) -> Suggestion | None:
+    """Pick the best confirmed candidate, refine it by a parabola in ``log lr``, give the range.
+
+    The rate and its range are multiplied by ``scale`` (the horizon correction).
+    """
+    if not candidates:
+        return None
+    if not confirmations:
+        lr = candidates[min(1, len(candidates) - 1)]
+        return Suggestion("lrlab", lr, lr, lr, None, "lrlab: sweep proposal (no confirmation)")
+    pts = sorted(confirmations)
+    xs = np.log([p[0] for p in pts])
+    ys = np.array([p[1] for p in pts])
+    j = int(np.argmin(ys))
+    best = float(ys[j])
+    lr = float(np.exp(xs[j]))
+    if 0 < j < len(xs) - 1 and np.all(np.isfinite(ys[j - 1 : j + 2])):
+        x0, x1, x2 = xs[j - 1 : j + 2]
+        y0, y1, y2 = ys[j - 1 : j + 2]
+        denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
+        a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / denom
+        b = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / denom
+        if a > 0:
+            lr = float(np.exp(np.clip(-b / (2 * a), x0, x2)))
+    good = [
+        float(np.exp(x)) for x, y in zip(xs, ys) if np.isfinite(y) and y <= best * (1 + tolerance)
+    ]
+    return Suggestion(
+        "lrlab",
+        lr * scale,
+        min([*good, lr]) * scale,
+        max([*good, lr]) * scale,
+        None,
+        "lrlab: sweep, then brief confirmatory runs of candidates below the smoothed minimum",
+    )
+
+
+def _bar(total: int, quiet: bool, desc: str) -> Any:
+    """A tqdm bar on stderr, or ``None`` when quiet or stderr is not a terminal."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False)

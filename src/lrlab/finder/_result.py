@@ -1,0 +1,87 @@
+"""The result of an LR range test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lrlab.finder.rules import Suggestion
+
+__all__ = ["FinderResult"]
+
+
+@dataclass
+class FinderResult:
+    """Curves and suggestions of one range test.
+
+    Attributes:
+        lrs: the rate of each sweep step that ran.
+        losses: the raw loss of each step (the batch loss before the step).
+        smoothed: the smoothed loss the stop rule used.
+        suggestions: rule name -> :class:`Suggestion`; ``"lrlab"`` is lrlab's own.
+        stop_reason: ``"max_lr"`` (ran to the end), ``"diverged"`` or ``"non-finite"``.
+        divergence_lr: the stability edge fitted to the diverging tail
+            (:func:`lrlab.finder.edge_lr`), or ``None``.
+        stop_lr: the rate of the last step that ran.
+        confirmations: ``(lr, loss)`` of lrlab's brief confirmation runs.
+        steps: training steps spent (sweep plus confirmations).
+        settings: the options the test ran with.
+    """
+
+    lrs: np.ndarray
+    losses: np.ndarray
+    smoothed: np.ndarray
+    suggestions: dict[str, Suggestion]
+    stop_reason: str
+    divergence_lr: float | None
+    stop_lr: float
+    confirmations: list[tuple[float, float]] = field(default_factory=list)
+    steps: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def suggestion(self) -> Suggestion | None:
+        """lrlab's suggestion (with its range), or ``None`` if the sweep was too short."""
+        return self.suggestions.get("lrlab")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (non-finite losses become ``None``)."""
+
+        def clean(a: np.ndarray) -> list[float | None]:
+            return [float(v) if np.isfinite(v) else None for v in a]
+
+        return {
+            "lrs": clean(self.lrs),
+            "losses": clean(self.losses),
+            "smoothed": clean(self.smoothed),
+            "suggestions": {k: s.to_dict() for k, s in self.suggestions.items()},
+            "stop_reason": self.stop_reason,
+            "divergence_lr": self.divergence_lr,
+            "stop_lr": self.stop_lr,
+            "confirmations": [[lr, v if np.isfinite(v) else None] for lr, v in self.confirmations],
+            "steps": self.steps,
+            "settings": dict(self.settings),
+        }
+
+    def summary(self) -> str:
+        """Lines naming each suggestion, lrlab's range, and the divergence point."""
+        lines = []
+        for name, s in self.suggestions.items():
+            if name == "lrlab":
+                lines.append(f"{name:26s} {s.lr:.3g}  (range {s.low:.3g} .. {s.high:.3g})")
+            else:
+                lines.append(f"{name:26s} {s.lr:.3g}")
+        edge = "none" if self.divergence_lr is None else f"{self.divergence_lr:.3g}"
+        lines.append(
+            f"stopped: {self.stop_reason} at lr {self.stop_lr:.3g}; divergence edge {edge}"
+        )
+        lines.append(f"steps spent: {self.steps}")
+        return "\n".join(lines)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Draw the loss against the rate with every suggestion marked; returns the Figure."""
+        from lrlab.plots.finder import plot_finder
+
+        return plot_finder(self, ax=ax)

@@ -1,0 +1,1 @@
+"""Figures of lrlab results, drawn on matplotlib ``Figure`` objects (never pyplot)."""
