@@ -12,8 +12,10 @@
 True
 >>> opt.param_groups[0]["lr"]
 0.1
->>> result.stop_reason in ("diverged", "non-finite")
+>>> len(result.lrs) <= 40 and result.steps == len(result.lrs)
 True
+>>> sorted(result.suggestions)[:2]
+['fastai_minimum', 'fastai_steep']
 """
 
 from lrlab.finder._core import edge_lr, find_lr, ramp

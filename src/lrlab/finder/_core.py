@@ -46,15 +46,18 @@ Batch = tuple[Any, Any]
 def ramp(min_lr: float, max_lr: float, num_steps: int, mode: str = "exponential") -> np.ndarray:
     """The sweep's rates, ``num_steps`` values from ``min_lr`` to ``max_lr`` inclusive.
 
-    >>> ramp(1e-3, 1e-1, 3).tolist()
+    >>> [round(float(v), 12) for v in ramp(1e-3, 1e-1, 3)]
     [0.001, 0.01, 0.1]
     >>> ramp(0.0, 1.0, 3, "linear").tolist()
     [0.0, 0.5, 1.0]
     """
     t = np.arange(num_steps, dtype=np.float64) / max(num_steps - 1, 1)
     if mode == "exponential":
-        return np.exp(math.log(min_lr) + t * (math.log(max_lr) - math.log(min_lr)))
-    return min_lr + t * (max_lr - min_lr)
+        out = np.exp(math.log(min_lr) + t * (math.log(max_lr) - math.log(min_lr)))
+    else:
+        out = min_lr + t * (max_lr - min_lr)
+    out[0], out[-1] = min_lr, max_lr
+    return out
 
 
 def edge_lr(lrs: np.ndarray, losses: np.ndarray) -> float | None:
