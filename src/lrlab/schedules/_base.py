@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
-from lrlab.schedules._xp import prepare
+from lrlab.schedules._xp import SCALAR, prepare
 
 __all__ = ["Schedule", "register", "registry"]
 
@@ -48,6 +48,11 @@ class Schedule:
     kind: ClassVar[str] = ""
 
     def __call__(self, step: Any) -> Any:
+        if step.__class__ is int:
+            # A training loop's step: the same result as prepare()'s scalar
+            # path, without its type dispatch (a torch scheduler step pays
+            # this on every call).
+            return float(self._value(float(step), SCALAR))
         xp, t, finish = prepare(step)
         return finish(self._value(t, xp))
 

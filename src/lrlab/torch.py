@@ -1,0 +1,282 @@
+"""PyTorch adapter: an lrlab schedule as a ``torch.optim.lr_scheduler.LRScheduler``.
+
+:func:`scheduler` wraps a schedule in :class:`ScheduleLR`, a real
+``LRScheduler`` subclass that follows the protocol of PyTorch's built-in
+schedulers: the constructor sets step 0, so the first ``optimizer.step()``
+uses ``schedule(0)``; after ``k`` calls of ``scheduler.step()`` every param
+group's ``lr`` is ``group["lr_scale"] * schedule(k)`` (``lr_scale`` defaults
+to 1.0).  The LR always comes from the closed form, never from the previous
+LR, so a run saved at any step and resumed reproduces the uninterrupted LR
+sequence bit for bit::
+
+    >>> import torch
+    >>> import lrlab.torch
+    >>> w = torch.nn.Parameter(torch.zeros(2))
+    >>> b = torch.nn.Parameter(torch.zeros(1))
+    >>> opt = torch.optim.SGD([{"params": [w]}, {"params": [b], "lr_scale": 0.1}], lr=1.0)
+    >>> sched = lrlab.torch.scheduler(opt, "step(1.0, 0.5, 2)")
+    >>> sched.get_last_lr()
+    [1.0, 0.1]
+    >>> for _ in range(2):
+    ...     opt.step()
+    ...     sched.step()
+    >>> sched.get_last_lr()
+    [0.5, 0.05]
+    >>> sched.state_dict()
+    {'last_epoch': 2, 'schedule': {'type': 'step', 'lr': 1.0, 'factor': 0.5, 'every': 2}}
+
+A param group whose ``lr`` is a ``torch.Tensor`` (as used with
+``torch.compile``) is updated in place with ``fill_``, so a compiled
+optimizer step sees the new LR without recompiling.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+
+from lrlab.errors import UsageError
+from lrlab.schedules import Schedule, from_config, parse
+
+__all__ = ["ScheduleLR", "as_schedule", "scheduler"]
+
+_Tensor = torch.Tensor
+_INF = math.inf
+
+
+def as_schedule(schedule: Any, where: str) -> Schedule:
+    """Coerce ``schedule`` (a :class:`~lrlab.Schedule`, its text form or its
+    config dict) to a :class:`~lrlab.Schedule`.
+
+    ``where`` names the function for the error message.
+
+    >>> as_schedule("constant(0.1)", "f()")
+    constant(lr=0.1)
+    >>> as_schedule(3, "f()")
+    Traceback (most recent call last):
+    ...
+    lrlab.errors.UsageError: Argument `schedule` of f() must be a Schedule, its text form \
+(e.g. 'cosine(0.1, 1000)') or its config dict. Received: schedule=3
+    """
+    if isinstance(schedule, Schedule):
+        return schedule
+    if isinstance(schedule, str):
+        return parse(schedule)
+    if isinstance(schedule, Mapping):
+        return from_config(schedule)
+    raise UsageError(
+        f"Argument `schedule` of {where} must be a Schedule, its text form "
+        f"(e.g. 'cosine(0.1, 1000)') or its config dict. Received: schedule={schedule!r}"
+    )
+
+
+def _bad_scale(index: int, key: str, value: Any) -> UsageError:
+    return UsageError(
+        f"Param group key `{key}` of param_groups[{index}] must be a finite number >= 0 "
+        f"(the group's LR is {key} * schedule(step)). Received: {key}={value!r}"
+    )
+
+
+def _check_scale(index: int, key: str, value: Any) -> float:
+    """Validate one param group's relative scale and return it as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _bad_scale(index, key, value)
+    v = float(value)
+    if not 0.0 <= v < _INF:
+        raise _bad_scale(index, key, value)
+    return v
+
+
+def _check_groups(optimizer: Optimizer, key: str) -> None:
+    """Check every group's scale, and that groups sharing one LR tensor
+    (``Optimizer(lr=tensor)`` gives them all the same object) share the scale."""
+    owner: dict[int, tuple[int, float]] = {}
+    for i, group in enumerate(optimizer.param_groups):
+        scale = _check_scale(i, key, group.get(key, 1.0))
+        lr = group["lr"]
+        if not isinstance(lr, _Tensor):
+            continue
+        j, other = owner.setdefault(id(lr), (i, scale))
+        if other != scale:
+            raise UsageError(
+                f"param_groups[{j}] and param_groups[{i}] share one lr tensor but have "
+                f"different `{key}` ({other!r} and {scale!r}); an in-place update cannot give "
+                "them different LRs. Give each group its own tensor, e.g. "
+                "{'params': ..., 'lr': torch.tensor(0.1)}. "
+                f"Received: {key}={scale!r} for param_groups[{i}]"
+            )
+
+
+class ScheduleLR(LRScheduler):
+    """A PyTorch LR scheduler driven by an lrlab schedule's closed form.
+
+    Args:
+        optimizer: the optimizer whose param groups' ``lr`` it sets.
+        schedule: a :class:`~lrlab.Schedule`, its text form or its config.
+        scale_key: the param group key holding a relative scale (default
+            ``"lr_scale"``; a group without it has scale 1.0).
+
+    ``state_dict()`` holds only plain data (``last_epoch`` and the
+    schedule's config), so it loads with ``torch.load(weights_only=True)``.
+    ``load_state_dict()`` restores both and sets every group's LR to the
+    closed form at the restored step, whatever the order in which the
+    optimizer and the scheduler are restored; the schedule in the state
+    replaces the one given to the constructor, as with PyTorch's built-ins.
+    """
+
+    schedule: Schedule
+    scale_key: str
+
+    def __init__(self, optimizer: Optimizer, schedule: Any, *, scale_key: str = "lr_scale") -> None:
+        where = "lrlab.torch.scheduler()"
+        if not isinstance(optimizer, Optimizer):
+            raise UsageError(
+                f"Argument `optimizer` of {where} must be a torch.optim.Optimizer. "
+                f"Received: optimizer={optimizer!r}"
+            )
+        if not isinstance(scale_key, str) or not scale_key or scale_key == "lr":
+            raise UsageError(
+                f"Argument `scale_key` of {where} must be a non-empty param group key other "
+                f"than 'lr'. Received: scale_key={scale_key!r}"
+            )
+        self.schedule = as_schedule(schedule, where)
+        self.scale_key = scale_key
+        _check_groups(optimizer, scale_key)
+        super().__init__(optimizer)
+
+    # -- the closed form -----------------------------------------------------
+    def _lrs(self, step: int) -> list[float]:
+        """``scale * schedule(step)`` for every param group."""
+        value = self.schedule(step)
+        key = self.scale_key
+        out = []
+        for i, group in enumerate(self.optimizer.param_groups):
+            scale = group.get(key, 1.0)
+            if scale.__class__ is not float or not 0.0 <= scale < _INF:
+                scale = _check_scale(i, key, scale)
+            out.append(scale * value)
+        return out
+
+    def _apply(self, step: int) -> None:
+        """Set every group's LR to the closed form at ``step``; record ``_last_lr``.
+
+        One pass over the groups: this is the whole per-step cost.
+        """
+        value = self.schedule(step)
+        key = self.scale_key
+        last: list[float | torch.Tensor] = []
+        for i, group in enumerate(self.optimizer.param_groups):
+            scale = group.get(key, 1.0)
+            if scale.__class__ is not float or not 0.0 <= scale < _INF:
+                scale = _check_scale(i, key, scale)
+            lr = scale * value
+            current = group["lr"]
+            if isinstance(current, _Tensor):
+                current.fill_(lr)
+                last.append(current.clone())
+            else:
+                group["lr"] = lr
+                last.append(lr)
+        self._last_lr = last
+
+    def get_lr(self) -> list[float | torch.Tensor]:
+        """The LRs at ``last_epoch`` (PyTorch calls this inside ``step()``;
+        use :meth:`get_last_lr` to read the current LRs)."""
+        if not self._get_lr_called_within_step:
+            warnings.warn(
+                "To get the last learning rate computed by the scheduler, "
+                "please use `get_last_lr()`.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return list(self._lrs(self.last_epoch))
+
+    def _get_closed_form_lr(self) -> list[float | torch.Tensor]:
+        return list(self._lrs(self.last_epoch))
+
+    # -- stepping ------------------------------------------------------------
+    def step(self, epoch: int | None = None) -> None:
+        """Advance one step and set every group's LR to ``scale * schedule(step)``.
+
+        This bypasses ``LRScheduler.step``'s generic machinery (one closed
+        form, one pass over the groups) but keeps its bookkeeping:
+        ``last_epoch``, ``_step_count``, ``_last_lr`` and the warning when
+        ``scheduler.step()`` comes before ``optimizer.step()``.  The
+        deprecated ``step(epoch)`` goes through PyTorch's own path.
+        """
+        if epoch is not None:
+            super().step(epoch)
+            return
+        if self._step_count == 1:
+            self._warn_step_order()
+        self._step_count += 1
+        step = self.last_epoch + 1
+        self.last_epoch = step
+        self._apply(step)
+
+    def _warn_step_order(self) -> None:
+        # The same checks and messages as LRScheduler.step (PyTorch issue 20124).
+        if not hasattr(self.optimizer.step, "_wrapped_by_lr_sched"):
+            warnings.warn(
+                "Seems like `optimizer.step()` has been overridden after learning rate "
+                "scheduler initialization. Please, make sure to call `optimizer.step()` before "
+                "`lr_scheduler.step()`. See more details at "
+                "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate",
+                UserWarning,
+                stacklevel=3,
+            )
+        elif not getattr(self.optimizer, "_opt_called", False):
+            warnings.warn(
+                "Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
+                "In PyTorch 1.1.0 and later, you should call them in the opposite order: "
+                "`optimizer.step()` before `lr_scheduler.step()`.  Failure to do this "
+                "will result in PyTorch skipping the first value of the learning rate schedule. "
+                "See more details at "
+                "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    # -- state ---------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """``{"last_epoch": int, "schedule": config}``: plain data only."""
+        return {"last_epoch": int(self.last_epoch), "schedule": self.schedule.to_config()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the step and the schedule and set the LRs to match."""
+        where = "ScheduleLR.load_state_dict()"
+        if not isinstance(state_dict, Mapping) or set(state_dict) != {"last_epoch", "schedule"}:
+            raise UsageError(
+                f"Argument `state_dict` of {where} must be a dict with exactly the keys "
+                f"'last_epoch' and 'schedule', as state_dict() returns. "
+                f"Received: state_dict={state_dict!r}"
+            )
+        step = state_dict["last_epoch"]
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise UsageError(
+                f"Key 'last_epoch' of {where}'s `state_dict` must be an integer >= 0. "
+                f"Received: last_epoch={step!r}"
+            )
+        self.schedule = as_schedule(state_dict["schedule"], where)
+        self.last_epoch = step
+        self._step_count = max(self._step_count, 1)
+        self._apply(step)
+
+
+def scheduler(optimizer: Optimizer, schedule: Any, *, scale_key: str = "lr_scale") -> ScheduleLR:
+    """Wrap ``schedule`` (a :class:`~lrlab.Schedule`, its text form or its
+    config) as a PyTorch LR scheduler for ``optimizer``; see :class:`ScheduleLR`.
+
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.0)
+    >>> sched = scheduler(opt, "cosine(0.1, 100)")
+    >>> opt.param_groups[0]["lr"]
+    0.1
+    """
+    return ScheduleLR(optimizer, schedule, scale_key=scale_key)
