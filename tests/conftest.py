@@ -1,0 +1,14 @@
+"""Suite-wide settings.
+
+The lab's models are tiny: one intra-op thread is several times faster than
+two on this 2-core machine (OpenMP workers spin against each other and
+against any other process), so the suite runs torch single-threaded, as the
+CLI does.  This must happen before torch is first imported.
+"""
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("MPLBACKEND", "Agg")
