@@ -41,39 +41,14 @@ import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from lrlab._adapters import as_schedule
 from lrlab.errors import UsageError
-from lrlab.schedules import Schedule, from_config, parse
+from lrlab.schedules import Schedule
 
-__all__ = ["ScheduleLR", "as_schedule", "scheduler"]
+__all__ = ["ScheduleLR", "scheduler"]
 
 _Tensor = torch.Tensor
 _INF = math.inf
-
-
-def as_schedule(schedule: Any, where: str) -> Schedule:
-    """Coerce ``schedule`` (a :class:`~lrlab.Schedule`, its text form or its
-    config dict) to a :class:`~lrlab.Schedule`.
-
-    ``where`` names the function for the error message.
-
-    >>> as_schedule("constant(0.1)", "f()")
-    constant(lr=0.1)
-    >>> as_schedule(3, "f()")
-    Traceback (most recent call last):
-    ...
-    lrlab.errors.UsageError: Argument `schedule` of f() must be a Schedule, its text form \
-(e.g. 'cosine(0.1, 1000)') or its config dict. Received: schedule=3
-    """
-    if isinstance(schedule, Schedule):
-        return schedule
-    if isinstance(schedule, str):
-        return parse(schedule)
-    if isinstance(schedule, Mapping):
-        return from_config(schedule)
-    raise UsageError(
-        f"Argument `schedule` of {where} must be a Schedule, its text form "
-        f"(e.g. 'cosine(0.1, 1000)') or its config dict. Received: schedule={schedule!r}"
-    )
 
 
 def _bad_scale(index: int, key: str, value: Any) -> UsageError:
