@@ -1,0 +1,101 @@
+"""Figures of a search: validation loss against LR per schedule family, and the search history."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from lrlab.tune import TuneResult
+
+__all__ = ["plot_history", "plot_lr_search"]
+
+_MARKERS = {"COMPLETE": "o", "PRUNED": "x"}
+
+
+def _axes(ax: Any) -> tuple[Figure, Any]:
+    if ax is None:
+        fig = Figure(figsize=(7, 4.5))
+        return fig, fig.add_subplot(1, 1, 1)
+    return ax.figure, ax
+
+
+def plot_lr_search(result: TuneResult, ax: Any = None) -> Figure:
+    """Scatter each finished trial's validation loss against its (peak) LR.
+
+    One colour per schedule family; completed trials are dots, pruned trials
+    crosses (at their last reported value is not stored, so at the top of the
+    axis); the best trial is ringed.  Log-log axes.
+    """
+    fig, ax = _axes(ax)
+    families = sorted({r["schedule"] for r in result.trials if r["schedule"]})
+    finite = [
+        r["value"]
+        for r in result.trials
+        if r["value"] is not None and math.isfinite(r["value"]) and r["value"] > 0
+    ]
+    top = max(finite) * 1.5 if finite else 1.0
+    for fam in families:
+        rows = [r for r in result.trials if r["schedule"] == fam and r["lr"] is not None]
+        done = [r for r in rows if r["state"] == "COMPLETE" and r["value"] is not None]
+        xs = [r["lr"] for r in done]
+        ys = [r["value"] if math.isfinite(r["value"]) else top for r in done]
+        line = ax.scatter(xs, ys, marker="o", s=24, label=fam)
+        pruned = [r for r in rows if r["state"] == "PRUNED"]
+        if pruned:
+            ax.scatter(
+                [r["lr"] for r in pruned],
+                [top] * len(pruned),
+                marker="x",
+                s=24,
+                color=line.get_facecolor()[0],
+            )
+    if result.best is not None:
+        ax.scatter(
+            [result.best["lr"]],
+            [result.best["value"]],
+            s=140,
+            facecolors="none",
+            edgecolors="k",
+            label=f"best: lr {result.best['lr']:.3g}",
+        )
+    ax.set_xscale("log")
+    if finite:
+        ax.set_yscale("log")
+    ax.set_xlabel("learning rate (peak)")
+    ax.set_ylabel("validation loss")
+    ax.set_title(f"{result.study}: validation loss against LR (x: pruned / diverged at top)")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def plot_history(result: TuneResult, ax: Any = None) -> Figure:
+    """Each trial's value in trial order, and the best value so far as a step line."""
+    fig, ax = _axes(ax)
+    rows = sorted(result.trials, key=lambda r: r["number"])
+    xs, ys, best_x, best_y = [], [], [], []
+    best = math.inf
+    for r in rows:
+        v = r["value"]
+        if r["state"] != "COMPLETE" or v is None or not math.isfinite(v):
+            continue
+        xs.append(r["number"])
+        ys.append(v)
+        best = min(best, v)
+        best_x.append(r["number"])
+        best_y.append(best)
+    ax.scatter(xs, ys, s=18, color="tab:blue", label="trial")
+    if best_x:
+        ax.step(best_x, best_y, where="post", color="tab:red", label="best so far")
+    pruned = [r["number"] for r in rows if r["state"] == "PRUNED"]
+    for n in pruned:
+        ax.axvline(n, color="0.85", lw=0.8, zorder=0)
+    if ys and min(ys) > 0:
+        ax.set_yscale("log")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("validation loss")
+    ax.set_title(f"{result.study}: search history ({len(pruned)} pruned, grey)")
+    ax.legend(fontsize=7)
+    return fig

@@ -1,0 +1,29 @@
+"""Search the learning rate (and optimizer and schedule) with Optuna.
+
+:func:`tune` runs a study with the ``grid`` (the source's grid search),
+``random`` or ``tpe`` sampler over a :class:`Space`, prunes bad trials on the
+intermediate validation loss (median, Hyperband, successive halving,
+Wilcoxon), optionally cross-validates (``cv=k``), stores the study in SQLite
+by default (or any Optuna storage) so it resumes by name and can be shared by
+many workers, and counts the training steps every trial spends.
+"""
+
+from lrlab.tune._run import PRUNERS, SAMPLERS, tune
+from lrlab.tune.result import TuneResult
+from lrlab.tune.space import FAMILIES, Choice, Family, Float, Int, Space
+from lrlab.tune.storage import open_storage, redact
+
+__all__ = [
+    "FAMILIES",
+    "PRUNERS",
+    "SAMPLERS",
+    "Choice",
+    "Family",
+    "Float",
+    "Int",
+    "Space",
+    "TuneResult",
+    "open_storage",
+    "redact",
+    "tune",
+]

@@ -1,0 +1,441 @@
+"""The search loop: one Optuna study, many workers, exact trial counts, counted steps."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lrlab.errors import UsageError
+from lrlab.tune.result import TuneResult
+from lrlab.tune.space import Space
+from lrlab.tune.storage import has_heartbeat, open_storage
+
+__all__ = ["PRUNERS", "SAMPLERS", "tune"]
+
+SAMPLERS = ("grid", "random", "tpe")
+PRUNERS = ("none", "median", "hyperband", "successive_halving", "wilcoxon")
+FINISHED = ("COMPLETE", "PRUNED")
+
+
+class _Surplus(Exception):
+    """Raised inside a trial that another worker's trial made unnecessary."""
+
+
+def _check_int(name: str, value: Any, minimum: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UsageError(f"Argument `{name}` must be {what}. Received: {name}={value!r}")
+    return value
+
+
+def _sampler(name: str, space: Space, seed: int | None) -> Any:
+    import optuna
+
+    if name == "grid":
+        return optuna.samplers.GridSampler(space.grid_values(), seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
+
+
+def _pruner(name: str, cv: int | None, steps: int, eval_every: int) -> Any:
+    import optuna
+
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+    max_resource = cv if cv else steps
+    min_resource = 1 if cv else min(eval_every, steps)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=min_resource, max_resource=max_resource, reduction_factor=3
+        )
+    if name == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=min_resource)
+    return optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=1)
+
+
+def _folds(task: Any, cv: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``cv`` (train, val) index pairs over the task's training set (stratified for classifiers)."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    n = len(task.x_train)
+    if cv > n:
+        raise UsageError(
+            f"Argument `cv` must be at most the {n} training examples. Received: cv={cv}"
+        )
+    x = np.zeros((n, 1))
+    if task.kind == "classification":
+        y = task.y_train.detach().cpu().numpy().reshape(n, -1)
+        y = y[:, 0] if y.shape[1] == 1 else y.argmax(axis=1)
+        splitter: Any = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
+        try:
+            return [(tr, va) for tr, va in splitter.split(x, y)]
+        except ValueError as exc:
+            raise UsageError(
+                f"Argument `cv` is too large for the smallest class of task {task.name!r}. "
+                f"Received: cv={cv} ({exc})"
+            ) from None
+    return [(tr, va) for tr, va in KFold(n_splits=cv, shuffle=True, random_state=seed).split(x)]
+
+
+class _Objective:
+    """Train one configuration (on each fold), report to the pruner, count steps."""
+
+    def __init__(
+        self,
+        task: Any,
+        space: Space,
+        *,
+        grid: bool,
+        steps: int,
+        seed: int,
+        folds: list[tuple[np.ndarray, np.ndarray]] | None,
+        per_fold: bool,
+        target: int,
+    ) -> None:
+        self.task, self.space, self.grid, self.steps, self.seed = task, space, grid, steps, seed
+        self.folds, self.per_fold, self.target = folds, per_fold, target
+
+    def _surplus(self, trial: Any) -> bool:
+        """Whether ``target`` trials numbered below this one already finished or are running."""
+        import optuna
+
+        states = (
+            optuna.trial.TrialState.COMPLETE,
+            optuna.trial.TrialState.PRUNED,
+            optuna.trial.TrialState.RUNNING,
+        )
+        ahead = [
+            t
+            for t in trial.study.get_trials(deepcopy=False, states=states)
+            if t.number < trial.number and not t.user_attrs.get("lrlab_surplus")
+        ]
+        return len(ahead) >= self.target
+
+    def __call__(self, trial: Any) -> float:
+        import optuna
+
+        from lrlab.train import run
+
+        if self._surplus(trial):
+            trial.set_user_attr("lrlab_surplus", True)
+            trial.set_user_attr("steps", 0)
+            raise _Surplus
+        cfg = self.space.sample(trial, grid=self.grid)
+        sched = self.space.build(cfg["schedule"], cfg["lr"], self.steps, cfg["params"])
+        trial.set_user_attr("config", {**cfg, "schedule_config": sched.to_config()})
+        spent = 0
+        done_before = 0
+
+        def on_eval(step: int, val_loss: float) -> None:
+            nonlocal spent
+            spent = done_before + step
+            if self.folds is None:
+                trial.report(val_loss, step)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned at step {step}")
+
+        fold_losses: list[float] = []
+        try:
+            splits = self.folds or [None]
+            for k, split in enumerate(splits):
+                task = self.task if split is None else self.task.with_splits(*split)
+                hist = run(
+                    task,
+                    cfg["optimizer"],
+                    schedule=sched,
+                    steps=self.steps,
+                    seed=self.seed,
+                    on_eval=on_eval,
+                    step_size_every=10**9,
+                )
+                done_before += int(hist.steps)
+                spent = done_before
+                loss = float(hist.final_val_loss)
+                if hist.diverged or not math.isfinite(loss):
+                    loss = math.inf
+                fold_losses.append(loss)
+                trial.set_user_attr("fold_losses", [_json(v) for v in fold_losses])
+                if self.folds is not None:
+                    value = loss if self.per_fold else float(np.mean(fold_losses))
+                    if math.isfinite(value):
+                        trial.report(value, k)
+                    if math.isinf(loss) or (k < len(splits) - 1 and trial.should_prune()):
+                        if math.isinf(loss):
+                            trial.set_user_attr("diverged", True)
+                            return math.inf
+                        raise optuna.TrialPruned(f"pruned after fold {k}")
+            if any(math.isinf(v) for v in fold_losses):
+                trial.set_user_attr("diverged", True)
+            return float(np.mean(fold_losses))
+        finally:
+            trial.set_user_attr("steps", int(spent))
+
+
+def _json(v: float) -> float | None:
+    return v if math.isfinite(v) else None
+
+
+@contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Optuna logs errors only; torch runs single-threaded (restored afterwards).
+
+    The lab's models are small: intra-op threads only add overhead, and with
+    several workers on one machine they oversubscribe the cores (10x slower
+    measured on 2 cores).
+    """
+    import optuna
+    import torch
+
+    level = optuna.logging.get_verbosity()
+    threads = torch.get_num_threads()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    torch.set_num_threads(1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            yield
+    finally:
+        optuna.logging.set_verbosity(level)
+        torch.set_num_threads(threads)
+
+
+def tune(
+    task: Any,
+    *,
+    sampler: str = "tpe",
+    trials: int = 40,
+    cv: int | None = None,
+    pruner: str = "median",
+    space: Space | None = None,
+    storage: str | None = None,
+    study: str | None = None,
+    run_dir: str | Path = "lrlab-runs",
+    steps: int | None = None,
+    seed: int = 0,
+    worker: int = 0,
+    budget: int | None = None,
+    heartbeat_interval: int = 5,
+    grace_period: int | None = None,
+    quiet: bool = True,
+) -> TuneResult:
+    """Search learning rate, optimizer and schedule for ``task`` with Optuna.
+
+    The study's *target* is ``trials`` finished (complete or pruned) trials in
+    total: rerunning with the same ``study`` and ``storage`` resumes it, and
+    several workers (processes, machines) on one study together finish exactly
+    ``trials`` -- a worker that would start trial ``target + 1`` marks it as
+    surplus (``FAIL``, user attribute ``lrlab_surplus``) before any training
+    and stops.  A worker waits while other workers' trials are running, so a
+    trial of a killed worker is failed by the heartbeat, retried, and the study
+    still ends with exactly ``trials`` finished.
+
+    Args:
+        task: a :class:`lrlab.tasks.Task` or a built-in task name.
+        sampler: ``"grid"`` (the LR grid x optimizers x families of ``space``;
+            the target is capped at the grid's size), ``"random"`` or ``"tpe"``.
+        trials: the number of finished trials the study should hold.
+        cv: ``None`` trains on the training split and scores on the validation
+            split; ``k >= 2`` runs k folds (``StratifiedKFold`` for classifiers,
+            ``KFold`` otherwise, on the training split) and scores the mean
+            validation loss of the folds, reported after each fold.
+        pruner: ``"none"``, ``"median"``, ``"hyperband"``,
+            ``"successive_halving"`` or ``"wilcoxon"`` (for ``cv``; per-fold losses).
+        space: the :class:`~lrlab.tune.Space` (default ``Space()``).
+        storage: see :mod:`lrlab.tune.storage` (default: a SQLite file in ``run_dir``).
+        study: the study name (default ``"<task>-<sampler>"``).
+        run_dir: folder of the default SQLite file.
+        steps: training steps per run (default ``task.steps``).
+        seed: model initialisation / batch order of every run, fold split, sampler seed.
+        worker: added to the sampler's seed so that workers sample differently.
+        budget: stop before a trial could take the study's total steps above this.
+        heartbeat_interval, grace_period: heartbeat of RDB storages (seconds).
+        quiet: no progress bar (also hidden when stderr is not a terminal).
+
+    Returns:
+        A :class:`~lrlab.tune.TuneResult`.
+    """
+    import optuna
+
+    from lrlab import tasks
+
+    if sampler not in SAMPLERS:
+        raise UsageError(
+            f"Argument `sampler` must be one of {', '.join(SAMPLERS)}. "
+            f"Received: sampler={sampler!r}"
+        )
+    if pruner not in PRUNERS:
+        raise UsageError(
+            f"Argument `pruner` must be one of {', '.join(PRUNERS)}. Received: pruner={pruner!r}"
+        )
+    _check_int("trials", trials, 1, "a positive integer")
+    if cv is not None:
+        _check_int("cv", cv, 2, "an integer of at least 2 (or None)")
+    if pruner == "wilcoxon" and cv is None:
+        raise UsageError(
+            "Argument `pruner` may be 'wilcoxon' only with cross-validation. "
+            "Received: pruner='wilcoxon', cv=None"
+        )
+    _check_int("worker", worker, 0, "a non-negative integer")
+    _check_int("heartbeat_interval", heartbeat_interval, 1, "a positive integer")
+    if budget is not None:
+        _check_int("budget", budget, 1, "a positive integer")
+    if isinstance(task, str):
+        task = tasks.get(task)
+    steps = (
+        int(task.steps) if steps is None else _check_int("steps", steps, 1, "a positive integer")
+    )
+    space = Space() if space is None else space
+    if not isinstance(space, Space):
+        raise UsageError(f"Argument `space` must be a lrlab.tune.Space. Received: space={space!r}")
+    study_name = study or f"{task.name}-{sampler}"
+    target = min(trials, space.grid_size()) if sampler == "grid" else trials
+    folds = _folds(task, cv, seed) if cv else None
+    per_trial = steps * (cv or 1)
+
+    with _quiet_optuna():
+        store, shown = open_storage(
+            storage, run_dir, heartbeat_interval=heartbeat_interval, grace_period=grace_period
+        )
+        meta = {
+            "task": task.name,
+            "sampler": sampler,
+            "cv": cv,
+            "steps": steps,
+            "seed": seed,
+            "space": space.describe(),
+        }
+        st = _open_study(
+            optuna,
+            store,
+            shown,
+            study_name,
+            sampler,
+            space,
+            seed,
+            worker,
+            pruner,
+            cv,
+            steps,
+            int(task.eval_every),
+            meta,
+        )
+        objective = _Objective(
+            task,
+            space,
+            grid=sampler == "grid",
+            steps=steps,
+            seed=seed,
+            folds=folds,
+            per_fold=pruner == "wilcoxon",
+            target=target,
+        )
+        bar = None if quiet or not sys.stderr.isatty() else _bar(target, study_name)
+        try:
+            _loop(optuna, st, store, objective, target, budget, per_trial, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+        return TuneResult.from_study(st, shown, target=target, task=task.name)
+
+
+def _open_study(
+    optuna: Any,
+    store: Any,
+    shown: str,
+    name: str,
+    sampler: str,
+    space: Space,
+    seed: int,
+    worker: int,
+    pruner: str,
+    cv: int | None,
+    steps: int,
+    eval_every: int,
+    meta: dict[str, Any],
+) -> Any:
+    """Create or load study ``name``; a resumed study must be for the same task and settings."""
+    for attempt in range(5):
+        try:
+            st = optuna.create_study(
+                storage=store,
+                study_name=name,
+                sampler=_sampler(sampler, space, seed + 7919 * worker),
+                pruner=_pruner(pruner, cv, steps, eval_every),
+                direction="minimize",
+                load_if_exists=True,
+            )
+            break
+        except optuna.exceptions.DuplicatedStudyError:  # two workers created it at once
+            if attempt == 4:
+                raise
+            time.sleep(0.2)
+    stored = st.user_attrs.get("lrlab")
+    if stored is None:
+        st.set_user_attr("lrlab", meta)
+    else:
+        for key in ("task", "cv", "steps"):
+            if stored.get(key) != meta[key]:
+                raise UsageError(
+                    f"Argument `study` names a study in {shown} made with "
+                    f"{key}={stored.get(key)!r}; "
+                    f"it cannot be resumed with {key}={meta[key]!r}. Received: study={name!r}"
+                )
+    return st
+
+
+def _loop(
+    optuna: Any,
+    st: Any,
+    store: Any,
+    objective: _Objective,
+    target: int,
+    budget: int | None,
+    per_trial: int,
+    bar: Any,
+) -> None:
+    """Run trials until the study holds ``target`` finished ones (or the budget is spent)."""
+    heartbeat = has_heartbeat(store)
+    shown_done = 0
+    while True:
+        if heartbeat:
+            optuna.storages.fail_stale_trials(st)
+        all_trials = st.get_trials(deepcopy=False)
+        finished = sum(t.state.name in FINISHED for t in all_trials)
+        running = sum(
+            t.state.name == "RUNNING" and not t.user_attrs.get("lrlab_surplus") for t in all_trials
+        )
+        if bar is not None and finished > shown_done:
+            bar.update(finished - shown_done)
+            shown_done = finished
+        if finished >= target:
+            return
+        if budget is not None:
+            spent = sum(int(t.user_attrs.get("steps", 0)) for t in all_trials)
+            if spent + per_trial > budget:
+                return
+        if finished + running >= target:
+            time.sleep(0.25)  # others' trials may still fail; wait for them
+            continue
+        st.optimize(
+            objective,
+            n_trials=1,
+            catch=(_Surplus,),
+            gc_after_trial=False,
+            show_progress_bar=False,
+        )
+
+
+def _bar(total: int, name: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=f"tune {name}", unit="trial")

@@ -1,0 +1,155 @@
+"""What a search returns: the best configuration, a table of trials, the steps spent, figures."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["TuneResult"]
+
+
+@dataclass
+class TuneResult:
+    """The state of a study after :func:`lrlab.tune.tune`.
+
+    Attributes:
+        study: the study name.
+        storage: where it lives (password redacted).
+        task: the task name.
+        target: the number of finished trials the study aims at.
+        trials: one row per trial (surplus markers left out): ``number``,
+            ``state``, ``value``, ``optimizer``, ``lr``, ``schedule``,
+            ``params``, ``steps``, ``fold_losses``, ``seconds``.
+        best: the best row, or ``None`` when no trial completed.
+    """
+
+    study: str
+    storage: str
+    task: str
+    target: int
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, Any] | None = None
+
+    @classmethod
+    def from_study(cls, st: Any, storage: str, *, target: int, task: str) -> TuneResult:
+        """Read every trial of the Optuna study ``st``."""
+        rows = []
+        for t in st.get_trials(deepcopy=False):
+            if t.user_attrs.get("lrlab_surplus"):
+                continue
+            cfg = t.user_attrs.get("config") or {}
+            seconds = (
+                (t.datetime_complete - t.datetime_start).total_seconds()
+                if t.datetime_complete and t.datetime_start
+                else None
+            )
+            rows.append(
+                {
+                    "number": t.number,
+                    "state": t.state.name,
+                    "value": t.value,
+                    "optimizer": cfg.get("optimizer", t.params.get("optimizer")),
+                    "lr": cfg.get("lr", t.params.get("lr")),
+                    "schedule": cfg.get("schedule", t.params.get("schedule")),
+                    "params": cfg.get("params", {}),
+                    "schedule_config": cfg.get("schedule_config"),
+                    "steps": int(t.user_attrs.get("steps", 0)),
+                    "fold_losses": t.user_attrs.get("fold_losses"),
+                    "diverged": bool(t.user_attrs.get("diverged", False)),
+                    "seconds": seconds,
+                }
+            )
+        done = [
+            r
+            for r in rows
+            if r["state"] == "COMPLETE" and r["value"] is not None and math.isfinite(r["value"])
+        ]
+        best = min(done, key=lambda r: r["value"]) if done else None
+        return cls(
+            study=st.study_name, storage=storage, task=task, target=target, trials=rows, best=best
+        )
+
+    @property
+    def total_steps(self) -> int:
+        """Training steps spent by every trial of the study (pruned and failed ones too)."""
+        return sum(r["steps"] for r in self.trials)
+
+    @property
+    def n_finished(self) -> int:
+        """Trials that completed or were pruned."""
+        return sum(r["state"] in ("COMPLETE", "PRUNED") for r in self.trials)
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        """``{"optimizer", "lr", "schedule", **schedule params}`` of the best trial."""
+        if self.best is None:
+            return {}
+        b = self.best
+        return {
+            "optimizer": b["optimizer"],
+            "lr": b["lr"],
+            "schedule": b["schedule"],
+            **b["params"],
+        }
+
+    @property
+    def best_schedule(self) -> Any:
+        """The best trial's :class:`~lrlab.schedules.Schedule`, or ``None``."""
+        if self.best is None or not self.best.get("schedule_config"):
+            return None
+        from lrlab.schedules import from_config
+
+        return from_config(self.best["schedule_config"])
+
+    def table(self, limit: int | None = None) -> str:
+        """A fixed-width text table of the trials, best value first (finished ones)."""
+        rows = sorted(
+            self.trials,
+            key=lambda r: (r["value"] is None or not math.isfinite(r["value"]), r["value"] or 0.0),
+        )
+        if limit is not None:
+            rows = rows[:limit]
+        head = (
+            f"{'#':>4}  {'state':8}  {'val loss':>10}  {'optimizer':10}  {'lr':>9}  "
+            f"{'schedule':12}  {'steps':>6}"
+        )
+        lines = [head, "-" * len(head)]
+        for r in rows:
+            v = r["value"]
+            vs = "-" if v is None else ("inf" if not math.isfinite(v) else f"{v:.4g}")
+            lr = "-" if r["lr"] is None else f"{r['lr']:.3g}"
+            lines.append(
+                f"{r['number']:>4}  {r['state']:8}  {vs:>10}  {r['optimizer'] or '-':10}  "
+                f"{lr:>9}  {r['schedule'] or '-':12}  {r['steps']:>6}"
+            )
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (infinite values become ``None``)."""
+
+        def clean(v: Any) -> Any:
+            return None if isinstance(v, float) and not math.isfinite(v) else v
+
+        return {
+            "study": self.study,
+            "storage": self.storage,
+            "task": self.task,
+            "target": self.target,
+            "finished": self.n_finished,
+            "total_steps": self.total_steps,
+            "best": None if self.best is None else {k: clean(v) for k, v in self.best.items()},
+            "trials": [{k: clean(v) for k, v in r.items()} for r in self.trials],
+        }
+
+    def plot_lr(self, ax: Any = None) -> Any:
+        """Validation loss against LR, one series per schedule family; returns the Figure."""
+        from lrlab.plots.search import plot_lr_search
+
+        return plot_lr_search(self, ax=ax)
+
+    def plot_history(self, ax: Any = None) -> Any:
+        """Each trial's value and the best so far, in trial order; returns the Figure."""
+        from lrlab.plots.search import plot_history
+
+        return plot_history(self, ax=ax)

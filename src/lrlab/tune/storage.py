@@ -1,0 +1,146 @@
+"""Where a study lives: a SQLite file by default, any Optuna storage URL, or a journal file.
+
+``storage`` accepted by :func:`lrlab.tune.tune`:
+
+``None``
+    ``sqlite:///<run_dir>/lrlab-studies.db`` -- a file in a local run folder,
+    so a study survives a crash and resumes by name.
+``"memory"``
+    an in-process :class:`optuna.storages.InMemoryStorage` (nothing persists).
+``"sqlite:///path.db"``, ``"postgresql://user:pw@host/db"``, ``"mysql://..."``
+    an :class:`optuna.storages.RDBStorage` with a heartbeat: a worker that is
+    killed mid-trial leaves a trial that the next worker marks ``FAIL`` once
+    its heartbeat is older than ``grace_period`` seconds (and re-enqueues with
+    :class:`optuna.storages.RetryHeartbeatStaleTrialCallback`).  SQLite connections
+    wait up to 60 s on a lock instead of failing with "database is locked".
+``"journal:path.log"``
+    an append-only :class:`optuna.storages.JournalStorage` file, safe for
+    several processes on one machine (no heartbeat: a killed trial stays
+    ``RUNNING``).
+
+Passwords in URLs are never printed: :func:`redact` replaces them with ``***``.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+from lrlab.errors import UsageError
+
+__all__ = ["has_heartbeat", "open_storage", "redact"]
+
+_RDB_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "oracle", "mssql")
+
+
+def redact(url: str) -> str:
+    """``url`` with any password replaced by ``***``.
+
+    >>> redact("postgresql://bob:s3cret@db.example:5432/test")
+    'postgresql://bob:***@db.example:5432/test'
+    >>> redact("sqlite:///runs/a.db")
+    'sqlite:///runs/a.db'
+    """
+    return re.sub(r"(?<=://)([^:/@]*):([^@/]*)@", r"\1:***@", url)
+
+
+def _password(url: str) -> str | None:
+    m = re.search(r"://[^:/@]*:([^@/]*)@", url)
+    return m.group(1) if m and m.group(1) else None
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` with ``url``'s password (if any) replaced by ``***``."""
+    pw = _password(url)
+    text = text.replace(url, redact(url))
+    return text.replace(pw, "***") if pw else text
+
+
+def has_heartbeat(storage: Any) -> bool:
+    """Whether ``storage`` records heartbeats (only RDB storages do)."""
+    import optuna
+
+    return isinstance(storage, optuna.storages.RDBStorage)
+
+
+def open_storage(
+    storage: str | None,
+    run_dir: str | Path,
+    *,
+    heartbeat_interval: int = 5,
+    grace_period: int | None = None,
+) -> tuple[Any, str]:
+    """Open ``storage`` (see the module docstring); returns ``(storage, shown_name)``.
+
+    Raises:
+        UsageError: the URL is malformed or the storage cannot be reached; the
+            message shows the URL with its password redacted.
+    """
+    import optuna
+
+    if storage is None:
+        folder = Path(run_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        storage = f"sqlite:///{(folder / 'lrlab-studies.db').as_posix()}"
+    if not isinstance(storage, str) or not storage:
+        raise UsageError(
+            "Argument `storage` must be None, 'memory', a database URL or 'journal:PATH'. "
+            f"Received: storage={storage!r}"
+        )
+    if storage == "memory":
+        return optuna.storages.InMemoryStorage(), "memory"
+    shown = redact(storage)
+    if storage.startswith("journal:"):
+        path = Path(storage[len("journal:") :])
+        if not path.name:
+            raise UsageError(
+                f"Argument `storage` must name a journal file. Received: storage={shown!r}"
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            from optuna.storages.journal import JournalFileBackend
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.JournalStorage(JournalFileBackend(str(path))), shown
+        except OSError as exc:
+            raise UsageError(
+                f"Argument `storage` could not be opened. Received: storage={shown!r} "
+                f"({type(exc).__name__}: {scrub(str(exc), storage)})"
+            ) from None
+    scheme = storage.split("://", 1)[0].split("+", 1)[0] if "://" in storage else ""
+    if scheme not in _RDB_SCHEMES:
+        raise UsageError(
+            "Argument `storage` must be None, 'memory', 'journal:PATH' or a database URL "
+            f"({', '.join(s + '://' for s in _RDB_SCHEMES)}). Received: storage={shown!r}"
+        )
+    engine_kwargs: dict[str, Any] = {}
+    if scheme == "sqlite":
+        engine_kwargs = {"connect_args": {"timeout": 60}}
+        db = storage.split("sqlite:///", 1)[-1]
+        if db and db != ":memory:":
+            Path(db).parent.mkdir(parents=True, exist_ok=True)
+    elif scheme in ("postgresql", "postgres"):
+        engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            rdb = optuna.storages.RDBStorage(
+                storage,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                    max_retry=3
+                ),
+            )
+    except Exception as exc:  # sqlalchemy errors of every kind: unreachable, bad auth, driver
+        first = scrub(str(exc), storage).strip().splitlines()
+        reason = first[0] if first else type(exc).__name__
+        raise UsageError(
+            f"Argument `storage` could not be reached. Received: storage={shown!r} "
+            f"({type(exc).__name__}: {reason})"
+        ) from None
+    return rdb, shown
