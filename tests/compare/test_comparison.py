@@ -1,0 +1,129 @@
+"""compare(): the table's numbers recomputed from the histories, run parsing, files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lrlab import schedules, tasks
+from lrlab.compare import Comparison, RunSpec, compare, parse_run
+from lrlab.errors import ScheduleError, UsageError
+from lrlab.train import run
+
+
+def test_parse_run_forms() -> None:
+    s = parse_run("sgd: step(0.1, 0.5, 10)")
+    assert (s.optimizer, s.schedule, s.lr, s.options) == (
+        "sgd",
+        schedules.step(0.1, 0.5, 10),
+        None,
+        {},
+    )
+    s = parse_run("adam(betas=[0.8, 0.99], amsgrad=true, eps=1e-7) : cosine(lr=0.01, steps=50)")
+    assert s.options == {"betas": (0.8, 0.99), "amsgrad": True, "eps": 1e-7}
+    assert s.schedule == schedules.cosine(0.01, 50)
+    assert parse_run("momentum: 0.05").lr == 0.05
+    bare = parse_run("adagrad")
+    assert bare.schedule is None and bare.lr is None
+    assert parse_run(s.describe()).options == s.options
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "pattern"),
+    [
+        ("sgdx: constant(0.1)", UsageError, r"Unknown optimizer 'sgdx'"),
+        ("sgd(momentum): constant(0.1)", UsageError, r"must be key=value"),
+        ("sgd(momentum=__import__('os')): constant(0.1)", UsageError, r"Option values must be"),
+        ("sgd:", UsageError, r"A schedule must follow the colon"),
+        ("sgd: nope(1)", ScheduleError, r"Unknown schedule kind 'nope'"),
+    ],
+)
+def test_parse_run_errors(text: str, error: type, pattern: str) -> None:
+    with pytest.raises(error, match=pattern):
+        parse_run(text)
+
+
+@pytest.fixture(scope="module")
+def result() -> Comparison:
+    task = tasks.get("breast_cancer", steps=40, eval_every=10)
+    return compare(
+        task,
+        [
+            "adam: constant(0.01)",
+            ("sgd", schedules.step(0.5, 0.5, 20)),
+            {"optimizer": "sgd", "lr": 1e9, "label": "huge"},
+            RunSpec("momentum", None, 0.05, {"momentum": 0.8}),
+        ],
+        seeds=[0, 3],
+    )
+
+
+def test_table_is_the_statistics_of_the_histories(result: Comparison) -> None:
+    assert [r["label"] for r in result.table] == [
+        "adam: constant(0.01)",
+        "sgd: step(lr=0.5, factor=0.5, every=20)",
+        "huge",
+        "momentum(momentum=0.8): lr=0.05",
+    ]
+    for row in result.table:
+        hs = result.histories[row["label"]]
+        ok = [h for h in hs if not h.diverged]
+        assert row["seeds"] == 2 and row["diverged"] == 2 - len(ok)
+        if ok:
+            losses = [h.val_loss[-1] for h in ok]
+            assert row["final_val_loss_mean"] == pytest.approx(np.mean(losses), rel=1e-12)
+            assert row["final_val_loss_std"] == pytest.approx(np.std(losses, ddof=1), rel=1e-9)
+            metrics = [h.val_metric[-1] for h in ok]
+            assert row["final_val_metric_mean"] == pytest.approx(np.mean(metrics), rel=1e-12)
+        hits = [h.steps_to(result.target_loss) for h in hs]
+        hits = [s for s in hits if s is not None]
+        assert row["reached"] == len(hits)
+        assert row["steps_to_target_mean"] == (np.mean(hits) if hits else None)
+    huge = result.table[2]
+    assert huge["diverged"] == 2 and huge["final_val_loss_mean"] == math.inf
+    finals = [r["final_val_loss_mean"] for r in result.table if r["diverged"] < 2]
+    assert result.target_loss == pytest.approx(1.1 * min(finals), rel=1e-12)
+    assert result.best["final_val_loss_mean"] == min(finals)
+
+
+def test_histories_are_the_same_as_single_runs(result: Comparison) -> None:
+    task = tasks.get("breast_cancer", steps=40, eval_every=10)
+    h = run(task, "momentum", lr=0.05, seed=3, momentum=0.8)
+    got = result.histories["momentum(momentum=0.8): lr=0.05"][1]
+    assert np.array_equal(got.train_loss, h.train_loss) and np.array_equal(got.val_loss, h.val_loss)
+
+
+def test_files_and_figures(result: Comparison, tmp_path: Path) -> None:
+    rows = list(csv.DictReader(result.to_csv(tmp_path / "r.csv").open()))
+    assert [r["label"] for r in rows] == [r["label"] for r in result.table]
+    assert float(rows[2]["final_val_loss_mean"]) == math.inf
+    assert float(rows[0]["final_val_loss_mean"]) == result.table[0]["final_val_loss_mean"]
+    data = json.loads((result.to_json(tmp_path / "r.json")).read_text())
+    assert data["task"] == "breast_cancer" and data["seeds"] == [0, 3]
+    assert data["table"][2]["final_val_loss_mean"] == "inf"
+    assert data["best"] == result.best["label"]
+    assert len(data["histories"]["huge"]) == 2
+    figs = result.figures()
+    assert sorted(figs) == ["loss", "lr", "step_size", "val_loss"]
+    assert len(figs["lr"].axes[0].get_lines()) == 4
+    table = result.format_table()
+    assert table.splitlines()[0].startswith("run") and "2/2" in table
+
+
+def test_compare_input_errors() -> None:
+    task = tasks.get("breast_cancer", steps=5)
+    with pytest.raises(UsageError, match=r"Received: seeds=0"):
+        compare(task, ["sgd"], seeds=0)
+    with pytest.raises(UsageError, match=r"distinct seeds\. Received: seeds=\[1, 1\]"):
+        compare(task, ["sgd"], seeds=[1, 1])
+    with pytest.raises(UsageError, match=r"at least one configuration"):
+        compare(task, [])
+    with pytest.raises(UsageError, match=r"Each run must be"):
+        compare(task, [42])
+    dup = compare(task, ["sgd", "sgd"], seeds=1)
+    assert [r["label"] for r in dup.table] == ["sgd", "sgd #2"]

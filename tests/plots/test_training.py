@@ -1,0 +1,98 @@
+"""Training figures: the plotted lines are the smoothed seed means, bands and LR curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
+
+from lrlab.errors import UsageError
+from lrlab.plots.training import plot_curves, plot_history, plot_lr, plot_step_size, smooth
+from lrlab.train import History
+
+
+def _h(seed: int, n: int = 40, diverge_at: int | None = None) -> History:
+    rng = np.random.default_rng(seed)
+    loss = np.exp(-np.arange(n) / 10) + 0.01 * rng.random(n)
+    size = 0.1 + 0.01 * rng.random(n)
+    m = n if diverge_at is None else diverge_at + 1
+    if diverge_at is not None:
+        loss[diverge_at] = np.inf
+    return History(
+        lr=np.linspace(0.1, 0.01, n)[:m],
+        train_loss=loss[:m],
+        step_size=size[:m],
+        eval_steps=np.array([10, 20, 30, 40])[: m // 10],
+        val_loss=np.array([0.5, 0.3, 0.2, 0.15])[: m // 10],
+        val_metric=np.array([0.6, 0.7, 0.8, 0.85])[: m // 10],
+        steps=m if diverge_at is None else diverge_at,
+        wall_time=0.1,
+        diverged=diverge_at is not None,
+        meta={"optimizer": "sgd", "metric_name": "accuracy", "task": "toy", "schedule": "x"},
+    )
+
+
+def test_smooth_is_a_trailing_moving_average() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(57)
+    for w in (1, 2, 5, 100):
+        naive = np.array([a[max(0, i - w + 1) : i + 1].mean() for i in range(len(a))])
+        assert np.allclose(smooth(a, w), naive, rtol=1e-12, atol=1e-14)
+
+
+def test_curves_plot_the_smoothed_seed_mean_with_a_band() -> None:
+    hs = [_h(0), _h(1), _h(2)]
+    fig = plot_curves({"a": hs, "b": [_h(3)]}, what="train_loss", window=4)
+    ax = fig.axes[0]
+    lines = ax.get_lines()
+    expected = np.mean([smooth(h.train_loss, 4) for h in hs], axis=0)
+    assert np.allclose(lines[0].get_ydata(), expected, rtol=1e-12)
+    assert lines[0].get_label() == "a (n=3)" and lines[1].get_label() == "b (n=1)"
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(bands) == 1  # one band: only "a" has several seeds
+    verts = bands[0].get_paths()[0].vertices
+    rows = np.array([smooth(h.train_loss, 4) for h in hs])
+    ys = set(np.round(verts[:, 1], 12))
+    assert set(np.round(rows.min(axis=0), 12)) <= ys  # the band runs from the min ...
+    assert set(np.round(rows.max(axis=0), 12)) <= ys  # ... to the max over seeds
+    assert ax.get_yscale() == "log"
+
+
+def test_validation_curves_and_diverged_runs() -> None:
+    fig = plot_curves({"ok": [_h(0)], "bad": [_h(1, diverge_at=25)]}, what="val_loss")
+    lines = fig.axes[0].get_lines()
+    assert lines[0].get_xdata().tolist() == [10, 20, 30, 40]
+    assert lines[1].get_ydata().tolist() == [0.5, 0.3]
+    fig = plot_curves([_h(0)], what="val_metric")
+    assert fig.axes[0].get_ylabel() == "validation accuracy"
+    with pytest.raises(UsageError, match="Received: what='loss'"):
+        plot_curves([_h(0)], what="loss")
+
+
+def test_lr_and_step_size_figures(tmp_path: Path) -> None:
+    h = _h(0)
+    fig = plot_lr({"sgd": [h]})
+    assert np.array_equal(fig.axes[0].get_lines()[0].get_ydata(), h.lr)
+    sparse = _h(1)
+    sparse.step_size[1::2] = np.nan  # measured every other step: gaps are held
+    fig = plot_step_size({"a": [sparse]}, window=1)
+    y = fig.axes[0].get_lines()[0].get_ydata()
+    assert np.array_equal(y[1::2], sparse.step_size[0::2][: len(y[1::2])])
+    assert fig.axes[0].get_yscale() == "log"
+    fig = plot_history(h)
+    assert len(fig.axes) == 3
+    fig.savefig(tmp_path / "h.png", dpi=40)
+    assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_drawing_into_given_axes() -> None:
+    fig = Figure()
+    ax = fig.add_subplot(1, 2, 2)
+    assert plot_lr([_h(0)], ax) is fig
+    assert isinstance(fig.axes[0], Axes) and len(fig.axes[0].get_lines()) == 1
+    with pytest.raises(UsageError, match="Received: str"):
+        plot_lr([_h(0)], "axes")  # type: ignore[arg-type]
