@@ -1,0 +1,186 @@
+"""The report page: sections of prose, figures and tables, rendered to one
+self-contained HTML file (figures embedded as PNG data URIs, no scripts, no
+network), plus every figure as PNG and SVG and every table as CSV."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+__all__ = ["Figure_", "Section", "Table", "render_page", "write_assets"]
+
+
+@dataclass
+class Table:
+    """A small table: ``columns`` names and ``rows`` of values (numbers are
+    formatted to 4 significant digits on the page; the CSV keeps them all)."""
+
+    name: str
+    caption: str
+    columns: list[str]
+    rows: list[list[Any]]
+
+    def to_csv(self, path: Path) -> None:
+        with path.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(self.columns)
+            for r in self.rows:
+                w.writerow([repr(v) if isinstance(v, float) else v for v in r])
+
+
+@dataclass
+class Figure_:
+    """A figure and what it shows."""
+
+    name: str
+    figure: Figure
+    caption: str
+    png: bytes = b""
+
+
+@dataclass
+class Section:
+    """One section of the report: a title, a few paragraphs, figures, tables
+    and the raw numbers behind them (written to ``results.json``)."""
+
+    key: str
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    figures: list[Figure_] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    formulas: list[str] = field(default_factory=list)
+
+
+def fmt(v: Any) -> str:
+    """A number as a person reads it: 4 significant digits, ``—`` for NaN."""
+    if isinstance(v, bool) or v is None:
+        return "—" if v is None else ("yes" if v else "no")
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "—"
+        if math.isinf(v):
+            return "∞" if v > 0 else "−∞"
+        return f"{v:.4g}"
+    return str(v)
+
+
+def write_assets(sections: Sequence[Section], folder: Path) -> None:
+    """Save each figure as PNG and SVG, each table as CSV, and all numbers
+    as ``results.json`` inside ``folder``."""
+    figdir = folder / "figures"
+    figdir.mkdir(parents=True, exist_ok=True)
+    tabdir = folder / "tables"
+    tabdir.mkdir(exist_ok=True)
+    for s in sections:
+        for f in s.figures:
+            buf = io.BytesIO()
+            f.figure.savefig(buf, format="png", dpi=110)
+            f.png = buf.getvalue()
+            (figdir / f"{f.name}.png").write_bytes(f.png)
+            f.figure.savefig(figdir / f"{f.name}.svg", format="svg")
+        for t in s.tables:
+            t.to_csv(tabdir / f"{t.name}.csv")
+    results = {s.key: {"title": s.title, **s.data} for s in sections}
+    (folder / "results.json").write_text(json.dumps(_jsonable(results), indent=1))
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if hasattr(v, "tolist"):
+        return _jsonable(v.tolist())
+    return v
+
+
+_CSS = """
+:root { --fg:#1d232b; --muted:#5b6673; --line:#dde3ea; --accent:#1f5fa8; --bg:#fbfcfd; }
+* { box-sizing: border-box; }
+body { margin:0; font:16px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+       color:var(--fg); background:var(--bg); }
+main { max-width: 980px; margin: 0 auto; padding: 1.2rem 1rem 4rem; }
+header h1 { margin: .2rem 0; font-size: 1.8rem; }
+header p { color: var(--muted); margin: .2rem 0; }
+nav ol { columns: 2; padding-left: 1.2rem; font-size: .95rem; }
+@media (max-width: 640px) { nav ol { columns: 1; } body { font-size: 15px; } }
+section { border-top: 1px solid var(--line); margin-top: 2rem; padding-top: .6rem; }
+h2 { font-size: 1.3rem; margin: .6rem 0; }
+figure { margin: 1rem 0; }
+figure img { width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px;
+             background: white; }
+figcaption { color: var(--muted); font-size: .9rem; }
+.formulas code { display:block; margin:.15rem 0; }
+code { font-family: ui-monospace,SFMono-Regular,Menlo,monospace; font-size:.9em;
+       background:#eef2f6; padding:.05rem .3rem; border-radius:3px; }
+.table-wrap { overflow-x: auto; }
+table { border-collapse: collapse; margin: .6rem 0; font-size: .9rem; min-width: 50%; }
+caption { text-align: left; color: var(--muted); padding-bottom: .3rem; }
+th, td { border-bottom: 1px solid var(--line); padding: .25rem .6rem; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+th { background: #f1f4f8; }
+footer { color: var(--muted); font-size: .85rem; margin-top: 3rem; }
+"""
+
+
+def render_page(sections: Sequence[Section], *, title: str, subtitle: str, footer: str) -> str:
+    """The whole page as one HTML string (figures must have been written by
+    :func:`write_assets` first, which fills their PNG bytes)."""
+    e = html.escape
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{e(title)}</title><style>{_CSS}</style></head><body><main>",
+        f"<header><h1>{e(title)}</h1><p>{e(subtitle)}</p></header>",
+        "<nav><ol>",
+    ]
+    for s in sections:
+        parts.append(f'<li><a href="#{e(s.key)}">{e(s.title)}</a></li>')
+    parts.append("</ol></nav>")
+    for s in sections:
+        parts.append(f'<section id="{e(s.key)}"><h2>{e(s.title)}</h2>')
+        for p in s.paragraphs:
+            parts.append(f"<p>{_inline(p)}</p>")
+        if s.formulas:
+            parts.append('<div class="formulas">')
+            parts.extend(f"<code>{e(f)}</code>" for f in s.formulas)
+            parts.append("</div>")
+        for f in s.figures:
+            data = base64.b64encode(f.png).decode("ascii")
+            parts.append(
+                f'<figure><img alt="{e(f.caption)}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{e(f.caption)}</figcaption></figure>"
+            )
+        for t in s.tables:
+            parts.append(f'<div class="table-wrap"><table><caption>{e(t.caption)}</caption>')
+            parts.append("<tr>" + "".join(f"<th>{e(c)}</th>" for c in t.columns) + "</tr>")
+            for r in t.rows:
+                parts.append("<tr>" + "".join(f"<td>{e(fmt(v))}</td>" for v in r) + "</tr>")
+            parts.append("</table></div>")
+        parts.append("</section>")
+    parts.append(f"<footer>{e(footer)}</footer></main></body></html>")
+    return "\n".join(parts)
+
+
+def _inline(text: str) -> str:
+    """Escape ``text``; spans in backticks become ``<code>``."""
+    out = []
+    for i, chunk in enumerate(text.split("`")):
+        out.append(f"<code>{html.escape(chunk)}</code>" if i % 2 else html.escape(chunk))
+    return "".join(out)

@@ -1,0 +1,610 @@
+"""The report's sections, each a function of the shared :class:`Context`.
+
+Every section runs real training through the public lrlab API and returns a
+:class:`~lrlab.report._page.Section`: prose built from the measured numbers,
+figures, tables, and the raw numbers for ``results.json``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from lrlab.report._budget import Budget
+from lrlab.report._page import Figure_, Section, Table, fmt
+from lrlab.schedules import (
+    Schedule,
+    constant,
+    cosine,
+    exponential,
+    inverse_time,
+    one_cycle,
+    step,
+    wsd,
+)
+
+__all__ = ["Context", "schedule_family"]
+
+
+@dataclass
+class Context:
+    """What the sections share: the task, the seed, the budget, and results
+    that later sections build on (the finder's suggestion, the winners)."""
+
+    task_name: str
+    seed: int
+    budget: Budget
+    quiet: bool = True
+    results: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def task(self) -> Any:
+        from lrlab.tasks import get
+
+        if "_task" not in self.results:
+            self.results["_task"] = get(self.task_name)
+        return self.results["_task"]
+
+    @property
+    def steps(self) -> int:
+        """Updates per training run: the budget's, or the task's own."""
+        return int(self.budget.steps or self.task.steps)
+
+    @property
+    def seeds(self) -> list[int]:
+        return [self.seed + i for i in range(self.budget.seeds)]
+
+
+# -- 1. the three decay strategies ---------------------------------------------
+
+
+def decay_strategies(ctx: Context) -> Section:
+    from lrlab.plots.schedules import plot_schedules, source_schedules
+
+    scheds = source_schedules()
+    epochs = [0, 10, 20, 30, 40, 49]
+    rows = [[label.split(":")[0], *(s(e) for e in epochs)] for label, s in scheds.items()]
+    fig = plot_schedules(
+        scheds, 50, title="Three decay strategies (initial LR 0.1)", xlabel="epoch"
+    )
+    s_step, s_exp, s_inv = scheds.values()
+    return Section(
+        key="decay",
+        title="1. Three ways to decay the learning rate",
+        paragraphs=[
+            "A schedule lowers the learning rate as training goes on: large steps early to "
+            "make progress, small steps late to settle into a minimum instead of bouncing "
+            "around it. Here are the three classic decays, each starting from 0.1, over 50 "
+            "epochs.",
+            f"Step decay halves the rate every 10 epochs and ends at {s_step(49):.4g}; "
+            f"exponential decay with k = 0.1 falls fastest and ends at {s_exp(49):.3g}; 1/t "
+            f"decay falls quickly at first but keeps a long tail and ends at {s_inv(49):.3g}, "
+            f"{s_inv(49) / s_exp(49):.1f}× the exponential's final rate.",
+        ],
+        formulas=[
+            "step:        lr(t) = 0.1 · 0.5^⌊t/10⌋        step(0.1, 0.5, 10)",
+            "exponential: lr(t) = 0.1 · e^(−0.1·t)        exponential(0.1, 0.1)",
+            "1/t:         lr(t) = 0.1 / (1 + 0.1·t)       inverse_time(0.1, 0.1)",
+        ],
+        figures=[Figure_("decay-strategies", fig, "LR per epoch for the three decays.")],
+        tables=[
+            Table(
+                "decay-strategies",
+                "Learning rate at selected epochs",
+                ["schedule", *(f"epoch {e}" for e in epochs)],
+                rows,
+            )
+        ],
+        data={
+            "schedules": {label: str(s) for label, s in scheds.items()},
+            "values": {label: s(np.arange(50)).tolist() for label, s in scheds.items()},
+        },
+    )
+
+
+# -- 2. the decay factor ----------------------------------------------------------
+
+
+def decay_factor(ctx: Context) -> Section:
+    from lrlab.plots.schedules import plot_decay_factor
+
+    ks = (0.05, 0.1, 0.2)
+    fig = plot_decay_factor(ks, steps=50)
+    rows = [[k, math.log(2) / k, exponential(0.1, k)(10), exponential(0.1, k)(49)] for k in ks]
+    return Section(
+        key="factor",
+        title="2. The effect of the decay factor",
+        paragraphs=[
+            "The decay factor k sets how fast the exponential schedule 0.1 · e^(−k t) shrinks: "
+            "the rate halves every ln 2 / k epochs. "
+            f"With k = {ks[0]} the rate after 10 epochs is still {rows[0][2]:.3g}; with "
+            f"k = {ks[2]} it is already {rows[2][2]:.3g}. Too large a factor freezes training "
+            "before it has arrived; too small a factor never lets it settle.",
+        ],
+        figures=[Figure_("decay-factor", fig, "Exponential decay for three values of k.")],
+        tables=[
+            Table(
+                "decay-factor",
+                "Exponential decay 0.1 · e^(−k t)",
+                ["k", "half-life (epochs)", "lr at epoch 10", "lr at epoch 49"],
+                rows,
+            )
+        ],
+        data={"k": list(ks), "rows": rows},
+    )
+
+
+# -- 3. fixed LR on a loss surface ----------------------------------------------------
+
+
+def landscape(ctx: Context) -> Section:
+    from lrlab.landscape import get_function, trajectories
+    from lrlab.plots.landscape import plot_trajectories
+
+    surface = get_function("quadratic", mu=1.0, L=10.0)
+    edge, best = surface.stable_lr, surface.optimal_lr
+    assert edge is not None and best is not None
+    lrs = [round(0.1 * edge, 6), round(best, 6), round(1.05 * edge, 6)]
+    steps = ctx.budget.landscape_steps
+    res = trajectories(surface, "sgd", lrs, steps=steps)
+    fig = plot_trajectories(res)
+    fig.suptitle(
+        f"Gradient descent on a quadratic bowl, μ = 1, L = 10: 2/L = {edge:g}, 2/(L+μ) = {best:.4g}"
+    )
+    rows = []
+    for lr, r in zip(lrs, res.summary()):
+        rho = surface.rate(lr)
+        rows.append([lr, lr / edge, rho, r["loss"], r["distance"], r["diverged"]])
+    small, good, large = res.summary()
+    ros = trajectories("rosenbrock", "sgd", [2e-4, 1e-3, 2.5e-3], steps=steps * 4)
+    fig2 = plot_trajectories(ros)
+    fig2.suptitle("The same three regimes on Rosenbrock's valley (SGD)")
+    return Section(
+        key="landscape",
+        title="3. A fixed learning rate on a loss surface",
+        paragraphs=[
+            "On a quadratic bowl with curvatures μ = 1 and L = 10, gradient descent with a "
+            "fixed rate lr multiplies the error along each axis by |1 − lr·λ| per step. It "
+            f"converges exactly when lr < 2/L = {edge:g}, and fastest at lr = 2/(L+μ) = "
+            f"{best:.4g}, where both axes shrink by ρ = (L−μ)/(L+μ) = {surface.rate(best):.3f}.",
+            f"Too small (lr = {lrs[0]:g}) crawls: after {steps} steps it is still "
+            f"{small['distance']:.3g} from the minimum. Near the optimum (lr = {lrs[1]:g}) it "
+            f"arrives ({good['distance']:.2g} away). Just past 2/L (lr = {lrs[2]:g}) the steep "
+            f"axis overshoots more each step and the iterate "
+            f"{'diverges' if large['diverged'] else 'oscillates ever wider'}: "
+            f"{large['distance']:.3g} away after {large['steps']} steps.",
+        ],
+        figures=[
+            Figure_("landscape-quadratic", fig, "Paths of gradient descent for three LRs."),
+            Figure_("landscape-rosenbrock", fig2, "SGD paths on the Rosenbrock function."),
+        ],
+        tables=[
+            Table(
+                "landscape",
+                "Gradient descent on the quadratic, measured against theory",
+                ["lr", "lr / (2/L)", "ρ (theory)", "final loss", "distance to min", "diverged"],
+                rows,
+            )
+        ],
+        data={
+            "mu": surface.params.get("mu", 1.0) if hasattr(surface, "params") else 1.0,
+            "L": 10.0,
+            "stable_lr": edge,
+            "optimal_lr": best,
+            "quadratic": res.summary(),
+            "rosenbrock": ros.summary(),
+        },
+    )
+
+
+# -- 6. the range test (run before 4, whose peak LR it chooses) -----------------------
+
+
+def range_test(ctx: Context) -> Section:
+    from lrlab.finder import advice_budget, find_lr_task
+    from lrlab.train import run
+
+    task = ctx.task
+    sweep, confirm = advice_budget(ctx.steps)
+    res = find_lr_task(
+        task,
+        "momentum",
+        seed=ctx.seed,
+        num_steps=sweep,
+        confirm_steps=confirm,
+        quiet=ctx.quiet,
+    )
+    fig = res.plot()
+    assert isinstance(fig, Figure)
+    rows = []
+    data_rows = []
+    for name, sug in res.suggestions.items():
+        losses = []
+        for s in ctx.seeds:
+            h = run(task, "momentum", lr=float(sug.lr), steps=ctx.steps, seed=s, quiet=True)
+            losses.append(h.final_val_loss)
+        mean = float(np.mean(losses)) if all(np.isfinite(losses)) else math.inf
+        rows.append([name, float(sug.lr), mean, sum(not np.isfinite(v) for v in losses)])
+        data_rows.append({"rule": name, "lr": float(sug.lr), "val_losses": losses})
+    ours = res.suggestion
+    lr = float(ours.lr) if ours is not None else 0.01
+    ctx.results["finder_lr"] = lr
+    ctx.results["finder"] = res
+    best_row = min(rows, key=lambda r: r[2])
+    ctx.results["finder_rows"] = rows
+    span = (
+        f"its range {ours.low:.3g} … {ours.high:.3g} (from repeated measurements)"
+        if ours is not None
+        else "no range (the sweep was too short)"
+    )
+    return Section(
+        key="finder",
+        title="6. The LR range test",
+        paragraphs=[
+            f"The range test trains {task.name} with SGD + momentum while the rate grows "
+            f"exponentially from 10⁻⁶ to 10, recording the loss; it stopped ({res.stop_reason}) "
+            f"at lr = {res.stop_lr:.3g} after {len(res.lrs)} steps. Each rule reads a "
+            "suggestion off the smoothed curve; every suggestion was then trained for "
+            f"{ctx.steps} steps on {len(ctx.seeds)} seed(s).",
+            f"lrlab's suggestion is lr = {lr:.3g}, with {span}; it spent {res.steps} "
+            f"training steps in all ({res.steps / ctx.steps:.0%} of one training run). The "
+            f"lowest validation loss came from the {best_row[0]!r} rule "
+            f"(lr = {best_row[1]:.3g}, loss {fmt(best_row[2])}).",
+        ],
+        figures=[Figure_("range-test", fig, "Loss against LR with every rule's suggestion.")],
+        tables=[
+            Table(
+                "range-test",
+                f"Each suggestion trained for {ctx.steps} steps (mean over seeds)",
+                ["rule", "lr", "final val loss", "diverged seeds"],
+                rows,
+            )
+        ],
+        data={"result": res.to_dict(), "trained": data_rows},
+    )
+
+
+# -- 4. schedules on real training ----------------------------------------------------
+
+
+def schedule_family(lr: float, steps: int) -> dict[str, Schedule]:
+    """The report's seven schedules, all peaking at ``lr`` and spanning ``steps``."""
+    return {
+        "fixed": constant(lr),
+        "step": step(lr, 0.5, max(1, steps // 4)),
+        "exponential": exponential(lr, math.log(100.0) / steps),
+        "1/t": inverse_time(lr, 9.0 / steps),
+        "cosine": cosine(lr, steps),
+        "one-cycle": one_cycle(lr, steps),
+        "warmup-stable-decay": wsd(lr, steps, max(1, steps // 20)),
+    }
+
+
+def schedules_on_training(ctx: Context) -> Section:
+    from lrlab.compare import compare
+
+    lr = float(ctx.results.get("finder_lr", 0.05))
+    family = schedule_family(lr, ctx.steps)
+    runs = [{"optimizer": "momentum", "schedule": s, "label": name} for name, s in family.items()]
+    cmp = compare(ctx.task, runs, seeds=ctx.seeds, steps=ctx.steps, quiet=ctx.quiet)
+    figs = cmp.figures()
+    best = cmp.best
+    fixed = next(r for r in cmp.table if r["label"] == "fixed")
+    table = _comparison_table(cmp)
+    ctx.results["best_schedule"] = best
+    ctx.results["schedule_table"] = cmp.table
+    verdict = (
+        f"The fixed rate finished at {fmt(fixed['final_val_loss_mean'])}; the best decay, "
+        f"{best['label']}, at {fmt(best['final_val_loss_mean'])} "
+        f"({_ratio(fixed['final_val_loss_mean'], best['final_val_loss_mean'])})."
+        if best["label"] != "fixed"
+        else "Here the fixed rate won: at this budget no decay helped."
+    )
+    return Section(
+        key="schedules",
+        title="4. Schedules on real training",
+        paragraphs=[
+            f"Seven schedules train the same model on {ctx.task.name} with SGD + momentum for "
+            f"{ctx.steps} steps, over {len(ctx.seeds)} seeds, all peaking at the range test's "
+            f"suggestion lr = {lr:.3g}. Curves show the mean over seeds with a min–max band.",
+            verdict + " Spread over seeds is the ± column; 'steps to target' counts the updates "
+            "until the validation loss first came within 10% of the winner's final loss.",
+        ],
+        figures=[
+            Figure_("schedules-val-loss", figs["val_loss"], "Validation loss per schedule."),
+            Figure_("schedules-loss", figs["loss"], "Training loss per schedule (smoothed)."),
+            Figure_("schedules-lr", figs["lr"], "The learning rate each schedule ran with."),
+        ],
+        tables=[table],
+        data={"lr": lr, "comparison": cmp.to_dict(histories=False)},
+    )
+
+
+def _ratio(a: float, b: float) -> str:
+    if not (np.isfinite(a) and np.isfinite(b)) or b <= 0:
+        return "no finite ratio"
+    return f"{a / b:.2f}× lower" if a > b else f"{b / a:.2f}× higher"
+
+
+def _comparison_table(cmp: Any, name: str = "schedules") -> Table:
+    metric = cmp.metric_name
+    rows = []
+    for r in cmp.table:
+        rows.append(
+            [
+                r["label"],
+                r["final_val_loss_mean"],
+                r["final_val_loss_std"],
+                r["final_val_metric_mean"],
+                r["steps_to_target_mean"],
+                r["diverged"],
+            ]
+        )
+    return Table(
+        name,
+        f"{cmp.task}: final validation loss and {metric}, mean over seeds",
+        ["run", "val loss", "± (std)", f"val {metric}", "steps to target", "diverged"],
+        rows,
+    )
+
+
+# -- 5. optimizers ------------------------------------------------------------------------
+
+#: Each optimizer at its customary default rate (torch's, or the method paper's).
+OPTIMIZER_RUNS: tuple[tuple[str, str, float | None], ...] = (
+    ("SGD", "sgd", None),
+    ("momentum", "momentum", None),
+    ("Adagrad", "adagrad", 0.01),
+    ("Adadelta", "adadelta", 1.0),
+    ("RMSprop", "rmsprop", 1e-3),
+    ("Adam", "adam", 1e-3),
+    ("AdamW", "adamw", 1e-3),
+    ("Prodigy (LR-free)", "prodigy", 1.0),
+    ("D-Adapt Adam (LR-free)", "dadapt_adam", 1.0),
+    ("Schedule-Free AdamW", "schedulefree_adamw", None),
+)
+
+
+def optimizers(ctx: Context) -> Section:
+    from lrlab.compare import compare
+
+    lr = float(ctx.results.get("finder_lr", 0.05))
+    runs = []
+    for label, name, default in OPTIMIZER_RUNS:
+        use = lr if name in ("sgd", "momentum") else default
+        spec: dict[str, Any] = {"optimizer": name, "label": label}
+        if use is not None:
+            spec.update(lr=use, label=f"{label} (lr {use:g})")
+        runs.append(spec)
+    cmp = compare(ctx.task, runs, seeds=ctx.seeds, steps=ctx.steps, quiet=ctx.quiet)
+    figs = cmp.figures()
+    best = cmp.best
+    ctx.results["best_optimizer"] = best
+    ctx.results["optimizer_table"] = cmp.table
+    lr_free = [r for r in cmp.table if "LR-free" in r["label"]]
+    free_txt = "; ".join(f"{r['label']}: {fmt(r['final_val_loss_mean'])}" for r in lr_free)
+    return Section(
+        key="optimizers",
+        title="5. Optimizers that adapt the step themselves",
+        paragraphs=[
+            "Adaptive optimizers divide each coordinate's step by a running measure of its "
+            "gradient's size (Adagrad: all past squares; RMSprop and Adam: a moving average; "
+            "Adadelta also rescales by past updates), so the step actually taken differs from "
+            "the nominal rate. The effective step size ‖Δθ‖/‖g‖ below shows it: flat at the "
+            "rate for SGD, moving for the adaptive ones. The learning-rate-free methods "
+            "estimate the scale of the step themselves.",
+            f"SGD and momentum use the range test's lr = {lr:.3g}; the others their customary "
+            f"defaults. Best: {best['label']} at {fmt(best['final_val_loss_mean'])}. "
+            f"Learning-rate-free at defaults — {free_txt}.",
+        ],
+        figures=[
+            Figure_("optimizers-val-loss", figs["val_loss"], "Validation loss per optimizer."),
+            Figure_(
+                "optimizers-step-size",
+                figs["step_size"],
+                "Effective step size ‖Δθ‖/‖g‖ per optimizer (log scale).",
+            ),
+        ],
+        tables=[_comparison_table(cmp, "optimizers")],
+        data={"comparison": cmp.to_dict(histories=False)},
+    )
+
+
+# -- 7. grid vs random vs Bayesian search --------------------------------------------------
+
+SAMPLER_NAMES = {"grid": "grid search", "random": "random search", "tpe": "Bayesian (TPE)"}
+
+
+def search(ctx: Context) -> Section:
+    """The same space searched three ways, with k-fold cross-validation."""
+    import tempfile
+
+    from lrlab.tune import Space, tune
+
+    b = ctx.budget
+    families = ("constant", "cosine")
+    space = Space(
+        lr=(1e-3, 1.0),
+        optimizers=("momentum",),
+        schedules=families,
+        grid_points=max(1, b.trials // len(families)),
+    )
+    steps = int(b.search_steps or ctx.steps)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="lrlab-report-search-") as tmp:
+        for sampler in SAMPLER_NAMES:
+            results[sampler] = tune(
+                ctx.task,
+                sampler=sampler,
+                trials=b.trials,
+                cv=b.cv,
+                pruner="median",
+                space=space,
+                steps=steps,
+                seed=ctx.seed,
+                run_dir=tmp,
+                study=f"report-{sampler}",
+                quiet=True,
+            )
+    fig = Figure(figsize=(11.0, 4.2), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2)
+    rows, data = [], {}
+    best_overall = None
+    for sampler, res in results.items():
+        trials = sorted(res.trials, key=lambda r: r["number"])
+        spent = np.cumsum([r["steps"] for r in trials])
+        vals = np.array(
+            [
+                r["value"] if r["state"] == "COMPLETE" and r["value"] is not None else np.inf
+                for r in trials
+            ],
+            dtype=float,
+        )
+        best_so_far = np.minimum.accumulate(vals)
+        ok = np.isfinite(best_so_far)
+        label = SAMPLER_NAMES[sampler]
+        ax1.step(spent[ok], best_so_far[ok], where="post", marker="o", ms=3, label=label)
+        done = [r for r in trials if r["state"] == "COMPLETE" and r["value"] is not None]
+        ax2.scatter([r["lr"] for r in done], [r["value"] for r in done], s=18, label=label)
+        pruned = sum(r["state"] == "PRUNED" for r in trials)
+        best = res.best
+        rows.append(
+            [
+                label,
+                len(trials),
+                pruned,
+                res.total_steps,
+                best["value"] if best else math.inf,
+                best["lr"] if best else math.nan,
+                best["schedule"] if best else "—",
+            ]
+        )
+        study = res.to_dict()
+        study.pop("storage")  # a temporary file, gone with the run
+        data[sampler] = study
+        if best is not None and (best_overall is None or best["value"] < best_overall["value"]):
+            best_overall = {
+                "sampler": label,
+                "value": float(best["value"]),
+                "config": f"{best['optimizer']} with {best['schedule']} at lr {best['lr']:.3g}",
+                "steps": int(res.total_steps),
+            }
+    for ax in (ax1, ax2):
+        ax.set_yscale("log")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    ax1.set_xlabel("training steps spent")
+    ax1.set_ylabel(f"best {b.cv}-fold validation loss so far")
+    ax2.set_xscale("log")
+    ax2.set_xlabel("peak learning rate")
+    ax2.set_ylabel(f"{b.cv}-fold validation loss")
+    ax1.set_title("Best found against compute")
+    ax2.set_title("Every completed trial")
+    ctx.results["search_best"] = best_overall
+    cheapest = min(rows, key=lambda r: (r[4], r[3]))
+    return Section(
+        key="search",
+        title="7. Grid, random and Bayesian search with cross-validation",
+        paragraphs=[
+            f"Each search looks for the peak LR (log-uniform in 10⁻³ … 1) and the schedule "
+            f"(fixed or cosine) of SGD + momentum on {ctx.task.name}, with {b.trials} trials of "
+            f"{b.cv}-fold cross-validation, {steps} steps per fold; a trial whose fold losses "
+            "fall behind the median of earlier trials is pruned between folds, which is where "
+            "the searches save compute. Grid search tries a fixed log-spaced grid, random "
+            "search samples the same space blindly, and TPE (Optuna's Bayesian sampler) "
+            "samples where good trials were.",
+            f"Lowest cross-validated loss: {cheapest[0]}, {fmt(cheapest[4])} at lr "
+            f"{fmt(cheapest[5])} ({cheapest[6]}), after {cheapest[3]} training steps. "
+            + "; ".join(f"{r[0]}: {fmt(r[4])} in {r[3]} steps ({r[2]} pruned)" for r in rows)
+            + ".",
+        ],
+        figures=[
+            Figure_(
+                "search",
+                fig,
+                "Left: best cross-validated loss against training steps spent. "
+                "Right: each completed trial's loss against its LR.",
+            )
+        ],
+        tables=[
+            Table(
+                "search",
+                f"{b.trials} trials per sampler, {b.cv}-fold cross-validation",
+                [
+                    "sampler",
+                    "trials",
+                    "pruned",
+                    "steps spent",
+                    "best cv loss",
+                    "best lr",
+                    "schedule",
+                ],
+                rows,
+            )
+        ],
+        data={"space": space.describe(), "steps_per_fold": steps, "studies": data},
+    )
+
+
+# -- 8. recommendation ----------------------------------------------------------------------
+
+
+def recommendation(ctx: Context) -> Section:
+    """What to use on this task, each claim with the number behind it."""
+    r = ctx.results
+    lr = r.get("finder_lr")
+    finder = r.get("finder")
+    sched = r.get("best_schedule")
+    opt = r.get("best_optimizer")
+    search = r.get("search_best")
+    items: list[list[Any]] = []
+    lines: list[str] = []
+    if lr is not None and finder is not None and finder.suggestion is not None:
+        s = finder.suggestion
+        lines.append(
+            f"Learning rate: start from lr ≈ {lr:.3g} for SGD + momentum (range "
+            f"{s.low:.3g} … {s.high:.3g}); the range test cost {finder.steps} steps, "
+            f"{finder.steps / ctx.steps:.0%} of one run."
+        )
+        items.append(["learning rate (range test)", f"{lr:.3g}", f"{s.low:.3g} … {s.high:.3g}"])
+    if sched is not None:
+        fixed = next((x for x in r.get("schedule_table", []) if x["label"] == "fixed"), None)
+        gain = (
+            f", against {fmt(fixed['final_val_loss_mean'])} for the fixed rate"
+            if fixed is not None and sched["label"] != "fixed"
+            else ""
+        )
+        lines.append(
+            f"Schedule: {sched['label']} reached the lowest validation loss, "
+            f"{fmt(sched['final_val_loss_mean'])} ± {fmt(sched['final_val_loss_std'])} over "
+            f"{sched['seeds']} seeds{gain}."
+        )
+        items.append(["schedule", sched["label"], f"val loss {fmt(sched['final_val_loss_mean'])}"])
+    if opt is not None:
+        lines.append(
+            f"Optimizer: {opt['label']} did best among the optimizers at their usual rates "
+            f"(validation loss {fmt(opt['final_val_loss_mean'])})."
+        )
+        items.append(["optimizer", opt["label"], f"val loss {fmt(opt['final_val_loss_mean'])}"])
+    if search is not None:
+        lines.append(
+            f"Search: the best configuration found by {search['sampler']} search was "
+            f"{search['config']} with cross-validated loss {fmt(search['value'])}, after "
+            f"{search['steps']} training steps in all."
+        )
+        items.append(["search best", search["config"], f"cv loss {fmt(search['value'])}"])
+    lines.append(
+        "These hold for this task, this model and these budgets; re-run with `--task` or "
+        "another `--seed` to see how far they carry."
+    )
+    return Section(
+        key="recommendation",
+        title="8. Recommendation",
+        paragraphs=lines,
+        tables=[Table("recommendation", "In short", ["what", "choice", "evidence"], items)],
+        data={"items": items},
+    )
