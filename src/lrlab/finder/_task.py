@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
 from lrlab.errors import UsageError
 from lrlab.finder._core import find_lr
 from lrlab.finder._result import FinderResult
@@ -70,6 +72,45 @@ def find_lr_task(
     opt_opts = {k: v for k, v in options.items() if k not in finder_keys}
     model = task.make_model(seed)
     opt = make_optimizer(optimizer, model.parameters(), min_lr, **opt_opts)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small models: intra-op threads only cost (restored below)
+    try:
+        return _run(
+            find_lr,
+            model,
+            task,
+            seed,
+            opt,
+            min_lr,
+            max_lr,
+            num_steps,
+            sweep,
+            confirm,
+            confirm_steps,
+            conf,
+            quiet,
+            test_opts,
+        )
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(
+    find_lr: Any,
+    model: Any,
+    task: Any,
+    seed: int,
+    opt: Any,
+    min_lr: float,
+    max_lr: float,
+    num_steps: int | None,
+    sweep: int,
+    confirm: int,
+    confirm_steps: int | None,
+    conf: int,
+    quiet: bool,
+    test_opts: dict[str, Any],
+) -> FinderResult:
     return find_lr(
         model,
         task.loss_fn,

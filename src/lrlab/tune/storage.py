@@ -58,6 +58,22 @@ def scrub(text: str, url: str) -> str:
     return text.replace(pw, "***") if pw else text
 
 
+def _pg_driver(url: str) -> str:
+    """Name the psycopg2 driver when the URL names none and psycopg 3 is missing.
+
+    SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3; many machines
+    (these included) carry only ``psycopg2-binary``.
+    """
+    import importlib.util
+
+    head, rest = url.split("://", 1)
+    if "+" in head or importlib.util.find_spec("psycopg") is not None:
+        return url
+    if importlib.util.find_spec("psycopg2") is None:
+        return url
+    return f"postgresql+psycopg2://{rest}"
+
+
 def has_heartbeat(storage: Any) -> bool:
     """Whether ``storage`` records heartbeats (only RDB storages do)."""
     import optuna
@@ -124,6 +140,7 @@ def open_storage(
             Path(db).parent.mkdir(parents=True, exist_ok=True)
     elif scheme in ("postgresql", "postgres"):
         engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
+        storage = _pg_driver(storage)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

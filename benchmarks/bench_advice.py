@@ -1,0 +1,229 @@
+"""How good is LR advice?  Range-test rules, lrlab's rule, LR-free optimizers, TPE vs a grid.
+
+For each task (quadratic, digits, mnist1d, breast_cancer) and optimizer (SGD
+with momentum 0.9, Adam) one run measures:
+
+* the reference: the best constant LR of a grid of 21 log-spaced values
+  (1e-5 .. 10) x 3 seeds, by the mean final validation loss over the seeds;
+* each peer rule (fastai valley / steep / minimum, Lightning steepest,
+  torch-lr-finder steepest) run with its origin's own sweep settings, and
+  lrlab's rule with its default budget, one range test per seed, then trained
+  at the suggested LR with that seed;
+* the LR-free optimizers (Prodigy, D-Adaptation Adam) at their defaults;
+* TPE with median pruning over the LR with at most 25% of the grid's steps.
+
+For each: the mean final validation loss and metric, their ratios to the grid
+best, the suggestion's spread across seeds (max / min), and the training steps
+spent to get the advice (mean per seed).  Prints one JSON document.
+
+    python benchmarks/bench_advice.py            # the full measurement
+    python benchmarks/bench_advice.py --quick    # 2 tasks, 7-value grid, 2 seeds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from lrlab import tasks
+from lrlab.finder import find_lr_task
+from lrlab.train import run
+
+PEERS: dict[str, dict[str, Any]] = {
+    "fastai": {
+        "rules": ["fastai_valley", "fastai_steep", "fastai_minimum"],
+        "opts": {"min_lr": 1e-7, "max_lr": 10.0, "num_steps": 100, "diverge": 4.0},
+    },
+    "lightning": {
+        "rules": ["lightning_steepest"],
+        "opts": {"min_lr": 1e-8, "max_lr": 1.0, "num_steps": 100, "diverge": 4.0},
+    },
+    "torch_lr_finder": {
+        "rules": ["torch_lr_finder_steepest"],
+        "opts": {
+            "min_lr": 1e-7,
+            "max_lr": 10.0,
+            "num_steps": 100,
+            "diverge": 5.0,
+            "beta": 0.95,
+            "debias": False,
+        },
+    },
+}
+OPTIMIZERS = {"momentum": "momentum", "adam": "adam"}
+LR_FREE = {"adam": ["prodigy", "dadapt_adam"], "momentum": []}
+
+
+def _train(task: Any, optimizer: str, lr: float | None, seed: int) -> tuple[float, float, int]:
+    h = run(task, optimizer, lr=lr, seed=seed, step_size_every=10**9)
+    loss = h.final_val_loss if not h.diverged and math.isfinite(h.final_val_loss) else math.inf
+    return loss, h.final_val_metric, int(h.steps)
+
+
+def _mean(xs: list[float]) -> float:
+    return float(np.mean(xs)) if all(math.isfinite(x) for x in xs) else math.inf
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if math.isfinite(a) and b > 0 else None
+
+
+def _entry(
+    losses: list[float], metrics: list[float], lrs: list[float], steps: list[int], ref: dict
+) -> dict[str, Any]:
+    loss = _mean(losses)
+    metric = float(np.mean(metrics))
+    return {
+        "lr": float(np.exp(np.mean(np.log(lrs)))) if lrs else None,
+        "lrs": lrs,
+        "val_loss": loss if math.isfinite(loss) else None,
+        "val_metric": metric if math.isfinite(metric) else None,
+        "loss_ratio": _ratio(loss, ref["val_loss"]),
+        "metric_ratio": _ratio(metric, ref["val_metric"]) if ref["val_metric"] else None,
+        "spread": float(max(lrs) / min(lrs)) if lrs else None,
+        "advice_steps": float(np.mean(steps)) if steps else 0.0,
+    }
+
+
+def _tpe(task: Any, optimizer: str, budget: int, seeds: list[int], ref: dict) -> dict[str, Any]:
+    from lrlab.tune import Space, tune
+
+    space = Space(lr=(1e-5, 10.0), optimizers=(optimizer,), schedules=("constant",))
+    res = tune(
+        task,
+        sampler="tpe",
+        pruner="median",
+        trials=10**6,
+        budget=budget,
+        space=space,
+        storage="memory",
+        seed=0,
+        quiet=True,
+    )
+    lr = float(res.best_params["lr"])
+    out = [_train(task, optimizer, lr, s) for s in seeds]
+    e = _entry([o[0] for o in out], [o[1] for o in out], [lr], [res.total_steps], ref)
+    e["trials"] = len(res.trials)
+    e["steps_fraction_of_grid"] = res.total_steps / (4 * budget)
+    e["pruned"] = sum(r["state"] == "PRUNED" for r in res.trials)
+    return e
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="2 tasks, 7-value grid, 2 seeds")
+    ap.add_argument("--tasks", default=None, help="comma-separated task names")
+    ap.add_argument("--optimizers", default=None, help="comma-separated: momentum,adam")
+    ap.add_argument("--no-tpe", action="store_true")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    names = ["quadratic", "digits", "mnist1d", "breast_cancer"]
+    n_grid, seeds = 21, [0, 1, 2]
+    if args.quick:
+        names, n_grid, seeds = ["quadratic", "breast_cancer"], 7, [0, 1]
+    if args.tasks:
+        names = args.tasks.split(",")
+    opts = args.optimizers.split(",") if args.optimizers else list(OPTIMIZERS)
+    grid = np.logspace(-5, 1, n_grid).tolist()
+    t_start = time.time()
+    report: dict[str, Any] = {"grid": grid, "seeds": seeds, "cases": []}
+    for name in names:
+        task = tasks.get(name)
+        for opt_key in opts:
+            opt = OPTIMIZERS[opt_key]
+            t0 = time.time()
+            rows = {lr: [_train(task, opt, lr, s) for s in seeds] for lr in grid}
+            mean_loss = {lr: _mean([r[0] for r in rs]) for lr, rs in rows.items()}
+            best_lr = min(grid, key=lambda lr: mean_loss[lr])
+            ref = {
+                "lr": best_lr,
+                "val_loss": mean_loss[best_lr],
+                "val_metric": float(np.mean([r[1] for r in rows[best_lr]])),
+                "steps": int(sum(r[2] for rs in rows.values() for r in rs)),
+            }
+            case: dict[str, Any] = {
+                "task": name,
+                "optimizer": opt_key,
+                "metric": task.metric_name,
+                "run_steps": int(task.steps),
+                "grid_best": ref,
+                "grid_curve": {
+                    f"{lr:.3g}": mean_loss[lr] if math.isfinite(mean_loss[lr]) else None
+                    for lr in grid
+                },
+                "advice": {},
+            }
+            per_rule: dict[str, tuple[list, list, list, list]] = {}
+            for peer in PEERS.values():
+                for s in seeds:
+                    r = find_lr_task(task, opt, seed=s, confirm=0, **peer["opts"])
+                    for rule in peer["rules"]:
+                        acc = per_rule.setdefault(rule, ([], [], [], []))
+                        sug = r.suggestions.get(rule)
+                        if sug is None:
+                            continue
+                        loss, metric, _ = _train(task, opt, sug.lr, s)
+                        acc[0].append(loss), acc[1].append(metric)
+                        acc[2].append(sug.lr), acc[3].append(r.steps)
+            ranges = []
+            for s in seeds:
+                r = find_lr_task(task, opt, seed=s)
+                sug = r.suggestion
+                assert sug is not None
+                acc = per_rule.setdefault("lrlab", ([], [], [], []))
+                loss, metric, _ = _train(task, opt, sug.lr, s)
+                acc[0].append(loss), acc[1].append(metric)
+                acc[2].append(sug.lr), acc[3].append(r.steps)
+                ranges.append([sug.low, sug.high])
+            for rule, acc in per_rule.items():
+                case["advice"][rule] = _entry(*acc, ref)
+            case["advice"]["lrlab"]["ranges"] = ranges
+            case["advice"]["lrlab"]["advice_steps_fraction_of_run"] = (
+                case["advice"]["lrlab"]["advice_steps"] / task.steps
+            )
+            for free in LR_FREE[opt_key]:
+                out = [_train(task, free, None, s) for s in seeds]
+                case["advice"][free] = _entry([o[0] for o in out], [o[1] for o in out], [], [], ref)
+            if not args.no_tpe:
+                case["advice"]["tpe_pruned"] = _tpe(task, opt, ref["steps"] // 4, seeds, ref)
+            case["seconds"] = time.time() - t0
+            report["cases"].append(case)
+            print(f"{name}/{opt_key} done in {case['seconds']:.0f}s", file=sys.stderr)
+    report["summary"] = _summary(report["cases"])
+    report["seconds"] = time.time() - t_start
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+def _summary(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per method: cases within 5% / 10% of the grid-best loss, median ratio, worst ratio."""
+    methods = sorted({m for c in cases for m in c["advice"]})
+    out = {}
+    for m in methods:
+        ratios = [
+            c["advice"][m]["loss_ratio"] if c["advice"][m]["loss_ratio"] is not None else math.inf
+            for c in cases
+            if m in c["advice"]
+        ]
+        spreads = [c["advice"][m]["spread"] for c in cases if m in c["advice"]]
+        spreads = [s for s in spreads if s is not None]
+        out[m] = {
+            "cases": len(ratios),
+            "within_5pct": sum(r <= 1.05 for r in ratios),
+            "within_10pct": sum(r <= 1.10 for r in ratios),
+            "median_ratio": float(np.median(ratios)) if ratios else None,
+            "worst_ratio": float(max(ratios)) if ratios and math.isfinite(max(ratios)) else None,
+            "max_spread": max(spreads) if spreads else None,
+        }
+    return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""``lrlab find``: the LR range test on a task; prints the suggestions and lrlab's range."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from lrlab.errors import UsageError
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "find",
+        help="run the LR range test on a task",
+        description="Run the LR range test (exponential ramp, smoothed loss, divergence stop) on "
+        "a fresh model of a task, print each rule's suggestion and lrlab's confirmed "
+        "suggestion with its range, and draw the curve.",
+    )
+    p.add_argument("--task", required=True, help="a built-in task (see `lrlab tasks`)")
+    p.add_argument("--optimizer", default="sgd", help="optimizer name (default sgd)")
+    p.add_argument("--min-lr", type=float, default=1e-6, help="start of the ramp (default 1e-6)")
+    p.add_argument("--max-lr", type=float, default=10.0, help="end of the ramp (default 10)")
+    p.add_argument(
+        "--steps", type=int, default=None, help="sweep steps (default: 10%% of the task's run)"
+    )
+    p.add_argument("--mode", default="exponential", help="exponential (default) or linear")
+    p.add_argument("--seed", type=int, default=0, help="model and batch seed (default 0)")
+    p.add_argument("--out", default=None, help="write the figure here (.png, .svg, .pdf)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lrlab.finder import find_lr_task
+
+    out = Path(args.out) if args.out else None
+    if out is not None and out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise UsageError(
+            f"Argument `--out` must end in .png, .svg or .pdf. Received: --out={args.out}"
+        )
+    result = find_lr_task(
+        args.task,
+        args.optimizer,
+        seed=args.seed,
+        min_lr=args.min_lr,
+        max_lr=args.max_lr,
+        num_steps=args.steps,
+        mode=args.mode,
+        quiet=False,
+    )
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        result.plot().savefig(out, dpi=120, bbox_inches="tight")
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=1))
+    else:
+        print(result.summary())
+        s = result.suggestion
+        if s is not None:
+            print(f"suggested lr: {s.lr:.3g} (range {s.low:.3g} .. {s.high:.3g})")
+        if out is not None:
+            print(f"figure: {out}")
+    return 0

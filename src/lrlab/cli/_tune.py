@@ -1,0 +1,112 @@
+"""``lrlab tune``: search LR, optimizer and schedule on a task with Optuna; resumable by name."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from lrlab.errors import UsageError
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "tune",
+        help="search the learning rate (and optimizer, schedule) with Optuna",
+        description="Run (or resume) an Optuna study on a task. --trials is the study's target "
+        "of finished trials in total: rerunning with the same --study and --storage resumes it, "
+        "and several workers may share one study. Writes trials.json, lr.png and history.png "
+        "to --out.",
+    )
+    p.add_argument("--task", required=True, help="a built-in task (see `lrlab tasks`)")
+    p.add_argument("--sampler", default="tpe", help="grid, random or tpe (default tpe)")
+    p.add_argument("--trials", type=int, default=40, help="finished trials in total (default 40)")
+    p.add_argument("--cv", type=int, default=None, help="k-fold cross-validation (k >= 2)")
+    p.add_argument(
+        "--pruner",
+        default="median",
+        help="none, median, hyperband, successive_halving or wilcoxon (default median)",
+    )
+    p.add_argument(
+        "--storage",
+        default=None,
+        help="Optuna storage URL or journal:PATH (default: SQLite in --out)",
+    )
+    p.add_argument("--study", default=None, help="study name (default <task>-<sampler>)")
+    p.add_argument("--out", required=True, help="run folder for the results (and default storage)")
+    p.add_argument("--steps", type=int, default=None, help="training steps per run")
+    p.add_argument("--optimizers", default=None, help="comma-separated optimizers to search")
+    p.add_argument("--schedules", default=None, help="comma-separated schedule families")
+    p.add_argument("--min-lr", type=float, default=None, help="low end of the LR range")
+    p.add_argument("--max-lr", type=float, default=None, help="high end of the LR range")
+    p.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
+    p.add_argument("--worker", type=int, default=0, help="worker index, varies the sampler seed")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _names(flag: str, text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise UsageError(
+            f"Argument `{flag}` must list at least one name. Received: {flag}={text!r}"
+        )
+    return names
+
+
+def run(args: argparse.Namespace) -> int:
+    from lrlab.tune import Space, tune
+
+    kwargs: dict[str, Any] = {}
+    opts = _names("--optimizers", args.optimizers)
+    scheds = _names("--schedules", args.schedules)
+    if opts:
+        kwargs["optimizers"] = opts
+    if scheds:
+        kwargs["schedules"] = scheds
+    if args.min_lr is not None or args.max_lr is not None:
+        default = Space.__dataclass_fields__["lr"].default
+        assert isinstance(default, tuple)
+        kwargs["lr"] = (
+            default[0] if args.min_lr is None else args.min_lr,
+            default[1] if args.max_lr is None else args.max_lr,
+        )
+    space = Space(**kwargs)
+    out = Path(args.out)
+    result = tune(
+        args.task,
+        sampler=args.sampler,
+        trials=args.trials,
+        cv=args.cv,
+        pruner=args.pruner,
+        space=space,
+        storage=args.storage,
+        study=args.study,
+        run_dir=out,
+        steps=args.steps,
+        seed=args.seed,
+        worker=args.worker,
+        quiet=args.quiet,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "trials.json").write_text(json.dumps(result.to_dict(), indent=1))
+    result.plot_lr().savefig(out / "lr.png", dpi=110, bbox_inches="tight")
+    result.plot_history().savefig(out / "history.png", dpi=110, bbox_inches="tight")
+    print(
+        f"study {result.study} in {result.storage}: {result.n_finished}/{result.target} trials "
+        f"finished, {result.total_steps} training steps"
+    )
+    if result.best is None:
+        print("no trial completed")
+    else:
+        params = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in result.best_params.items()
+        )
+        print(f"best: val loss {result.best['value']:.4g} with {params}")
+    print(result.table(limit=20))
+    print(f"results: {out / 'trials.json'}, {out / 'lr.png'}, {out / 'history.png'}")
+    return 0
