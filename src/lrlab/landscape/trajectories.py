@@ -95,9 +95,9 @@ def trajectories(
     ``divergence_factor`` times the starting value.  For the Schedule-Free
     optimizers the path is the sequence the gradient is taken at (train mode).
 
-    >>> r = trajectories("quadratic", "sgd", [0.1], steps=3, start=(1.0, 1.0))
-    >>> r.paths[0][:, 1].tolist()   # y is multiplied by 1 - 0.1 * L = 0 after one step
-    [1.0, 0.0, 0.0, 0.0]
+    >>> r = trajectories("quadratic", "sgd", [0.05], steps=3, start=(1.0, 1.0))
+    >>> r.paths[0][:, 1].round(12).tolist()  # y is multiplied by 1 - 0.05 * L each step
+    [1.0, 0.5, 0.25, 0.125]
     """
     surface = get_function(fn)
     name = check_name(optimizer)

@@ -46,7 +46,7 @@ def _normalize(histories: Histories) -> dict[str, list[History]]:
     if isinstance(histories, History):
         return {histories.meta.get("optimizer", "run"): [histories]}
     if isinstance(histories, Mapping):
-        out = {}
+        out: dict[str, list[History]] = {}
         for k, v in histories.items():
             out[str(k)] = [v] if isinstance(v, History) else list(v)
         return out

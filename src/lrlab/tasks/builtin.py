@@ -404,7 +404,9 @@ def _mnist1d_arrays() -> dict[str, np.ndarray]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, **arrays)
+        np.savez(
+            tmp, x=arrays["x"], y=arrays["y"], x_test=arrays["x_test"], y_test=arrays["y_test"]
+        )
         os.replace(tmp, path)
     except OSError:
         pass  # an unwritable cache only costs the regeneration next time
@@ -564,7 +566,7 @@ def get(name: str, **params: Any) -> Task:
 
     >>> task = get("quadratic", mu=0.1, L=10)
     >>> round(task.stable_lr, 12), round(task.optimal_lr, 12)
-    (0.2, 0.198019801980)
+    (0.2, 0.19801980198)
     """
     if isinstance(name, Task):
         return name

@@ -43,6 +43,7 @@ def resolve_schedule(
         isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 <= lr < math.inf
     ):
         raise UsageError(f"Argument `lr` must be a non-negative finite number. Received: lr={lr!r}")
+    sched: Schedule
     if schedule is None:
         sched = constant(float(DEFAULT_LR[optimizer] if lr is None else lr))
     elif isinstance(schedule, str):
@@ -140,7 +141,7 @@ def run(
     sched, lrs = resolve_schedule(name, lr, schedule, steps)
 
     model = task.make_model(int(seed))
-    params = [p for p in model.parameters() if p.requires_grad]
+    params: list[torch.Tensor] = [p for p in model.parameters() if p.requires_grad]
     opt = make_optimizer(name, params, float(lrs[0]), **optimizer_options)
     schedule_free = is_schedule_free(name)
     groups = opt.param_groups

@@ -92,7 +92,7 @@ _CLASSES: dict[str, tuple[str, str]] = {
 
 def _factory(name: str) -> Callable[..., torch.optim.Optimizer]:
     module, cls = _CLASSES[name]
-    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), cls)
 
 
 def check_name(name: Any) -> str:
