@@ -3,6 +3,7 @@ Schedule-Free's eval switching, schedules, determinism and divergence."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -178,3 +179,21 @@ def test_cross_validation_fold_trains(cancer: tasks.Task) -> None:
     fold = cancer.with_splits(np.arange(0, 300), np.arange(300, 341))
     h = run(fold, "adam", steps=10, eval_every=5)
     assert h.steps == 10 and len(h.val_loss) == 2
+
+
+def test_mixed_dtype_model_measures_step_sizes_per_parameter(cancer: tasks.Task) -> None:
+    # A model whose parameters do not share a dtype cannot live in one flat buffer.
+    class Mixed(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(30, 1)
+            self.scale = torch.nn.Parameter(torch.ones(1, dtype=torch.float64))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.lin(x) * self.scale.float()
+
+    mixed = dataclasses.replace(cancer, model_factory=Mixed)
+    h = run(mixed, "sgd", lr=0.05, steps=10, seed=0)
+    assert np.allclose(h.step_size, 0.05, rtol=1e-5)
+    again = run(mixed, "sgd", lr=0.05, steps=10, seed=0)
+    assert np.array_equal(h.train_loss, again.train_loss)

@@ -73,6 +73,81 @@ def resolve_schedule(
     return sched, lrs
 
 
+class _StepMeter:
+    """Measures the effective step ``||theta_{t+1} - theta_t|| / ||g_t||`` cheaply.
+
+    When all parameters share a dtype and device they are moved into one flat
+    buffer (each parameter becomes a view of it) and their gradients into
+    another, so a measurement costs a handful of tensor ops on two flat
+    vectors instead of one per parameter.  Gradients are then zeroed in place
+    rather than set to None (the same values, since the backward pass adds to
+    zeros).  If an optimizer ever rebinds a parameter's storage, the meter
+    falls back to per-parameter ``torch._foreach`` ops.
+    """
+
+    def __init__(self, params: list[torch.Tensor]) -> None:
+        self.params = params
+        self.flat: torch.Tensor | None = None
+        self.gflat: torch.Tensor | None = None
+        self.gnorm: torch.Tensor | None = None
+        first = params[0] if params else None
+        if first is not None and all(
+            p.dtype == first.dtype and p.device == first.device for p in params
+        ):
+            n = sum(p.numel() for p in params)
+            flat = torch.empty(n, dtype=first.dtype, device=first.device)
+            gflat = torch.zeros(n, dtype=first.dtype, device=first.device)
+            off = 0
+            for p in params:
+                k = p.numel()
+                flat[off : off + k].copy_(p.detach().reshape(-1))
+                p.data = flat[off : off + k].view_as(p)
+                p.grad = gflat[off : off + k].view_as(p)
+                off += k
+            self.flat, self.gflat, self.prev_flat = flat, gflat, torch.empty_like(flat)
+            self._ptrs = self._pointers()
+        else:
+            self._fallback()
+
+    def _pointers(self) -> list[tuple[int, int]]:
+        return [(p.data_ptr(), p.grad.data_ptr() if p.grad is not None else 0) for p in self.params]
+
+    def _fallback(self) -> None:
+        self.flat = self.gflat = None
+        self.prev = [p.detach().clone() for p in self.params]
+
+    def zero_grad(self, opt: torch.optim.Optimizer) -> None:
+        if self.gflat is not None:
+            self.gflat.zero_()
+        else:
+            opt.zero_grad(set_to_none=True)
+
+    def before(self) -> None:
+        """Record ``||g||`` and the parameters before ``optimizer.step()``."""
+        if self.flat is not None and self.gflat is not None:
+            self.gnorm = torch.linalg.vector_norm(self.gflat)
+            self.prev_flat.copy_(self.flat)
+        else:
+            grads = [p.grad for p in self.params if p.grad is not None]
+            self.gnorm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+            torch._foreach_copy_(self.prev, self.params)
+
+    def after(self) -> float:
+        """``||theta_before - theta_now|| / ||g||`` (NaN when ``g = 0``)."""
+        gnorm = self.gnorm
+        assert gnorm is not None
+        if self.flat is not None:
+            if self._pointers() != self._ptrs:  # storage rebound: measure per parameter
+                self._fallback()
+                return math.nan
+            dnorm = torch.linalg.vector_norm(self.prev_flat.sub_(self.flat))
+        else:
+            torch._foreach_sub_(self.prev, self.params)
+            dnorm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(self.prev)))
+        ratio = (dnorm / gnorm).item()
+        return ratio if math.isfinite(ratio) else math.nan
+
+
 def _progress(total: int, desc: str, quiet: bool) -> Any:
     from tqdm.auto import tqdm
 
@@ -142,6 +217,7 @@ def run(
 
     model = task.make_model(int(seed))
     params: list[torch.Tensor] = [p for p in model.parameters() if p.requires_grad]
+    meter = _StepMeter(params)  # before the optimizer: it may move parameters into one buffer
     opt = make_optimizer(name, params, float(lrs[0]), **optimizer_options)
     schedule_free = is_schedule_free(name)
     groups = opt.param_groups
@@ -154,7 +230,6 @@ def run(
     eval_steps: list[int] = []
     val_loss: list[float] = []
     val_metric: list[float] = []
-    prev = [p.detach().clone() for p in params]
     diverged = False
     limit = math.inf
     done = 0
@@ -172,7 +247,7 @@ def run(
             for g, s in zip(groups, scales):
                 g["lr"] = lr_t * s
             x, y = next(batches)
-            opt.zero_grad(set_to_none=True)
+            meter.zero_grad(opt)
             loss = loss_fn(model(x), y)
             loss.backward()
             value = loss.item()
@@ -184,15 +259,11 @@ def run(
                 break
             measure = t % k_size == 0
             if measure:
-                grads = [p.grad for p in params if p.grad is not None]
-                gnorm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-                torch._foreach_copy_(prev, params)
+                meter.before()
             opt.step()
             done = t + 1
             if measure:
-                torch._foreach_sub_(prev, params)
-                dnorm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(prev)))
-                step_size[t] = (dnorm / gnorm).item() if gnorm > 0 else math.nan
+                step_size[t] = meter.after()
             if done % eval_every == 0 or done == steps:
                 if schedule_free:
                     opt.eval()  # type: ignore[attr-defined]
