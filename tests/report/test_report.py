@@ -136,7 +136,7 @@ def test_bad_arguments(tmp_path: Path, kwargs, needle) -> None:
 
 def test_cli_bad_task_is_one_line(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "lrlab.cli", "report", "--task", "nope", "--out", str(tmp_path / "r")],
+        [sys.executable, "-m", "lrlab.cli", "report", "--task", "nope", "--out", str(tmp_path)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert proc.returncode == 2

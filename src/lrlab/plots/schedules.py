@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -38,9 +38,9 @@ def source_schedules() -> dict[str, Schedule]:
 
 
 def _as_schedules(
-    specs: Sequence[Schedule | str] | dict[str, Schedule | str],
+    specs: Sequence[Schedule | str] | Mapping[str, Schedule | str],
 ) -> dict[str, Schedule]:
-    if isinstance(specs, dict):
+    if isinstance(specs, Mapping):
         return {label: parse(s) for label, s in specs.items()}
     out: dict[str, Schedule] = {}
     for s in specs:
@@ -50,7 +50,7 @@ def _as_schedules(
 
 
 def plot_schedules(
-    specs: Sequence[Schedule | str] | dict[str, Schedule | str],
+    specs: Sequence[Schedule | str] | Mapping[str, Schedule | str],
     steps: int,
     *,
     log: bool = False,

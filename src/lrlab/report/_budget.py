@@ -21,7 +21,7 @@ class Budget:
     seeds: int
     trials: int
     cv: int
-    search_steps: int
+    search_steps: int | None
     landscape_steps: int = 50
 
 

@@ -220,7 +220,7 @@ def range_test(ctx: Context) -> Section:
     )
     fig = res.plot()
     assert isinstance(fig, Figure)
-    rows = []
+    rows: list[list[Any]] = []
     data_rows = []
     for name, sug in res.suggestions.items():
         losses = []
@@ -234,7 +234,7 @@ def range_test(ctx: Context) -> Section:
     lr = float(ours.lr) if ours is not None else 0.01
     ctx.results["finder_lr"] = lr
     ctx.results["finder"] = res
-    best_row = min(rows, key=lambda r: r[2])
+    best_row = min(rows, key=lambda r: float(r[2]))
     ctx.results["finder_rows"] = rows
     span = (
         f"its range {ours.low:.3g} … {ours.high:.3g} (from repeated measurements)"

@@ -73,7 +73,7 @@ def _bind(kind: str, args: list[Any], kwargs: dict[str, Any], where: str) -> Sch
         raise ScheduleError(f"{exc}{where}") from None
 
 
-def parse(text: str) -> Schedule:
+def parse(text: str | Schedule) -> Schedule:
     """Parse a schedule's text form, e.g. ``"step(lr=0.1, factor=0.5, every=10)"``.
 
     Positional arguments follow each kind's documented order; kinds nest
@@ -101,6 +101,13 @@ def parse(text: str) -> Schedule:
         raise ScheduleError("Schedule text is empty. Example: 'step(0.1, 0.5, 10)'")
     try:
         tree = ast.parse(text.strip(), mode="eval")
+    except (RecursionError, MemoryError):
+        # CPython's parser gives up on deep nesting (e.g. thousands of unary
+        # minus signs or chained `*`) with these instead of a SyntaxError.
+        raise ScheduleError(
+            f"Schedule text nests too deeply to read ({len(text)} characters); "
+            f"at most {MAX_DEPTH} levels are allowed"
+        ) from None
     except SyntaxError as exc:
         col = (exc.offset or 1) if exc.lineno in (None, 1) else None
         at = f" at column {col}" if col is not None else ""
