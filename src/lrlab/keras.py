@@ -1,0 +1,117 @@
+"""Keras adapter: an lrlab schedule as a ``keras.optimizers.schedules.LearningRateSchedule``.
+
+:func:`schedule` wraps a schedule in :class:`KerasSchedule`, registered for
+serialization as ``"lrlab>KerasSchedule"``: a model compiled with it saves
+with ``model.save("m.keras")`` and loads with ``keras.models.load_model``
+without ``custom_objects`` once :mod:`lrlab.keras` is imported.  Its config
+is the schedule's own config (:meth:`lrlab.Schedule.to_config`)::
+
+    >>> import lrlab.keras
+    >>> lr = lrlab.keras.schedule("cosine(0.1, 100)")
+    >>> lr.get_config()
+    {'type': 'cosine', 'lr': 0.1, 'steps': 100, 'min_lr': 0.0}
+    >>> round(float(lr(50)), 6)
+    0.05
+
+The step Keras passes (the optimizer's ``iterations``) is converted to the
+backend's tensor and the schedule's one formula is evaluated on it: the JAX
+and torch backends use the schedule's own JAX and torch paths (traceable
+inside Keras's jitted train step); any other backend (e.g. TensorFlow)
+evaluates the same formula through ``keras.ops``.  The LR is returned as
+``keras.config.floatx()`` (``float32`` by default), as Keras's own schedules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+try:
+    import keras
+except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
+    if exc.name != "tensorflow":
+        raise
+    raise ImportError(
+        "Keras's backend is TensorFlow (its default), which is not installed. Set the "
+        "environment variable KERAS_BACKEND to 'jax' or 'torch' before Keras is imported."
+    ) from exc
+import numpy as np
+from keras import ops
+
+from lrlab._adapters import as_schedule
+from lrlab.schedules import Schedule, from_config
+
+__all__ = ["KerasSchedule", "schedule"]
+
+# Backends whose tensors lrlab's Schedule.__call__ evaluates natively.
+_NATIVE = ("jax", "torch", "numpy")
+
+
+class _KerasOpsNamespace:
+    """The array namespace of the schedules' formulas (see
+    :mod:`lrlab.schedules._xp`), on ``keras.ops``: every Array API name the
+    formulas use (``floor``, ``exp``, ``log1p``, ``cos``, ``where``,
+    ``minimum``, ``full_like``, ...) is the ``keras.ops`` function of that name."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(ops, name)
+
+    @staticmethod
+    def eps(x: Any) -> float:
+        """The machine epsilon of ``x``'s float type."""
+        return float(np.finfo(keras.backend.standardize_dtype(x.dtype)).eps)
+
+
+KERAS_OPS: Any = _KerasOpsNamespace()
+
+
+def keras_ops_value(s: Schedule, step: Any) -> Any:
+    """Evaluate ``s`` at ``step`` through ``keras.ops`` in ``floatx``: the path
+    for backends whose tensors :meth:`lrlab.Schedule.__call__` does not know."""
+    t = ops.cast(ops.convert_to_tensor(step), keras.config.floatx())
+    return s._value(t, KERAS_OPS)
+
+
+@keras.saving.register_keras_serializable(package="lrlab")
+class KerasSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """An lrlab schedule as a Keras learning-rate schedule.
+
+    Args:
+        schedule: a :class:`~lrlab.Schedule`, its text form or its config.
+    """
+
+    def __init__(self, schedule: Any) -> None:
+        super().__init__()
+        self.schedule: Schedule = as_schedule(schedule, "lrlab.keras.schedule()")
+
+    def __call__(self, step: Any) -> Any:
+        """The LR at ``step`` (the optimizer's iteration count), in ``floatx``."""
+        if keras.backend.backend() in _NATIVE:
+            out = self.schedule(ops.convert_to_tensor(step))
+        else:
+            out = keras_ops_value(self.schedule, step)
+        return ops.cast(out, keras.config.floatx())
+
+    def get_config(self) -> dict[str, Any]:
+        """The schedule's config (JSON-safe, with a ``type`` key)."""
+        return self.schedule.to_config()
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> KerasSchedule:
+        """Rebuild from :meth:`get_config`'s dict."""
+        return cls(from_config(config))
+
+    def __repr__(self) -> str:
+        return f"KerasSchedule({self.schedule})"
+
+
+def schedule(s: Any) -> KerasSchedule:
+    """Wrap ``s`` (a :class:`~lrlab.Schedule`, its text form or its config)
+    as a Keras learning-rate schedule:
+    ``keras.optimizers.SGD(learning_rate=lrlab.keras.schedule(s))``.
+
+    >>> schedule("step(0.1, 0.5, 10)")
+    KerasSchedule(step(lr=0.1, factor=0.5, every=10))
+    """
+    return KerasSchedule(s)
