@@ -16,7 +16,7 @@ __all__ = ["advice_budget", "find_lr_task"]
 def advice_budget(total_steps: int) -> tuple[int, int]:
     """``(sweep_steps, confirm_steps)`` for a training run of ``total_steps`` steps.
 
-    lrlab's advice spends at most a quarter of one run (for runs of 80 steps
+    lrlab's advice spends at most a quarter of one run (for runs of 128 steps
     or more): a sweep of 10% of the run (at least 20, at most 100 steps) and
     four confirmation runs sharing what is left of the quarter (at least 3
     steps each).

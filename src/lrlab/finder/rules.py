@@ -45,6 +45,7 @@ __all__ = [
     "fastai_valley",
     "lightning_steepest",
     "torch_lr_finder_steepest",
+    "valley_index",
 ]
 
 
@@ -118,12 +119,20 @@ def _fastai_trim(lrs: np.ndarray, losses: np.ndarray) -> tuple[np.ndarray, np.nd
     return lr, lo, skip
 
 
-def fastai_valley(lrs: np.ndarray, losses: np.ndarray) -> Suggestion | None:
-    """fastai's ``valley`` rule (see the module docstring)."""
-    lr, lo, skip = _fastai_trim(lrs, losses)
+def valley_index(values: np.ndarray) -> int:
+    """fastai's valley point of an (already smoothed, trimmed) curve.
+
+    ``lds[i]`` is the length of the longest strictly decreasing subsequence
+    ending at ``i``; with ``end`` the first index of the longest one and
+    ``start = end - lds[end]`` (fastai's bookkeeping, one before the
+    subsequence's first point when it is contiguous), the answer is
+    ``start + int((end - start) / 3) + int((end - start) / 3 / 2)``.
+
+    >>> valley_index(np.array([3.0, 3.0, 2.0, 1.0, 0.5, 2.0, 4.0]))
+    1
+    """
+    lo = np.asarray(values, dtype=np.float64)
     n = len(lo)
-    if n < 2:
-        return None
     max_start, max_end = 0, 0
     lds = [1] * n
     for i in range(1, n):
@@ -134,7 +143,15 @@ def fastai_valley(lrs: np.ndarray, losses: np.ndarray) -> Suggestion | None:
                 max_end = i
                 max_start = max_end - lds[max_end]
     sections = (max_end - max_start) / 3
-    idx = max_start + int(sections) + int(sections / 2)
+    return max_start + int(sections) + int(sections / 2)
+
+
+def fastai_valley(lrs: np.ndarray, losses: np.ndarray) -> Suggestion | None:
+    """fastai's ``valley`` rule (see the module docstring)."""
+    lr, lo, skip = _fastai_trim(lrs, losses)
+    if len(lo) < 2:
+        return None
+    idx = valley_index(lo)
     return _point("fastai_valley", lr[idx], skip + idx, "fastai lr_find suggest_funcs=valley")
 
 

@@ -1,0 +1,70 @@
+"""The range test on a lab task, and lrlab's confirmed suggestion."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lrlab import tasks
+from lrlab.errors import UsageError
+from lrlab.finder import advice_budget, find_lr_task
+
+
+@pytest.fixture(scope="module")
+def cancer_result():  # type: ignore[no-untyped-def]
+    return find_lr_task(tasks.get("breast_cancer"), "momentum", seed=0)
+
+
+def test_budget_is_at_most_a_quarter_of_a_run() -> None:
+    for total in (128, 200, 300, 500, 1000, 5000):
+        sweep, conf = advice_budget(total)
+        assert sweep + 4 * conf <= total // 4
+        assert sweep >= 20 and conf >= 3
+
+
+def test_suggestions_named_for_their_origin_and_lrlab_range(cancer_result) -> None:  # type: ignore[no-untyped-def]
+    res = cancer_result
+    assert set(res.suggestions) == {
+        "fastai_valley",
+        "fastai_steep",
+        "fastai_minimum",
+        "lightning_steepest",
+        "torch_lr_finder_steepest",
+        "lrlab",
+    }
+    s = res.suggestion
+    assert s is not None and s.low <= s.lr <= s.high
+    assert len(res.confirmations) == 4
+    # The spent steps are the sweep plus the four confirmations, within a quarter of a run.
+    sweep, conf = advice_budget(300)
+    assert len(res.lrs) <= sweep
+    assert res.steps == len(res.lrs) + 4 * conf
+    assert res.steps <= 300 // 4
+    # Confirmation candidates are the smoothed-minimum rate over 3**k.
+    lrs = sorted(lr for lr, _ in res.confirmations)
+    np.testing.assert_allclose(np.diff(np.log(lrs)), np.log(3.0), rtol=1e-12)
+
+
+def test_horizon_scaling_of_the_confirmed_rate(cancer_result) -> None:  # type: ignore[no-untyped-def]
+    """Stochastic task: the confirmed rate is scaled by sqrt(confirm_steps / run steps)."""
+    res = cancer_result
+    best_lr = min(res.confirmations, key=lambda c: c[1])[0]
+    _, conf = advice_budget(300)
+    scale = np.sqrt(conf / 300)
+    s = res.suggestion
+    # The parabola refinement stays between the best candidate's neighbours.
+    assert best_lr / 3 * scale * (1 - 1e-12) <= s.lr <= best_lr * 3 * scale * (1 + 1e-12)
+
+
+def test_to_dict_is_json(cancer_result) -> None:  # type: ignore[no-untyped-def]
+    d = json.loads(json.dumps(cancer_result.to_dict()))
+    assert d["steps"] == cancer_result.steps
+    assert d["suggestions"]["lrlab"]["name"] == "lrlab"
+    assert "lrlab" in cancer_result.summary()
+
+
+def test_unknown_task_is_a_usage_error() -> None:
+    with pytest.raises(UsageError):
+        find_lr_task("no-such-task")
