@@ -12,11 +12,17 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
-from lrlab.schedules._xp import SCALAR, prepare
+import numpy as np
+
+from lrlab.schedules._xp import NUMPY, SCALAR, prepare
 
 __all__ = ["Schedule", "register", "registry"]
 
 _REGISTRY: dict[str, type[Schedule]] = {}
+
+# NumPy arrays longer than this are evaluated in blocks of this many steps, so
+# that a formula's temporaries stay in cache instead of streaming through memory.
+CHUNK = 16384
 
 S = TypeVar("S", bound="type[Schedule]")
 
@@ -53,8 +59,20 @@ class Schedule:
             # path, without its type dispatch (a torch scheduler step pays
             # this on every call).
             return float(self._value(float(step), SCALAR))
+        if isinstance(step, np.ndarray) and step.size > CHUNK:
+            return self._blocks(step)
         xp, t, finish = prepare(step)
         return finish(self._value(t, xp))
+
+    def _blocks(self, step: np.ndarray) -> np.ndarray:
+        """The NumPy path, block by block: every formula is elementwise, so
+        each step's value is the same as in one call over the whole array."""
+        out = np.empty(step.shape, dtype=np.float64)
+        flat_out, flat_step = out.reshape(-1), step.reshape(-1)
+        for i in range(0, flat_step.size, CHUNK):
+            t = np.asarray(flat_step[i : i + CHUNK], dtype=np.float64)
+            flat_out[i : i + CHUNK] = self._value(t, NUMPY)
+        return out
 
     def _value(self, t: Any, xp: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
