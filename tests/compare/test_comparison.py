@@ -127,3 +127,32 @@ def test_compare_input_errors() -> None:
         compare(task, [42])
     dup = compare(task, ["sgd", "sgd"], seeds=1)
     assert [r["label"] for r in dup.table] == ["sgd", "sgd #2"]
+
+
+def test_the_source_claims_on_the_noisy_quadratic() -> None:
+    """Minibatch SGD on the quadratic (2/L = 0.2): a large constant LR keeps bouncing,
+    decays settle near the noise floor, and a small constant LR gets there later."""
+    task = tasks.get("quadratic", batch_size=10, noise=0.5, steps=400, eval_every=20)
+    r = compare(
+        task,
+        [
+            "sgd: constant(0.15)",
+            "sgd: step(0.15, 0.5, 80)",
+            "sgd: cosine(0.15, 400)",
+            "sgd: constant(0.01)",
+        ],
+        seeds=3,
+    )
+    big, step, cos, small = r.table
+    for decayed in (step, cos):
+        assert decayed["final_val_loss_mean"] < big["final_val_loss_mean"]
+        assert decayed["final_val_loss_std"] < big["final_val_loss_std"]
+        assert decayed["final_val_loss_mean"] < 1.1 * task.noise_floor
+    # the late validation losses of the constant large LR keep moving; the decays' do not
+    wobble = {
+        row["label"]: np.mean([np.std(h.val_loss[-5:]) for h in r.histories[row["label"]]])
+        for row in r.table
+    }
+    assert wobble[step["label"]] < 0.1 * wobble[big["label"]]
+    assert small["reached"] == 3 and step["reached"] == 3
+    assert small["steps_to_target_mean"] > step["steps_to_target_mean"]
