@@ -54,15 +54,21 @@ from lrlab import schedules as L
 LR = 0.1
 
 
-def best_of(fn: Callable[[], Any], repeat: int) -> float:
-    """The best wall time of ``repeat`` calls of ``fn`` (after one warm-up call), in s."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
+def best_of(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
+    """The best wall time of ``repeat`` calls of each function, in s.
+
+    The functions are called in turn within each round (after one warm-up
+    round, which also compiles), so that a change in the machine's load
+    during the run affects them alike."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
 
 
 def cases(n: int) -> list[dict[str, Any]]:
@@ -71,8 +77,8 @@ def cases(n: int) -> list[dict[str, Any]]:
     sch = torch.optim.lr_scheduler
     k = 5.0 / n  # exponential / inverse-time rates: a few e-folds over the run
     period = n // 10
-    ms = [n // 4, n // 2, 3 * n // 4]
-    pb = [n // 3, 2 * n // 3]
+    ms = (n // 4, n // 2, 3 * n // 4)
+    pb = (n // 3, 2 * n // 3)
     half = n // 20
     w = n // 100
     wsd_d = round(0.2 * n)
@@ -124,7 +130,7 @@ def cases(n: int) -> list[dict[str, Any]]:
         },
         {
             "kind": "piecewise",
-            "schedule": L.piecewise(pb, [LR, 0.05, 0.01]),
+            "schedule": L.piecewise(pb, (LR, 0.05, 0.01)),
             "optax": optax.piecewise_constant_schedule(LR, {pb[0]: 0.5, pb[1]: 0.2}),
             "torch": None,
         },
@@ -169,9 +175,7 @@ def cases(n: int) -> list[dict[str, Any]]:
             "schedule": L.cyclic(0.01, LR, half),
             "optax": jnp_cyclic,
             "optax_ref": "jax.numpy closed form (Optax has no cyclic schedule)",
-            "torch": lambda o: sch.CyclicLR(
-                o, 0.01, LR, step_size_up=half, cycle_momentum=False
-            ),
+            "torch": lambda o: sch.CyclicLR(o, 0.01, LR, step_size_up=half, cycle_momentum=False),
         },
         {
             "kind": "inverse_sqrt",
@@ -224,25 +228,33 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     n = args.steps or (10**6 if args.quick else 10**7)
     torch_steps = args.torch_steps or (10**4 if args.quick else 10**5)
-    repeat = args.repeat or (3 if args.quick else 5)
+    repeat = args.repeat or (5 if args.quick else 7)
     torch.set_num_threads(1)
 
     steps_np = np.arange(n)
     steps_jax = jnp.arange(n, dtype=jnp.int32)
     floor = np.empty(n)
-    memset = best_of(lambda: floor.fill(0.5), repeat) / n * 1e9
-    del floor
+    memset = best_of({"memset": lambda: floor.fill(0.5)}, repeat)["memset"] / n * 1e9
 
     rows = []
     for case in cases(n):
         if args.kinds and case["kind"] not in args.kinds.split(","):
             continue
         s = case["schedule"]
-        t_np = best_of(lambda s=s: s(steps_np), repeat) / n * 1e9
         ours = jax.jit(lrlab.optax.schedule(s))
         theirs = jax.jit(jax.vmap(case["optax"]))
-        t_jax = best_of(lambda f=ours: f(steps_jax).block_until_ready(), repeat) / n * 1e9
-        t_optax = best_of(lambda f=theirs: f(steps_jax).block_until_ready(), repeat) / n * 1e9
+
+        def run_numpy(s: lrlab.Schedule = s) -> Any:
+            return s(steps_np)
+
+        def run_jax(f: Any = ours) -> Any:
+            return f(steps_jax).block_until_ready()
+
+        def run_optax(f: Any = theirs) -> Any:
+            return f(steps_jax).block_until_ready()
+
+        best = best_of({"numpy": run_numpy, "jax": run_jax, "optax": run_optax}, repeat)
+        t_np, t_jax, t_optax = (best[k] / n * 1e9 for k in ("numpy", "jax", "optax"))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             t_torch = torch_ns_per_step(case["torch"], s, torch_steps)

@@ -152,7 +152,9 @@ class ScheduleLR(LRScheduler):
                 scale = _check_scale(i, key, scale)
             lr = scale * value
             current = group["lr"]
-            if isinstance(current, _Tensor):
+            # A float LR is the common case: test for it first, since
+            # isinstance(x, torch.Tensor) costs more than the rest of the loop.
+            if current.__class__ is not float and isinstance(current, _Tensor):
                 current.fill_(lr)
                 last.append(current.clone())
             else:
