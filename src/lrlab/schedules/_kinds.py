@@ -43,6 +43,18 @@ def _lr(k: str, name: str, value: Any) -> float:
     return check_real(k, name, value, low=0.0, allowed="a finite number >= 0")
 
 
+def _floor_div(xp: Any, t: Any, d: float) -> Any:
+    """``floor(t / d)``, exact at the multiples of ``d``.
+
+    XLA (so ``jax.jit``) compiles a division by a constant into a
+    multiplication by its reciprocal, which puts e.g. ``41 / 41`` at
+    ``0.99999994``; the two corrections by exact multiplication undo that.
+    """
+    q = xp.floor(t / d)
+    q = xp.where(q * d > t, q - 1.0, q)
+    return xp.where((q + 1.0) * d <= t, q + 1.0, q)
+
+
 @register("constant")
 @dataclass(frozen=True, repr=False)
 class constant(Schedule):
@@ -81,7 +93,7 @@ class step(Schedule):
         self._set("every", check_int("step", "every", self.every))
 
     def _value(self, t: Any, xp: Any) -> Any:
-        return self.lr * self.factor ** xp.floor(t / self.every)
+        return self.lr * self.factor ** _floor_div(xp, t, float(self.every))
 
 
 @register("exponential")
@@ -108,9 +120,7 @@ class exponential(Schedule):
         self._set("staircase", check_bool("exponential", "staircase", self.staircase))
 
     def _value(self, t: Any, xp: Any) -> Any:
-        p = t / self.every
-        if self.staircase:
-            p = xp.floor(p)
+        p = _floor_div(xp, t, float(self.every)) if self.staircase else t / self.every
         return self.lr * xp.exp(-self.k * p)
 
 
@@ -136,9 +146,7 @@ class inverse_time(Schedule):
         self._set("staircase", check_bool("inverse_time", "staircase", self.staircase))
 
     def _value(self, t: Any, xp: Any) -> Any:
-        p = t / self.every
-        if self.staircase:
-            p = xp.floor(p)
+        p = _floor_div(xp, t, float(self.every)) if self.staircase else t / self.every
         return self.lr / (1.0 + self.k * p)
 
 
@@ -263,8 +271,12 @@ class cosine_restarts(Schedule):
     ``min_lr``.
 
     With ``mult > 1`` cycle ``i`` starts at ``period * (mult**i - 1) /
-    (mult - 1)``; the index comes from a logarithm and is then corrected by
-    one either way, so that it is exact at every restart.
+    (mult - 1)`` (computed with ``expm1``/``log1p``, accurate for ``mult``
+    near 1); the index comes from a logarithm and is then corrected by one
+    either way.  A step within rounding error of a restart (16 ulps of the
+    step) is that restart, and with an integer ``mult`` the restarts are
+    rounded to the integers they are, so that every restart step is the
+    new cycle's peak in float32 as in float64.
 
     >>> s = cosine_restarts(1.0, 10, mult=2.0, decay=0.5)
     >>> s(0), s(10), s(30), round(s(20), 12)
@@ -288,20 +300,24 @@ class cosine_restarts(Schedule):
     def _value(self, t: Any, xp: Any) -> Any:
         p, m = float(self.period), self.mult
         if m == 1.0:
-            i = xp.floor(t / p)
+            i = _floor_div(xp, t, p)
             start = i * p
             length: Any = p
         else:
+            lm = math.log1p(m - 1.0)  # m - 1 is exact for m >= 1
+            snap = m.is_integer()
 
             def begin(j: Any) -> Any:
-                return p * (m**j - 1.0) / (m - 1.0)
+                b = p * xp.expm1(j * lm) / (m - 1.0)
+                return xp.floor(b + 0.5) if snap else b
 
-            i = xp.floor(xp.log(1.0 + t * (m - 1.0) / p) / math.log(m))
-            i = xp.where(begin(i) > t, i - 1.0, i)
-            i = xp.where(begin(i + 1.0) <= t, i + 1.0, i)
+            near = t + 16.0 * xp.eps(t) * t
+            i = xp.floor(xp.log1p(t * (m - 1.0) / p) / lm)
+            i = xp.where(begin(i) > near, i - 1.0, i)
+            i = xp.where(begin(i + 1.0) <= near, i + 1.0, i)
             start = begin(i)
-            length = p * m**i
-        frac = (t - start) / length
+            length = begin(i + 1.0) - start
+        frac = xp.maximum(t - start, 0.0) / length
         peak = self.decay**i * (self.lr - self.min_lr)
         return self.min_lr + peak * (1.0 + xp.cos(math.pi * frac)) / 2.0
 
@@ -390,7 +406,8 @@ class cyclic(Schedule):
     """Cyclical LR with PyTorch ``CyclicLR`` semantics (equal up and down
     half-cycles of ``step_size`` steps).
 
-    ``cycle = floor(1 + t / (2 s))``, ``x = 1 + t / (2 s) - cycle``, the
+    ``cycle = floor(1 + t / (2 s))``, ``x = 1 + t / (2 s) - cycle`` (computed
+    as ``(t - (cycle - 1) 2 s) / (2 s)``, exact for integer steps), the
     rise ``x / 0.5`` while ``x <= 0.5`` and ``(x - 1) / -0.5`` after, and
     ``lr = base_lr + (max_lr - base_lr) * rise * scale`` where
     ``scale`` is 1 (``triangular``), ``1 / 2**(cycle - 1)`` (``triangular2``)
@@ -419,13 +436,15 @@ class cyclic(Schedule):
 
     def _value(self, t: Any, xp: Any) -> Any:
         total = 2.0 * self.step_size
-        cycle = xp.floor(1.0 + t / total)
-        x = 1.0 + t / total - cycle
+        done = _floor_div(xp, t, total)
+        cycle = done + 1.0
+        # PyTorch's ``1 + t / total - cycle`` loses ~t ulps; this is exact.
+        x = (t - done * total) / total
         # PyTorch: x / ratio on the way up, (x - 1) / (ratio - 1) on the way down.
         scale = xp.where(x <= 0.5, x / 0.5, (x - 1.0) / -0.5)
         height = (self.max_lr - self.base_lr) * scale
         if self.mode == "triangular2":
-            height = height * (1.0 / 2.0 ** (cycle - 1.0))
+            height = height * 0.5 ** (cycle - 1.0)  # = 1 / 2**(cycle - 1), without overflow
         elif self.mode == "exp_range":
             height = height * self.gamma**t
         return self.base_lr + height

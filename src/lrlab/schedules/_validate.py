@@ -65,14 +65,21 @@ def check_real(
     return v
 
 
+# Steps are evaluated as floats: a larger integer would not survive the
+# conversion exactly (and past ~1e308 not at all).
+MAX_INT = 2**53
+
+
 def check_int(kind: str, name: str, value: Any, *, low: int = 1) -> int:
-    """An integer >= ``low`` (a positive integer by default)."""
+    """An integer >= ``low`` (a positive integer by default), at most 2**53."""
     allowed = "a positive integer" if low == 1 else f"an integer >= {low}"
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise fail(kind, name, value, allowed)
     v = int(value)
     if v < low:
         raise fail(kind, name, value, allowed)
+    if v > MAX_INT:
+        raise fail(kind, name, value, f"{allowed} <= 2**53 ({MAX_INT})")
     return v
 
 

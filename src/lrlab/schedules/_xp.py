@@ -1,8 +1,9 @@
 """Array-namespace dispatch: one formula, evaluated on ints, NumPy, torch or JAX.
 
 A schedule's formula is written once against a small namespace ``xp`` (the
-Array API names ``floor``, ``exp``, ``log``, ``cos``, ``sqrt``, ``where``,
-``minimum``, ``maximum`` plus Python operators).  :func:`prepare` turns the
+Array API names ``floor``, ``exp``, ``expm1``, ``log``, ``log1p``, ``cos``,
+``sqrt``, ``where``, ``minimum``, ``maximum`` plus Python operators, and
+``eps(x)``, the machine epsilon of ``x``'s float type).  :func:`prepare` turns the
 user's step into a floating array of the right kind and returns that
 namespace; for a plain Python number the namespace is :data:`SCALAR`, a thin
 wrapper over :mod:`math`, so that evaluating one step costs well under a
@@ -28,7 +29,9 @@ class _ScalarNamespace:
     floor = staticmethod(lambda x: float(math.floor(x)))
     ceil = staticmethod(lambda x: float(math.ceil(x)))
     exp = staticmethod(math.exp)
+    expm1 = staticmethod(math.expm1)
     log = staticmethod(math.log)
+    log1p = staticmethod(math.log1p)
     cos = staticmethod(math.cos)
     sqrt = staticmethod(math.sqrt)
     abs = staticmethod(abs)
@@ -43,6 +46,10 @@ class _ScalarNamespace:
     def full_like(x: Any, value: float) -> float:
         return float(value)
 
+    @staticmethod
+    def eps(x: Any) -> float:
+        return sys.float_info.epsilon
+
 
 SCALAR: Any = _ScalarNamespace()
 
@@ -54,7 +61,9 @@ class _NumpyNamespace:
     floor = staticmethod(np.floor)
     ceil = staticmethod(np.ceil)
     exp = staticmethod(np.exp)
+    expm1 = staticmethod(np.expm1)
     log = staticmethod(np.log)
+    log1p = staticmethod(np.log1p)
     cos = staticmethod(np.cos)
     sqrt = staticmethod(np.sqrt)
     abs = staticmethod(np.abs)
@@ -65,6 +74,10 @@ class _NumpyNamespace:
     @staticmethod
     def full_like(x: Any, value: float) -> Any:
         return np.full(np.shape(x), value, dtype=np.float64)
+
+    @staticmethod
+    def eps(x: Any) -> float:
+        return float(np.finfo(np.float64).eps)
 
 
 NUMPY: Any = _NumpyNamespace()
@@ -104,6 +117,9 @@ class _TorchNamespace:
     def full_like(self, x: Any, value: float) -> Any:
         return self.torch.full_like(x, value)
 
+    def eps(self, x: Any) -> float:
+        return float(self.torch.finfo(x.dtype).eps)
+
 
 class _JaxNamespace:
     __slots__ = ("jnp",)
@@ -116,6 +132,9 @@ class _JaxNamespace:
 
     def full_like(self, x: Any, value: float) -> Any:
         return self.jnp.full_like(x, value)
+
+    def eps(self, x: Any) -> float:
+        return float(self.jnp.finfo(x.dtype).eps)
 
 
 def _is_torch(x: Any) -> bool:
