@@ -205,12 +205,12 @@ def torch_ns_per_step(make: Callable[[Any], Any] | None, s: lrlab.Schedule, step
     """PyTorch's scheduler stepped ``steps`` times, in ns per ``step()``."""
     param = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([param], lr=LR)
-    opt.step()  # so that stepping the scheduler first does not warn
     if make is None:
         base = s(0) or 1.0
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: s(t) / base)
     else:
         sched = make(opt)
+    opt.step()  # the canonical order: no step-order warning
     step = sched.step
     t0 = time.perf_counter()
     for _ in range(steps):
