@@ -100,3 +100,20 @@ def test_bad_input() -> None:
         trajectories("quadratic", "lbfgs", [0.1])
     with pytest.raises(UsageError, match=r"Invalid parameters for function 'rosenbrock'"):
         get_function("rosenbrock", a=2)
+
+
+def test_default_lrs_crawl_converge_and_overshoot() -> None:
+    q = trajectories("quadratic", "sgd", steps=60)
+    assert q.lrs == [0.1 * 2 / L, 2 / (L + MU), 1.05 * 2 / L]
+    assert q.diverged == [False, False, True]
+    crawl, good, _ = q.summary()
+    assert good["distance"] < 1e-3 * crawl["distance"]
+    for fn in ("rosenbrock", "beale", "himmelblau"):
+        r = trajectories(fn, "sgd", steps=150)
+        assert len(r.lrs) == 3 and r.lrs == sorted(r.lrs)
+        small, best, _ = r.summary()
+        assert not small["diverged"] and not best["diverged"], fn
+        assert best["distance"] < small["distance"], fn  # the small LR crawls
+        big_loss = r.losses[2]
+        # the large LR overshoots: its value goes up at some step (oscillation or divergence)
+        assert np.any(np.diff(big_loss) > 0), fn

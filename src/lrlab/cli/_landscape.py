@@ -20,7 +20,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--fn", default="quadratic", help="quadratic, rosenbrock, beale or himmelblau")
     p.add_argument("--optimizer", default="sgd", help="optimizer name (default sgd)")
     p.add_argument(
-        "--lrs", type=float, nargs="+", default=[0.02, 0.18, 0.21], help="learning rates"
+        "--lrs",
+        type=float,
+        nargs="+",
+        help="learning rates (default: the function's crawl / good / too-large trio)",
     )
     p.add_argument("--steps", type=int, default=50, help="updates per path (default 50)")
     p.add_argument("--start", type=float, nargs=2, metavar=("X", "Y"), help="start point")

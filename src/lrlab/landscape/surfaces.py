@@ -32,6 +32,8 @@ class Surface:
         xlim, ylim: the plotting window.
         log_levels: draw contours at log-spaced levels (for steep valleys).
         mu, L: the smallest and largest Hessian eigenvalue (quadratic only).
+        default_lrs: three SGD learning rates that show a crawl, a good run and a
+            too-large step (oscillation or divergence) from ``start``.
     """
 
     name: str
@@ -44,6 +46,7 @@ class Surface:
     log_levels: bool = False
     mu: float | None = None
     L: float | None = None
+    default_lrs: tuple[float, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
 
     def __call__(self, xy: torch.Tensor) -> torch.Tensor:
@@ -94,6 +97,7 @@ def _quadratic(mu: float = 1.0, L: float = 10.0) -> Surface:
         (-2.5, 2.5),
         mu=mu,
         L=big_l,
+        default_lrs=(0.1 * 2 / big_l, 2 / (big_l + mu), 1.05 * 2 / big_l),
         params={"mu": mu, "L": big_l},
     )
 
@@ -105,7 +109,7 @@ def _rosenbrock() -> Surface:
 
     return Surface(
         "rosenbrock", "(1-x)^2 + 100*(y-x^2)^2", f, (-1.2, 1.0), ((1.0, 1.0),),
-        (-2.0, 2.0), (-1.0, 3.0), log_levels=True,
+        (-2.0, 2.0), (-1.0, 3.0), log_levels=True, default_lrs=(2e-4, 4e-3, 6.5e-3),
     )  # fmt: skip
 
 
@@ -117,6 +121,7 @@ def _beale() -> Surface:
     return Surface(
         "beale", "(1.5-x+xy)^2 + (2.25-x+xy^2)^2 + (2.625-x+xy^3)^2", f, (1.0, 1.4),
         ((3.0, 0.5),), (-4.5, 4.5), (-4.5, 4.5), log_levels=True,
+        default_lrs=(1e-3, 0.02, 0.05),
     )  # fmt: skip
 
 
@@ -128,7 +133,7 @@ def _himmelblau() -> Surface:
     return Surface(
         "himmelblau", "(x^2+y-11)^2 + (x+y^2-7)^2", f, (0.0, 0.0),
         ((3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848126)),
-        (-5.0, 5.0), (-5.0, 5.0), log_levels=True,
+        (-5.0, 5.0), (-5.0, 5.0), log_levels=True, default_lrs=(2e-3, 0.015, 0.035),
     )  # fmt: skip
 
 

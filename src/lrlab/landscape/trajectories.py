@@ -80,7 +80,7 @@ class LandscapeResult:
 def trajectories(
     fn: str | Surface,
     optimizer: str = "sgd",
-    lrs: Sequence[float] = (0.02, 0.18, 0.21),
+    lrs: Sequence[float] | None = None,
     steps: int = 50,
     start: Sequence[float] | None = None,
     *,
@@ -88,6 +88,9 @@ def trajectories(
     **options: Any,
 ) -> LandscapeResult:
     """Run the real torch ``optimizer`` on surface ``fn`` from ``start`` once per LR.
+
+    ``lrs=None`` takes the surface's ``default_lrs`` (a crawl, a good run, a
+    too-large step for SGD; on the quadratic ``0.1*2/L``, ``2/(L+mu)``, ``1.05*2/L``).
 
     The point is a float64 ``torch.nn.Parameter`` of shape ``(2,)``; each update
     evaluates ``fn``, back-propagates and calls ``optimizer.step()``.  A path
@@ -103,6 +106,8 @@ def trajectories(
     name = check_name(optimizer)
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps <= 0:
         raise UsageError(f"Argument `steps` must be a positive integer. Received: steps={steps!r}")
+    if lrs is None:
+        lrs = surface.default_lrs
     lr_list = [lrs] if isinstance(lrs, (int, float)) else list(lrs)
     if not lr_list:
         raise UsageError("Argument `lrs` must list at least one learning rate. Received: lrs=[]")

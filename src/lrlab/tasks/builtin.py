@@ -241,9 +241,10 @@ def _sklearn_task(
     loader: Callable[[], tuple[np.ndarray, np.ndarray]],
     params: dict[str, Any],
     defaults: dict[str, Any],
-    build: Callable[[int, int], Callable[[], torch.nn.Module]],
     kind: str,
 ) -> Task:
+    """A task on sklearn data: a 60/20/20 split, standardized features, and a one-hidden-layer
+    MLP when ``defaults`` has ``hidden``, else a linear model (logistic regression)."""
     p = _check_params(name, params, defaults)
     batch, steps, eval_every, split_seed = _common(p)
     hidden = _pos_int("hidden", p["hidden"]) if "hidden" in p else 0
@@ -274,7 +275,7 @@ def _sklearn_task(
         metric_fn, metric_name, task_kind, greater = r2, "r2", "regression", True
         n_out = 1
     x_t = _t(x, f32)
-    factory = build(x.shape[1], n_out) if not hidden else _bind_mlp(x.shape[1], hidden, n_out)
+    factory = _mlp_factory(x.shape[1], hidden, n_out)
     return Task(
         name=name,
         kind=task_kind,  # type: ignore[arg-type]
@@ -296,16 +297,11 @@ def _sklearn_task(
     )
 
 
-def _bind_mlp(n_in: int, hidden: int, n_out: int) -> Callable[[], torch.nn.Module]:
+def _mlp_factory(n_in: int, hidden: int, n_out: int) -> Callable[[], torch.nn.Module]:
+    """``n_in -> hidden -> n_out`` with ReLU, or a linear ``n_in -> n_out`` when ``hidden=0``."""
+
     def factory() -> torch.nn.Module:
-        return _mlp([n_in, hidden, n_out])
-
-    return factory
-
-
-def _linear(n_in: int, n_out: int) -> Callable[[], torch.nn.Module]:
-    def factory() -> torch.nn.Module:
-        return torch.nn.Linear(n_in, n_out)
+        return _mlp([n_in, hidden, n_out] if hidden else [n_in, n_out])
 
     return factory
 
@@ -343,19 +339,15 @@ _DIABETES_DEFAULTS = {
 
 
 def _digits(**params: Any) -> Task:
-    return _sklearn_task("digits", _load_digits, params, _DIGITS_DEFAULTS, _linear, "multiclass")
+    return _sklearn_task("digits", _load_digits, params, _DIGITS_DEFAULTS, "multiclass")
 
 
 def _breast_cancer(**params: Any) -> Task:
-    return _sklearn_task(
-        "breast_cancer", _load_breast_cancer, params, _CANCER_DEFAULTS, _linear, "binary"
-    )
+    return _sklearn_task("breast_cancer", _load_breast_cancer, params, _CANCER_DEFAULTS, "binary")
 
 
 def _diabetes(**params: Any) -> Task:
-    return _sklearn_task(
-        "diabetes", _load_diabetes, params, _DIABETES_DEFAULTS, _linear, "regression"
-    )
+    return _sklearn_task("diabetes", _load_diabetes, params, _DIABETES_DEFAULTS, "regression")
 
 
 # --------------------------------------------------------------------- mnist1d
