@@ -120,7 +120,9 @@ class QuadraticTask(Task):
     validation loss is the noise floor ``0.5 * noise**2``, not zero.
 
     Full-batch gradient descent with step ``lr`` converges iff ``lr < 2 / L``;
-    the best constant step is ``2 / (L + mu)``.
+    the best constant step is ``2 / (L + mu)``.  A copy made by
+    :meth:`~lrlab.tasks.Task.with_splits` trains on a subset of the rows, whose
+    spectrum is no longer exactly ``[mu, L]``; :meth:`hessian` gives the actual one.
     """
 
     mu: float = 0.1
