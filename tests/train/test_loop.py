@@ -197,3 +197,12 @@ def test_mixed_dtype_model_measures_step_sizes_per_parameter(cancer: tasks.Task)
     assert np.allclose(h.step_size, 0.05, rtol=1e-5)
     again = run(mixed, "sgd", lr=0.05, steps=10, seed=0)
     assert np.array_equal(h.train_loss, again.train_loss)
+
+
+def test_progress_is_silent_when_stderr_is_not_a_terminal(
+    cancer: tasks.Task, capsys: pytest.CaptureFixture[str]
+) -> None:
+    h = run(cancer, "sgd", steps=15, quiet=False)
+    assert h.steps == 15
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
