@@ -37,7 +37,9 @@ def __getattr__(name: str) -> Any:
 
         return find_lr
     if name == "compare":
-        from lrlab.compare import compare
+        # The package itself, which is callable as its ``compare`` function:
+        # importing the package rebinds ``lrlab.compare`` to it anyway.
+        import lrlab.compare
 
-        return compare
+        return lrlab.compare
     raise AttributeError(f"module 'lrlab' has no attribute {name!r}")
