@@ -117,15 +117,16 @@ body { margin:0; font:16px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,sans-s
 main { max-width: 980px; margin: 0 auto; padding: 1.2rem 1rem 4rem; }
 header h1 { margin: .2rem 0; font-size: 1.8rem; }
 header p { color: var(--muted); margin: .2rem 0; }
-nav ol { columns: 2; padding-left: 1.2rem; font-size: .95rem; }
-@media (max-width: 640px) { nav ol { columns: 1; } body { font-size: 15px; } }
+nav ul { columns: 2; padding-left: 0; list-style: none; font-size: .95rem; }
+nav li { margin: .15rem 0; }
+@media (max-width: 640px) { nav ul { columns: 1; } body { font-size: 15px; } }
 section { border-top: 1px solid var(--line); margin-top: 2rem; padding-top: .6rem; }
 h2 { font-size: 1.3rem; margin: .6rem 0; }
 figure { margin: 1rem 0; }
 figure img { width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px;
              background: white; }
 figcaption { color: var(--muted); font-size: .9rem; }
-.formulas code { display:block; margin:.15rem 0; }
+.formulas code { display:block; margin:.15rem 0; white-space:pre; overflow-x:auto; }
 code { font-family: ui-monospace,SFMono-Regular,Menlo,monospace; font-size:.9em;
        background:#eef2f6; padding:.05rem .3rem; border-radius:3px; }
 .table-wrap { overflow-x: auto; }
@@ -148,11 +149,11 @@ def render_page(sections: Sequence[Section], *, title: str, subtitle: str, foote
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{e(title)}</title><style>{_CSS}</style></head><body><main>",
         f"<header><h1>{e(title)}</h1><p>{e(subtitle)}</p></header>",
-        "<nav><ol>",
+        "<nav><ul>",
     ]
     for s in sections:
         parts.append(f'<li><a href="#{e(s.key)}">{e(s.title)}</a></li>')
-    parts.append("</ol></nav>")
+    parts.append("</ul></nav>")
     for s in sections:
         parts.append(f'<section id="{e(s.key)}"><h2>{e(s.title)}</h2>')
         for p in s.paragraphs:
