@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -60,9 +62,71 @@ def assert_close(
         )
 
 
+def assert_equivalent(
+    actual: Any,
+    s: ls.Schedule,
+    steps: Any,
+    *,
+    eps: float,
+    ulps_t: float = 4.0,
+    rtol: float = 0.0,
+    atol_scale: float = 0.0,
+    what: str = "",
+) -> None:
+    """``actual``, ``s`` evaluated at ``steps`` in a float type of epsilon
+    ``eps``, is right to that precision: each value lies between lrlab's
+    float64 values at the steps ``t * (1 -/+ ulps_t * eps)``, give or take
+    ``rtol * |value| + atol_scale * max|value|``.
+
+    Rounding ``t / every`` (XLA computes it as ``t * (1/every)``) is the
+    same as moving the step by an ulp or two: harmless where the schedule is
+    smooth, but at a staircase step or a restart it can land on either side
+    of the jump, and just before the end of a ``power < 1`` polynomial the
+    value is that steep.  This is the result's backward error, in ulps of
+    the step.
+    """
+    a = np.asarray(actual, dtype=np.float64)
+    t = np.asarray(steps, dtype=np.float64)
+    mid = np.asarray(s(t), dtype=np.float64)
+    lo = np.asarray(s(t * (1.0 - ulps_t * eps)), dtype=np.float64)
+    hi = np.asarray(s(t * (1.0 + ulps_t * eps)), dtype=np.float64)
+    tol = rtol * np.abs(mid) + atol_scale * float(np.max(np.abs(mid)))
+    low = np.minimum(np.minimum(lo, mid), hi) - tol
+    high = np.maximum(np.maximum(lo, mid), hi) + tol
+    assert a.shape == mid.shape, (a.shape, mid.shape)
+    bad = np.flatnonzero(~((a >= low) & (a <= high)))
+    if bad.size:
+        i = int(bad[0])
+        raise AssertionError(
+            f"{what}: {bad.size} of {a.size} outside the precision; first at step "
+            f"{t[i]:g}: got {a[i]!r}, lrlab {mid[i]!r} (range {low[i]!r}..{high[i]!r})"
+        )
+
+
+def assert_float32_equivalent(
+    actual: Any, s: ls.Schedule, steps: Any, *, ulps_v: float = 8.0, what: str = ""
+) -> None:
+    """Float32 precision: :func:`assert_equivalent` with float32's epsilon,
+    4 ulps of the step and ``ulps_v`` ulps of the schedule's largest value."""
+    assert_equivalent(actual, s, steps, eps=EPS32, atol_scale=ulps_v * EPS32, what=what)
+
+
 def f32(x: float) -> float:
     """``x`` rounded to float32 and back: the value a float32 peer really uses."""
     return float(np.float32(x))
+
+
+@contextlib.contextmanager
+def jax_x64(enabled: bool = True) -> Iterator[None]:
+    """JAX with float64 on (or off) inside the block, as it was after."""
+    import jax
+
+    before = bool(jax.config.jax_enable_x64)
+    jax.config.update("jax_enable_x64", enabled)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", before)
 
 
 # -- strategies -------------------------------------------------------------
