@@ -24,6 +24,7 @@ Passwords in URLs are never printed: :func:`redact` replaces them with ``***``.
 from __future__ import annotations
 
 import re
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,16 @@ def _pg_driver(url: str) -> str:
     if importlib.util.find_spec("psycopg2") is None:
         return url
     return f"postgresql+psycopg2://{rest}"
+
+
+def _schema_race(exc: Exception) -> bool:
+    """Whether ``exc`` comes from several workers creating the tables at the same moment."""
+    name = type(exc).__name__
+    text = str(exc).lower()
+    return name == "IntegrityError" or (
+        name in ("OperationalError", "ProgrammingError")
+        and ("already exists" in text or "locked" in text)
+    )
 
 
 def has_heartbeat(storage: Any) -> bool:
@@ -141,23 +152,28 @@ def open_storage(
     elif scheme in ("postgresql", "postgres"):
         engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
         storage = _pg_driver(storage)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            rdb = optuna.storages.RDBStorage(
-                storage,
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                    max_retry=3
-                ),
-            )
-    except Exception as exc:  # sqlalchemy errors of every kind: unreachable, bad auth, driver
-        first = scrub(str(exc), storage).strip().splitlines()
-        reason = first[0] if first else type(exc).__name__
-        raise UsageError(
-            f"Argument `storage` could not be reached. Received: storage={shown!r} "
-            f"({type(exc).__name__}: {reason})"
-        ) from None
+    for attempt in range(8):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                rdb = optuna.storages.RDBStorage(
+                    storage,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=heartbeat_interval,
+                    grace_period=grace_period,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                        max_retry=3
+                    ),
+                )
+            break
+        except Exception as exc:  # sqlalchemy errors of every kind: unreachable, bad auth, driver
+            if attempt < 7 and _schema_race(exc):
+                time.sleep(0.25 * (attempt + 1))  # another worker is creating the tables
+                continue
+            first = scrub(str(exc), storage).strip().splitlines()
+            reason = first[0] if first else type(exc).__name__
+            raise UsageError(
+                f"Argument `storage` could not be reached. Received: storage={shown!r} "
+                f"({type(exc).__name__}: {reason})"
+            ) from None
     return rdb, shown

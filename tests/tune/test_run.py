@@ -1,0 +1,313 @@
+"""The search: exact trial targets, resume, CV folds, pruning, step accounting, many workers."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+
+import numpy as np
+import optuna
+import pytest
+
+from lrlab import tasks
+from lrlab.errors import UsageError
+from lrlab.tune import Family, Space, tune
+
+SPACE = Space(optimizers=("momentum", "adam"), schedules=("constant", "cosine"))
+
+
+@pytest.fixture(scope="module")
+def cancer():  # type: ignore[no-untyped-def]
+    return tasks.get("breast_cancer")
+
+
+def test_cv_trials_report_each_fold_and_count_steps(cancer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    res = tune(
+        cancer,
+        sampler="random",
+        trials=4,
+        cv=3,
+        pruner="none",
+        space=SPACE,
+        run_dir=tmp_path,
+        steps=12,
+        seed=1,
+    )
+    assert res.n_finished == 4 and len(res.trials) == 4
+    st = optuna.load_study(
+        study_name="breast_cancer-random", storage=f"sqlite:///{tmp_path}/lrlab-studies.db"
+    )
+    for row, t in zip(res.trials, st.trials):
+        assert row["state"] == "COMPLETE"
+        folds = row["fold_losses"]
+        assert len(folds) == 3
+        assert row["value"] == pytest.approx(float(np.mean(folds)), rel=1e-12)
+        assert row["steps"] == 3 * 12
+        # reported after each fold: the running mean of the folds so far
+        assert sorted(t.intermediate_values) == [0, 1, 2]
+        assert t.intermediate_values[1] == pytest.approx(np.mean(folds[:2]), rel=1e-12)
+    assert res.total_steps == 4 * 36
+    assert res.best is not None and res.best["value"] == min(r["value"] for r in res.trials)
+
+
+def test_folds_are_stratified_kfold_on_the_training_split(cancer) -> None:  # type: ignore[no-untyped-def]
+    from sklearn.model_selection import StratifiedKFold
+
+    from lrlab.tune._run import _folds
+
+    folds = _folds(cancer, 3, seed=5)
+    y = cancer.y_train.numpy().reshape(len(cancer.x_train), -1)[:, 0]
+    want = list(StratifiedKFold(3, shuffle=True, random_state=5).split(np.zeros((len(y), 1)), y))
+    for (tr, va), (wtr, wva) in zip(folds, want):
+        np.testing.assert_array_equal(tr, wtr)
+        np.testing.assert_array_equal(va, wva)
+    assert sorted(np.concatenate([va for _, va in folds]).tolist()) == list(range(len(y)))
+
+
+def test_resume_by_name_to_a_total_target(cancer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    first = tune(
+        cancer, sampler="tpe", trials=3, space=SPACE, run_dir=tmp_path, steps=10, study="resume"
+    )
+    again = tune(
+        cancer, sampler="tpe", trials=5, space=SPACE, run_dir=tmp_path, steps=10, study="resume"
+    )
+    assert first.n_finished == 3 and again.n_finished == 5
+    assert [r["value"] for r in again.trials[:3]] == [r["value"] for r in first.trials]
+    same = tune(
+        cancer, sampler="tpe", trials=5, space=SPACE, run_dir=tmp_path, steps=10, study="resume"
+    )
+    assert len(same.trials) == 5  # target reached: nothing new runs
+    with pytest.raises(UsageError, match="steps=10; it cannot be resumed with steps=11"):
+        tune(
+            cancer, sampler="tpe", trials=6, space=SPACE, run_dir=tmp_path, steps=11, study="resume"
+        )
+
+
+def test_grid_covers_each_point_once(cancer) -> None:  # type: ignore[no-untyped-def]
+    space = Space(
+        lr=(1e-3, 1e-1), optimizers=("sgd",), schedules=("constant", "cosine"), grid_points=3
+    )
+    res = tune(
+        cancer, sampler="grid", trials=50, pruner="none", space=space, storage="memory", steps=8
+    )
+    assert res.target == 6 and res.n_finished == 6
+    points = {(round(r["lr"], 12), r["schedule"]) for r in res.trials}
+    want = {(round(v, 12), s) for v in np.geomspace(1e-3, 1e-1, 3) for s in ("constant", "cosine")}
+    assert points == want
+
+
+def test_median_pruning_stops_bad_trials_and_saves_steps(cancer) -> None:  # type: ignore[no-untyped-def]
+    space = Space(lr=(1e-5, 1.0), optimizers=("sgd",), schedules=("constant",), grid_points=6)
+    res = tune(
+        cancer,
+        sampler="grid",
+        trials=6,
+        cv=3,
+        pruner="median",
+        space=space,
+        storage="memory",
+        steps=10,
+        seed=0,
+    )
+    pruned = [r for r in res.trials if r["state"] == "PRUNED"]
+    assert pruned, res.table()
+    for r in pruned:
+        assert r["steps"] < 3 * 10 and r["steps"] % 10 == 0
+    assert res.total_steps == sum(r["steps"] for r in res.trials) < 6 * 30
+
+
+def test_budget_stops_before_overspending(cancer) -> None:  # type: ignore[no-untyped-def]
+    res = tune(
+        cancer,
+        sampler="random",
+        trials=1000,
+        pruner="none",
+        space=SPACE,
+        storage="memory",
+        steps=10,
+        budget=45,
+    )
+    assert res.total_steps == 40 and res.n_finished == 4
+
+
+def test_wilcoxon_needs_cv_and_other_bad_input(cancer) -> None:  # type: ignore[no-untyped-def]
+    cases = [
+        ({"trials": 0}, "Argument `trials` must be a positive integer. Received: trials=0"),
+        ({"cv": 1}, "Received: cv=1"),
+        ({"sampler": "bayes"}, "Received: sampler='bayes'"),
+        ({"pruner": "wilcoxon"}, "only with cross-validation"),
+        ({"pruner": "sometimes"}, "Received: pruner='sometimes'"),
+    ]
+    for kwargs, fragment in cases:
+        with pytest.raises(UsageError) as info:
+            tune(cancer, storage="memory", **kwargs)
+        assert fragment in str(info.value)
+
+
+# ----------------------------------------------------------------- many workers
+# Each worker is a separate Python process (a fresh interpreter: torch's import costs
+# ~10 s on a loaded 2-core machine, so the same four processes serve the SQLite and the
+# PostgreSQL study, one after the other).
+WORKER = textwrap.dedent(
+    """
+    import os, sys, time
+    from lrlab.schedules import constant
+    from lrlab.tune import Family, Space, tune
+
+    def sleepy(lr, steps):
+        time.sleep(float(os.environ.get("LRLAB_TEST_SLEEP", "0")))
+        return constant(lr)
+
+    scheds = tuple(os.environ.get("LRLAB_TEST_SCHEDULES", "constant").split(","))
+    space = Space(optimizers=("sgd", "adam"), schedules=("constant",)).with_family(
+        Family("sleepy", sleepy), include=False)
+    space = Space(optimizers=space.optimizers, schedules=scheds, families=space.families)
+    trials, worker = int(sys.argv[1]), int(sys.argv[2])
+    for storage, study in zip(sys.argv[3::2], sys.argv[4::2]):
+        try:
+            res = tune("breast_cancer", sampler="random", trials=trials, space=space,
+                       storage=storage, study=study, steps=8, worker=worker,
+                       heartbeat_interval=1, grace_period=2)
+            print(study, "finished", res.n_finished, res.storage, flush=True)
+        except Exception as exc:
+            print(study, "error", type(exc).__name__, exc, flush=True)
+    """
+)
+PG = "postgresql://postgres:topsecret@127.0.0.1:5432/test"
+PG_PLAIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+
+
+def _sleepy(lr: float, steps: int):  # type: ignore[no-untyped-def]
+    from lrlab.schedules import constant
+
+    return constant(lr)
+
+
+@pytest.fixture(scope="module")
+def four_workers(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Four worker processes, each on a SQLite study then on a PostgreSQL study."""
+    folder = tmp_path_factory.mktemp("workers")
+    script = folder / "worker.py"
+    script.write_text(WORKER)
+    sqlite = f"sqlite:///{folder / 'lrlab-studies.db'}"
+    pg_study = f"lrlab-test-{uuid.uuid4().hex[:10]}"
+    args = [sqlite, "shared", PG, pg_study]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), "12", str(i), *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(4)
+    ]
+    outputs = []
+    for p in procs:
+        out, err = p.communicate(timeout=400)
+        assert p.returncode == 0, err
+        outputs.append(out + err)
+    yield {"sqlite": sqlite, "pg_study": pg_study, "outputs": outputs}
+    try:
+        optuna.delete_study(study_name=pg_study, storage=PG_PLAIN)
+    except Exception:  # the server was not there: the postgres test reports that
+        pass
+
+
+def _check_exact(storage: str, study: str, trials: int) -> None:
+    st = optuna.load_study(study_name=study, storage=storage)
+    states = [t.state.name for t in st.trials]
+    finished = [t for t in st.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(finished) == trials, states
+    assert "RUNNING" not in states and "WAITING" not in states
+    # Every non-finished trial is a surplus marker that never trained.
+    for t in st.trials:
+        if t.state.name == "FAIL":
+            assert t.user_attrs.get("lrlab_surplus") and t.user_attrs.get("steps") == 0
+    assert len({t.number for t in st.trials}) == len(st.trials)
+    # Differently seeded workers: no configuration was sampled twice.
+    assert len({t.params["lr"] for t in finished}) == trials
+
+
+def test_four_workers_on_the_default_sqlite_file(four_workers) -> None:  # type: ignore[no-untyped-def]
+    for out in four_workers["outputs"]:
+        assert "shared finished 12" in out
+    _check_exact(four_workers["sqlite"], "shared", 12)
+
+
+@pytest.mark.postgres
+def test_four_workers_on_postgresql(four_workers) -> None:  # type: ignore[no-untyped-def]
+    study = four_workers["pg_study"]
+    for out in four_workers["outputs"]:
+        assert f"{study} finished 12 postgresql://postgres:***@127.0.0.1:5432/test" in out
+        assert "topsecret" not in out
+    _check_exact(PG_PLAIN, study, 12)
+
+
+def test_killed_worker_leaves_a_failed_trial_and_a_rerun_completes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    storage = f"sqlite:///{tmp_path / 'kill.db'}"
+    env = {
+        **os.environ,
+        "PYTHONWARNINGS": "ignore",
+        "LRLAB_TEST_SLEEP": "300",
+        "LRLAB_TEST_SCHEDULES": "sleepy",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "2", "0", storage, "kill"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 120
+        running: list = []
+        while time.time() < deadline and not running and proc.poll() is None:
+            time.sleep(0.2)
+            try:
+                st = optuna.load_study(study_name="kill", storage=storage)
+            except KeyError:
+                continue
+            running = [t for t in st.trials if t.state.name == "RUNNING"]
+        assert running, "the worker never started a trial"
+        time.sleep(1.5)  # at least one heartbeat recorded
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    st = optuna.load_study(study_name="kill", storage=storage)
+    assert [t.state.name for t in st.trials] == ["RUNNING"]  # stuck until someone looks
+    space = Space(optimizers=("sgd", "adam"), schedules=("constant",)).with_family(
+        Family("sleepy", _sleepy)
+    )
+    space = dataclasses.replace(space, schedules=("sleepy",))
+    res = tune(
+        "breast_cancer",
+        sampler="random",
+        trials=2,
+        space=space,
+        storage=storage,
+        study="kill",
+        steps=8,
+        heartbeat_interval=1,
+        grace_period=2,
+    )
+    assert res.n_finished == 2
+    st = optuna.load_study(study_name="kill", storage=storage)
+    states = [t.state.name for t in st.trials]
+    assert states[0] == "FAIL"  # marked failed by the heartbeat, not left running
+    assert states.count("COMPLETE") + states.count("PRUNED") == 2
+    assert "RUNNING" not in states
+    # The failed trial was retried with the same configuration.
+    retried = [t for t in st.trials if t.system_attrs.get("failed_trial") == st.trials[0].number]
+    assert retried and retried[0].params == st.trials[0].params
