@@ -1,0 +1,144 @@
+"""``lrlab find`` and ``lrlab tune``: output, resume, and one-line errors with exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lrlab.cli import main
+
+
+def test_find_prints_suggestions_and_range(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "find.png"
+    rc = main(
+        [
+            "find",
+            "--task",
+            "breast_cancer",
+            "--optimizer",
+            "momentum",
+            "--min-lr",
+            "1e-5",
+            "--max-lr",
+            "10",
+            "--steps",
+            "25",
+            "--out",
+            str(out),
+        ]
+    )
+    text = capsys.readouterr().out
+    assert rc == 0
+    for name in ("fastai_valley", "fastai_steep", "fastai_minimum", "lightning_steepest", "lrlab"):
+        assert name in text
+    line = next(ln for ln in text.splitlines() if ln.startswith("suggested lr:"))
+    lr, low, high = (
+        float(v)
+        for v in line.replace("(range", "").replace("..", "").replace(")", "").split(":")[1].split()
+    )
+    assert low <= lr <= high
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_find_json(capsys) -> None:  # type: ignore[no-untyped-def]
+    rc = main(["find", "--task", "quadratic", "--steps", "30", "--min-lr", "1e-3", "--json"])
+    assert rc == 0
+    d = json.loads(capsys.readouterr().out)
+    assert len(d["lrs"]) <= 30 and d["settings"]["num_steps"] == 30
+    assert d["divergence_lr"] == pytest.approx(0.2, rel=0.25)  # quadratic: L = 10
+
+
+def test_tune_then_resume(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    args = [
+        "tune",
+        "--task",
+        "breast_cancer",
+        "--sampler",
+        "random",
+        "--steps",
+        "10",
+        "--optimizers",
+        "sgd,adam",
+        "--schedules",
+        "constant,cosine",
+        "--out",
+        str(tmp_path),
+        "--quiet",
+    ]
+    assert main([*args, "--trials", "2"]) == 0
+    first = capsys.readouterr().out
+    assert "2/2 trials finished, 20 training steps" in first
+    assert "best: val loss" in first and "schedule" in first
+    assert main([*args, "--trials", "3", "--cv", "2"]) == 2  # another study's settings
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot be resumed with cv=2" in err
+    assert main([*args, "--trials", "3"]) == 0
+    assert "3/3 trials finished, 30 training steps" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "trials.json").read_text())
+    assert saved["finished"] == 3 and len(saved["trials"]) == 3
+    assert (tmp_path / "lr.png").exists() and (tmp_path / "history.png").exists()
+    assert (tmp_path / "lrlab-studies.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--sampler", "annealing"], "Received: sampler='annealing'"),
+        (["--trials", "0"], "Received: trials=0"),
+        (["--trials", "-3"], "Received: trials=-3"),
+        (["--cv", "1"], "Received: cv=1"),
+        (["--storage", "postgresql://u:topsecret@127.0.0.1:1/x"], "could not be reached"),
+        (["--storage", "ftp://x"], "Argument `storage`"),
+    ],
+)
+def test_tune_bad_input_is_one_line_and_exit_2(tmp_path, capsys, extra, fragment) -> None:  # type: ignore[no-untyped-def]
+    rc = main(["tune", "--task", "breast_cancer", "--out", str(tmp_path), *extra])
+    captured = capsys.readouterr()
+    assert rc == 2
+    assert captured.err.count("\n") == 1 and fragment in captured.err
+    assert "topsecret" not in captured.err + captured.out
+
+
+def test_find_bad_input(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["find", "--task", "digits", "--min-lr", "1", "--max-lr", "0.1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Received: min_lr=1.0, max_lr=0.1" in err
+
+
+@pytest.mark.postgres
+def test_tune_postgres_password_never_shown(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    import optuna
+
+    study = f"lrlab-cli-{uuid.uuid4().hex[:8]}"
+    url = "postgresql://postgres:hunter2secret@127.0.0.1:5432/test"
+    try:
+        rc = main(
+            [
+                "tune",
+                "--task",
+                "breast_cancer",
+                "--trials",
+                "1",
+                "--steps",
+                "5",
+                "--storage",
+                url,
+                "--study",
+                study,
+                "--out",
+                str(tmp_path),
+                "--quiet",
+            ]
+        )
+        captured = capsys.readouterr()
+        assert rc == 0
+        assert "postgresql://postgres:***@127.0.0.1:5432/test" in captured.out
+        everything = captured.out + captured.err + (tmp_path / "trials.json").read_text()
+        assert "hunter2secret" not in everything
+    finally:
+        optuna.delete_study(
+            study_name=study, storage="postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+        )
