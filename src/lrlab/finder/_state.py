@@ -27,7 +27,7 @@ class Snapshot:
     """A deep copy of a model, its optimizer and the global RNG states."""
 
     tensors: list[tuple[torch.Tensor, torch.Tensor]]
-    grads: list[tuple[torch.Tensor, torch.Tensor | None]]
+    grads: list[tuple[torch.nn.Parameter, torch.Tensor | None]]
     training: list[tuple[torch.nn.Module, bool]]
     optimizer_state: dict[str, Any]
     torch_rng: torch.Tensor

@@ -146,7 +146,7 @@ class _Objective:
 
         fold_losses: list[float] = []
         try:
-            splits = self.folds or [None]
+            splits: list[Any] = list(self.folds) if self.folds else [None]
             for k, split in enumerate(splits):
                 task = self.task if split is None else self.task.with_splits(*split)
                 hist = run(
