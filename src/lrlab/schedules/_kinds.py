@@ -234,8 +234,12 @@ class polynomial(Schedule):
         self._set("power", check_real("polynomial", "power", self.power, low=0.0, low_open=True))
 
     def _value(self, t: Any, xp: Any) -> Any:
-        frac = 1.0 - xp.minimum(t, float(self.steps)) / self.steps
-        return (self.lr - self.end_lr) * frac**self.power + self.end_lr
+        # (steps - t) / steps rather than 1 - t / steps: exactly 0 from the
+        # horizon on even where t / steps rounds below 1 (XLA computes it as
+        # t * (1/steps)), which with power < 1 would leave lr * 1e-4 (float32)
+        # or lr * 1e-8 (float64) for good instead of end_lr.
+        left = float(self.steps) - xp.minimum(t, float(self.steps))
+        return (self.lr - self.end_lr) * (left / self.steps) ** self.power + self.end_lr
 
 
 @register("cosine")
