@@ -223,7 +223,7 @@ def _combine(inner: st.SearchStrategy[ls.Schedule]) -> st.SearchStrategy[ls.Sche
         st.builds(ls.warmup, inner, ints(1, 60), lrs0),
         join,
         clip,
-        st.builds(ls.scale, inner, st.floats(0.0, 5.0)),
+        st.builds(ls.scale, inner, st.one_of(st.just(0.0), st.floats(1e-3, 5.0))),
     )
 
 
