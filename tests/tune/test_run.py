@@ -122,6 +122,41 @@ def test_median_pruning_stops_bad_trials_and_saves_steps(cancer) -> None:  # typ
     assert res.total_steps == sum(r["steps"] for r in res.trials) < 6 * 30
 
 
+def test_hyperband_prunes_at_evaluation_steps(cancer) -> None:  # type: ignore[no-untyped-def]
+    hb = tune(
+        cancer,
+        sampler="random",
+        trials=4,
+        pruner="hyperband",
+        space=SPACE,
+        storage="memory",
+        steps=60,
+    )
+    assert hb.n_finished == 4
+    for r in hb.trials:
+        assert r["steps"] % cancer.eval_every == 0 or r["steps"] == 60
+
+
+def test_wilcoxon_reports_fold_losses_not_running_means(cancer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    storage = f"sqlite:///{tmp_path / 'w.db'}"
+    res = tune(
+        cancer,
+        sampler="random",
+        trials=2,
+        cv=3,
+        pruner="wilcoxon",
+        space=SPACE,
+        storage=storage,
+        steps=8,
+        study="w",
+    )
+    st = optuna.load_study(study_name="w", storage=storage)
+    for row, t in zip(res.trials, st.trials):
+        if row["state"] == "COMPLETE":
+            folds = row["fold_losses"]
+            assert [t.intermediate_values[k] for k in range(3)] == folds
+
+
 def test_budget_stops_before_overspending(cancer) -> None:  # type: ignore[no-untyped-def]
     res = tune(
         cancer,
