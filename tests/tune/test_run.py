@@ -346,3 +346,10 @@ def test_killed_worker_leaves_a_failed_trial_and_a_rerun_completes(tmp_path) -> 
     # The failed trial was retried with the same configuration.
     retried = [t for t in st.trials if t.system_attrs.get("failed_trial") == st.trials[0].number]
     assert retried and retried[0].params == st.trials[0].params
+
+
+def test_journal_storage_resumes(cancer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    storage = f"journal:{tmp_path / 'study.log'}"
+    tune(cancer, sampler="random", trials=2, space=SPACE, storage=storage, steps=8, study="j")
+    res = tune(cancer, sampler="random", trials=3, space=SPACE, storage=storage, steps=8, study="j")
+    assert res.n_finished == 3 and res.storage == storage

@@ -234,10 +234,11 @@ def tune(
     total: rerunning with the same ``study`` and ``storage`` resumes it, and
     several workers (processes, machines) on one study together finish exactly
     ``trials`` -- a worker that would start trial ``target + 1`` marks it as
-    surplus (``FAIL``, user attribute ``lrlab_surplus``) before any training
-    and stops.  A worker waits while other workers' trials are running, so a
-    trial of a killed worker is failed by the heartbeat, retried, and the study
-    still ends with exactly ``trials`` finished.
+    surplus (``FAIL``, user attribute ``lrlab_surplus``) before any training.
+    On RDB storages (heartbeat) a worker waits while other workers' trials are
+    running, so a trial of a killed worker is failed by the heartbeat, retried,
+    and the study still ends with exactly ``trials`` finished; on journal
+    storages (no heartbeat) it stops instead, and a rerun tops the study up.
 
     Args:
         task: a :class:`lrlab.tasks.Task` or a built-in task name.
@@ -424,6 +425,10 @@ def _loop(
             if spent + per_trial > budget:
                 return
         if finished + running >= target:
+            if not heartbeat:
+                # Without heartbeats a killed worker's trial stays RUNNING for ever:
+                # waiting could hang, so stop; a rerun tops the study up if one failed.
+                return
             time.sleep(0.25)  # others' trials may still fail; wait for them
             continue
         st.optimize(
