@@ -353,3 +353,10 @@ def test_journal_storage_resumes(cancer, tmp_path) -> None:  # type: ignore[no-u
     tune(cancer, sampler="random", trials=2, space=SPACE, storage=storage, steps=8, study="j")
     res = tune(cancer, sampler="random", trials=3, space=SPACE, storage=storage, steps=8, study="j")
     assert res.n_finished == 3 and res.storage == storage
+
+
+def test_the_package_is_callable(cancer) -> None:  # type: ignore[no-untyped-def]
+    import lrlab.tune
+
+    res = lrlab.tune(cancer, sampler="random", trials=1, space=SPACE, storage="memory", steps=5)
+    assert res.n_finished == 1 and res.total_steps == 5

@@ -6,7 +6,13 @@ intermediate validation loss (median, Hyperband, successive halving,
 Wilcoxon), optionally cross-validates (``cv=k``), stores the study in SQLite
 by default (or any Optuna storage) so it resumes by name and can be shared by
 many workers, and counts the training steps every trial spends.
+
+The package itself is callable: ``lrlab.tune(task, ...)`` is :func:`tune`.
 """
+
+import sys
+import types
+from typing import Any
 
 from lrlab.tune._run import PRUNERS, SAMPLERS, tune
 from lrlab.tune.result import TuneResult
@@ -27,3 +33,13 @@ __all__ = [
     "redact",
     "tune",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """This package, callable as :func:`tune`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> TuneResult:
+        return tune(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
