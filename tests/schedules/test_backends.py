@@ -31,7 +31,7 @@ RTOL = 1e-14
 ATOL = 1e-15
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)  # two jit compiles an example
 @given(schedules())
 def test_every_backend_gives_the_same_values(s: ls.Schedule) -> None:
     ref = s(STEPS)
@@ -101,7 +101,7 @@ def test_staircases_change_on_the_step_under_jit(x64: bool) -> None:
     # without a correction, a staircase changes one step late under jit.
     with jax_x64(x64):
         # the periods that go wrong uncorrected (in float32 or float64), and others
-        for every in (1, 41, 47, 49, 55, 61, 98, 103, 187):
+        for every in (1, 41, 47, 49, 103, 187):
             on = np.arange(1, 40) * every
             both = jnp.asarray(np.concatenate([on, on - 1]))
             for s in (

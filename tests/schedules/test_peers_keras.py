@@ -27,7 +27,7 @@ jnp = jax.numpy
 ks = keras.optimizers.schedules
 
 # Keras recompiles its ops for every new float constant: ~0.1-0.5 s an example.
-SETTINGS = settings(max_examples=20, deadline=None)
+SETTINGS = settings(max_examples=16, deadline=None)
 N = 500
 STEPS = np.arange(N)
 
@@ -165,7 +165,7 @@ def test_cosine_decay_with_warmup_excludes_warmup_from_decay_steps(
         assert kv[end] == pytest.approx(target * alpha, rel=1e-5, abs=1e-6 * target)
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(
     lr32,
     st.integers(1, 60),

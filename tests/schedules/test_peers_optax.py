@@ -34,6 +34,8 @@ jax = pytest.importorskip("jax")
 jnp = jax.numpy
 
 SETTINGS = settings(max_examples=30, deadline=None)
+# vmap-ed or lrlab-built pieces compile anew for every example
+FEWER = settings(max_examples=12, deadline=None)
 N = 500
 STEPS = np.arange(N)
 RTOL = 1e-12
@@ -169,7 +171,7 @@ def test_warmup_cosine_decay_steps_include_the_warmup() -> None:
     assert s(99) > 0.1 and s(10) == 1.0
 
 
-@SETTINGS
+@FEWER
 @given(st.lists(warmup_cosines(), min_size=1, max_size=3))
 def test_sgdr_schedule(kws: list[dict[str, Any]]) -> None:
     # Optax: consecutive warmup-cosines, each lasting its decay_steps.
@@ -198,7 +200,7 @@ def linear_onecycle(n: int, peak: float, pct_start: float, pct_final: float, div
     )
 
 
-@SETTINGS
+@FEWER
 @given(
     st.integers(10, 400),
     lrs,
@@ -229,7 +231,7 @@ def cosine_onecycle(
     return ls.join([ls.cosine(v0, b1, v1), ls.cosine(v1, n - b1, v2)], [b1])
 
 
-@SETTINGS
+@FEWER
 @given(st.integers(10, 400), lrs, st.floats(0.1, 0.9), st.floats(1.0, 100.0), st.floats(1.0, 1e4))
 def test_cosine_onecycle_schedule(
     n: int, peak: float, pct_start: float, div: float, final_div: float
@@ -274,7 +276,7 @@ def test_piecewise_constant_schedule_equal_scales_is_multistep(
     check(build)
 
 
-@SETTINGS
+@FEWER
 @given(
     st.lists(st.one_of(*KINDS.values()), min_size=2, max_size=4).flatmap(
         lambda ss: st.tuples(
