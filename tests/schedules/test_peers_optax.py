@@ -318,3 +318,38 @@ def test_join_schedules(case: tuple[list[ls.Schedule], list[int]]) -> None:
         return optax.join_schedules(pieces, bounds), ls.join(pieces, bounds)
 
     check(build)
+
+
+@SETTINGS
+@given(st.one_of(st.just(0.0), lrs), lrs, st.integers(1, 300))
+def test_warmup_constant_schedule(init: float, peak: float, w: int) -> None:
+    def build(r: Callable[[float], float]) -> tuple[Any, ls.Schedule]:
+        o = optax.warmup_constant_schedule(r(init), r(peak), w)
+        return o, ls.polynomial(r(init), w, r(peak), 1.0)
+
+    check(build)
+
+
+@SETTINGS
+@given(
+    st.one_of(st.just(0.0), lrs),
+    lrs,
+    st.integers(1, 100),
+    st.integers(1, 60),
+    st.floats(0.05, 0.99),
+    st.integers(0, 50),
+    st.booleans(),
+)
+def test_warmup_exponential_decay_schedule(
+    init: float, peak: float, w: int, steps: int, rate: float, begin: int, stair: bool
+) -> None:
+    def build(r: Callable[[float], float]) -> tuple[Any, ls.Schedule]:
+        o = optax.warmup_exponential_decay_schedule(
+            r(init), r(peak), w, steps, r(rate), begin, stair
+        )
+        decay: ls.Schedule = ls.exponential(r(peak), -math.log(r(rate)), steps, stair)
+        if begin:
+            decay = ls.join([ls.constant(r(peak)), decay], [begin])
+        return o, ls.join([ls.polynomial(r(init), w, r(peak), 1.0), decay], [w])
+
+    check(build, jumps=stair)

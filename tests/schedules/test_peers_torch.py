@@ -271,3 +271,53 @@ def test_lambda_lr_of_a_unit_schedule_is_a_scale(base_lr: float, n: int) -> None
     # is lrlab's f * base_lr.
     unit = ls.warmup(ls.cosine(1.0, 200, 0.1), 20)
     check(lambda o: lr_scheduler.LambdaLR(o, unit), base_lr, n, unit * base_lr)
+
+
+@SETTINGS
+@given(base_lrs, st.floats(0.01, 1.0), st.integers(1, 100), st.integers(1, 200))
+def test_constant_lr(base_lr: float, factor: float, total: int, n: int) -> None:
+    check(
+        lambda o: lr_scheduler.ConstantLR(o, factor, total),
+        base_lr,
+        n,
+        ls.piecewise([total], [base_lr * factor, base_lr]),
+    )
+
+
+@SETTINGS
+@given(
+    base_lrs,
+    st.floats(0.01, 1.0),
+    st.integers(1, 50),
+    st.integers(1, 100),
+    st.floats(0.0, 1.0),
+    st.floats(0.8, 1.0),
+)
+def test_sequential_lr_is_a_join(
+    base_lr: float, start: float, w: int, t_max: int, eta: float, gamma: float
+) -> None:
+    # Each scheduler counts from 0 at its milestone, as join's pieces do: a
+    # linear warmup, a cosine over its first period (steps 0..T_max, after
+    # which torch's climbs back), then an exponential decay.
+    milestones = [w, w + t_max + 1]
+
+    def sched(o: Any) -> Any:
+        return lr_scheduler.SequentialLR(
+            o,
+            [
+                lr_scheduler.LinearLR(o, start, 1.0, w),
+                lr_scheduler.CosineAnnealingLR(o, t_max, base_lr * eta),
+                lr_scheduler.ExponentialLR(o, gamma),
+            ],
+            milestones,
+        )
+
+    s = ls.join(
+        [
+            ls.polynomial(base_lr * start, w, base_lr, 1.0),
+            ls.cosine(base_lr, t_max, base_lr * eta),
+            ls.exponential(base_lr, -math.log(gamma)),
+        ],
+        milestones,
+    )
+    check(sched, base_lr, milestones[-1] + 60, s, atol_scale=COSINE_DRIFT + RECURSION_SLACK)
