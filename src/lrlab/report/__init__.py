@@ -117,7 +117,9 @@ def build_report(
                 progress(label)
             if bar is not None:
                 bar.set_description(f"report: {label}")
+            started = time.perf_counter()
             sec = fn(ctx)
+            sec.data["seconds"] = round(time.perf_counter() - started, 3)
             sections[sec.key] = sec
             if bar is not None:
                 bar.update(1)

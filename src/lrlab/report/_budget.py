@@ -29,4 +29,4 @@ def budget(quick: bool) -> Budget:
     """The default report's budget, or the small one of ``--quick``."""
     if quick:
         return Budget(steps=80, seeds=2, trials=4, cv=2, search_steps=40)
-    return Budget(steps=None, seeds=3, trials=12, cv=3, search_steps=None)
+    return Budget(steps=None, seeds=3, trials=20, cv=3, search_steps=None)
