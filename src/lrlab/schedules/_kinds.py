@@ -171,10 +171,12 @@ class multistep(Schedule):
         self._set("factor", check_real("multistep", "factor", self.factor, low=0.0, low_open=True))
 
     def _value(self, t: Any, xp: Any) -> Any:
-        n: Any = 0.0
-        for m in self.milestones:
-            n = n + xp.where(t >= m, 1.0, 0.0)
-        return self.lr * self.factor**n
+        # The level after the i-th milestone, lr * factor**i, is a constant:
+        # select it instead of raising factor to a per-step power.
+        out: Any = xp.full_like(t, self.lr)
+        for i, m in enumerate(self.milestones, start=1):
+            out = xp.where(t >= m, self.lr * self.factor**i, out)
+        return out
 
 
 @register("piecewise")
