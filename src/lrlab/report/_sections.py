@@ -378,7 +378,7 @@ def optimizers(ctx: Context) -> Section:
         use = lr if name in ("sgd", "momentum") else default
         spec: dict[str, Any] = {"optimizer": name, "label": label}
         if use is not None:
-            spec.update(lr=use, label=f"{label} (lr {use:g})")
+            spec.update(lr=use, label=f"{label} (lr {use:.3g})")
         runs.append(spec)
     cmp = compare(ctx.task, runs, seeds=ctx.seeds, steps=ctx.steps, quiet=ctx.quiet)
     figs = cmp.figures()
@@ -453,6 +453,7 @@ def search(ctx: Context) -> Section:
     fig = Figure(figsize=(11.0, 4.2), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
     rows, data = [], {}
+    finite_vals: list[float] = []
     best_overall = None
     for sampler, res in results.items():
         trials = sorted(res.trials, key=lambda r: r["number"])
@@ -469,7 +470,19 @@ def search(ctx: Context) -> Section:
         label = SAMPLER_NAMES[sampler]
         ax1.step(spent[ok], best_so_far[ok], where="post", marker="o", ms=3, label=label)
         done = [r for r in trials if r["state"] == "COMPLETE" and r["value"] is not None]
-        ax2.scatter([r["lr"] for r in done], [r["value"] for r in done], s=18, label=label)
+        cut = [r for r in trials if r["state"] == "PRUNED" and r.get("fold_losses")]
+        (dot,) = ax2.plot(
+            [r["lr"] for r in done], [r["value"] for r in done], "o", ms=5, label=label
+        )
+        ax2.plot(
+            [r["lr"] for r in cut],
+            [float(np.mean(r["fold_losses"])) for r in cut],
+            "x",
+            ms=5,
+            color=dot.get_color(),
+            alpha=0.6,
+        )
+        finite_vals.extend(r["value"] for r in done)
         pruned = sum(r["state"] == "PRUNED" for r in trials)
         best = res.best
         rows.append(
@@ -489,14 +502,18 @@ def search(ctx: Context) -> Section:
         if best is not None and (best_overall is None or best["value"] < best_overall["value"]):
             best_overall = {
                 "sampler": label,
+                "lr": float(best["lr"]),
                 "value": float(best["value"]),
                 "config": f"{best['optimizer']} with {best['schedule']} at lr {best['lr']:.3g}",
                 "steps": int(res.total_steps),
             }
+    finite_vals = [v for v in finite_vals if np.isfinite(v)]
     for ax in (ax1, ax2):
         ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
+        if finite_vals:  # frame the good region; far-off trials would flatten it
+            ax.set_ylim(min(finite_vals) / 1.05, min(finite_vals) * 2.5)
     ax1.set_xlabel("training steps spent")
     ax1.set_ylabel(f"best {b.cv}-fold validation loss so far")
     ax2.set_xscale("log")
@@ -527,7 +544,8 @@ def search(ctx: Context) -> Section:
                 "search",
                 fig,
                 "Left: best cross-validated loss against training steps spent. "
-                "Right: each completed trial's loss against its LR.",
+                "Right: each trial's loss against its LR (dots: completed; crosses: pruned, "
+                "the mean of the folds it ran); trials far above the best are off the frame.",
             )
         ],
         tables=[
@@ -553,6 +571,18 @@ def search(ctx: Context) -> Section:
 # -- 8. recommendation ----------------------------------------------------------------------
 
 
+def _ties(table: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows whose mean final loss is within the winner's seed spread (std) of it."""
+    finite = [row for row in table if np.isfinite(row["final_val_loss_mean"])]
+    if not finite:
+        return []
+    best = min(finite, key=lambda row: row["final_val_loss_mean"])
+    spread = best["final_val_loss_std"] if np.isfinite(best["final_val_loss_std"]) else 0.0
+    return [
+        row for row in finite if row["final_val_loss_mean"] <= best["final_val_loss_mean"] + spread
+    ]
+
+
 def recommendation(ctx: Context) -> Section:
     """What to use on this task, each claim with the number behind it."""
     r = ctx.results
@@ -566,35 +596,49 @@ def recommendation(ctx: Context) -> Section:
     if lr is not None and finder is not None and finder.suggestion is not None:
         s = finder.suggestion
         lines.append(
-            f"Learning rate: start from lr ≈ {lr:.3g} for SGD + momentum (range "
-            f"{s.low:.3g} … {s.high:.3g}); the range test cost {finder.steps} steps, "
-            f"{finder.steps / ctx.steps:.0%} of one run."
+            f"Learning rate: for SGD + momentum start from lr ≈ {lr:.3g} (range "
+            f"{s.low:.3g} … {s.high:.3g}). The range test found it for {finder.steps} training "
+            f"steps, {finder.steps / ctx.steps:.0%} of one run."
+            + (
+                f" The cross-validated search, at {search['steps']} steps, settled on lr "
+                f"{search['lr']:.3g}, {search['lr'] / lr:.2g}× the range test's value."
+                if search is not None
+                else ""
+            )
         )
-        items.append(["learning rate (range test)", f"{lr:.3g}", f"{s.low:.3g} … {s.high:.3g}"])
+        items.append(["learning rate", f"{lr:.3g}", f"range test, {finder.steps} steps"])
     if sched is not None:
-        fixed = next((x for x in r.get("schedule_table", []) if x["label"] == "fixed"), None)
-        gain = (
-            f", against {fmt(fixed['final_val_loss_mean'])} for the fixed rate"
-            if fixed is not None and sched["label"] != "fixed"
-            else ""
+        ties = _ties(r.get("schedule_table", []))
+        names = ", ".join(t["label"] for t in ties)
+        if len(ties) > 1:
+            lines.append(
+                f"Schedule: {sched['label']} reached the lowest validation loss, "
+                f"{fmt(sched['final_val_loss_mean'])} ± {fmt(sched['final_val_loss_std'])} over "
+                f"{sched['seeds']} seeds, but {names} are within that spread of it: at this "
+                "budget the choice among them matters less than the learning rate."
+            )
+        else:
+            lines.append(
+                f"Schedule: {sched['label']} won clearly, "
+                f"{fmt(sched['final_val_loss_mean'])} ± {fmt(sched['final_val_loss_std'])} over "
+                f"{sched['seeds']} seeds; every other schedule ended outside that spread."
+            )
+        items.append(
+            ["schedule", names or sched["label"], f"val loss {fmt(sched['final_val_loss_mean'])}"]
         )
-        lines.append(
-            f"Schedule: {sched['label']} reached the lowest validation loss, "
-            f"{fmt(sched['final_val_loss_mean'])} ± {fmt(sched['final_val_loss_std'])} over "
-            f"{sched['seeds']} seeds{gain}."
-        )
-        items.append(["schedule", sched["label"], f"val loss {fmt(sched['final_val_loss_mean'])}"])
     if opt is not None:
+        ties = _ties(r.get("optimizer_table", []))
+        others = [t["label"] for t in ties if t["label"] != opt["label"]]
         lines.append(
-            f"Optimizer: {opt['label']} did best among the optimizers at their usual rates "
-            f"(validation loss {fmt(opt['final_val_loss_mean'])})."
+            f"Optimizer: {opt['label']} did best at its rate (validation loss "
+            f"{fmt(opt['final_val_loss_mean'])})"
+            + (f"; within its seed spread: {', '.join(others)}." if others else ".")
         )
         items.append(["optimizer", opt["label"], f"val loss {fmt(opt['final_val_loss_mean'])}"])
     if search is not None:
         lines.append(
-            f"Search: the best configuration found by {search['sampler']} search was "
-            f"{search['config']} with cross-validated loss {fmt(search['value'])}, after "
-            f"{search['steps']} training steps in all."
+            f"Search: the best configuration, found by {search['sampler']}, was "
+            f"{search['config']} with cross-validated loss {fmt(search['value'])}."
         )
         items.append(["search best", search["config"], f"cv loss {fmt(search['value'])}"])
     lines.append(
