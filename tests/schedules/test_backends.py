@@ -31,7 +31,7 @@ RTOL = 1e-14
 ATOL = 1e-15
 
 
-@settings(max_examples=25, deadline=None)  # two jit compiles an example
+@settings(max_examples=20, deadline=None)  # two jit compiles an example
 @given(schedules())
 def test_every_backend_gives_the_same_values(s: ls.Schedule) -> None:
     ref = s(STEPS)

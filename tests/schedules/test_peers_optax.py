@@ -33,7 +33,7 @@ optax = pytest.importorskip("optax")
 jax = pytest.importorskip("jax")
 jnp = jax.numpy
 
-SETTINGS = settings(max_examples=30, deadline=None)
+SETTINGS = settings(max_examples=20, deadline=None)
 # vmap-ed or lrlab-built pieces compile anew for every example
 FEWER = settings(max_examples=12, deadline=None)
 N = 500

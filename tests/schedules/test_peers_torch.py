@@ -28,7 +28,7 @@ torch = pytest.importorskip("torch")
 lr_scheduler = torch.optim.lr_scheduler
 
 RTOL = 1e-12
-SETTINGS = settings(max_examples=30, deadline=None)
+SETTINGS = settings(max_examples=25, deadline=None)
 
 base_lrs = st.floats(1e-4, 10.0)
 gammas = st.floats(0.5, 1.0)
