@@ -42,9 +42,23 @@ def test_suggestions_named_for_their_origin_and_lrlab_range(cancer_result) -> No
     assert len(res.lrs) <= sweep
     assert res.steps == len(res.lrs) + 4 * conf
     assert res.steps <= 300 // 4
-    # Confirmation candidates are the smoothed-minimum rate over 3**k.
-    lrs = sorted(lr for lr, _ in res.confirmations)
-    np.testing.assert_allclose(np.diff(np.log(lrs)), np.log(3.0), rtol=1e-12)
+    # The first three candidates are the sweep's minimum rate over 3**k; the fourth goes
+    # a factor 3 beyond the end of that range when the best of the three is at the end,
+    # else halfway (in log lr) from the best towards its better neighbour.
+    first = [lr for lr, _ in res.confirmations[:3]]
+    np.testing.assert_allclose(np.log(first[0] / np.array(first)), np.log([1, 3, 9]), rtol=1e-12)
+    scores = dict(res.confirmations[:3])
+    best = min(first, key=scores.__getitem__)
+    fourth = res.confirmations[3][0]
+    if best == first[0]:
+        assert fourth == pytest.approx(3 * first[0], rel=1e-12)
+    elif best == first[2]:
+        assert fourth == pytest.approx(first[2] / 3, rel=1e-12)
+    else:
+        assert fourth in (
+            pytest.approx(best * 3**0.5, rel=1e-12),
+            pytest.approx(best / 3**0.5, rel=1e-12),
+        )
 
 
 def test_horizon_scaling_of_the_confirmed_rate(cancer_result) -> None:  # type: ignore[no-untyped-def]

@@ -302,16 +302,25 @@ def find_lr(
             best = min(best, smooth)
         sweep_lrs = lrs[: len(losses)]
         sweep_losses = np.asarray(losses, dtype=np.float64)
-        candidates = _candidates(sweep_lrs, sweep_losses, confirm, confirm_ratio, beta, debias)
+        candidates = _candidates(sweep_lrs, sweep_losses, confirm, confirm_ratio)
+        traces: list[np.ndarray] = []
         if confirm > 0 and candidates:
             n_conf = confirm_steps or max(num_steps // 2, 5)
-            for lr in candidates:
+            # Common random numbers: every candidate trains on the same batches
+            # in the same order, so their scores differ by the rate alone.
+            shared = [batches.next() for _ in range(n_conf)]
+            todo = list(candidates[: min(confirm, 3)])
+            while todo:
+                lr = todo.pop(0)
                 snap.restore(optimizer)
                 model.train()
-                score = _brief(model, loss_fn, optimizer, batches, lr, n_conf, val_data)
-                confirmations.append((lr, score))
+                trace = _brief(model, loss_fn, optimizer, shared, lr, val_data)
+                confirmations.append((lr, float(np.mean(trace))))
+                traces.append(trace)
                 if bar is not None:
                     bar.update(0)
+                if not todo and len(confirmations) < confirm:
+                    todo.append(_next_candidate(confirmations, confirm_ratio))
         conf_steps = len(confirmations) * (confirm_steps or max(num_steps // 2, 5))
     finally:
         if bar is not None:
@@ -327,7 +336,7 @@ def find_lr(
     scale = 1.0
     if horizon is not None and not deterministic and horizon > n_conf:
         scale = math.sqrt(n_conf / horizon)
-    own = _lrlab_suggestion(candidates, confirmations, tolerance, scale)
+    own = _lrlab_suggestion(candidates, confirmations, tolerance, scale, traces)
     if own is not None:
         suggestions["lrlab"] = own
     smooth_curve = ema_debiased(sweep_losses, beta) if debias else ema_plain(sweep_losses, 1 - beta)
@@ -355,59 +364,107 @@ def find_lr(
     )
 
 
-def _candidates(
-    lrs: np.ndarray,
-    losses: np.ndarray,
-    count: int,
-    ratio: float,
-    beta: float,
-    debias: bool,
-) -> list[float]:
-    """Candidate rates: the smoothed-minimum rate divided by ``ratio**k``, ``k = 0..count-1``.
+def _candidates(lrs: np.ndarray, losses: np.ndarray, count: int, ratio: float) -> list[float]:
+    """Candidate rates: the sweep's minimum rate divided by ``ratio**k``, ``k = 0..count-1``.
 
-    The anchor is the rate of the smallest smoothed loss (the last rate that
-    still helped); rates below it by geometric factors cover "a bit below the
-    edge" to "well below it", where the best constant rate usually lies.
+    The anchor is the rate of the smallest loss under a centered (zero-lag)
+    moving mean over a tenth of the sweep: the last rate that still helped.
+    The EMA that drives the stop rule is not used here: it lags by about
+    ``1 / (1 - beta)`` steps, which on a short sweep is most of it and put the
+    anchor 3-10x past the real minimum.  Rates below the anchor by geometric
+    factors cover "a bit below the edge" to "well below it", where the best
+    constant rate of a brief run lies.
     """
     if len(losses) < 3 or count == 0:
         return []
-    smooth = ema_debiased(losses, beta) if debias else ema_plain(losses, 1 - beta)
+    smooth = _centered(losses, max(1, round(len(losses) * 0.05)))
     finite = np.isfinite(smooth)
     if not finite.any():
         return []
-    k = int(np.nanargmin(np.where(finite, smooth, np.inf)))
+    k = int(np.argmin(np.where(finite, smooth, np.inf)))
     anchor = float(lrs[k])
     return [anchor / ratio**j for j in range(count)]
+
+
+#: Validation evaluations per confirmation run (evenly spaced over its last quarter).
+_EVALS = 8
+#: A smaller rate is preferred while its score is within this many standard errors.
+_SE = 1.0
+
+
+def _centered(losses: np.ndarray, half: int) -> np.ndarray:
+    """Centered moving mean of ``losses`` over ``2 * half + 1`` steps (shorter at the ends)."""
+    x = np.where(np.isfinite(losses), losses, np.inf)
+    out = np.empty(len(x))
+    for i in range(len(x)):
+        out[i] = float(np.mean(x[max(0, i - half) : i + half + 1]))
+    return out
 
 
 def _brief(
     model: torch.nn.Module,
     loss_fn: Callable[[Any, Any], torch.Tensor],
     optimizer: torch.optim.Optimizer,
-    batches: _Batches,
+    batches: list[Batch],
     lr: float,
-    steps: int,
     val_data: Batch | None = None,
-) -> float:
-    """Train ``steps`` steps at constant ``lr``; its score (inf if it blew up).
+) -> np.ndarray:
+    """Train one step per batch at constant ``lr``; the scores of its last quarter.
 
-    The score is the loss on ``val_data`` afterwards when given, else the mean
-    training loss of the last quarter of the steps.
+    With ``val_data`` the scores are the validation losses (model in eval
+    mode) of up to ``evals`` evenly spaced iterates of the last quarter of
+    the steps, else the training losses of the last quarter.  ``[inf]`` if
+    the run blew up.  Their mean keeps what the full run pays for a large
+    rate (the iterate's fluctuation around the minimum) while cutting the
+    noise of reading it off one iterate.
     """
-    tail: list[float] = []
-    start_tail = steps - max(steps // 4, 1)
-    for i in range(steps):
-        value = _step(model, loss_fn, optimizer, batches.next(), lr)
+    steps = len(batches)
+    tail = max(steps // 4, 1)
+    start_tail = steps - tail
+    n_eval = min(tail, _EVALS)
+    at = {steps - 1 - round(k * (tail - 1) / max(n_eval - 1, 1)) for k in range(n_eval)}
+    train_tail: list[float] = []
+    val_scores: list[float] = []
+    for i, batch in enumerate(batches):
+        value = _step(model, loss_fn, optimizer, batch, lr)
         if not math.isfinite(value):
-            return math.inf
+            return np.array([math.inf])
         if i >= start_tail:
-            tail.append(value)
-    if val_data is not None:
-        model.eval()
+            train_tail.append(value)
+        if val_data is not None and i in at:
+            val_scores.append(_val_loss(model, loss_fn, val_data))
+            if not math.isfinite(val_scores[-1]):
+                return np.array([math.inf])
+    return np.asarray(val_scores if val_data is not None else train_tail, dtype=np.float64)
+
+
+def _next_candidate(confirmations: list[tuple[float, float]], ratio: float) -> float:
+    """The next rate to confirm: beyond the end of the tried range when the best is at
+    that end, else halfway (in ``log lr``) towards the better neighbour of the best."""
+    pts = sorted(confirmations)
+    ys = [y for _, y in pts]
+    j = int(np.argmin(ys))
+    if not math.isfinite(ys[j]) or j == 0:
+        return pts[0][0] / ratio
+    if j == len(pts) - 1:
+        return pts[-1][0] * ratio
+    nb = j - 1 if ys[j - 1] <= ys[j + 1] else j + 1
+    return math.sqrt(pts[j][0] * pts[nb][0])
+
+
+def _val_loss(
+    model: torch.nn.Module, loss_fn: Callable[[Any, Any], torch.Tensor], val_data: Batch
+) -> float:
+    """The loss on ``val_data`` in eval mode; each module's training flag is put back."""
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
         with torch.no_grad():
             score = float(loss_fn(model(val_data[0]), val_data[1]))
-        return score if math.isfinite(score) else math.inf
-    return float(np.mean(tail))
+    finally:
+        for m, flag in flags:
+            m.training = flag
+    return score if math.isfinite(score) else math.inf
 
 
 def _lrlab_suggestion(
@@ -415,22 +472,39 @@ def _lrlab_suggestion(
     confirmations: list[tuple[float, float]],
     tolerance: float,
     scale: float = 1.0,
+    traces: list[np.ndarray] | None = None,
 ) -> Suggestion | None:
     """Pick the best confirmed candidate, refine it by a parabola in ``log lr``, give the range.
 
-    The rate and its range are multiplied by ``scale`` (the horizon correction).
+    When the confirmation runs' per-iterate scores (``traces``) are given, a
+    smaller rate whose paired score is within one standard error of the best
+    one's is preferred.  The rate and its range are multiplied by ``scale``
+    (the horizon correction).
     """
     if not candidates:
         return None
     if not confirmations:
         lr = candidates[min(1, len(candidates) - 1)]
         return Suggestion("lrlab", lr, lr, lr, None, "lrlab: sweep proposal (no confirmation)")
-    pts = sorted(confirmations)
+    order = sorted(range(len(confirmations)), key=lambda i: confirmations[i])
+    pts = [confirmations[i] for i in order]
     xs = np.log([p[0] for p in pts])
     ys = np.array([p[1] for p in pts])
     j = int(np.argmin(ys))
     best = float(ys[j])
     lr = float(np.exp(xs[j]))
+    tr = [traces[i] for i in order] if traces is not None else None
+    k = _SE
+
+    def paired_se(i: int) -> float | None:
+        """Standard error of the mean paired score difference of candidate ``i`` and the best."""
+        if tr is None or k <= 0 or not math.isfinite(best):
+            return None
+        d = tr[i] - tr[j]
+        if len(d) != len(tr[j]) or len(d) < 2 or not np.all(np.isfinite(d)):
+            return None
+        return float(np.std(d, ddof=1)) / math.sqrt(len(d))
+
     if 0 < j < len(xs) - 1 and np.all(np.isfinite(ys[j - 1 : j + 2])):
         x0, x1, x2 = xs[j - 1 : j + 2]
         y0, y1, y2 = ys[j - 1 : j + 2]
@@ -438,7 +512,16 @@ def _lrlab_suggestion(
         a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / denom
         b = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / denom
         if a > 0:
-            lr = float(np.exp(np.clip(-b / (2 * a), x0, x2)))
+            xv = float(np.clip(-b / (2 * a), x0, x2))
+            se = paired_se(j - 1)
+            if se is not None:
+                # The smallest rate on the fitted parabola within k standard errors of its minimum.
+                xv = max(xv - math.sqrt(k * se / a), float(x0))
+            lr = float(np.exp(xv))
+    elif j > 0:
+        se = paired_se(j - 1)
+        if se is not None and ys[j - 1] - best <= k * se:
+            lr = float(np.exp(xs[j - 1]))
     good = [
         float(np.exp(x)) for x, y in zip(xs, ys) if np.isfinite(y) and y <= best * (1 + tolerance)
     ]
