@@ -170,8 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                         if sug is None:
                             continue
                         loss, metric, _ = _train(task, opt, sug.lr, s)
-                        acc[0].append(loss), acc[1].append(metric)
-                        acc[2].append(sug.lr), acc[3].append(r.steps)
+                        for lst, v in zip(acc, (loss, metric, sug.lr, r.steps)):
+                            lst.append(v)
             ranges = []
             for s in seeds:
                 r = find_lr_task(task, opt, seed=s)
@@ -179,8 +179,8 @@ def main(argv: list[str] | None = None) -> int:
                 assert sug is not None
                 acc = per_rule.setdefault("lrlab", ([], [], [], []))
                 loss, metric, _ = _train(task, opt, sug.lr, s)
-                acc[0].append(loss), acc[1].append(metric)
-                acc[2].append(sug.lr), acc[3].append(r.steps)
+                for lst, v in zip(acc, (loss, metric, sug.lr, r.steps)):
+                    lst.append(v)
                 ranges.append([sug.low, sug.high])
             for rule, acc in per_rule.items():
                 case["advice"][rule] = _entry(*acc, ref)
