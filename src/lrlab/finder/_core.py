@@ -11,13 +11,16 @@ bias-corrected exponential moving average ``s_i = a_i / (1 - beta^(i+1))``,
 ``a_i = beta a_{i-1} + (1 - beta) x_i``, and the sweep stops once ``s_i`` exceeds
 ``diverge * min(s_0..s_i)`` or a loss is not finite.
 
-lrlab's own suggestion adds *confirmation*: the sweep proposes a few candidate
-rates below the rate of the smallest smoothed loss, each candidate is trained
-briefly from the very same starting state (model, optimizer, RNG), and the
-candidate with the lowest loss at the end of its brief run wins; a parabola in
-``log lr`` through the best candidate and its neighbours refines it, and the
-range is the set of candidates whose loss is within ``tolerance`` of the best.
-Every step of sweep and confirmation is counted in ``result.steps``.
+lrlab's own suggestion adds *confirmation*: the sweep proposes candidate rates
+below the rate of its smallest loss (under a zero-lag moving mean), each
+candidate is trained briefly from the very same starting state (model,
+optimizer, RNG) on the very same batches, and scored by the mean loss of the
+iterates of its last quarter; after three candidates a fourth extends or
+refines the tried range.  A parabola in ``log lr`` through the best candidate
+and its neighbours refines the pick, which then moves to the smallest rate
+within one (paired) standard error of the best score; the range is the set of
+candidates whose score is within ``tolerance`` of the best.  Every step of
+sweep and confirmation is counted in ``result.steps``.
 
 Afterwards the model, optimizer and RNGs are restored bit for bit, whether the
 test finished, diverged or raised.
@@ -207,13 +210,19 @@ def find_lr(
         diverge: stop once the smoothed loss exceeds ``diverge`` times its minimum.
         confirm: how many candidate rates lrlab's rule trains briefly (0: no
             confirmation, lrlab's suggestion is then the sweep's proposal).
+            The first ``min(confirm, 3)`` are the sweep's minimum rate over
+            ``confirm_ratio**k``; each further one goes a factor
+            ``confirm_ratio`` beyond the tried range when the best so far is
+            at its end, else halfway (in ``log lr``) to the best's better
+            neighbour.  All train on the same batches.
         confirm_steps: steps of each confirmation run (0: ``num_steps // 2``).
         confirm_ratio: the factor between neighbouring candidates.
         tolerance: candidates within ``(1 + tolerance)`` of the best confirmed
             loss make up the suggestion's range.
         val_data: an ``(inputs, targets)`` batch; when given, a confirmation
-            run is scored by its loss there (model in eval mode) instead of the
-            mean training loss of its last quarter.
+            run is scored by the mean loss there (model in eval mode) of up to
+            8 evenly spaced iterates of its last quarter, instead of the mean
+            training loss of its last quarter.
         horizon: the length in steps of the training run the advice is for.
             With stochastic gradients the best constant rate shrinks with the
             horizon (bias ~ 1 / (lr t) against noise ~ lr gives
