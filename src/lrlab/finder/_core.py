@@ -214,7 +214,8 @@ def find_lr(
             ``confirm_ratio**k``; each further one goes a factor
             ``confirm_ratio`` beyond the tried range when the best so far is
             at its end, else halfway (in ``log lr``) to the best's better
-            neighbour.  All train on the same batches.
+            neighbour.  All train on the same batches (drawn once after the
+            sweep and held in memory).
         confirm_steps: steps of each confirmation run (0: ``num_steps // 2``).
         confirm_ratio: the factor between neighbouring candidates.
         tolerance: candidates within ``(1 + tolerance)`` of the best confirmed
