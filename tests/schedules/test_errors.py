@@ -275,3 +275,23 @@ def test_schedule_error_is_a_value_error() -> None:
     assert issubclass(ScheduleError, ValueError)
     with pytest.raises(ValueError):
         ls.step(0.1, 0.5, 0)
+
+
+@pytest.mark.parametrize(
+    ("call", "fragments"),
+    [
+        (lambda: ls.step(0.1, 0.5), ["Missing argument `every` of step()", "lr, factor, every"]),
+        (lambda: ls.step(0.1, 0.5, 10, 3), ["step() takes at most 3 arguments", "got 4"]),
+        (lambda: ls.step(0.1, 0.5, 10, every=3), ["Argument `every` of step() given twice"]),
+        (lambda: ls.cosine(lr=0.1, stps=10), ["Unknown argument `stps` of cosine()", "min_lr"]),
+        (lambda: ls.join([ls.constant(1.0)]), ["Missing argument `boundaries` of join()"]),
+    ],
+)
+def test_bad_python_calls_raise_schedule_error_like_text(
+    call: Callable[[], Any], fragments: list[str]
+) -> None:
+    # The same call written as text gives the same message (less the position).
+    with pytest.raises(ScheduleError) as exc:
+        call()
+    for fragment in fragments:
+        assert fragment in str(exc.value)

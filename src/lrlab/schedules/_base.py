@@ -9,6 +9,8 @@ the config's keys.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -38,9 +40,30 @@ def register(name: str) -> Callable[[S], S]:
     def wrap(cls: S) -> S:
         cls.kind = name
         _REGISTRY[name] = cls
+        _checked_init(cls)
         return cls
 
     return wrap
+
+
+def _checked_init(cls: type[Schedule]) -> None:
+    """Make a bad call (missing, unknown, duplicate or surplus arguments) raise
+    :class:`~lrlab.errors.ScheduleError` with the same message as the text
+    form, instead of the dataclass's bare ``TypeError``."""
+    init = cls.__init__
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def __init__(self: Schedule, *args: Any, **kwargs: Any) -> None:
+        try:
+            signature.bind(self, *args, **kwargs)
+        except TypeError:
+            from lrlab.schedules._parse import _bind
+
+            _bind(cls.kind, list(args), kwargs, "")  # raises the ScheduleError
+        init(self, *args, **kwargs)
+
+    cls.__init__ = __init__  # type: ignore[method-assign,assignment]
 
 
 class Schedule:
