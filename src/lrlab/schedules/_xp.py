@@ -86,58 +86,55 @@ class _NumpyNamespace:
 NUMPY: Any = _NumpyNamespace()
 
 
-class _TorchNamespace:
-    __slots__ = ("torch",)
+class _ModuleNamespace:
+    """An array module (``torch``, ``jax.numpy``) with the few helpers the
+    formulas use that are spelt differently or missing there."""
 
-    def __init__(self, torch: Any) -> None:
-        self.torch = torch
+    __slots__ = ("mod",)
+
+    def __init__(self, mod: Any) -> None:
+        self.mod = mod
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.torch, name)
+        return getattr(self.mod, name)
+
+    def full_like(self, x: Any, value: float) -> Any:
+        return self.mod.full_like(x, value)
+
+    def eps(self, x: Any) -> float:
+        return float(self.mod.finfo(x.dtype).eps)
+
+
+class _TorchNamespace(_ModuleNamespace):
+    """torch, whose ``where``/``minimum``/``maximum`` need tensors on both sides."""
+
+    __slots__ = ()
+
+    def _tensor(self, x: Any, dtype: Any, device: Any) -> Any:
+        t = self.mod
+        return x if isinstance(x, t.Tensor) else t.tensor(x, dtype=dtype, device=device)
 
     def where(self, cond: Any, a: Any, b: Any) -> Any:
-        t = self.torch
-        if not isinstance(a, t.Tensor):
-            a = t.tensor(a, dtype=t.float64, device=cond.device)
-        if not isinstance(b, t.Tensor):
-            b = t.tensor(b, dtype=t.float64, device=cond.device)
-        return t.where(cond, a, b)
+        f64 = self.mod.float64
+        return self.mod.where(
+            cond, self._tensor(a, f64, cond.device), self._tensor(b, f64, cond.device)
+        )
 
     def minimum(self, a: Any, b: Any) -> Any:
-        return self._binary(self.torch.minimum, a, b)
+        return self._binary(self.mod.minimum, a, b)
 
     def maximum(self, a: Any, b: Any) -> Any:
-        return self._binary(self.torch.maximum, a, b)
+        return self._binary(self.mod.maximum, a, b)
 
     def _binary(self, fn: Callable[..., Any], a: Any, b: Any) -> Any:
-        t = self.torch
-        if not isinstance(a, t.Tensor):
-            a = t.tensor(a, dtype=b.dtype, device=b.device)
-        if not isinstance(b, t.Tensor):
-            b = t.tensor(b, dtype=a.dtype, device=a.device)
-        return fn(a, b)
-
-    def full_like(self, x: Any, value: float) -> Any:
-        return self.torch.full_like(x, value)
-
-    def eps(self, x: Any) -> float:
-        return float(self.torch.finfo(x.dtype).eps)
+        ref = a if isinstance(a, self.mod.Tensor) else b
+        return fn(self._tensor(a, ref.dtype, ref.device), self._tensor(b, ref.dtype, ref.device))
 
 
-class _JaxNamespace:
-    __slots__ = ("jnp",)
+class _JaxNamespace(_ModuleNamespace):
+    """jax.numpy, used as it is."""
 
-    def __init__(self, jnp: Any) -> None:
-        self.jnp = jnp
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.jnp, name)
-
-    def full_like(self, x: Any, value: float) -> Any:
-        return self.jnp.full_like(x, value)
-
-    def eps(self, x: Any) -> float:
-        return float(self.jnp.finfo(x.dtype).eps)
+    __slots__ = ()
 
 
 def _is_torch(x: Any) -> bool:
