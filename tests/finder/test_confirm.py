@@ -10,7 +10,13 @@ import pytest
 import torch
 
 from lrlab.finder import find_lr, ramp
-from lrlab.finder._core import _brief, _candidates, _lrlab_suggestion, _next_candidate
+from lrlab.finder._core import (
+    _brief,
+    _candidates,
+    _centered,
+    _lrlab_suggestion,
+    _next_candidate,
+)
 from lrlab.finder.rules import ema_debiased
 
 
@@ -84,7 +90,37 @@ def test_anchor_has_no_ema_lag() -> None:
 def test_anchor_ignores_non_finite_losses() -> None:
     lrs = ramp(1e-3, 1.0, 10)
     losses = np.array([3.0, 2.5, 2.0, 1.5, 1.0, 1.2, 2.0, 9.0, np.nan, np.inf])
-    assert _candidates(lrs, losses, 1, 3.0) == [lrs[4]]
+    # 3-step moving mean: [2.75, 2.5, 2.0, 1.5, 1.2333, 1.4, 4.0667, inf, inf, inf];
+    # residuals of the finite part [.25, 0, 0, 0, -.2333, -.2, -2.0667]: MAD 0.2, so the
+    # noise of the mean is 1.4826 * 0.2 / sqrt(3) = 0.1712 and 1.4 <= 1.2333 + 0.1712.
+    assert _candidates(lrs, losses, 1, 3.0) == [lrs[5]]
+    assert _candidates(lrs[:7], np.ones(7), 1, 3.0) == [lrs[6]]  # all flat: the last rate
+
+
+def test_anchor_is_the_minimum_of_a_clean_curve() -> None:
+    lrs = ramp(1e-3, 1.0, 21)
+    x = np.log(lrs)
+    losses = 1.0 + (x - x[8]) ** 2  # smooth, noise-free: no residual spread
+    smooth_min = int(np.argmin(np.convolve(losses, np.ones(3) / 3, mode="same")[1:-1])) + 1
+    assert _candidates(lrs, losses, 1, 3.0) == [lrs[smooth_min]]
+    assert smooth_min == 8
+
+
+def test_anchor_of_a_flat_noisy_sweep_is_the_rate_before_the_rise() -> None:
+    # A recorded sweep (diabetes, 200-step run, momentum, seed 3: 20 steps from 1e-6 to 10,
+    # stopped at divergence). Nothing is learnt until the rate blows it up, and the first
+    # batch happens to be an easy one: the smallest moving mean is at the first rate, so
+    # anchoring there gave candidates of 1e-6 and below that trained nothing at all.
+    lrs = ramp(1e-6, 10.0, 20)
+    losses = np.array(
+        [0.4939, 1.016, 0.8754, 1.677, 1.361, 0.9304, 0.7272, 1.104, 1.025, 0.6597, 0.7725,
+         1.046, 0.8593, 0.7925, 1.475, 2.35, 2.806, 608.9]
+    )  # fmt: skip
+    assert int(np.argmin(_centered(losses, 1))) == 0
+    anchor = _candidates(lrs, losses, 1, 3.0)[0]
+    # 0.0264: its moving mean (1.046 + 0.8593 + 0.7925) / 3 = 0.899 is within the noise of
+    # the smallest; the next one's window holds the first rising loss (1.475 at 0.144).
+    assert anchor == lrs[12]
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import pytest
 from lrlab import tasks
 from lrlab.errors import UsageError
 from lrlab.finder import advice_budget, find_lr_task
+from lrlab.finder._core import HORIZON_EXPONENT
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +63,19 @@ def test_suggestions_named_for_their_origin_and_lrlab_range(cancer_result) -> No
 
 
 def test_horizon_scaling_of_the_confirmed_rate(cancer_result) -> None:  # type: ignore[no-untyped-def]
-    """Stochastic task: the confirmed rate is scaled by sqrt(confirm_steps / run steps)."""
+    """Stochastic task: the confirmed rate and range are scaled by (confirm / run steps)^0.5."""
     res = cancer_result
-    best_lr = min(res.confirmations, key=lambda c: c[1])[0]
+    best_lr, best = min(res.confirmations, key=lambda c: c[1])
     _, conf = advice_budget(300)
-    scale = np.sqrt(conf / 300)
+    assert HORIZON_EXPONENT == 0.5
+    scale = (conf / 300) ** HORIZON_EXPONENT
     s = res.suggestion
+    # The range is the candidates within 5% of the best score (and the pick), scaled.
+    good = [lr for lr, y in res.confirmations if y <= best * 1.05]
+    assert s.low == pytest.approx(min(*good, s.lr / scale) * scale, rel=1e-12)
+    assert s.high == pytest.approx(max(*good, s.lr / scale) * scale, rel=1e-12)
+    ends = [s.low / scale, s.high / scale]
+    assert any(e == pytest.approx(g, rel=1e-12) for e in ends for g in good)  # exactly scaled
     # The parabola refinement stays between the best candidate's neighbours.
     assert best_lr / 3 * scale * (1 - 1e-12) <= s.lr <= best_lr * 3 * scale * (1 + 1e-12)
 

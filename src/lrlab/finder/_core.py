@@ -12,8 +12,9 @@ bias-corrected exponential moving average ``s_i = a_i / (1 - beta^(i+1))``,
 ``diverge * min(s_0..s_i)`` or a loss is not finite.
 
 lrlab's own suggestion adds *confirmation*: the sweep proposes candidate rates
-below the rate of its smallest loss (under a zero-lag moving mean), each
-candidate is trained briefly from the very same starting state (model,
+below the last rate that did not hurt (the largest whose zero-lag moving mean
+is within its noise of the smallest), each candidate is trained briefly from
+the very same starting state (model,
 optimizer, RNG) on the very same batches, and scored by the mean loss of the
 iterates of its last quarter; after three candidates a fourth extends or
 refines the tried range.  A parabola in ``log lr`` through the best candidate
@@ -227,8 +228,11 @@ def find_lr(
         horizon: the length in steps of the training run the advice is for.
             With stochastic gradients the best constant rate shrinks with the
             horizon (bias ~ 1 / (lr t) against noise ~ lr gives
-            ``lr* ~ 1 / sqrt(t)``), so the confirmed rate is scaled by
-            ``sqrt(confirm_steps / horizon)``.  ``None``: no scaling.
+            ``lr* ~ t ** -0.5``; over-fitting late in a run pushes the
+            exponent towards 1), so the confirmed rate is scaled by
+            ``(confirm_steps / horizon) ** HORIZON_EXPONENT`` (0.5; see
+            ``docs/choosing.md`` for the measured exponents).  ``None``: no
+            scaling.
         deterministic: the gradients are exact (full batch): no horizon scaling,
             since without gradient noise the best rate does not shrink with ``t``.
         quiet: no progress bar (the bar also hides when stderr is not a terminal).
@@ -345,7 +349,7 @@ def find_lr(
     n_conf = confirm_steps or max(num_steps // 2, 5)
     scale = 1.0
     if horizon is not None and not deterministic and horizon > n_conf:
-        scale = math.sqrt(n_conf / horizon)
+        scale = (n_conf / horizon) ** HORIZON_EXPONENT
     own = _lrlab_suggestion(candidates, confirmations, tolerance, scale, traces)
     if own is not None:
         suggestions["lrlab"] = own
@@ -375,27 +379,49 @@ def find_lr(
 
 
 def _candidates(lrs: np.ndarray, losses: np.ndarray, count: int, ratio: float) -> list[float]:
-    """Candidate rates: the sweep's minimum rate divided by ``ratio**k``, ``k = 0..count-1``.
+    """Candidate rates: the sweep's anchor rate divided by ``ratio**k``, ``k = 0..count-1``.
 
-    The anchor is the rate of the smallest loss under a centered (zero-lag)
-    moving mean over a tenth of the sweep: the last rate that still helped.
-    The EMA that drives the stop rule is not used here: it lags by about
-    ``1 / (1 - beta)`` steps, which on a short sweep is most of it and put the
-    anchor 3-10x past the real minimum.  Rates below the anchor by geometric
-    factors cover "a bit below the edge" to "well below it", where the best
-    constant rate of a brief run lies.
+    The anchor is the last rate that did not hurt: the largest rate whose
+    loss, under a centered (zero-lag) moving mean over a tenth of the sweep,
+    is within one noise standard deviation of that mean's minimum.  On a
+    clean curve that is the minimum or a step past it; on a curve that stays
+    flat within its noise until it blows up, it is the rate just before the
+    rise, where the minimum alone would land anywhere on the flat part
+    (with a noisy first batch, at the very start of the sweep).  The noise
+    is the robust spread (1.4826 MAD) of the losses about the moving mean,
+    divided by the square root of the window.  The EMA that drives the stop
+    rule is not used here: it lags by about ``1 / (1 - beta)`` steps, which on
+    a short sweep is most of it.  Rates below the anchor by geometric factors
+    cover "a bit below the edge" to "well below it", where the best constant
+    rate of a brief run lies.
+
+    >>> lrs = np.logspace(-4, 0, 9)
+    >>> [round(c, 6) for c in _candidates(lrs, np.array([1, 1, 1, 1, 1, 1, 1, 9, 99.0]), 3, 3.0)]
+    [0.031623, 0.010541, 0.003514]
     """
     if len(losses) < 3 or count == 0:
         return []
-    smooth = _centered(losses, max(1, round(len(losses) * 0.05)))
+    half = max(1, round(len(losses) * 0.05))
+    smooth = _centered(losses, half)
     finite = np.isfinite(smooth)
     if not finite.any():
         return []
     k = int(np.argmin(np.where(finite, smooth, np.inf)))
+    x = np.asarray(losses, dtype=np.float64)
+    ok = np.isfinite(x) & finite
+    resid = x[ok] - smooth[ok]
+    noise = 1.4826 * float(np.median(np.abs(resid - np.median(resid)))) / math.sqrt(2 * half + 1)
+    k = max(k, int(np.flatnonzero(finite & (smooth <= smooth[k] + noise))[-1]))
     anchor = float(lrs[k])
     return [anchor / ratio**j for j in range(count)]
 
 
+#: The best constant rate of a run of ``t`` steps is taken to scale like
+#: ``t ** -HORIZON_EXPONENT``: 1/2 where gradient noise sets it (SGD theory).
+#: Measured exponents range from about 0.3 to 0.9 (over-fitting late in a run
+#: pushes it towards 1); no single value did better out of sample than the
+#: theory's, see docs/choosing.md.
+HORIZON_EXPONENT = 0.5
 #: Validation evaluations per confirmation run (evenly spaced over its last quarter).
 _EVALS = 8
 #: A smaller rate is preferred while its score is within this many standard errors.
@@ -541,7 +567,7 @@ def _lrlab_suggestion(
         min([*good, lr]) * scale,
         max([*good, lr]) * scale,
         None,
-        "lrlab: sweep, then brief confirmatory runs of candidates below the smoothed minimum",
+        "lrlab: sweep, then brief confirmatory runs below the last rate that did not hurt",
     )
 
 
