@@ -360,3 +360,22 @@ def test_the_package_is_callable(cancer) -> None:  # type: ignore[no-untyped-def
 
     res = lrlab.tune(cancer, sampler="random", trials=1, space=SPACE, storage="memory", steps=5)
     assert res.n_finished == 1 and res.total_steps == 5
+
+
+def test_median_pruning_waits_for_half_the_run(cancer) -> None:  # type: ignore[no-untyped-def]
+    # eval_every is 30: evaluations at 30, 60, 90; half the run is 45 steps
+    space = Space(lr=(1e-5, 1.0), optimizers=("sgd",), schedules=("constant",), grid_points=8)
+    res = tune(
+        cancer,
+        sampler="grid",
+        trials=8,
+        pruner="median",
+        space=space,
+        storage="memory",
+        steps=90,
+        seed=0,
+    )
+    pruned = [r for r in res.trials if r["state"] == "PRUNED"]
+    assert pruned, res.table()
+    assert all(r["steps"] == 60 for r in pruned), res.table()
+    assert res.total_steps < 8 * 90

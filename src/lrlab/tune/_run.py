@@ -51,7 +51,12 @@ def _pruner(name: str, cv: int | None, steps: int, eval_every: int) -> Any:
     if name == "none":
         return optuna.pruners.NopPruner()
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+        # Without CV the steps are training steps: compare a trial with the others
+        # only from half the run on.  Early in a run the larger LRs lead and the
+        # curves of near-optimal LRs still cross (a smaller LR catches up, or a
+        # larger one over-fits later), so an earlier median prunes the best LR.
+        warmup = 0 if cv else steps // 2
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=warmup)
     max_resource = cv if cv else steps
     min_resource = 1 if cv else min(eval_every, steps)
     if name == "hyperband":
@@ -251,6 +256,12 @@ def tune(
             validation loss of the folds, reported after each fold.
         pruner: ``"none"``, ``"median"``, ``"hyperband"``,
             ``"successive_halving"`` or ``"wilcoxon"`` (for ``cv``; per-fold losses).
+            ``"median"`` prunes a trial whose best validation loss so far is
+            worse than the median of the completed trials at the same step,
+            after 3 completed trials and, without ``cv``, not before half of
+            ``steps``: earlier, the curves of good LRs still cross (a smaller LR
+            catches up later, a larger one over-fits later), and a median at
+            an early step prunes the LR that is best at the end.
         space: the :class:`~lrlab.tune.Space` (default ``Space()``).
         storage: see :mod:`lrlab.tune.storage` (default: a SQLite file in ``run_dir``).
         study: the study name (default ``"<task>-<sampler>"``).
