@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from schedule_kit import KINDS, schedules
@@ -231,3 +232,30 @@ def test_pure_and_immutable(s: ls.Schedule, t: int) -> None:
     else:  # pragma: no cover - a frozen dataclass must refuse
         raise AssertionError("schedule is mutable")
     assert s(t) == first
+
+
+@pytest.mark.parametrize(
+    "s",
+    [
+        ls.exponential(0.1, -1.0),
+        ls.step(0.1, 2.0, 1),
+        ls.join([ls.constant(0.1), ls.exponential(0.1, -1.0)], [5]),
+    ],
+    ids=repr,
+)
+def test_growth_overflows_to_inf_on_every_path(s: ls.Schedule) -> None:
+    # Python's float arithmetic raises OverflowError where NumPy gives inf; a step is the
+    # same step whichever way it is passed in.
+    with pytest.warns(RuntimeWarning, match="overflow"):
+        by_array = s(np.array([10**6]))[0]
+    assert by_array == math.inf
+    for step in (10**6, 1e6, np.int64(10**6)):
+        with pytest.warns(RuntimeWarning, match="overflow"):
+            assert s(step) == math.inf
+
+
+def test_clipped_growth_is_finite_past_the_overflow() -> None:
+    c = ls.clip(ls.exponential(0.1, -1.0), 0.0, 1.0)
+    with pytest.warns(RuntimeWarning, match="overflow"):
+        assert c(10**6) == 1.0
+    assert c(3) == 1.0 and c(1) == pytest.approx(0.1 * math.e, rel=1e-15)
