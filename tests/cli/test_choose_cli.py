@@ -104,6 +104,9 @@ def test_find_bad_input(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["find", "--task", "digits", "--min-lr", "1", "--max-lr", "0.1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Received: min_lr=1.0, max_lr=0.1" in err
+    assert main(["find", "--task", "digits", "--horizon-exponent", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Received: horizon_exponent=3.0" in err
 
 
 @pytest.mark.postgres

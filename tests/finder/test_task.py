@@ -80,6 +80,31 @@ def test_horizon_scaling_of_the_confirmed_rate(cancer_result) -> None:  # type: 
     assert best_lr / 3 * scale * (1 - 1e-12) <= s.lr <= best_lr * 3 * scale * (1 + 1e-12)
 
 
+def test_horizon_exponent_only_rescales_the_same_pick(cancer_result) -> None:  # type: ignore[no-untyped-def]
+    """Same seed, same sweep, same confirmations: the exponent changes the scale alone."""
+    _, conf = advice_budget(300)
+    base = cancer_result.suggestion
+    for exponent in (0.0, 1.0):
+        r = find_lr_task(tasks.get("breast_cancer"), "momentum", seed=0, horizon_exponent=exponent)
+        assert r.confirmations == cancer_result.confirmations
+        assert r.settings["horizon_exponent"] == exponent
+        f = (conf / 300) ** (exponent - HORIZON_EXPONENT)
+        s = r.suggestion
+        assert (s.lr, s.low, s.high) == pytest.approx(
+            (base.lr * f, base.low * f, base.high * f), rel=1e-12
+        )
+
+
+@pytest.mark.parametrize("bad", [-0.1, 2.5, float("nan"), "1", True])
+def test_bad_horizon_exponent_is_named(bad) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(
+        UsageError,
+        match=r"Argument `horizon_exponent` must be a number in \[0, 2\]\. "
+        r"Received: horizon_exponent=",
+    ):
+        find_lr_task("quadratic", horizon_exponent=bad, num_steps=5, confirm=0)
+
+
 def test_to_dict_is_json(cancer_result) -> None:  # type: ignore[no-untyped-def]
     d = json.loads(json.dumps(cancer_result.to_dict()))
     assert d["steps"] == cancer_result.steps

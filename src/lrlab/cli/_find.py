@@ -27,6 +27,13 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--mode", default="exponential", help="exponential (default) or linear")
     p.add_argument("--seed", type=int, default=0, help="model and batch seed (default 0)")
+    p.add_argument(
+        "--horizon-exponent",
+        type=float,
+        default=None,
+        help="lrlab's rate is scaled by (confirmation / run steps) ** this (default 0.5; "
+        "0.75-1 for runs that over-fit before their end)",
+    )
     p.add_argument("--out", default=None, help="write the figure here (.png, .svg, .pdf)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
@@ -48,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         max_lr=args.max_lr,
         num_steps=args.steps,
         mode=args.mode,
+        horizon_exponent=args.horizon_exponent,
         quiet=False,
     )
     if out is not None:

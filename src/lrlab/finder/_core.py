@@ -191,6 +191,7 @@ def find_lr(
     tolerance: float = 0.05,
     val_data: Batch | None = None,
     horizon: int | None = None,
+    horizon_exponent: float | None = None,
     deterministic: bool = False,
     quiet: bool = True,
 ) -> FinderResult:
@@ -230,9 +231,14 @@ def find_lr(
             horizon (bias ~ 1 / (lr t) against noise ~ lr gives
             ``lr* ~ t ** -0.5``; over-fitting late in a run pushes the
             exponent towards 1), so the confirmed rate is scaled by
-            ``(confirm_steps / horizon) ** HORIZON_EXPONENT`` (0.5; see
-            ``docs/choosing.md`` for the measured exponents).  ``None``: no
+            ``(confirm_steps / horizon) ** horizon_exponent``.  ``None``: no
             scaling.
+        horizon_exponent: the exponent of that scaling, in ``[0, 2]``
+            (default :data:`HORIZON_EXPONENT`, 1/2).  Measured exponents run
+            from about 0.3, where the validation loss keeps falling to the
+            end, to about 1.1, where the run over-fits from mid-way
+            (``docs/choosing.md``): if the validation loss of your runs
+            bottoms out well before their end, 0.75-1 is the better guess.
         deterministic: the gradients are exact (full batch): no horizon scaling,
             since without gradient noise the best rate does not shrink with ``t``.
         quiet: no progress bar (the bar also hides when stderr is not a terminal).
@@ -264,6 +270,17 @@ def find_lr(
     if isinstance(confirm, bool) or not isinstance(confirm, int) or confirm < 0:
         raise UsageError(
             f"Argument `confirm` must be a non-negative integer. Received: confirm={confirm!r}"
+        )
+    if horizon_exponent is None:
+        horizon_exponent = HORIZON_EXPONENT
+    if (
+        isinstance(horizon_exponent, bool)
+        or not isinstance(horizon_exponent, (int, float))
+        or not 0.0 <= horizon_exponent <= 2.0
+    ):
+        raise UsageError(
+            "Argument `horizon_exponent` must be a number in [0, 2]. "
+            f"Received: horizon_exponent={horizon_exponent!r}"
         )
     if isinstance(confirm_steps, bool) or not isinstance(confirm_steps, int) or confirm_steps < 0:
         raise UsageError(
@@ -349,7 +366,7 @@ def find_lr(
     n_conf = confirm_steps or max(num_steps // 2, 5)
     scale = 1.0
     if horizon is not None and not deterministic and horizon > n_conf:
-        scale = (n_conf / horizon) ** HORIZON_EXPONENT
+        scale = (n_conf / horizon) ** float(horizon_exponent)
     own = _lrlab_suggestion(candidates, confirmations, tolerance, scale, traces)
     if own is not None:
         suggestions["lrlab"] = own
@@ -374,6 +391,8 @@ def find_lr(
             "diverge": float(diverge),
             "confirm": confirm,
             "confirm_steps": confirm_steps or max(num_steps // 2, 5),
+            "horizon": horizon,
+            "horizon_exponent": float(horizon_exponent),
         },
     )
 
