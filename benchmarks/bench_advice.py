@@ -199,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
             for rule, acc in per_rule.items():
                 case["advice"][rule] = _entry(*acc, ref)
             case["advice"]["lrlab"]["ranges"] = ranges
+            case["advice"]["lrlab"]["ranges_holding_grid_best"] = sum(
+                lo <= ref["lr"] <= hi for lo, hi in ranges
+            )
             case["advice"]["lrlab"]["advice_steps_fraction_of_run"] = (
                 case["advice"]["lrlab"]["advice_steps"] / task.steps
             )
@@ -274,6 +277,12 @@ def _summarise(cases: list[dict[str, Any]]) -> dict[str, Any]:
             "max_spread": max(spreads) if spreads else None,
             "spread_under_1_5": sum(s < 1.5 for s in spreads),
         }
+        held = [c["advice"][m].get("ranges_holding_grid_best") for c in cases if m in c["advice"]]
+        if held and all(h is not None for h in held):
+            out[m]["ranges_holding_grid_best"] = (
+                f"{sum(held)}/{sum(len(c['advice'][m]['ranges']) for c in cases)}"
+            )
+
     return out
 
 

@@ -10,7 +10,7 @@ import pytest
 from lrlab import tasks
 from lrlab.errors import UsageError
 from lrlab.finder import advice_budget, find_lr_task
-from lrlab.finder._core import HORIZON_EXPONENT
+from lrlab.finder._core import HORIZON_EXPONENT, HORIZON_EXPONENT_RANGE
 
 
 @pytest.fixture(scope="module")
@@ -63,36 +63,43 @@ def test_suggestions_named_for_their_origin_and_lrlab_range(cancer_result) -> No
 
 
 def test_horizon_scaling_of_the_confirmed_rate(cancer_result) -> None:  # type: ignore[no-untyped-def]
-    """Stochastic task: the confirmed rate and range are scaled by (confirm / run steps)^0.5."""
+    """Stochastic task: the confirmed rate is scaled by (confirm / run steps)^0.5, and the
+    range's ends by the ends of the exponent's measured interquartile range (0.7 and 0.4)."""
     res = cancer_result
     best_lr, best = min(res.confirmations, key=lambda c: c[1])
     _, conf = advice_budget(300)
-    assert HORIZON_EXPONENT == 0.5
-    scale = (conf / 300) ** HORIZON_EXPONENT
+    assert HORIZON_EXPONENT == 0.5 and HORIZON_EXPONENT_RANGE == (0.4, 0.7)
+    r = conf / 300
     s = res.suggestion
-    # The range is the candidates within 5% of the best score (and the pick), scaled.
+    raw = s.lr / r**0.5
+    # The range is the candidates within 5% of the best score (and the pick).
     good = [lr for lr, y in res.confirmations if y <= best * 1.05]
-    assert s.low == pytest.approx(min(*good, s.lr / scale) * scale, rel=1e-12)
-    assert s.high == pytest.approx(max(*good, s.lr / scale) * scale, rel=1e-12)
-    ends = [s.low / scale, s.high / scale]
-    assert any(e == pytest.approx(g, rel=1e-12) for e in ends for g in good)  # exactly scaled
+    assert s.low == pytest.approx(min(*good, raw) * r**0.7, rel=1e-12)
+    assert s.high == pytest.approx(max(*good, raw) * r**0.4, rel=1e-12)
+    assert s.low < s.lr < s.high
     # The parabola refinement stays between the best candidate's neighbours.
-    assert best_lr / 3 * scale * (1 - 1e-12) <= s.lr <= best_lr * 3 * scale * (1 + 1e-12)
+    assert best_lr / 3 * (1 - 1e-12) <= raw <= best_lr * 3 * (1 + 1e-12)
 
 
 def test_horizon_exponent_only_rescales_the_same_pick(cancer_result) -> None:  # type: ignore[no-untyped-def]
     """Same seed, same sweep, same confirmations: the exponent changes the scale alone."""
     _, conf = advice_budget(300)
+    r = conf / 300
     base = cancer_result.suggestion
+    raw = (base.lr / r**0.5, base.low / r**0.7, base.high / r**0.4)
     for exponent in (0.0, 1.0):
-        r = find_lr_task(tasks.get("breast_cancer"), "momentum", seed=0, horizon_exponent=exponent)
-        assert r.confirmations == cancer_result.confirmations
-        assert r.settings["horizon_exponent"] == exponent
-        f = (conf / 300) ** (exponent - HORIZON_EXPONENT)
-        s = r.suggestion
-        assert (s.lr, s.low, s.high) == pytest.approx(
-            (base.lr * f, base.low * f, base.high * f), rel=1e-12
+        res = find_lr_task(
+            tasks.get("breast_cancer"), "momentum", seed=0, horizon_exponent=exponent
         )
+        assert res.confirmations == cancer_result.confirmations
+        assert res.settings["horizon_exponent"] == exponent
+        s = res.suggestion
+        want = (
+            raw[0] * r**exponent,
+            raw[1] * r ** max(exponent, 0.7),
+            raw[2] * r ** min(exponent, 0.4),
+        )
+        assert (s.lr, s.low, s.high) == pytest.approx(want, rel=1e-12)
 
 
 @pytest.mark.parametrize("bad", [-0.1, 2.5, float("nan"), "1", True])
