@@ -446,11 +446,11 @@ def _candidates(lrs: np.ndarray, losses: np.ndarray, count: int, ratio: float) -
 
 #: The best constant rate of a run of ``t`` steps is taken to scale like
 #: ``t ** -HORIZON_EXPONENT``: 1/2 where gradient noise sets it (SGD theory).
-#: Measured exponents range from about 0.3 to 0.9 (over-fitting late in a run
+#: Measured exponents range from about 0.3 to 1.1 (over-fitting late in a run
 #: pushes it towards 1); no single value did better out of sample than the
 #: theory's, see docs/choosing.md.
 HORIZON_EXPONENT = 0.5
-#: The interquartile range of the measured exponents (0.41-0.69 over 24
+#: The interquartile range of the measured exponents (0.42-0.71 over 24
 #: stochastic task x optimizer x length cases, docs/choosing.md).  The
 #: suggestion's range carries the near-best candidates to the run's length
 #: with both ends of it (and the chosen exponent), so that it states how far
