@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from typing import Any
@@ -223,8 +224,6 @@ def _grid_rows(
     cache: str | None, task: Any, opt: str, grid: list[float], seeds: list[int]
 ) -> dict[float, list[tuple[float, float, int]]]:
     """``{lr: [(val_loss, metric, steps) per seed]}``, read from / added to ``cache``."""
-    import os
-
     store: dict[str, Any] = {}
     if cache and os.path.exists(cache):
         with open(cache) as f:
@@ -277,12 +276,11 @@ def _summarise(cases: list[dict[str, Any]]) -> dict[str, Any]:
             "max_spread": max(spreads) if spreads else None,
             "spread_under_1_5": sum(s < 1.5 for s in spreads),
         }
-        held = [c["advice"][m].get("ranges_holding_grid_best") for c in cases if m in c["advice"]]
-        if held and all(h is not None for h in held):
-            out[m]["ranges_holding_grid_best"] = (
-                f"{sum(held)}/{sum(len(c['advice'][m]['ranges']) for c in cases)}"
-            )
-
+        key = "ranges_holding_grid_best"
+        held = [c["advice"][m] for c in cases if key in c["advice"].get(m, {})]
+        if held:
+            out[m][key] = sum(a[key] for a in held)
+            out[m]["ranges"] = sum(len(a["ranges"]) for a in held)
     return out
 
 

@@ -14,15 +14,15 @@ bias-corrected exponential moving average ``s_i = a_i / (1 - beta^(i+1))``,
 lrlab's own suggestion adds *confirmation*: the sweep proposes candidate rates
 below the last rate that did not hurt (the largest whose zero-lag moving mean
 is within its noise of the smallest), each candidate is trained briefly from
-the very same starting state (model,
-optimizer, RNG) on the very same batches, and scored by the mean loss of the
-iterates of its last quarter; after three candidates a fourth extends or
-refines the tried range.  A parabola in ``log lr`` through the best candidate
-and its neighbours refines the pick, which then moves to the smallest rate
-within one (paired) standard error of the best score; the range is the set of
-candidates whose score is within ``tolerance`` of the best, carried to the
-run's length with the ends of the horizon exponent's measured range.  Every step of
-sweep and confirmation is counted in ``result.steps``.
+the very same starting state (model, optimizer, RNG) on the very same
+batches, and scored by the mean loss of the iterates of its last quarter;
+after three candidates a fourth extends or refines the tried range.  A
+parabola in ``log lr`` through the best candidate and its neighbours refines
+the pick, which then moves to the smallest rate within one (paired) standard
+error of the best score; the range is the set of candidates whose score is
+within ``tolerance`` of the best, carried to the run's length with the ends
+of the horizon exponent's measured range.  Every step of sweep and
+confirmation is counted in ``result.steps``.
 
 Afterwards the model, optimizer and RNGs are restored bit for bit, whether the
 test finished, diverged or raised.
@@ -285,6 +285,7 @@ def find_lr(
             "Argument `horizon_exponent` must be a number in [0, 2]. "
             f"Received: horizon_exponent={horizon_exponent!r}"
         )
+    exponent = float(horizon_exponent)
     if isinstance(confirm_steps, bool) or not isinstance(confirm_steps, int) or confirm_steps < 0:
         raise UsageError(
             "Argument `confirm_steps` must be a non-negative integer. "
@@ -370,10 +371,10 @@ def find_lr(
     scale = low_scale = high_scale = 1.0
     if horizon is not None and not deterministic and horizon > n_conf:
         ratio = n_conf / horizon
-        scale = ratio ** float(horizon_exponent)
+        scale = ratio**exponent
         # The range carries the exponent's uncertainty too (see HORIZON_EXPONENT_RANGE).
-        low_scale = ratio ** max(float(horizon_exponent), HORIZON_EXPONENT_RANGE[1])
-        high_scale = ratio ** min(float(horizon_exponent), HORIZON_EXPONENT_RANGE[0])
+        low_scale = ratio ** max(exponent, HORIZON_EXPONENT_RANGE[1])
+        high_scale = ratio ** min(exponent, HORIZON_EXPONENT_RANGE[0])
     own = _lrlab_suggestion(
         candidates, confirmations, tolerance, scale, traces, (low_scale, high_scale)
     )
@@ -400,8 +401,9 @@ def find_lr(
             "diverge": float(diverge),
             "confirm": confirm,
             "confirm_steps": confirm_steps or max(num_steps // 2, 5),
+            "tolerance": float(tolerance),
             "horizon": horizon,
-            "horizon_exponent": float(horizon_exponent),
+            "horizon_exponent": exponent,
         },
     )
 

@@ -206,6 +206,7 @@ def landscape(ctx: Context) -> Section:
 
 def range_test(ctx: Context) -> Section:
     from lrlab.finder import advice_budget, find_lr_task
+    from lrlab.finder._core import HORIZON_EXPONENT_RANGE
     from lrlab.train import run
 
     task = ctx.task
@@ -236,9 +237,11 @@ def range_test(ctx: Context) -> Section:
     ctx.results["finder"] = res
     best_row = min(rows, key=lambda r: float(r[2]))
     ctx.results["finder_rows"] = rows
+    lo_exp, hi_exp = HORIZON_EXPONENT_RANGE
     span = (
-        f"its range {ours.low:.3g} … {ours.high:.3g} (the brief runs within 5% of the best, "
-        "carried to the run's length with horizon exponents from 0.4 to 0.7)"
+        f"its range {ours.low:.3g} … {ours.high:.3g} (the brief runs within "
+        f"{res.settings['tolerance']:.0%} of the best, carried to the run's length with horizon "
+        f"exponents from {lo_exp} to {hi_exp})"
         if ours is not None
         else "no range (the sweep was too short)"
     )

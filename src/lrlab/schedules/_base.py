@@ -81,25 +81,23 @@ class Schedule:
             # A training loop's step: the same result as prepare()'s scalar
             # path, without its type dispatch (a torch scheduler step pays
             # this on every call).
-            try:
-                return float(self._value(float(step), SCALAR))
-            except OverflowError:
-                return self._overflowed(float(step))
+            return self._scalar(float(step))
         if isinstance(step, np.ndarray) and step.size > CHUNK:
             return self._blocks(step)
         xp, t, finish = prepare(step)
         if xp is SCALAR:
-            try:
-                return finish(self._value(t, xp))
-            except OverflowError:
-                return self._overflowed(t)
+            return self._scalar(t)
         return finish(self._value(t, xp))
 
-    def _overflowed(self, t: float) -> float:
-        """The value at ``t`` where Python's float arithmetic overflowed: what the
-        array path gives (``inf`` under IEEE rules, with NumPy's RuntimeWarning),
-        rather than an ``OverflowError`` from one path only."""
-        return float(self._value(np.array([t]), NUMPY)[0])
+    def _scalar(self, t: float) -> float:
+        """The value at one step, in Python floats.  Where their arithmetic
+        overflows (``OverflowError``), the array formula gives the value the
+        array path gives -- ``inf`` under IEEE rules, with NumPy's
+        RuntimeWarning -- so one step is the same step on every path."""
+        try:
+            return float(self._value(t, SCALAR))
+        except OverflowError:
+            return float(self._value(np.array([t]), NUMPY)[0])
 
     def _blocks(self, step: np.ndarray) -> np.ndarray:
         """The NumPy path, block by block: every formula is elementwise, so
