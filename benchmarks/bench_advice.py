@@ -101,7 +101,9 @@ def _entry(
     }
 
 
-def _tpe(task: Any, optimizer: str, budget: int, seeds: list[int], ref: dict) -> dict[str, Any]:
+def _tpe(
+    task: Any, optimizer: str, budget: int, seeds: list[int], ref: dict, repeats: int
+) -> dict[str, Any]:
     from lrlab.tune import Space, tune
 
     space = Space(lr=(1e-5, 10.0), optimizers=(optimizer,), schedules=("constant",))
@@ -111,6 +113,7 @@ def _tpe(task: Any, optimizer: str, budget: int, seeds: list[int], ref: dict) ->
         pruner="median",
         trials=10**6,
         budget=budget,
+        repeats=repeats,
         space=space,
         storage="memory",
         seed=0,
@@ -131,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tasks", default=None, help="comma-separated task names")
     ap.add_argument("--optimizers", default=None, help="comma-separated: momentum,adam")
     ap.add_argument("--no-tpe", action="store_true")
+    ap.add_argument(
+        "--tpe-repeats", type=int, default=1, help="seeds per TPE trial (tune's `repeats`)"
+    )
     ap.add_argument(
         "--grid-cache",
         default=None,
@@ -210,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
                 out = [_train(task, free, None, s) for s in seeds]
                 case["advice"][free] = _entry([o[0] for o in out], [o[1] for o in out], [], [], ref)
             if not args.no_tpe:
-                case["advice"]["tpe_pruned"] = _tpe(task, opt, ref["steps"] // 4, seeds, ref)
+                case["advice"]["tpe_pruned"] = _tpe(
+                    task, opt, ref["steps"] // 4, seeds, ref, args.tpe_repeats
+                )
             case["seconds"] = time.time() - t0
             report["cases"].append(case)
             print(f"{name}/{opt_key} done in {case['seconds']:.0f}s", file=sys.stderr)

@@ -88,6 +88,7 @@ def test_tune_then_resume(tmp_path, capsys) -> None:  # type: ignore[no-untyped-
         (["--trials", "0"], "Received: trials=0"),
         (["--trials", "-3"], "Received: trials=-3"),
         (["--cv", "1"], "Received: cv=1"),
+        (["--repeats", "0"], "Received: repeats=0"),
         (["--storage", "postgresql://u:topsecret@127.0.0.1:1/x"], "could not be reached"),
         (["--storage", "ftp://x"], "Argument `storage`"),
     ],

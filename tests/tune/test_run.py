@@ -45,7 +45,7 @@ def test_cv_trials_report_each_fold_and_count_steps(cancer, tmp_path) -> None:  
     )
     for row, t in zip(res.trials, st.trials):
         assert row["state"] == "COMPLETE"
-        folds = row["fold_losses"]
+        folds = row["run_losses"]
         assert len(folds) == 3
         assert row["value"] == pytest.approx(float(np.mean(folds)), rel=1e-12)
         assert row["steps"] == 3 * 12
@@ -54,6 +54,59 @@ def test_cv_trials_report_each_fold_and_count_steps(cancer, tmp_path) -> None:  
         assert t.intermediate_values[1] == pytest.approx(np.mean(folds[:2]), rel=1e-12)
     assert res.total_steps == 4 * 36
     assert res.best is not None and res.best["value"] == min(r["value"] for r in res.trials)
+
+
+def test_repeats_average_seeds_and_report_one_step_axis(cancer) -> None:  # type: ignore[no-untyped-def]
+    from lrlab.train import run
+
+    space = Space(lr=(1e-3, 1e-1), optimizers=("adam",), schedules=("constant",), grid_points=2)
+    steps = 30
+    res = tune(
+        cancer, sampler="grid", trials=2, repeats=3, pruner="none", space=space,
+        storage="memory", steps=steps, seed=4, study="rep",
+    )  # fmt: skip
+    st = res.trials
+    assert res.n_finished == 2 and res.total_steps == 2 * 3 * steps
+    for row in st:
+        # each run is the plain training run with seed 4, 5, 6
+        want = [
+            run(cancer, "adam", lr=row["lr"], steps=steps, seed=s, step_size_every=10**9)
+            for s in (4, 5, 6)
+        ]
+        assert row["run_losses"] == [h.final_val_loss for h in want]
+        assert row["value"] == pytest.approx(float(np.mean(row["run_losses"])), rel=1e-12)
+        assert row["steps"] == 3 * steps
+        assert len(set(row["run_losses"])) == 3  # the seeds differ
+
+
+def test_repeats_running_mean_is_what_the_pruner_sees(cancer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    storage = f"sqlite:///{tmp_path / 'r.db'}"
+    steps = 70  # evaluations at 30, 60 and the end
+    res = tune(
+        cancer, sampler="random", trials=2, repeats=2, pruner="none", space=SPACE,
+        storage=storage, steps=steps, study="r",
+    )  # fmt: skip
+    st = optuna.load_study(study_name="r", storage=storage)
+    assert cancer.eval_every == 30
+    for row, t in zip(res.trials, st.trials):
+        first, second = row["run_losses"]
+        iv = t.intermediate_values
+        assert sorted(iv) == [30, 60, 70, 70 + 30, 70 + 60, 140]
+        assert iv[steps] == first  # the end of run 0: its own final loss
+        assert iv[2 * steps] == pytest.approx((first + second) / 2, rel=1e-12)
+    # with cv the report is per run: seed 0's folds, then seed 1's
+    cv = tune(
+        cancer, sampler="random", trials=1, repeats=2, cv=2, pruner="none", space=SPACE,
+        storage=storage, steps=8, study="rcv",
+    )  # fmt: skip
+    t = optuna.load_study(study_name="rcv", storage=storage).trials[0]
+    runs = cv.trials[0]["run_losses"]
+    assert len(runs) == 4 and cv.trials[0]["steps"] == 4 * 8
+    assert [t.intermediate_values[k] for k in range(4)] == pytest.approx(
+        [np.mean(runs[: k + 1]) for k in range(4)], rel=1e-12
+    )
+    with pytest.raises(UsageError, match="repeats=2; it cannot be resumed with repeats=1"):
+        tune(cancer, trials=3, space=SPACE, storage=storage, steps=steps, study="r")
 
 
 def test_folds_are_stratified_kfold_on_the_training_split(cancer) -> None:  # type: ignore[no-untyped-def]
@@ -153,7 +206,7 @@ def test_wilcoxon_reports_fold_losses_not_running_means(cancer, tmp_path) -> Non
     st = optuna.load_study(study_name="w", storage=storage)
     for row, t in zip(res.trials, st.trials):
         if row["state"] == "COMPLETE":
-            folds = row["fold_losses"]
+            folds = row["run_losses"]
             assert [t.intermediate_values[k] for k in range(3)] == folds
 
 
@@ -175,6 +228,7 @@ def test_wilcoxon_needs_cv_and_other_bad_input(cancer) -> None:  # type: ignore[
     cases = [
         ({"trials": 0}, "Argument `trials` must be a positive integer. Received: trials=0"),
         ({"cv": 1}, "Received: cv=1"),
+        ({"repeats": 0}, "Argument `repeats` must be a positive integer. Received: repeats=0"),
         ({"sampler": "bayes"}, "Received: sampler='bayes'"),
         ({"pruner": "wilcoxon"}, "only with cross-validation"),
         ({"pruner": "sometimes"}, "Received: pruner='sometimes'"),

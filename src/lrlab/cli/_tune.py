@@ -24,6 +24,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--trials", type=int, default=40, help="finished trials in total (default 40)")
     p.add_argument("--cv", type=int, default=None, help="k-fold cross-validation (k >= 2)")
     p.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="seeds per configuration, scored by their mean (default 1)",
+    )
+    p.add_argument(
         "--pruner",
         default="median",
         help="none, median, hyperband, successive_halving or wilcoxon (default median)",
@@ -81,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         sampler=args.sampler,
         trials=args.trials,
         cv=args.cv,
+        repeats=args.repeats,
         pruner=args.pruner,
         space=space,
         storage=args.storage,

@@ -474,13 +474,13 @@ def search(ctx: Context) -> Section:
         label = SAMPLER_NAMES[sampler]
         ax1.step(spent[ok], best_so_far[ok], where="post", marker="o", ms=3, label=label)
         done = [r for r in trials if r["state"] == "COMPLETE" and r["value"] is not None]
-        cut = [r for r in trials if r["state"] == "PRUNED" and r.get("fold_losses")]
+        cut = [r for r in trials if r["state"] == "PRUNED" and r.get("run_losses")]
         (dot,) = ax2.plot(
             [r["lr"] for r in done], [r["value"] for r in done], "o", ms=5, label=label
         )
         ax2.plot(
             [r["lr"] for r in cut],
-            [float(np.mean(r["fold_losses"])) for r in cut],
+            [float(np.mean(r["run_losses"])) for r in cut],
             "x",
             ms=5,
             color=dot.get_color(),

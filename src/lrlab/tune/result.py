@@ -20,7 +20,9 @@ class TuneResult:
         target: the number of finished trials the study aims at.
         trials: one row per trial (surplus markers left out): ``number``,
             ``state``, ``value``, ``optimizer``, ``lr``, ``schedule``,
-            ``params``, ``steps``, ``fold_losses``, ``seconds``.
+            ``params``, ``steps``, ``run_losses`` (the final validation loss
+            of each training run, seed-major: every fold of the first seed,
+            then of the next), ``seconds``.
         best: the best row, or ``None`` when no trial completed.
     """
 
@@ -55,7 +57,10 @@ class TuneResult:
                     "params": cfg.get("params", {}),
                     "schedule_config": cfg.get("schedule_config"),
                     "steps": int(t.user_attrs.get("steps", 0)),
-                    "fold_losses": t.user_attrs.get("fold_losses"),
+                    "run_losses": t.user_attrs.get(
+                        "run_losses",
+                        t.user_attrs.get("fold_losses"),  # older studies
+                    ),
                     "diverged": bool(t.user_attrs.get("diverged", False)),
                     "seconds": seconds,
                 }
