@@ -10,7 +10,10 @@ with momentum 0.9, Adam) one run measures:
   lrlab's rule with its default budget, one range test per seed, then trained
   at the suggested LR with that seed;
 * the LR-free optimizers (Prodigy, D-Adaptation Adam) at their defaults;
-* TPE with median pruning over the LR with at most 25% of the grid's steps.
+* TPE over the LR with at most 25% of the grid's steps, with median pruning and
+  with projected pruning (tune's ``pruner``), each once per search seed
+  (``--tpe-seeds``, default 0-4) and each study's best LR trained on the grid's
+  seeds: one study is one draw, the count over the search seeds says more.
 
 For each: the mean final validation loss and metric, their ratios to the grid
 best, the suggestion's spread across seeds (max / min), and the training steps
@@ -21,7 +24,7 @@ rule was designed or adjusted on it, so its figures are out of sample.  The
 summary counts the issue's eight cases and the held-out ones separately.
 
     python benchmarks/bench_advice.py            # the full measurement
-    python benchmarks/bench_advice.py --quick    # 2 tasks, 7-value grid, 2 seeds
+    python benchmarks/bench_advice.py --quick    # 2 tasks, 7-value grid, 2 seeds, 1 search seed
     python benchmarks/bench_advice.py --grid-cache grid.json   # reuse the grid's runs
 """
 
@@ -68,6 +71,8 @@ OPTIMIZERS = {"momentum": "momentum", "adam": "adam"}
 TASKS = ["quadratic", "digits", "mnist1d", "breast_cancer"]
 HELD_OUT = ["diabetes"]
 LR_FREE = {"adam": ["prodigy", "dadapt_adam"], "momentum": []}
+#: The pruners TPE runs with (tune's ``pruner``).
+TPE_PRUNERS = ["median", "projected"]
 
 
 def _train(task: Any, optimizer: str, lr: float | None, seed: int) -> tuple[float, float, int]:
@@ -102,30 +107,50 @@ def _entry(
 
 
 def _tpe(
-    task: Any, optimizer: str, budget: int, seeds: list[int], ref: dict, repeats: int
+    task: Any,
+    optimizer: str,
+    budget: int,
+    seeds: list[int],
+    ref: dict,
+    *,
+    pruner: str,
+    search_seeds: list[int],
+    repeats: int,
 ) -> dict[str, Any]:
+    """TPE on at most ``budget`` steps, once per search seed; each best LR trained on ``seeds``.
+
+    The entry's headline figures are those of the first search seed; the
+    ``*_by_search_seed`` lists hold every study's.
+    """
     from lrlab.tune import Space, tune
 
     space = Space(lr=(1e-5, 10.0), optimizers=(optimizer,), schedules=("constant",))
-    res = tune(
-        task,
-        sampler="tpe",
-        pruner="median",
-        trials=10**6,
-        budget=budget,
-        repeats=repeats,
-        space=space,
-        storage="memory",
-        seed=0,
-        quiet=True,
-    )
-    lr = float(res.best_params["lr"])
-    out = [_train(task, optimizer, lr, s) for s in seeds]
-    e = _entry([o[0] for o in out], [o[1] for o in out], [lr], [res.total_steps], ref)
-    e["trials"] = len(res.trials)
-    e["steps_fraction_of_grid"] = res.total_steps / (4 * budget)
-    e["pruned"] = sum(r["state"] == "PRUNED" for r in res.trials)
-    return e
+    studies = []
+    for search_seed in search_seeds:
+        res = tune(
+            task,
+            sampler="tpe",
+            pruner=pruner,
+            trials=10**6,
+            budget=budget,
+            repeats=repeats,
+            space=space,
+            storage="memory",
+            seed=search_seed,
+            quiet=True,
+        )
+        lr = float(res.best_params["lr"])
+        out = [_train(task, optimizer, lr, s) for s in seeds]
+        e = _entry([o[0] for o in out], [o[1] for o in out], [lr], [res.total_steps], ref)
+        e["trials"] = len(res.trials)
+        e["steps_fraction_of_grid"] = res.total_steps / (4 * budget)
+        e["pruned"] = sum(r["state"] == "PRUNED" for r in res.trials)
+        studies.append(e)
+    first = dict(studies[0])
+    first["search_seeds"] = search_seeds
+    for key in ("loss_ratio", "lr", "trials", "steps_fraction_of_grid"):
+        first[f"{key}_by_search_seed"] = [e[key] for e in studies]
+    return first
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,22 +163,32 @@ def main(argv: list[str] | None = None) -> int:
         "--tpe-repeats", type=int, default=1, help="seeds per TPE trial (tune's `repeats`)"
     )
     ap.add_argument(
+        "--tpe-seeds", default="0,1,2,3,4", help="search seeds of the TPE studies (default 0-4)"
+    )
+    ap.add_argument(
         "--grid-cache",
         default=None,
         help="JSON file of the grid's runs: read when present, written after each case",
     )
     args = ap.parse_args(argv)
+    search_seeds = [int(x) for x in args.tpe_seeds.split(",")]
     torch.set_num_threads(1)
     names = TASKS + HELD_OUT
     n_grid, seeds = 21, [0, 1, 2]
     if args.quick:
         names, n_grid, seeds = ["quadratic", "breast_cancer"], 7, [0, 1]
+        search_seeds = search_seeds[:1]
     if args.tasks:
         names = args.tasks.split(",")
     opts = args.optimizers.split(",") if args.optimizers else list(OPTIMIZERS)
     grid = np.logspace(-5, 1, n_grid).tolist()
     t_start = time.time()
-    report: dict[str, Any] = {"grid": grid, "seeds": seeds, "cases": []}
+    report: dict[str, Any] = {
+        "grid": grid,
+        "seeds": seeds,
+        "tpe_search_seeds": search_seeds,
+        "cases": [],
+    }
     for name in names:
         task = tasks.get(name)
         for opt_key in opts:
@@ -216,9 +251,17 @@ def main(argv: list[str] | None = None) -> int:
                 out = [_train(task, free, None, s) for s in seeds]
                 case["advice"][free] = _entry([o[0] for o in out], [o[1] for o in out], [], [], ref)
             if not args.no_tpe:
-                case["advice"]["tpe_pruned"] = _tpe(
-                    task, opt, ref["steps"] // 4, seeds, ref, args.tpe_repeats
-                )
+                for pruner in TPE_PRUNERS:
+                    case["advice"][f"tpe_{pruner}"] = _tpe(
+                        task,
+                        opt,
+                        ref["steps"] // 4,
+                        seeds,
+                        ref,
+                        pruner=pruner,
+                        search_seeds=search_seeds,
+                        repeats=args.tpe_repeats,
+                    )
             case["seconds"] = time.time() - t0
             report["cases"].append(case)
             print(f"{name}/{opt_key} done in {case['seconds']:.0f}s", file=sys.stderr)
@@ -284,6 +327,15 @@ def _summarise(cases: list[dict[str, Any]]) -> dict[str, Any]:
             "max_spread": max(spreads) if spreads else None,
             "spread_under_1_5": sum(s < 1.5 for s in spreads),
         }
+        by_seed = [
+            r if r is not None else math.inf
+            for c in cases
+            for r in c["advice"].get(m, {}).get("loss_ratio_by_search_seed", [])
+        ]
+        if by_seed:
+            out[m]["studies"] = len(by_seed)
+            out[m]["studies_within_1pct"] = sum(r <= 1.01 for r in by_seed)
+            out[m]["studies_within_5pct"] = sum(r <= 1.05 for r in by_seed)
         key = "ranges_holding_grid_best"
         held = [c["advice"][m] for c in cases if key in c["advice"].get(m, {})]
         if held:

@@ -175,6 +175,63 @@ def test_median_pruning_stops_bad_trials_and_saves_steps(cancer) -> None:  # typ
     assert res.total_steps == sum(r["steps"] for r in res.trials) < 6 * 30
 
 
+def _study_with(finished: list[tuple[dict[int, float], float]]) -> optuna.Study:
+    st = optuna.create_study()
+    for curve, final in finished:
+        st.add_trial(
+            optuna.trial.create_trial(
+                params={}, distributions={}, value=final, intermediate_values=curve
+            )
+        )
+    return st
+
+
+def _running(curve: dict[int, float]) -> optuna.trial.FrozenTrial:
+    return optuna.trial.create_trial(
+        params={},
+        distributions={},
+        intermediate_values=curve,
+        state=optuna.trial.TrialState.RUNNING,
+    )
+
+
+def test_projected_pruner_carries_the_best_improvement_to_the_end() -> None:
+    from lrlab.tune._run import _pruner
+
+    pruner = _pruner("projected", None, 20, 10, 1)
+    # finished trials: value at step 10, final value at step 20
+    st = _study_with([({10: 1.0, 20: 0.5}, 0.5), ({10: 2.0, 20: 1.5}, 1.5), ({10: 0.8}, 0.7)])
+    # best improvement from step 10 to the end: x0.5; median final: 0.7
+    assert pruner.prune(st, _running({10: 1.5}))  # 0.75 > 0.7
+    assert not pruner.prune(st, _running({10: 1.3}))  # 0.65 < 0.7 ...
+    median = optuna.pruners.MedianPruner(n_startup_trials=3)
+    assert median.prune(st, _running({10: 1.3}))  # ... which the median at step 10 (1.0) prunes
+    assert pruner.prune(st, _running({10: float("nan")}))
+    # at step 20 the finished trials improve by nothing more: the median of the ends decides
+    assert pruner.prune(st, _running({10: 0.6, 20: 0.75}))
+    assert not pruner.prune(st, _running({10: 0.6, 20: 0.69}))
+    # fewer than three finished trials: never
+    two = _study_with([({10: 1.0, 20: 0.5}, 0.5), ({10: 2.0, 20: 1.5}, 1.5)])
+    assert not pruner.prune(two, _running({10: 100.0}))
+    # losses that are not all positive: the improvement is a difference
+    neg = _study_with([({10: 0.0}, -1.0), ({10: 1.0}, 0.5), ({10: 2.0}, 1.8)])
+    assert pruner.prune(neg, _running({10: 1.6}))  # 1.6 - 1.0 = 0.6 > 0.5
+    assert not pruner.prune(neg, _running({10: 1.4}))  # 0.4
+
+
+def test_projected_pruning_in_a_study(cancer) -> None:  # type: ignore[no-untyped-def]
+    space = Space(lr=(1e-5, 1.0), optimizers=("sgd",), schedules=("constant",), grid_points=8)
+    res = tune(
+        cancer, sampler="grid", trials=8, pruner="projected", space=space, storage="memory",
+        steps=90, seed=0,
+    )  # fmt: skip
+    pruned = [r for r in res.trials if r["state"] == "PRUNED"]
+    assert pruned, res.table()
+    assert all(r["steps"] < 90 and r["steps"] % 30 == 0 for r in pruned)
+    done = [r["value"] for r in res.trials if r["state"] == "COMPLETE"]
+    assert res.best is not None and res.best["value"] == min(done)
+
+
 def test_hyperband_prunes_at_evaluation_steps(cancer) -> None:  # type: ignore[no-untyped-def]
     hb = tune(
         cancer,

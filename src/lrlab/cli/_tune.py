@@ -32,7 +32,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--pruner",
         default="median",
-        help="none, median, hyperband, successive_halving or wilcoxon (default median)",
+        help="none, median, projected, hyperband, successive_halving or wilcoxon (default median)",
     )
     p.add_argument(
         "--storage",

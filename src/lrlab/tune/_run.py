@@ -21,7 +21,7 @@ from lrlab.tune.storage import has_heartbeat, open_storage
 __all__ = ["PRUNERS", "SAMPLERS", "tune"]
 
 SAMPLERS = ("grid", "random", "tpe")
-PRUNERS = ("none", "median", "hyperband", "successive_halving", "wilcoxon")
+PRUNERS = ("none", "median", "projected", "hyperband", "successive_halving", "wilcoxon")
 FINISHED = ("COMPLETE", "PRUNED")
 
 
@@ -50,6 +50,8 @@ def _pruner(name: str, cv: int | None, steps: int, eval_every: int, repeats: int
 
     if name == "none":
         return optuna.pruners.NopPruner()
+    if name == "projected":
+        return _ProjectedPruner(n_startup_trials=3)
     if name == "median":
         # Without CV the steps are training steps: compare a trial with the others
         # only from half the run on.  Early in a run the larger LRs lead and the
@@ -66,6 +68,51 @@ def _pruner(name: str, cv: int | None, steps: int, eval_every: int, repeats: int
     if name == "successive_halving":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=min_resource)
     return optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=1)
+
+
+class _ProjectedPruner:
+    """Prune a trial that could not end below the median even improving like the best did.
+
+    At a reported step ``t`` the trial's value ``v(t)`` is carried to the end
+    with the largest improvement any completed trial made from ``t`` to its
+    end, ``min_c final_c / v_c(t)``; the trial is pruned when even that
+    projection is above the median of the completed trials' final values.  A
+    median taken at the same step instead prunes the rates whose curves are
+    still falling and cross later (smaller rates, rates under a decaying
+    schedule); the projection gives them the credit the finished curves show.
+    """
+
+    def __init__(self, n_startup_trials: int) -> None:
+        self.n_startup_trials = n_startup_trials
+
+    def prune(self, study: Any, trial: Any) -> bool:
+        import optuna
+
+        step = trial.last_step
+        if step is None:
+            return False
+        value = trial.intermediate_values[step]
+        if not math.isfinite(value):
+            return True
+        done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if len(done) < self.n_startup_trials:
+            return False
+        finals = [t.value for t in done if t.value is not None]
+        pairs = [
+            (t.intermediate_values[step], t.value)
+            for t in done
+            if step in t.intermediate_values
+            and t.value is not None
+            and math.isfinite(t.value)
+            and math.isfinite(t.intermediate_values[step])
+        ]
+        if not pairs or not finals:
+            return False
+        if all(a > 0 and b > 0 for a, b in pairs) and value > 0:
+            projected = value * min(b / a for a, b in pairs)
+        else:
+            projected = value + min(b - a for a, b in pairs)
+        return bool(projected > float(np.median(finals)))
 
 
 def _folds(task: Any, cv: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -268,7 +315,7 @@ def tune(
             bad configuration is usually stopped in its first run; but each
             trial costs ``repeats`` runs, so at small budgets more single-seed
             trials find better rates (``docs/choosing.md``).
-        pruner: ``"none"``, ``"median"``, ``"hyperband"``,
+        pruner: ``"none"``, ``"median"``, ``"projected"``, ``"hyperband"``,
             ``"successive_halving"`` or ``"wilcoxon"`` (for ``cv``; per-fold losses).
             ``"median"`` prunes a trial whose best validation loss so far is
             worse than the median of the completed trials at the same step,
@@ -276,6 +323,11 @@ def tune(
             ``steps``: earlier, the curves of good LRs still cross (a smaller LR
             catches up later, a larger one over-fits later), and a median at
             an early step prunes the LR that is best at the end.
+            ``"projected"`` (after 3 completed trials, from the first
+            evaluation) prunes a trial only if, improving from now to the end
+            as much as the most-improving completed trial did, it would still
+            end above the median of their final losses: it needs no warm-up,
+            and it keeps the slow rates whose curves cross late.
         space: the :class:`~lrlab.tune.Space` (default ``Space()``).
         storage: see :mod:`lrlab.tune.storage` (default: a SQLite file in ``run_dir``).
         study: the study name (default ``"<task>-<sampler>"``).
