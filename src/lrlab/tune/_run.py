@@ -97,7 +97,7 @@ class _ProjectedPruner:
         done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         if len(done) < self.n_startup_trials:
             return False
-        finals = [t.value for t in done if t.value is not None]
+        finals = [t.value for t in done]  # a completed trial has a value (inf if it diverged)
         pairs = [
             (t.intermediate_values[step], t.value)
             for t in done
@@ -106,7 +106,7 @@ class _ProjectedPruner:
             and math.isfinite(t.value)
             and math.isfinite(t.intermediate_values[step])
         ]
-        if not pairs or not finals:
+        if not pairs:
             return False
         if all(a > 0 and b > 0 for a, b in pairs) and value > 0:
             projected = value * min(b / a for a, b in pairs)
