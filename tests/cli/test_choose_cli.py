@@ -81,6 +81,23 @@ def test_tune_then_resume(tmp_path, capsys) -> None:  # type: ignore[no-untyped-
     assert (tmp_path / "lrlab-studies.db").exists()
 
 
+def test_tune_with_finalists(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    args = ["tune", "--task", "breast_cancer", "--sampler", "random", "--steps", "10",
+            "--optimizers", "adam", "--schedules", "constant", "--out", str(tmp_path),
+            "--quiet", "--trials", "3", "--pruner", "none", "--finalists", "2",
+            "--finalist-seeds", "3"]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "3/3 trials finished, 90 training steps (60 for the finalists)" in out
+    assert "picked among 2 finalists by the mean over 4 runs" in out
+    saved = json.loads((tmp_path / "trials.json").read_text())
+    best = saved["best"]
+    assert sorted(best["finalist_losses"]) == ["1", "2", "3"]  # JSON keys: the seeds
+    assert best["mean_loss"] == pytest.approx(
+        (best["value"] + sum(best["finalist_losses"].values())) / 4, rel=1e-12
+    )
+
+
 @pytest.mark.parametrize(
     ("extra", "fragment"),
     [
@@ -89,6 +106,8 @@ def test_tune_then_resume(tmp_path, capsys) -> None:  # type: ignore[no-untyped-
         (["--trials", "-3"], "Received: trials=-3"),
         (["--cv", "1"], "Received: cv=1"),
         (["--repeats", "0"], "Received: repeats=0"),
+        (["--finalists", "-1"], "Received: finalists=-1"),
+        (["--finalist-seeds", "0"], "Received: finalist_seeds=0"),
         (["--storage", "postgresql://u:topsecret@127.0.0.1:1/x"], "could not be reached"),
         (["--storage", "ftp://x"], "Argument `storage`"),
     ],

@@ -315,11 +315,12 @@ WORKER = textwrap.dedent(
         Family("sleepy", sleepy), include=False)
     space = Space(optimizers=space.optimizers, schedules=scheds, families=space.families)
     trials, worker = int(sys.argv[1]), int(sys.argv[2])
+    finalists = int(os.environ.get("LRLAB_TEST_FINALISTS", "0"))
     for storage, study in zip(sys.argv[3::2], sys.argv[4::2]):
         try:
             res = tune("breast_cancer", sampler="random", trials=trials, space=space,
                        storage=storage, study=study, steps=8, worker=worker,
-                       heartbeat_interval=1, grace_period=2)
+                       heartbeat_interval=1, grace_period=2, finalists=finalists)
             print(study, "finished", res.n_finished, res.storage, flush=True)
         except Exception as exc:
             print(study, "error", type(exc).__name__, exc, flush=True)
@@ -337,14 +338,18 @@ def _sleepy(lr: float, steps: int):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def four_workers(tmp_path_factory):  # type: ignore[no-untyped-def]
-    """Four worker processes, each on a SQLite study then on a PostgreSQL study."""
+    """Four worker processes, each on a SQLite study then on a PostgreSQL study.
+
+    Each races 2 finalists on 2 more seeds after the search: the four workers
+    claim those 4 runs at about the same moment.
+    """
     folder = tmp_path_factory.mktemp("workers")
     script = folder / "worker.py"
     script.write_text(WORKER)
     sqlite = f"sqlite:///{folder / 'lrlab-studies.db'}"
     pg_study = f"lrlab-test-{uuid.uuid4().hex[:10]}"
     args = [sqlite, "shared", PG, pg_study]
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "LRLAB_TEST_FINALISTS": "2"}
     procs = [
         subprocess.Popen(
             [sys.executable, str(script), "12", str(i), *args],
@@ -361,10 +366,11 @@ def four_workers(tmp_path_factory):  # type: ignore[no-untyped-def]
         assert p.returncode == 0, err
         outputs.append(out + err)
     yield {"sqlite": sqlite, "pg_study": pg_study, "outputs": outputs}
-    try:
-        optuna.delete_study(study_name=pg_study, storage=PG_PLAIN)
-    except Exception:  # the server was not there: the postgres test reports that
-        pass
+    for name in (pg_study, pg_study + ":finalists"):
+        try:
+            optuna.delete_study(study_name=name, storage=PG_PLAIN)
+        except Exception:  # the server was not there: the postgres test reports that
+            pass
 
 
 def _check_exact(storage: str, study: str, trials: int) -> None:
@@ -380,6 +386,18 @@ def _check_exact(storage: str, study: str, trials: int) -> None:
     assert len({t.number for t in st.trials}) == len(st.trials)
     # Differently seeded workers: no configuration was sampled twice.
     assert len({t.params["lr"] for t in finished}) == trials
+    # The finalists' runs: each of the 4 (finalist, seed) pairs trained exactly once.
+    top = sorted(
+        (t for t in finished if t.state.name == "COMPLETE"), key=lambda t: (t.value, t.number)
+    )[:2]
+    confirm = optuna.load_study(study_name=study + ":finalists", storage=storage).trials
+    runs = [t for t in confirm if not t.user_attrs.get("lrlab_surplus")]
+    assert all(t.state.name == "COMPLETE" for t in runs), [t.state.name for t in confirm]
+    pairs = sorted((t.user_attrs["finalist"], t.user_attrs["seed"]) for t in runs)
+    assert pairs == sorted((t.number, s) for t in top for s in (1, 2))
+    for t in confirm:
+        if t.user_attrs.get("lrlab_surplus"):
+            assert t.state.name == "FAIL" and t.user_attrs.get("steps") == 0
 
 
 def test_four_workers_on_the_default_sqlite_file(four_workers) -> None:  # type: ignore[no-untyped-def]

@@ -30,6 +30,19 @@ def add_parser(sub: Any) -> None:
         help="seeds per configuration, scored by their mean (default 1)",
     )
     p.add_argument(
+        "--finalists",
+        type=int,
+        default=0,
+        help="after the search, retrain this many best trials on more seeds and pick the best "
+        "mean (default 0: off)",
+    )
+    p.add_argument(
+        "--finalist-seeds",
+        type=int,
+        default=2,
+        help="extra seeds per finalist (default 2)",
+    )
+    p.add_argument(
         "--pruner",
         default="median",
         help="none, median, projected, hyperband, successive_halving or wilcoxon (default median)",
@@ -88,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         trials=args.trials,
         cv=args.cv,
         repeats=args.repeats,
+        finalists=args.finalists,
+        finalist_seeds=args.finalist_seeds,
         pruner=args.pruner,
         space=space,
         storage=args.storage,
@@ -105,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"study {result.study} in {result.storage}: {result.n_finished}/{result.target} trials "
         f"finished, {result.total_steps} training steps"
+        + (f" ({result.finalist_steps} for the finalists)" if result.finalist_steps else "")
     )
     if result.best is None:
         print("no trial completed")
@@ -113,7 +129,14 @@ def run(args: argparse.Namespace) -> int:
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
             for k, v in result.best_params.items()
         )
-        print(f"best: val loss {result.best['value']:.4g} with {params}")
+        b = result.best
+        print(f"best: val loss {b['value']:.4g} with {params}")
+        if b.get("mean_loss") is not None:
+            n = len(b["finalist_losses"]) + len(b["run_losses"] or [1])
+            print(
+                f"      picked among {sum(r.get('mean_loss') is not None for r in result.trials)} "
+                f"finalists by the mean over {n} runs: {b['mean_loss']:.4g}"
+            )
     print(result.table(limit=20))
     print(f"results: {out / 'trials.json'}, {out / 'lr.png'}, {out / 'history.png'}")
     return 0

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from lrlab.errors import UsageError
+from lrlab.tune._finalists import race
+from lrlab.tune._trial import Surplus, create_study, train_once
 from lrlab.tune.result import TuneResult
 from lrlab.tune.space import Space
 from lrlab.tune.storage import has_heartbeat, open_storage
@@ -23,10 +25,6 @@ __all__ = ["PRUNERS", "SAMPLERS", "tune"]
 SAMPLERS = ("grid", "random", "tpe")
 PRUNERS = ("none", "median", "projected", "hyperband", "successive_halving", "wilcoxon")
 FINISHED = ("COMPLETE", "PRUNED")
-
-
-class _Surplus(Exception):
-    """Raised inside a trial that another worker's trial made unnecessary."""
 
 
 def _check_int(name: str, value: Any, minimum: int, what: str) -> int:
@@ -186,12 +184,10 @@ class _Objective:
     def __call__(self, trial: Any) -> float:
         import optuna
 
-        from lrlab.train import run
-
         if self._surplus(trial):
             trial.set_user_attr("lrlab_surplus", True)
             trial.set_user_attr("steps", 0)
-            raise _Surplus
+            raise Surplus
         cfg = self.space.sample(trial, grid=self.grid)
         sched = self.space.build(cfg["schedule"], cfg["lr"], self.steps, cfg["params"])
         trial.set_user_attr("config", {**cfg, "schedule_config": sched.to_config()})
@@ -210,20 +206,10 @@ class _Objective:
         runs = [(self.seed + r, split) for r in range(self.repeats) for split in splits]
         try:
             for k, (seed, split) in enumerate(runs):
-                task = self.task if split is None else self.task.with_splits(*split)
-                hist = run(
-                    task,
-                    cfg["optimizer"],
-                    schedule=sched,
-                    steps=self.steps,
-                    seed=seed,
-                    on_eval=on_eval,
-                    step_size_every=10**9,
+                loss, ran = train_once(
+                    self.task, cfg["optimizer"], sched, self.steps, seed, split, on_eval
                 )
-                spent = len(losses) * self.steps + int(hist.steps)
-                loss = float(hist.final_val_loss)
-                if hist.diverged or not math.isfinite(loss):
-                    loss = math.inf
+                spent = len(losses) * self.steps + ran
                 losses.append(loss)
                 trial.set_user_attr("run_losses", [_json(v) for v in losses])
                 if math.isinf(loss):  # the mean is inf whatever the other runs give
@@ -273,6 +259,8 @@ def tune(
     trials: int = 40,
     cv: int | None = None,
     repeats: int = 1,
+    finalists: int = 0,
+    finalist_seeds: int = 2,
     pruner: str = "median",
     space: Space | None = None,
     storage: str | None = None,
@@ -364,6 +352,8 @@ def tune(
             "Received: pruner='wilcoxon', cv=None"
         )
     _check_int("repeats", repeats, 1, "a positive integer")
+    _check_int("finalists", finalists, 0, "a non-negative integer")
+    _check_int("finalist_seeds", finalist_seeds, 1, "a positive integer")
     _check_int("worker", worker, 0, "a non-negative integer")
     _check_int("heartbeat_interval", heartbeat_interval, 1, "a positive integer")
     if budget is not None:
@@ -380,6 +370,13 @@ def tune(
     target = min(trials, space.grid_size()) if sampler == "grid" else trials
     folds = _folds(task, cv, seed) if cv else None
     per_trial = steps * (cv or 1) * repeats
+    per_run = steps * (cv or 1)  # one finalist seed
+    reserve = finalists * finalist_seeds * per_run
+    if budget is not None and budget - reserve < per_trial:
+        raise UsageError(
+            f"Argument `budget` must cover one trial ({per_trial} steps) and the finalists' "
+            f"runs ({finalists} x {finalist_seeds} x {per_run} steps). Received: budget={budget}"
+        )
 
     with _quiet_optuna():
         store, shown = open_storage(
@@ -423,11 +420,38 @@ def tune(
         )
         bar = None if quiet or not sys.stderr.isatty() else _bar(target, study_name)
         try:
-            _loop(optuna, st, store, objective, target, budget, per_trial, bar)
+            search_budget = None if budget is None else budget - reserve
+            _loop(optuna, st, store, objective, target, search_budget, per_trial, bar)
         finally:
             if bar is not None:
                 bar.close()
-        return TuneResult.from_study(st, shown, target=target, task=task.name)
+        cst = None
+        seeds = [seed + repeats + j for j in range(finalist_seeds)]
+        if finalists:
+            cst = race(
+                optuna,
+                st,
+                store,
+                task=task,
+                steps=steps,
+                folds=folds,
+                k=finalists,
+                seeds=seeds,
+                heartbeat=has_heartbeat(store),
+                budget=budget,
+                per_run=per_run,
+                progress=not quiet and sys.stderr.isatty(),
+            )
+        return TuneResult.from_study(
+            st,
+            shown,
+            target=target,
+            task=task.name,
+            finalists_study=cst,
+            finalists=finalists,
+            finalist_seeds=seeds,
+            repeats=repeats,
+        )
 
 
 def _open_study(
@@ -447,21 +471,12 @@ def _open_study(
     meta: dict[str, Any],
 ) -> Any:
     """Create or load study ``name``; a resumed study must be for the same task and settings."""
-    for attempt in range(5):
-        try:
-            st = optuna.create_study(
-                storage=store,
-                study_name=name,
-                sampler=_sampler(sampler, space, seed + 7919 * worker),
-                pruner=_pruner(pruner, cv, steps, eval_every, repeats),
-                direction="minimize",
-                load_if_exists=True,
-            )
-            break
-        except optuna.exceptions.DuplicatedStudyError:  # two workers created it at once
-            if attempt == 4:
-                raise
-            time.sleep(0.2)
+    st = create_study(
+        name,
+        store,
+        _sampler(sampler, space, seed + 7919 * worker),
+        _pruner(pruner, cv, steps, eval_every, repeats),
+    )
     stored = st.user_attrs.get("lrlab")
     if stored is None:
         st.set_user_attr("lrlab", meta)
@@ -517,7 +532,7 @@ def _loop(
         st.optimize(
             objective,
             n_trials=1,
-            catch=(_Surplus,),
+            catch=(Surplus,),
             gc_after_trial=False,
             show_progress_bar=False,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +23,14 @@ class TuneResult:
             ``state``, ``value``, ``optimizer``, ``lr``, ``schedule``,
             ``params``, ``steps``, ``run_losses`` (the final validation loss
             of each training run, seed-major: every fold of the first seed,
-            then of the next), ``seconds``.
-        best: the best row, or ``None`` when no trial completed.
+            then of the next), ``seconds``; the finalists (``tune``'s
+            ``finalists``) also ``finalist_losses`` (``{seed: loss}`` of
+            their confirmation runs) and ``mean_loss`` (over all their seeds,
+            each seed weighted alike; ``None`` until every run is done).
+        best: the best row, or ``None`` when no trial completed: with
+            finalists, the one with the lowest ``mean_loss`` once all are
+            confirmed, else the lowest ``value``.
+        finalist_steps: the training steps of the confirmation runs.
     """
 
     study: str
@@ -32,10 +39,22 @@ class TuneResult:
     target: int
     trials: list[dict[str, Any]] = field(default_factory=list)
     best: dict[str, Any] | None = None
+    finalist_steps: int = 0
 
     @classmethod
-    def from_study(cls, st: Any, storage: str, *, target: int, task: str) -> TuneResult:
-        """Read every trial of the Optuna study ``st``."""
+    def from_study(
+        cls,
+        st: Any,
+        storage: str,
+        *,
+        target: int,
+        task: str,
+        finalists_study: Any = None,
+        finalists: int = 0,
+        finalist_seeds: Sequence[int] = (),
+        repeats: int = 1,
+    ) -> TuneResult:
+        """Read every trial of the Optuna study ``st`` (and of its finalists' study)."""
         rows = []
         for t in st.get_trials(deepcopy=False):
             if t.user_attrs.get("lrlab_surplus"):
@@ -71,14 +90,26 @@ class TuneResult:
             if r["state"] == "COMPLETE" and r["value"] is not None and math.isfinite(r["value"])
         ]
         best = min(done, key=lambda r: r["value"]) if done else None
+        extra = 0
+        if finalists_study is not None and finalists and done:
+            extra = _confirm(rows, finalists_study, finalists, finalist_seeds, repeats)
+            raced = [r for r in rows if r.get("mean_loss") is not None]
+            if len(raced) == min(finalists, len(done)):
+                best = min(raced, key=lambda r: (r["mean_loss"], r["number"]))
         return cls(
-            study=st.study_name, storage=storage, task=task, target=target, trials=rows, best=best
+            study=st.study_name,
+            storage=storage,
+            task=task,
+            target=target,
+            trials=rows,
+            best=best,
+            finalist_steps=extra,
         )
 
     @property
     def total_steps(self) -> int:
-        """Training steps spent by every trial of the study (pruned and failed ones too)."""
-        return sum(r["steps"] for r in self.trials)
+        """Training steps of every trial (pruned and failed ones too) and confirmation run."""
+        return sum(r["steps"] for r in self.trials) + self.finalist_steps
 
     @property
     def n_finished(self) -> int:
@@ -115,25 +146,33 @@ class TuneResult:
         )
         if limit is not None:
             rows = rows[:limit]
+        raced = any(r.get("mean_loss") is not None for r in self.trials)
         head = (
             f"{'#':>4}  {'state':8}  {'val loss':>10}  {'optimizer':10}  {'lr':>9}  "
-            f"{'schedule':12}  {'steps':>6}"
+            f"{'schedule':12}  {'steps':>6}" + (f"  {'finalist mean':>13}" if raced else "")
         )
         lines = [head, "-" * len(head)]
         for r in rows:
             v = r["value"]
             vs = "-" if v is None else ("inf" if not math.isfinite(v) else f"{v:.4g}")
             lr = "-" if r["lr"] is None else f"{r['lr']:.3g}"
-            lines.append(
+            line = (
                 f"{r['number']:>4}  {r['state']:8}  {vs:>10}  {r['optimizer'] or '-':10}  "
                 f"{lr:>9}  {r['schedule'] or '-':12}  {r['steps']:>6}"
             )
+            if raced:
+                m = r.get("mean_loss")
+                ms = "" if m is None else ("inf" if not math.isfinite(m) else f"{m:.4g}")
+                line += f"  {ms:>13}"
+            lines.append(line)
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (infinite values become ``None``)."""
 
         def clean(v: Any) -> Any:
+            if isinstance(v, dict):
+                return {k: clean(x) for k, x in v.items()}
             return None if isinstance(v, float) and not math.isfinite(v) else v
 
         return {
@@ -143,6 +182,7 @@ class TuneResult:
             "target": self.target,
             "finished": self.n_finished,
             "total_steps": self.total_steps,
+            "finalist_steps": self.finalist_steps,
             "best": None if self.best is None else {k: clean(v) for k, v in self.best.items()},
             "trials": [{k: clean(v) for k, v in r.items()} for r in self.trials],
         }
@@ -158,3 +198,28 @@ class TuneResult:
         from lrlab.plots.search import plot_history
 
         return plot_history(self, ax=ax)
+
+
+def _confirm(
+    rows: list[dict[str, Any]], cst: Any, k: int, seeds: Sequence[int], repeats: int
+) -> int:
+    """Add ``finalist_losses`` and ``mean_loss`` to the ``k`` best rows; the runs' steps."""
+    by_pair: dict[tuple[int, int], float] = {}
+    steps = 0
+    for t in cst.get_trials(deepcopy=False):
+        steps += int(t.user_attrs.get("steps", 0))
+        f, s = t.user_attrs.get("finalist"), t.user_attrs.get("seed")
+        if t.state.name == "COMPLETE" and not t.user_attrs.get("lrlab_surplus") and f is not None:
+            by_pair[(int(f), int(s))] = float(t.value)
+    done = [
+        r
+        for r in rows
+        if r["state"] == "COMPLETE" and r["value"] is not None and math.isfinite(r["value"])
+    ]
+    for r in sorted(done, key=lambda r: (r["value"], r["number"]))[:k]:
+        got = {s: by_pair[(r["number"], s)] for s in seeds if (r["number"], s) in by_pair}
+        r["finalist_losses"] = got
+        r["mean_loss"] = None
+        if len(got) == len(seeds):
+            r["mean_loss"] = (repeats * r["value"] + sum(got.values())) / (repeats + len(seeds))
+    return steps

@@ -1,0 +1,136 @@
+"""Racing the finalists: the best trials retrained on more seeds, each run once, best mean wins."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import optuna
+import pytest
+
+from lrlab import tasks
+from lrlab.errors import UsageError
+from lrlab.schedules import from_config
+from lrlab.train import run
+from lrlab.tune import Space, tune
+from lrlab.tune._finalists import SUFFIX
+
+SPACE = Space(lr=(1e-3, 0.3), optimizers=("sgd", "adam"), schedules=("constant", "cosine"))
+
+
+@pytest.fixture(scope="module")
+def cancer():  # type: ignore[no-untyped-def]
+    return tasks.get("breast_cancer")
+
+
+def _plain(task, row, seed, steps):  # type: ignore[no-untyped-def]
+    """The trial's configuration trained by plain ``train.run`` with ``seed``."""
+    sched = from_config(row["schedule_config"])
+    h = run(task, row["optimizer"], schedule=sched, steps=steps, seed=seed, step_size_every=10**9)
+    return h.final_val_loss
+
+
+def _confirm_trials(storage: str, study: str) -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name=study + SUFFIX, storage=storage).trials
+
+
+def test_finalists_are_retrained_on_new_seeds_and_picked_by_the_mean(cancer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    storage = f"sqlite:///{tmp_path / 'f.db'}"
+    steps = 40
+    res = tune(
+        cancer, sampler="random", trials=6, pruner="none", space=SPACE, storage=storage,
+        study="f", steps=steps, seed=3, repeats=2, finalists=2, finalist_seeds=2,
+    )  # fmt: skip
+    done = sorted(
+        (r for r in res.trials if r["value"] is not None and math.isfinite(r["value"])),
+        key=lambda r: r["value"],
+    )
+    top, rest = done[:2], done[2:]
+    for row in top:
+        # the search ran seeds 3 and 4 (repeats=2); the finalists' runs are seeds 5 and 6
+        assert list(row["finalist_losses"]) == [5, 6]
+        for s, loss in row["finalist_losses"].items():
+            assert loss == _plain(cancer, row, s, steps)
+        runs = [*row["run_losses"], *row["finalist_losses"].values()]
+        assert row["mean_loss"] == pytest.approx(float(np.mean(runs)), rel=1e-12)
+    assert all("mean_loss" not in r for r in rest)
+    assert res.best is not None
+    assert res.best["number"] == min(top, key=lambda r: r["mean_loss"])["number"]
+    # every confirmation run counted once: 6 trials x 2 seeds, then 2 finalists x 2 seeds
+    assert res.finalist_steps == 4 * steps
+    assert res.total_steps == 6 * 2 * steps + 4 * steps
+    confirm = _confirm_trials(storage, "f")
+    assert sorted((t.user_attrs["finalist"], t.user_attrs["seed"]) for t in confirm) == sorted(
+        (r["number"], s) for r in top for s in (5, 6)
+    )
+    assert all(t.state.name == "COMPLETE" for t in confirm)
+    # the search study's sampler and pruner never saw these runs
+    assert len(optuna.load_study(study_name="f", storage=storage).trials) == 6
+    assert res.to_dict()["finalist_steps"] == 4 * steps
+
+
+def test_a_resumed_study_reuses_the_runs_it_has(cancer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    storage = f"sqlite:///{tmp_path / 'r.db'}"
+    kw = dict(sampler="random", pruner="none", space=SPACE, storage=storage, study="r", steps=20)
+    first = tune(cancer, trials=4, finalists=2, finalist_seeds=1, **kw)
+    assert len(_confirm_trials(storage, "r")) == 2
+    again = tune(cancer, trials=4, finalists=2, finalist_seeds=1, **kw)
+    assert len(_confirm_trials(storage, "r")) == 2  # nothing new: both runs reused
+    assert again.best == first.best and again.total_steps == first.total_steps
+    more = tune(cancer, trials=8, finalists=3, finalist_seeds=2, **kw)
+    confirm = _confirm_trials(storage, "r")
+    pairs = [(t.user_attrs["finalist"], t.user_attrs["seed"]) for t in confirm]
+    assert len(pairs) == len(set(pairs))  # no run twice
+    raced = [r for r in more.trials if r.get("mean_loss") is not None]
+    assert len(raced) == 3
+    want = {(r["number"], s) for r in raced for s in (1, 2)}
+    assert want <= set(pairs)
+    # the runs kept from the first call are those of its finalists on seed 1
+    assert {(r["number"], 1) for r in first.trials if r.get("mean_loss") is not None} <= set(pairs)
+    assert more.finalist_steps == 20 * len(pairs)
+
+
+def test_finalists_with_cv_run_every_fold_per_seed(cancer) -> None:  # type: ignore[no-untyped-def]
+    res = tune(
+        cancer, sampler="random", trials=3, cv=2, pruner="none", space=SPACE, storage="memory",
+        steps=10, finalists=1, finalist_seeds=2,
+    )  # fmt: skip
+    assert res.best is not None and res.best["mean_loss"] is not None
+    assert res.finalist_steps == 2 * 2 * 10  # 2 seeds x 2 folds
+    runs = [res.best["value"], *res.best["finalist_losses"].values()]
+    assert res.best["mean_loss"] == pytest.approx(float(np.mean(runs)), rel=1e-12)
+
+
+def test_budget_leaves_room_for_the_finalists(cancer) -> None:  # type: ignore[no-untyped-def]
+    kw = dict(sampler="random", trials=1000, pruner="none", space=SPACE, storage="memory", steps=10)
+    res = tune(cancer, budget=85, finalists=2, finalist_seeds=2, **kw)  # type: ignore[arg-type]
+    # 40 steps kept for 2 x 2 runs: the search stops at 40 of its 45, then 4 runs
+    assert res.total_steps == 80 and res.finalist_steps == 40 and res.n_finished == 4
+    with pytest.raises(UsageError, match=r"must cover one trial .* Received: budget=45"):
+        tune(cancer, budget=45, finalists=2, finalist_seeds=2, **kw)  # type: ignore[arg-type]
+
+
+def test_no_finalists_is_the_plain_search(cancer) -> None:  # type: ignore[no-untyped-def]
+    kw = dict(sampler="random", trials=3, pruner="none", space=SPACE, storage="memory", steps=10)
+    plain = tune(cancer, **kw)  # type: ignore[arg-type]
+    assert plain.finalist_steps == 0 and all("mean_loss" not in r for r in plain.trials)
+    assert "finalist mean" not in plain.table()
+    raced = tune(cancer, finalists=1, **kw)  # type: ignore[arg-type]
+    assert [r["value"] for r in raced.trials] == [r["value"] for r in plain.trials]
+    assert "finalist mean" in raced.table()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"finalists": -1},
+         "Argument `finalists` must be a non-negative integer. Received: finalists=-1"),
+        ({"finalist_seeds": 0},
+         "Argument `finalist_seeds` must be a positive integer. Received: finalist_seeds=0"),
+        ({"finalists": 1.5}, "Received: finalists=1.5"),
+    ],
+)  # fmt: skip
+def test_bad_finalist_arguments(cancer, kwargs, fragment) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(UsageError) as info:
+        tune(cancer, storage="memory", **kwargs)
+    assert fragment in str(info.value)
