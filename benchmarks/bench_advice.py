@@ -10,10 +10,12 @@ with momentum 0.9, Adam) one run measures:
   lrlab's rule with its default budget, one range test per seed, then trained
   at the suggested LR with that seed;
 * the LR-free optimizers (Prodigy, D-Adaptation Adam) at their defaults;
-* TPE over the LR with at most 25% of the grid's steps, with median pruning and
-  with projected pruning (tune's ``pruner``), each once per search seed
-  (``--tpe-seeds``, default 0-4) and each study's best LR trained on the grid's
-  seeds: one study is one draw, the count over the search seeds says more.
+* TPE over the LR with at most 25% of the grid's steps (finalists' runs
+  included): with median pruning, with projected pruning (tune's ``pruner``),
+  and with projected pruning and its 3 best trials raced on one more seed
+  (tune's ``finalists``), each once per search seed (``--tpe-seeds``, default
+  0-4) and each study's best LR trained on the grid's seeds: one study is one
+  draw, the count over the search seeds says more.
 
 For each: the mean final validation loss and metric, their ratios to the grid
 best, the suggestion's spread across seeds (max / min), and the training steps
@@ -71,8 +73,12 @@ OPTIMIZERS = {"momentum": "momentum", "adam": "adam"}
 TASKS = ["quadratic", "digits", "mnist1d", "breast_cancer"]
 HELD_OUT = ["diabetes"]
 LR_FREE = {"adam": ["prodigy", "dadapt_adam"], "momentum": []}
-#: The pruners TPE runs with (tune's ``pruner``).
-TPE_PRUNERS = ["median", "projected"]
+#: The TPE variants: tune's ``pruner``, and ``finalists`` raced on ``finalist_seeds`` more seeds.
+TPE_VARIANTS: dict[str, dict[str, Any]] = {
+    "tpe_median": {"pruner": "median"},
+    "tpe_projected": {"pruner": "projected"},
+    "tpe_projected_finalists": {"pruner": "projected", "finalists": 3, "finalist_seeds": 1},
+}
 
 
 def _train(task: Any, optimizer: str, lr: float | None, seed: int) -> tuple[float, float, int]:
@@ -113,7 +119,7 @@ def _tpe(
     seeds: list[int],
     ref: dict,
     *,
-    pruner: str,
+    options: dict[str, Any],
     search_seeds: list[int],
     repeats: int,
 ) -> dict[str, Any]:
@@ -130,7 +136,6 @@ def _tpe(
         res = tune(
             task,
             sampler="tpe",
-            pruner=pruner,
             trials=10**6,
             budget=budget,
             repeats=repeats,
@@ -138,6 +143,7 @@ def _tpe(
             storage="memory",
             seed=search_seed,
             quiet=True,
+            **options,
         )
         lr = float(res.best_params["lr"])
         out = [_train(task, optimizer, lr, s) for s in seeds]
@@ -251,14 +257,14 @@ def main(argv: list[str] | None = None) -> int:
                 out = [_train(task, free, None, s) for s in seeds]
                 case["advice"][free] = _entry([o[0] for o in out], [o[1] for o in out], [], [], ref)
             if not args.no_tpe:
-                for pruner in TPE_PRUNERS:
-                    case["advice"][f"tpe_{pruner}"] = _tpe(
+                for variant, options in TPE_VARIANTS.items():
+                    case["advice"][variant] = _tpe(
                         task,
                         opt,
                         ref["steps"] // 4,
                         seeds,
                         ref,
-                        pruner=pruner,
+                        options=options,
                         search_seeds=search_seeds,
                         repeats=args.tpe_repeats,
                     )

@@ -320,7 +320,8 @@ WORKER = textwrap.dedent(
         try:
             res = tune("breast_cancer", sampler="random", trials=trials, space=space,
                        storage=storage, study=study, steps=8, worker=worker,
-                       heartbeat_interval=1, grace_period=2, finalists=finalists)
+                       heartbeat_interval=1, grace_period=2, finalists=finalists,
+                       finalist_seeds=2)
             print(study, "finished", res.n_finished, res.storage, flush=True)
         except Exception as exc:
             print(study, "error", type(exc).__name__, exc, flush=True)

@@ -34,18 +34,19 @@ def add_parser(sub: Any) -> None:
         type=int,
         default=0,
         help="after the search, retrain this many best trials on more seeds and pick the best "
-        "mean (default 0: off)",
+        "mean (default 0: off; 3 measured best)",
     )
     p.add_argument(
         "--finalist-seeds",
         type=int,
-        default=2,
-        help="extra seeds per finalist (default 2)",
+        default=1,
+        help="extra seeds per finalist (default 1)",
     )
     p.add_argument(
         "--pruner",
-        default="median",
-        help="none, median, projected, hyperband, successive_halving or wilcoxon (default median)",
+        default="projected",
+        help="projected, median, hyperband, successive_halving, wilcoxon or none "
+        "(default projected)",
     )
     p.add_argument(
         "--storage",

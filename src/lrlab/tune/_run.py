@@ -260,8 +260,8 @@ def tune(
     cv: int | None = None,
     repeats: int = 1,
     finalists: int = 0,
-    finalist_seeds: int = 2,
-    pruner: str = "median",
+    finalist_seeds: int = 1,
+    pruner: str = "projected",
     space: Space | None = None,
     storage: str | None = None,
     study: str | None = None,
@@ -305,17 +305,20 @@ def tune(
             trials find better rates (``docs/choosing.md``).
         pruner: ``"none"``, ``"median"``, ``"projected"``, ``"hyperband"``,
             ``"successive_halving"`` or ``"wilcoxon"`` (for ``cv``; per-fold losses).
+            ``"projected"`` (the default; after 3 completed trials, from the
+            first evaluation) prunes a trial only if, improving from now to
+            the end as much as the most-improving completed trial did, it
+            would still end above the median of their final losses: it needs
+            no warm-up, and it keeps the slow rates whose curves cross late.
             ``"median"`` prunes a trial whose best validation loss so far is
             worse than the median of the completed trials at the same step,
             after 3 completed trials and, without ``cv``, not before half of
             ``steps``: earlier, the curves of good LRs still cross (a smaller LR
             catches up later, a larger one over-fits later), and a median at
-            an early step prunes the LR that is best at the end.
-            ``"projected"`` (after 3 completed trials, from the first
-            evaluation) prunes a trial only if, improving from now to the end
-            as much as the most-improving completed trial did, it would still
-            end above the median of their final losses: it needs no warm-up,
-            and it keeps the slow rates whose curves cross late.
+            an early step prunes the LR that is best at the end.  Measured
+            with TPE at a quarter of a 21-point grid's steps, over 90 studies
+            (``docs/choosing.md``): ``"projected"`` lands within 1% of the
+            grid's best in 66, ``"median"`` in 59.
         space: the :class:`~lrlab.tune.Space` (default ``Space()``).
         storage: see :mod:`lrlab.tune.storage` (default: a SQLite file in ``run_dir``).
         study: the study name (default ``"<task>-<sampler>"``).
