@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import optuna
@@ -134,3 +135,39 @@ def test_bad_finalist_arguments(cancer, kwargs, fragment) -> None:  # type: igno
     with pytest.raises(UsageError) as info:
         tune(cancer, storage="memory", **kwargs)
     assert fragment in str(info.value)
+
+
+def test_two_claims_of_one_run_the_lower_trial_keeps_it() -> None:
+    """The claim protocol, with the race forced: B picks a run while A is still choosing."""
+    import threading
+
+    from lrlab.tune._finalists import _Confirm
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(storage=optuna.storages.InMemoryStorage())
+    a, b = study.ask(), study.ask()  # trial numbers 0 and 1, both RUNNING
+    pairs = [(7, 1), (7, 2)]
+    confirm = _Confirm(task=None, steps=1, folds=None, configs={}, pairs=pairs, claim_timeout=30)
+    got: dict[str, object] = {}
+    thread = threading.Thread(target=lambda: got.setdefault("b", confirm._claim(b)))
+    thread.start()
+    # B sees A running with no claim yet: it takes the first run and waits for A's choice
+    deadline = time.monotonic() + 10
+    while "finalist" not in study.trials[1].user_attrs and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert (study.trials[1].user_attrs["finalist"], study.trials[1].user_attrs["seed"]) == (7, 1)
+    a.set_user_attr("finalist", 7)  # A made the same choice at the same moment
+    a.set_user_attr("seed", 1)
+    thread.join(timeout=10)
+    assert got["b"] is None  # B yields to the lower-numbered trial
+    c = study.ask()
+    b.set_user_attr("lrlab_surplus", True)
+    study.tell(b, state=optuna.trial.TrialState.FAIL)
+    assert confirm._claim(c) == (7, 2)  # the next trial takes the run nobody holds
+    d = study.ask()
+    assert confirm._claim(d) is None  # every run is held
+    d.set_user_attr("lrlab_surplus", True)
+    study.tell(d, state=optuna.trial.TrialState.FAIL)
+    study.tell(a, state=optuna.trial.TrialState.FAIL)  # A's worker died
+    e = study.ask()
+    assert confirm._claim(e) == (7, 1)  # its run is free again
