@@ -38,3 +38,26 @@ def test_search_figures(tmp_path) -> None:  # type: ignore[no-untyped-def]
     np.testing.assert_allclose(step_line.get_ydata(), np.minimum.accumulate(values), rtol=1e-12)
     hist.savefig(tmp_path / "h.png")
     assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_search_figure_marks_the_raced_finalists() -> None:
+    res = tune(
+        "breast_cancer",
+        sampler="random",
+        trials=5,
+        pruner="none",
+        storage="memory",
+        space=Space(optimizers=("adam",), schedules=("constant",)),
+        steps=20,
+        finalists=2,
+    )
+    ax = res.plot_lr().axes[0]
+    by_label = {c.get_label(): c for c in ax.collections}
+    raced = sorted((r for r in res.trials if r.get("mean_loss") is not None), key=lambda r: r["lr"])
+    assert len(raced) == 2
+    diamonds = by_label["finalists: mean over seeds"].get_offsets()
+    got = sorted(map(tuple, np.asarray(diamonds)))
+    np.testing.assert_allclose(got, [(r["lr"], r["mean_loss"]) for r in raced], rtol=1e-12)
+    assert res.best is not None
+    ring = by_label[f"best: lr {res.best['lr']:.3g}"].get_offsets()[0]
+    np.testing.assert_allclose(ring, [res.best["lr"], res.best["mean_loss"]], rtol=1e-12)

@@ -25,9 +25,11 @@ def _axes(ax: Any) -> tuple[Figure, Any]:
 def plot_lr_search(result: TuneResult, ax: Any = None) -> Figure:
     """Scatter each finished trial's validation loss against its (peak) LR.
 
-    One colour per schedule family; completed trials are dots, pruned trials
-    crosses (at their last reported value is not stored, so at the top of the
-    axis); the best trial is ringed.  Log-log axes.
+    One colour per schedule family; completed trials are dots, pruned and
+    diverged trials crosses at the top of the axis.  Raced finalists (``tune``'s
+    ``finalists``) get a diamond at their mean over all seeds, joined to their
+    search value; the best trial is ringed (at its mean when raced).  Log-log
+    axes.
     """
     fig, ax = _axes(ax)
     families = sorted({r["schedule"] for r in result.trials if r["schedule"]})
@@ -52,14 +54,32 @@ def plot_lr_search(result: TuneResult, ax: Any = None) -> Figure:
                 s=24,
                 color=line.get_facecolor()[0],
             )
-    if result.best is not None:
+    raced = [
+        r
+        for r in result.trials
+        if r.get("mean_loss") is not None and math.isfinite(r["mean_loss"]) and r["lr"]
+    ]
+    if raced:
+        for r in raced:
+            ax.plot([r["lr"]] * 2, [r["value"], r["mean_loss"]], color="0.5", lw=0.8)
         ax.scatter(
-            [result.best["lr"]],
-            [result.best["value"]],
+            [r["lr"] for r in raced],
+            [r["mean_loss"] for r in raced],
+            marker="D",
+            s=30,
+            color="k",
+            label="finalists: mean over seeds",
+        )
+    best = result.best
+    if best is not None:
+        y = best["mean_loss"] if best.get("mean_loss") is not None else best["value"]
+        ax.scatter(
+            [best["lr"]],
+            [y],
             s=140,
             facecolors="none",
             edgecolors="k",
-            label=f"best: lr {result.best['lr']:.3g}",
+            label=f"best: lr {best['lr']:.3g}",
         )
     ax.set_xscale("log")
     if finite:
