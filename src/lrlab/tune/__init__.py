@@ -2,10 +2,11 @@
 
 :func:`tune` runs a study with the ``grid`` (the source's grid search),
 ``random`` or ``tpe`` sampler over a :class:`Space`, prunes bad trials on the
-intermediate validation loss (median, Hyperband, successive halving,
-Wilcoxon), optionally cross-validates (``cv=k``), stores the study in SQLite
-by default (or any Optuna storage) so it resumes by name and can be shared by
-many workers, and counts the training steps every trial spends.
+intermediate validation loss (projected, median, Hyperband, successive
+halving, Wilcoxon), optionally cross-validates (``cv=k``), can race its best
+trials on more seeds (``finalists=k``), stores the study in SQLite by default
+(or any Optuna storage) so it resumes by name and can be shared by many
+workers, and counts the training steps every trial spends.
 
 The package itself is callable: ``lrlab.tune(task, ...)`` is :func:`tune`.
 """
