@@ -171,3 +171,52 @@ def test_two_claims_of_one_run_the_lower_trial_keeps_it() -> None:
     study.tell(a, state=optuna.trial.TrialState.FAIL)  # A's worker died
     e = study.ask()
     assert confirm._claim(e) == (7, 1)  # its run is free again
+
+
+def test_the_pick_when_finalists_diverge_on_a_new_seed() -> None:
+    from lrlab.tune.result import TuneResult
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    storage = optuna.storages.InMemoryStorage()
+    search = optuna.create_study(study_name="s", storage=storage)
+    dist = {"lr": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True)}
+    for lr, value in [(0.1, 0.30), (0.2, 0.20), (0.05, 0.40), (0.01, 0.90)]:
+        search.add_trial(
+            optuna.trial.create_trial(
+                params={"lr": lr}, distributions=dist, value=value,
+                user_attrs={"config": {"lr": lr, "optimizer": "sgd", "schedule": "constant"},
+                            "run_losses": [value], "steps": 10},
+            )
+        )  # fmt: skip
+    confirm = optuna.create_study(study_name="s" + SUFFIX, storage=storage)
+
+    def run(number: int, loss: float) -> None:
+        confirm.add_trial(
+            optuna.trial.create_trial(
+                value=loss, user_attrs={"finalist": number, "seed": 1, "steps": 10}
+            )
+        )
+
+    def pick() -> TuneResult:
+        return TuneResult.from_study(
+            search, "memory", target=4, task="t", finalists_study=confirm, finalists=3,
+            finalist_seeds=[1],
+        )  # fmt: skip
+
+    run(1, math.inf)  # the search's best (lr 0.2) diverges on seed 1
+    run(0, 0.36)
+    # until every finalist has run, the best is the search's, as without racing
+    assert pick().best["number"] == 1  # type: ignore[index]
+    run(2, 0.30)
+    res = pick()
+    assert res.best is not None and res.best["number"] == 0  # mean 0.33 against 0.35 and inf
+    assert res.best["mean_loss"] == pytest.approx(0.33, rel=1e-12)
+    assert res.finalist_steps == 30 and res.total_steps == 4 * 10 + 30
+    assert [r.get("mean_loss") for r in res.trials][1] == math.inf
+    assert res.to_dict()["trials"][1]["mean_loss"] is None  # JSON-safe
+    # every finalist diverged somewhere: the search value decides, as without racing
+    storage2 = optuna.storages.InMemoryStorage()
+    confirm = optuna.create_study(study_name="s2", storage=storage2)
+    for n in (0, 1, 2):
+        run(n, math.inf)
+    assert pick().best["number"] == 1  # type: ignore[index]

@@ -95,7 +95,9 @@ class TuneResult:
             extra = _confirm(rows, finalists_study, finalists, finalist_seeds, repeats)
             raced = [r for r in rows if r.get("mean_loss") is not None]
             if len(raced) == min(finalists, len(done)):
-                best = min(raced, key=lambda r: (r["mean_loss"], r["number"]))
+                # a finalist that diverged on a new seed has an infinite mean; if
+                # all did, the search value decides as without racing
+                best = min(raced, key=lambda r: (r["mean_loss"], r["value"], r["number"]))
         return cls(
             study=st.study_name,
             storage=storage,
