@@ -20,6 +20,8 @@ from lrlab.errors import UsageError
 from lrlab.tune import Family, Space, tune
 
 SPACE = Space(optimizers=("momentum", "adam"), schedules=("constant", "cosine"))
+#: The worker script's space (its default schedule).
+SPACE_SG = Space(optimizers=("sgd", "adam"), schedules=("constant",))
 
 
 @pytest.fixture(scope="module")
@@ -314,14 +316,24 @@ WORKER = textwrap.dedent(
     space = Space(optimizers=("sgd", "adam"), schedules=("constant",)).with_family(
         Family("sleepy", sleepy), include=False)
     space = Space(optimizers=space.optimizers, schedules=scheds, families=space.families)
+    if os.environ.get("LRLAB_TEST_CONFIRM_SLEEP"):  # the finalists' runs hang
+        import lrlab.tune._finalists as finals
+        _train_once = finals.train_once
+
+        def _slow(*args, **kwargs):
+            time.sleep(float(os.environ["LRLAB_TEST_CONFIRM_SLEEP"]))
+            return _train_once(*args, **kwargs)
+
+        finals.train_once = _slow
     trials, worker = int(sys.argv[1]), int(sys.argv[2])
     finalists = int(os.environ.get("LRLAB_TEST_FINALISTS", "0"))
+    finalist_seeds = int(os.environ.get("LRLAB_TEST_FINALIST_SEEDS", "2"))
     for storage, study in zip(sys.argv[3::2], sys.argv[4::2]):
         try:
             res = tune("breast_cancer", sampler="random", trials=trials, space=space,
                        storage=storage, study=study, steps=8, worker=worker,
                        heartbeat_interval=1, grace_period=2, finalists=finalists,
-                       finalist_seeds=2)
+                       finalist_seeds=finalist_seeds)
             print(study, "finished", res.n_finished, res.storage, flush=True)
         except Exception as exc:
             print(study, "error", type(exc).__name__, exc, flush=True)
@@ -416,19 +428,13 @@ def test_four_workers_on_postgresql(four_workers) -> None:  # type: ignore[no-un
     _check_exact(PG_PLAIN, study, 12)
 
 
-def test_killed_worker_leaves_a_failed_trial_and_a_rerun_completes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def _kill_mid_run(tmp_path, env: dict, argv: list[str], study: str, storage: str) -> None:  # type: ignore[no-untyped-def]
+    """Start the worker script; SIGKILL it once a trial of ``study`` runs (and beat once)."""
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    storage = f"sqlite:///{tmp_path / 'kill.db'}"
-    env = {
-        **os.environ,
-        "PYTHONWARNINGS": "ignore",
-        "LRLAB_TEST_SLEEP": "300",
-        "LRLAB_TEST_SCHEDULES": "sleepy",
-    }
     proc = subprocess.Popen(
-        [sys.executable, str(script), "2", "0", storage, "kill"],
-        env=env,
+        [sys.executable, str(script), *argv],
+        env={**os.environ, "PYTHONWARNINGS": "ignore", **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -438,11 +444,11 @@ def test_killed_worker_leaves_a_failed_trial_and_a_rerun_completes(tmp_path) -> 
         while time.time() < deadline and not running and proc.poll() is None:
             time.sleep(0.2)
             try:
-                st = optuna.load_study(study_name="kill", storage=storage)
+                st = optuna.load_study(study_name=study, storage=storage)
             except KeyError:
                 continue
             running = [t for t in st.trials if t.state.name == "RUNNING"]
-        assert running, "the worker never started a trial"
+        assert running, f"the worker never started a trial of {study}"
         time.sleep(1.5)  # at least one heartbeat recorded
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL
@@ -450,6 +456,12 @@ def test_killed_worker_leaves_a_failed_trial_and_a_rerun_completes(tmp_path) -> 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_killed_worker_leaves_a_failed_trial_and_a_rerun_completes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    storage = f"sqlite:///{tmp_path / 'kill.db'}"
+    env = {"LRLAB_TEST_SLEEP": "300", "LRLAB_TEST_SCHEDULES": "sleepy"}
+    _kill_mid_run(tmp_path, env, ["2", "0", storage, "kill"], "kill", storage)
     st = optuna.load_study(study_name="kill", storage=storage)
     assert [t.state.name for t in st.trials] == ["RUNNING"]  # stuck until someone looks
     space = Space(optimizers=("sgd", "adam"), schedules=("constant",)).with_family(
@@ -476,6 +488,34 @@ def test_killed_worker_leaves_a_failed_trial_and_a_rerun_completes(tmp_path) -> 
     # The failed trial was retried with the same configuration.
     retried = [t for t in st.trials if t.system_attrs.get("failed_trial") == st.trials[0].number]
     assert retried and retried[0].params == st.trials[0].params
+
+
+def test_killed_worker_mid_finalist_run_is_redone_by_a_rerun(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    storage = f"sqlite:///{tmp_path / 'killf.db'}"
+    env = {
+        "LRLAB_TEST_FINALISTS": "1",
+        "LRLAB_TEST_FINALIST_SEEDS": "1",
+        "LRLAB_TEST_CONFIRM_SLEEP": "300",
+    }
+    _kill_mid_run(tmp_path, env, ["3", "0", storage, "killf"], "killf:finalists", storage)
+    search = optuna.load_study(study_name="killf", storage=storage)
+    assert [t.state.name for t in search.trials].count("RUNNING") == 0  # the search had ended
+    res = tune(
+        "breast_cancer", sampler="random", trials=3, space=SPACE_SG, storage=storage,
+        study="killf", steps=8, heartbeat_interval=1, grace_period=2, finalists=1,
+        finalist_seeds=1,
+    )  # fmt: skip
+    confirm = optuna.load_study(study_name="killf:finalists", storage=storage).trials
+    states = [t.state.name for t in confirm]
+    assert states[0] == "FAIL" and "RUNNING" not in states  # failed by the heartbeat
+    done = [t for t in confirm if t.state.name == "COMPLETE"]
+    assert len(done) == 1
+    assert (done[0].user_attrs["finalist"], done[0].user_attrs["seed"]) == (
+        confirm[0].user_attrs["finalist"],
+        confirm[0].user_attrs["seed"],
+    )  # the killed run, redone
+    assert res.best is not None and res.best["mean_loss"] is not None
+    assert res.best["number"] == done[0].user_attrs["finalist"]
 
 
 def test_journal_storage_resumes(cancer, tmp_path) -> None:  # type: ignore[no-untyped-def]
