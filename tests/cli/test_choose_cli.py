@@ -89,7 +89,7 @@ def test_tune_with_finalists(tmp_path, capsys) -> None:  # type: ignore[no-untyp
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "3/3 trials finished, 90 training steps (60 for the finalists)" in out
-    assert "picked among 2 finalists by the mean over 4 runs" in out
+    assert "picked among 2 finalists by the mean over 4 seeds" in out
     saved = json.loads((tmp_path / "trials.json").read_text())
     best = saved["best"]
     assert sorted(best["finalist_losses"]) == ["1", "2", "3"]  # JSON keys: the seeds

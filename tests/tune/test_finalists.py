@@ -100,6 +100,7 @@ def test_finalists_with_cv_run_every_fold_per_seed(cancer) -> None:  # type: ign
     assert res.finalist_steps == 2 * 2 * 10  # 2 seeds x 2 folds
     runs = [res.best["value"], *res.best["finalist_losses"].values()]
     assert res.best["mean_loss"] == pytest.approx(float(np.mean(runs)), rel=1e-12)
+    assert res.best["mean_seeds"] == 3  # the search's seed and 2 more, 2 folds each
 
 
 def test_budget_leaves_room_for_the_finalists(cancer) -> None:  # type: ignore[no-untyped-def]

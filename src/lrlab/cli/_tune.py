@@ -133,10 +133,9 @@ def run(args: argparse.Namespace) -> int:
         b = result.best
         print(f"best: val loss {b['value']:.4g} with {params}")
         if b.get("mean_loss") is not None:
-            n = len(b["finalist_losses"]) + len(b["run_losses"] or [1])
             print(
                 f"      picked among {sum(r.get('mean_loss') is not None for r in result.trials)} "
-                f"finalists by the mean over {n} runs: {b['mean_loss']:.4g}"
+                f"finalists by the mean over {b['mean_seeds']} seeds: {b['mean_loss']:.4g}"
             )
     print(result.table(limit=20))
     print(f"results: {out / 'trials.json'}, {out / 'lr.png'}, {out / 'history.png'}")

@@ -25,8 +25,9 @@ class TuneResult:
             of each training run, seed-major: every fold of the first seed,
             then of the next), ``seconds``; the finalists (``tune``'s
             ``finalists``) also ``finalist_losses`` (``{seed: loss}`` of
-            their confirmation runs) and ``mean_loss`` (over all their seeds,
-            each seed weighted alike; ``None`` until every run is done).
+            their confirmation runs), ``mean_loss`` (over all their seeds,
+            each seed weighted alike; ``None`` until every run is done) and
+            ``mean_seeds`` (how many seeds that mean is over).
         best: the best row, or ``None`` when no trial completed: with
             finalists, the one with the lowest ``mean_loss`` once all are
             confirmed, else the lowest ``value``.
@@ -221,6 +222,7 @@ def _confirm(
     for r in sorted(done, key=lambda r: (r["value"], r["number"]))[:k]:
         got = {s: by_pair[(r["number"], s)] for s in seeds if (r["number"], s) in by_pair}
         r["finalist_losses"] = got
+        r["mean_seeds"] = repeats + len(seeds)
         r["mean_loss"] = None
         if len(got) == len(seeds):
             r["mean_loss"] = (repeats * r["value"] + sum(got.values())) / (repeats + len(seeds))
