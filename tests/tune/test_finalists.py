@@ -89,6 +89,9 @@ def test_a_resumed_study_reuses_the_runs_it_has(cancer, tmp_path) -> None:  # ty
     # the runs kept from the first call are those of its finalists on seed 1
     assert {(r["number"], 1) for r in first.trials if r.get("mean_loss") is not None} <= set(pairs)
     assert more.finalist_steps == 20 * len(pairs)
+    plain = tune(cancer, trials=8, **kw)  # no racing now: the earlier runs still count
+    assert plain.finalist_steps == more.finalist_steps and plain.total_steps == more.total_steps
+    assert all("mean_loss" not in r for r in plain.trials)
 
 
 def test_finalists_with_cv_run_every_fold_per_seed(cancer) -> None:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from lrlab.errors import UsageError
-from lrlab.tune._finalists import race
+from lrlab.tune._finalists import SUFFIX, race
 from lrlab.tune._trial import Surplus, create_study, train_once
 from lrlab.tune.result import TuneResult
 from lrlab.tune.space import Space
@@ -445,6 +445,11 @@ def tune(
                 per_run=per_run,
                 progress=not quiet and sys.stderr.isatty(),
             )
+        else:  # runs of an earlier call that raced: their steps were spent on this study
+            try:
+                cst = optuna.load_study(study_name=study_name + SUFFIX, storage=store)
+            except KeyError:
+                cst = None
         return TuneResult.from_study(
             st,
             shown,

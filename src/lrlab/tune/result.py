@@ -92,8 +92,11 @@ class TuneResult:
         ]
         best = min(done, key=lambda r: r["value"]) if done else None
         extra = 0
+        if finalists_study is not None:
+            runs = finalists_study.get_trials(deepcopy=False)
+            extra = sum(int(t.user_attrs.get("steps", 0)) for t in runs)
         if finalists_study is not None and finalists and done:
-            extra = _confirm(rows, finalists_study, finalists, finalist_seeds, repeats)
+            _confirm(rows, finalists_study, finalists, finalist_seeds, repeats)
             raced = [r for r in rows if r.get("mean_loss") is not None]
             if len(raced) == min(finalists, len(done)):
                 # a finalist that diverged on a new seed has an infinite mean; if
@@ -205,12 +208,10 @@ class TuneResult:
 
 def _confirm(
     rows: list[dict[str, Any]], cst: Any, k: int, seeds: Sequence[int], repeats: int
-) -> int:
-    """Add ``finalist_losses`` and ``mean_loss`` to the ``k`` best rows; the runs' steps."""
+) -> None:
+    """Add ``finalist_losses``, ``mean_seeds`` and ``mean_loss`` to the ``k`` best rows."""
     by_pair: dict[tuple[int, int], float] = {}
-    steps = 0
     for t in cst.get_trials(deepcopy=False):
-        steps += int(t.user_attrs.get("steps", 0))
         f, s = t.user_attrs.get("finalist"), t.user_attrs.get("seed")
         if t.state.name == "COMPLETE" and not t.user_attrs.get("lrlab_surplus") and f is not None:
             by_pair[(int(f), int(s))] = float(t.value)
@@ -226,4 +227,3 @@ def _confirm(
         r["mean_loss"] = None
         if len(got) == len(seeds):
             r["mean_loss"] = (repeats * r["value"] + sum(got.values())) / (repeats + len(seeds))
-    return steps
