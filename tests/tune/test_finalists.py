@@ -204,7 +204,7 @@ def test_the_pick_when_finalists_diverge_on_a_new_seed() -> None:
     def pick() -> TuneResult:
         return TuneResult.from_study(
             search, "memory", target=4, task="t", finalists_study=confirm, finalists=3,
-            finalist_seeds=[1],
+            extra_seeds=[1],
         )  # fmt: skip
 
     run(1, math.inf)  # the search's best (lr 0.2) diverges on seed 1

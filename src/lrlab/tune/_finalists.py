@@ -27,7 +27,7 @@ import numpy as np
 
 from lrlab.tune._trial import Surplus, create_study, train_once
 
-__all__ = ["SUFFIX", "finalists", "race"]
+__all__ = ["SUFFIX", "confirmed", "finalists", "race"]
 
 #: The confirmation study's name is the search study's name with this suffix.
 SUFFIX = ":finalists"
@@ -52,6 +52,15 @@ def _pair(t: Any) -> tuple[int, int] | None:
 
 def _live(t: Any) -> bool:
     return t.state.name in ("COMPLETE", "RUNNING") and not t.user_attrs.get("lrlab_surplus")
+
+
+def confirmed(trials: list[Any]) -> dict[tuple[int, int], float]:
+    """``{(finalist trial number, seed): loss}`` of the finished runs among ``trials``."""
+    return {
+        pair: float(t.value)
+        for t in trials
+        if t.state.name == "COMPLETE" and _live(t) and (pair := _pair(t)) is not None
+    }
 
 
 class _Confirm:
@@ -196,7 +205,7 @@ def _run_pairs(
         if heartbeat:
             optuna.storages.fail_stale_trials(cst)
         trials = cst.get_trials(deepcopy=False)
-        done = {_pair(t) for t in trials if t.state.name == "COMPLETE" and _live(t)}
+        done = set(confirmed(trials))
         busy = {_pair(t) for t in trials if t.state.name == "RUNNING" and _live(t)}
         n_done = sum(p in done for p in pairs)
         if bar is not None and n_done > shown:

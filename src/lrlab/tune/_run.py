@@ -395,7 +395,6 @@ def tune(
             "space": space.describe(),
         }
         st = _open_study(
-            optuna,
             store,
             shown,
             study_name,
@@ -457,13 +456,12 @@ def tune(
             task=task.name,
             finalists_study=cst,
             finalists=finalists,
-            finalist_seeds=seeds,
+            extra_seeds=seeds,
             repeats=repeats,
         )
 
 
 def _open_study(
-    optuna: Any,
     store: Any,
     shown: str,
     name: str,

@@ -47,18 +47,19 @@ def create_study(name: str, storage: Any, sampler: Any, pruner: Any) -> Any:
 
     import optuna
 
-    for attempt in range(5):
+    def create() -> Any:
+        return optuna.create_study(
+            storage=storage,
+            study_name=name,
+            sampler=sampler,
+            pruner=pruner,
+            direction="minimize",
+            load_if_exists=True,
+        )
+
+    for _ in range(4):
         try:
-            return optuna.create_study(
-                storage=storage,
-                study_name=name,
-                sampler=sampler,
-                pruner=pruner,
-                direction="minimize",
-                load_if_exists=True,
-            )
+            return create()
         except optuna.exceptions.DuplicatedStudyError:  # the other one won: load it
-            if attempt == 4:
-                raise
             time.sleep(0.2)
-    raise AssertionError("unreachable")
+    return create()

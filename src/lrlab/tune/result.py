@@ -52,10 +52,14 @@ class TuneResult:
         task: str,
         finalists_study: Any = None,
         finalists: int = 0,
-        finalist_seeds: Sequence[int] = (),
+        extra_seeds: Sequence[int] = (),
         repeats: int = 1,
     ) -> TuneResult:
-        """Read every trial of the Optuna study ``st`` (and of its finalists' study)."""
+        """Read every trial of the Optuna study ``st`` (and of its finalists' study).
+
+        ``finalists`` and ``extra_seeds`` are ``tune``'s: the number of best
+        trials raced, and the seeds of their confirmation runs.
+        """
         rows = []
         for t in st.get_trials(deepcopy=False):
             if t.user_attrs.get("lrlab_surplus"):
@@ -96,7 +100,7 @@ class TuneResult:
             runs = finalists_study.get_trials(deepcopy=False)
             extra = sum(int(t.user_attrs.get("steps", 0)) for t in runs)
         if finalists_study is not None and finalists and done:
-            _confirm(rows, finalists_study, finalists, finalist_seeds, repeats)
+            _confirm(done, finalists_study, finalists, extra_seeds, repeats)
             raced = [r for r in rows if r.get("mean_loss") is not None]
             if len(raced) == min(finalists, len(done)):
                 # a finalist that diverged on a new seed has an infinite mean; if
@@ -207,19 +211,12 @@ class TuneResult:
 
 
 def _confirm(
-    rows: list[dict[str, Any]], cst: Any, k: int, seeds: Sequence[int], repeats: int
+    done: list[dict[str, Any]], cst: Any, k: int, seeds: Sequence[int], repeats: int
 ) -> None:
-    """Add ``finalist_losses``, ``mean_seeds`` and ``mean_loss`` to the ``k`` best rows."""
-    by_pair: dict[tuple[int, int], float] = {}
-    for t in cst.get_trials(deepcopy=False):
-        f, s = t.user_attrs.get("finalist"), t.user_attrs.get("seed")
-        if t.state.name == "COMPLETE" and not t.user_attrs.get("lrlab_surplus") and f is not None:
-            by_pair[(int(f), int(s))] = float(t.value)
-    done = [
-        r
-        for r in rows
-        if r["state"] == "COMPLETE" and r["value"] is not None and math.isfinite(r["value"])
-    ]
+    """Add ``finalist_losses``, ``mean_seeds`` and ``mean_loss`` to the ``k`` best ``done`` rows."""
+    from lrlab.tune._finalists import confirmed
+
+    by_pair = confirmed(cst.get_trials(deepcopy=False))
     for r in sorted(done, key=lambda r: (r["value"], r["number"]))[:k]:
         got = {s: by_pair[(r["number"], s)] for s in seeds if (r["number"], s) in by_pair}
         r["finalist_losses"] = got
