@@ -61,3 +61,40 @@ def test_search_figure_marks_the_raced_finalists() -> None:
     assert res.best is not None
     ring = by_label[f"best: lr {res.best['lr']:.3g}"].get_offsets()[0]
     np.testing.assert_allclose(ring, [res.best["lr"], res.best["mean_loss"]], rtol=1e-12)
+
+
+def test_search_figure_gives_each_optimizer_its_own_panel() -> None:
+    """SGD's and Adam's rates live on different scales: one panel each, one loss axis."""
+    res = tune(
+        "breast_cancer",
+        sampler="random",
+        trials=10,
+        pruner="none",
+        storage="memory",
+        space=Space(optimizers=("momentum", "adam"), schedules=("constant", "cosine")),
+        steps=8,
+    )
+    names = sorted({r["optimizer"] for r in res.trials})
+    assert names == ["adam", "momentum"]  # seed 0 samples both
+    fig = res.plot_lr()
+    panels = [a for a in fig.axes if a.get_title() in names]
+    assert [a.get_title() for a in panels] == names
+    assert panels[1].get_shared_y_axes().joined(panels[0], panels[1])
+    for name, ax in zip(names, panels, strict=True):
+        mine = sorted(r["lr"] for r in res.trials if r["optimizer"] == name)
+        fams = [c for c in ax.collections if c.get_label() in ("constant", "cosine")]
+        xs = sorted(float(x) for c in fams for x in c.get_offsets()[:, 0])
+        np.testing.assert_allclose(xs, mine, rtol=1e-12)
+    assert res.best is not None
+    ringed = [a for a in panels if any(c.get_label().startswith("best: lr") for c in a.collections)]
+    assert [a.get_title() for a in ringed] == [res.best["optimizer"]]
+    # Given one axes, every trial goes on it.
+    one = Figure().add_subplot(1, 1, 1)
+    res.plot_lr(ax=one)
+    xs = [
+        x
+        for c in one.collections
+        if c.get_label() in ("constant", "cosine")
+        for x in c.get_offsets()[:, 0]
+    ]
+    assert len(xs) == 10

@@ -56,7 +56,11 @@ def plot_finder(result: FinderResult, ax: Any = None) -> Figure:
         )
     finite = smooth[np.isfinite(smooth)]
     if len(finite):
-        lo, hi = float(finite.min()), float(finite[: max(len(finite) // 10, 1)].max())
+        # The floor is the lowest loss measured, raw or smoothed: the EMA lags
+        # the raw loss down the slope by about 1/(1-beta) steps, so on a short
+        # sweep the raw loss falls far below it and must stay in frame.
+        lo = min(float(finite.min()), float(np.min(raw[np.isfinite(raw)], initial=np.inf)))
+        hi = float(finite[: max(len(finite) // 10, 1)].max())
         pad = 0.1 * max(hi - lo, abs(lo) * 1e-3, 1e-12)
         ax.set_ylim(lo - pad, max(hi, float(np.median(finite))) + 3 * pad)
     ax.set_xlabel("learning rate")

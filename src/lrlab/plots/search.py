@@ -25,40 +25,78 @@ def _axes(ax: Any) -> tuple[Figure, Any]:
 def plot_lr_search(result: TuneResult, ax: Any = None) -> Figure:
     """Scatter each finished trial's validation loss against its (peak) LR.
 
-    One colour per schedule family; completed trials are dots, pruned and
-    diverged trials crosses at the top of the axis.  Raced finalists (``tune``'s
-    ``finalists``) get a diamond at their mean over all seeds, joined to their
-    search value; the best trial is ringed (at its mean when raced).  Log-log
-    axes.
+    One panel per optimizer (their rates live on different scales: 0.03 is a
+    good rate for SGD + momentum and a diverging one for Adam), sharing the
+    loss axis; with ``ax`` given, every trial goes on that one axes.  One colour
+    per schedule family; completed trials are dots, pruned and diverged trials
+    crosses at the top of the axis.  Raced finalists (``tune``'s ``finalists``)
+    get a diamond at their mean over all seeds, joined to their search value;
+    the best trial is ringed (at its mean when raced).  Log-log axes.
     """
-    fig, ax = _axes(ax)
-    families = sorted({r["schedule"] for r in result.trials if r["schedule"]})
+    rows = [r for r in result.trials if r["lr"] is not None]
     finite = [
         r["value"]
-        for r in result.trials
+        for r in rows
         if r["value"] is not None and math.isfinite(r["value"]) and r["value"] > 0
     ]
     top = max(finite) * 1.5 if finite else 1.0
-    for fam in families:
-        rows = [r for r in result.trials if r["schedule"] == fam and r["lr"] is not None]
-        done = [r for r in rows if r["state"] == "COMPLETE" and r["value"] is not None]
-        xs = [r["lr"] for r in done]
-        ys = [r["value"] if math.isfinite(r["value"]) else top for r in done]
-        line = ax.scatter(xs, ys, marker="o", s=24, label=fam)
-        pruned = [r for r in rows if r["state"] == "PRUNED"]
+    families = sorted({r["schedule"] for r in rows if r["schedule"]})
+    colors = {fam: f"C{i % 10}" for i, fam in enumerate(families)}
+    if ax is not None:
+        groups: list[tuple[str | None, list[dict[str, Any]]]] = [(None, rows)]
+        fig, axes = ax.figure, [ax]
+    else:
+        names = sorted({str(r.get("optimizer") or "") for r in rows}) or [""]
+        groups = [(n, [r for r in rows if str(r.get("optimizer") or "") == n]) for n in names]
+        fig = Figure(figsize=(7 if len(groups) == 1 else 4.2 * len(groups) + 0.6, 4.5))
+        first = fig.add_subplot(1, len(groups), 1)
+        axes = [first] + [
+            fig.add_subplot(1, len(groups), i + 1, sharey=first) for i in range(1, len(groups))
+        ]
+    for a, (name, group) in zip(axes, groups, strict=True):
+        _draw_lr_panel(a, result, group, top, colors)
+        a.set_xscale("log")
+        if finite:
+            a.set_yscale("log")
+        a.set_xlabel("learning rate (peak)")
+        if name:
+            a.set_title(name, fontsize=10)
+    axes[0].set_ylabel("validation loss")
+    title = f"{result.study}: validation loss against LR (x: pruned / diverged at top)"
+    if len(axes) > 1:
+        fig.suptitle(title, fontsize=11)
+        fig.tight_layout()
+    else:
+        axes[0].set_title(title if not groups[0][0] else f"{title}\n{groups[0][0]}", fontsize=10)
+    return fig
+
+
+def _draw_lr_panel(
+    ax: Any,
+    result: TuneResult,
+    rows: list[dict[str, Any]],
+    top: float,
+    colors: dict[str, str],
+) -> None:
+    for fam, color in colors.items():
+        mine = [r for r in rows if r["schedule"] == fam]
+        done = [r for r in mine if r["state"] == "COMPLETE" and r["value"] is not None]
+        pruned = [r for r in mine if r["state"] == "PRUNED"]
+        if not done and not pruned:
+            continue
+        ax.scatter(
+            [r["lr"] for r in done],
+            [r["value"] if math.isfinite(r["value"]) else top for r in done],
+            marker="o",
+            s=24,
+            color=color,
+            label=fam,
+        )
         if pruned:
             ax.scatter(
-                [r["lr"] for r in pruned],
-                [top] * len(pruned),
-                marker="x",
-                s=24,
-                color=line.get_facecolor()[0],
+                [r["lr"] for r in pruned], [top] * len(pruned), marker="x", s=24, color=color
             )
-    raced = [
-        r
-        for r in result.trials
-        if r.get("mean_loss") is not None and math.isfinite(r["mean_loss"]) and r["lr"]
-    ]
+    raced = [r for r in rows if r.get("mean_loss") is not None and math.isfinite(r["mean_loss"])]
     if raced:
         for r in raced:
             ax.plot([r["lr"]] * 2, [r["value"], r["mean_loss"]], color="0.5", lw=0.8)
@@ -71,7 +109,7 @@ def plot_lr_search(result: TuneResult, ax: Any = None) -> Figure:
             label="finalists: mean over seeds",
         )
     best = result.best
-    if best is not None:
+    if best is not None and any(r["number"] == best["number"] for r in rows):
         y = best["mean_loss"] if best.get("mean_loss") is not None else best["value"]
         ax.scatter(
             [best["lr"]],
@@ -81,14 +119,7 @@ def plot_lr_search(result: TuneResult, ax: Any = None) -> Figure:
             edgecolors="k",
             label=f"best: lr {best['lr']:.3g}",
         )
-    ax.set_xscale("log")
-    if finite:
-        ax.set_yscale("log")
-    ax.set_xlabel("learning rate (peak)")
-    ax.set_ylabel("validation loss")
-    ax.set_title(f"{result.study}: validation loss against LR (x: pruned / diverged at top)")
     ax.legend(fontsize=7)
-    return fig
 
 
 def plot_history(result: TuneResult, ax: Any = None) -> Figure:
