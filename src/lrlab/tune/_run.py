@@ -104,13 +104,19 @@ class _ProjectedPruner:
             and math.isfinite(t.value)
             and math.isfinite(t.intermediate_values[step])
         ]
-        if not pairs:
-            return False
-        if all(a > 0 and b > 0 for a, b in pairs) and value > 0:
-            projected = value * min(b / a for a, b in pairs)
-        else:
-            projected = value + min(b - a for a, b in pairs)
-        return bool(projected > float(np.median(finals)))
+        return _beyond_reach(value, pairs, finals)
+
+
+def _beyond_reach(value: float, pairs: list[tuple[float, float]], finals: list[float]) -> bool:
+    """Whether ``value``, improved as much as the best ``(now, final)`` pair did, ends above
+    the median of ``finals`` (a ratio for positive losses, else a difference)."""
+    if not pairs:
+        return False
+    if all(a > 0 and b > 0 for a, b in pairs) and value > 0:
+        projected = value * min(b / a for a, b in pairs)
+    else:
+        projected = value + min(b - a for a, b in pairs)
+    return bool(projected > float(np.median(finals)))
 
 
 def _folds(task: Any, cv: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
