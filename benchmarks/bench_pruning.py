@@ -81,12 +81,17 @@ def record(task: str, trials: int, seed: int) -> list[Any]:
 
 def replay(
     recorded: list[Any], order: np.ndarray, rule: str, steps: int
-) -> tuple[int, set[int], float]:
-    """(steps spent, indices pruned, best surviving final loss) of one replay."""
+) -> tuple[int, set[int], list[tuple[int, float]]]:
+    """(steps spent, indices pruned, trace) of one replay.
+
+    The trace has, after each trial, the steps spent so far and the best final
+    loss of the trials completed so far.
+    """
     pruner = _pruner("median" if rule == "median" else "projected", None, steps, 1, 1)
     study = optuna.create_study()  # in memory: the trials completed so far in this replay
     done: list[Any] = []
-    spent, pruned = 0, set()
+    spent, pruned, best = 0, set(), math.inf
+    trace: list[tuple[int, float]] = []
     for i in order:
         t = recorded[i]
         cut = None
@@ -99,7 +104,9 @@ def replay(
                 intermediate_values=dict(seen),
                 state=optuna.trial.TrialState.RUNNING,
             )
-            if rule == "projected_own_family":
+            if rule == "none":
+                stop = False
+            elif rule == "projected_own_family":
                 stop = _own_family_prune(pruner, done, running)
             else:
                 stop = pruner.prune(study, running)
@@ -110,14 +117,22 @@ def replay(
             study.add_trial(t)
             done.append(t)
             spent += int(t.user_attrs.get("steps", steps))
+            best = min(best, t.value)
         else:
             pruned.add(int(i))
             spent += cut
-    finals = [t.value for t in done if math.isfinite(t.value)]
-    return spent, pruned, min(finals) if finals else math.inf
+        trace.append((spent, best))
+    return spent, pruned, trace
 
 
-RULES = ("median", "projected", "projected_own_family")
+def at_budget(trace: list[tuple[int, float]], budget: int) -> float:
+    """The best final loss found by the trials that fit in ``budget`` steps."""
+    fits = [b for spent, b in trace if spent <= budget]
+    return fits[-1] if fits else math.inf
+
+
+RULES = ("none", "median", "projected", "projected_own_family")
+BUDGETS = (8, 16)  # in runs of the task's length
 
 
 def main() -> None:
@@ -149,18 +164,29 @@ def main() -> None:
         row: dict[str, Any] = {"trials": len(recorded), "unpruned_steps": full}
         for rule in RULES:
             shares, top, within, ratio = [], [], [], []
+            budgeted: dict[int, list[float]] = {b: [] for b in BUDGETS}
             for perm in perms:
-                spent, pruned, got = replay(recorded, perm, rule, steps)
+                spent, pruned, trace = replay(recorded, perm, rule, steps)
+                got = trace[-1][1]
                 shares.append(spent / full)
                 top.append(len(top5 & pruned))
                 within.append(got <= 1.01 * best)
                 ratio.append(got / best)
+                for b in BUDGETS:
+                    budgeted[b].append(at_budget(trace, b * steps) / best)
             row[rule] = {
                 "share_of_steps": round(float(np.mean(shares)), 4),
                 "top5_pruned": round(float(np.mean(top)), 3),
                 "best_within_1pct": round(float(np.mean(within)), 3),
                 "best_ratio_mean": round(float(np.mean(ratio)), 4),
             }
+            for b, r in budgeted.items():
+                arr = np.array(r)
+                row[rule][f"budget_{b}_runs"] = {
+                    "within_1pct": round(float(np.mean(arr <= 1.01)), 3),
+                    "ratio_median": round(float(np.median(arr)), 4),
+                    "ratio_p90": round(float(np.quantile(arr, 0.9)), 4),
+                }
         row["seconds"] = round(time.time() - t0, 1)
         out["tasks"][task] = row
         print(f"{task}: {row}", file=sys.stderr)
