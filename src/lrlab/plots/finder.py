@@ -30,7 +30,7 @@ def plot_finder(result: FinderResult, ax: Any = None) -> Figure:
     fitted divergence edge is a dashed red line.
     """
     if ax is None:
-        fig = Figure(figsize=(7, 4.5))
+        fig = Figure(figsize=(8.5, 4.5), layout="constrained")
         ax = fig.add_subplot(1, 1, 1)
     else:
         fig = ax.figure
@@ -66,5 +66,7 @@ def plot_finder(result: FinderResult, ax: Any = None) -> Figure:
     ax.set_xlabel("learning rate")
     ax.set_ylabel("training loss")
     ax.set_title("LR range test")
-    ax.legend(fontsize=7, loc="best")
+    # Outside the axes: the suggestions are lines across the whole height, so
+    # any place inside would hide some of them or of the curve.
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     return fig
