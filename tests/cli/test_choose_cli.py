@@ -98,6 +98,17 @@ def test_tune_with_finalists(tmp_path, capsys) -> None:  # type: ignore[no-untyp
     )
 
 
+def test_tune_within_a_budget(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    args = ["tune", "--task", "breast_cancer", "--sampler", "random", "--steps", "10",
+            "--optimizers", "adam", "--schedules", "constant", "--out", str(tmp_path),
+            "--quiet", "--trials", "40", "--pruner", "none", "--budget", "45"]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "4/40 trials finished, 40 training steps; stopped by the budget of 45 steps" in out
+    saved = json.loads((tmp_path / "trials.json").read_text())
+    assert saved["total_steps"] == 40 and len(saved["trials"]) == 4
+
+
 @pytest.mark.parametrize(
     ("extra", "fragment"),
     [
@@ -108,6 +119,8 @@ def test_tune_with_finalists(tmp_path, capsys) -> None:  # type: ignore[no-untyp
         (["--repeats", "0"], "Received: repeats=0"),
         (["--finalists", "-1"], "Received: finalists=-1"),
         (["--finalist-seeds", "0"], "Received: finalist_seeds=0"),
+        (["--budget", "0"], "Received: budget=0"),
+        (["--budget", "5"], "must cover one trial (300 steps). Received: budget=5"),
         (["--storage", "postgresql://u:topsecret@127.0.0.1:1/x"], "could not be reached"),
         (["--storage", "ftp://x"], "Argument `storage`"),
     ],

@@ -43,6 +43,13 @@ def add_parser(sub: Any) -> None:
         help="extra seeds per finalist (default 1)",
     )
     p.add_argument(
+        "--budget",
+        type=int,
+        default=None,
+        help="training steps the study may spend in all, the finalists' runs included: no "
+        "trial starts that could exceed it (default: no limit)",
+    )
+    p.add_argument(
         "--pruner",
         default="projected",
         help="projected, median, hyperband, successive_halving, wilcoxon or none "
@@ -105,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         finalists=args.finalists,
         finalist_seeds=args.finalist_seeds,
         pruner=args.pruner,
+        budget=args.budget,
         space=space,
         storage=args.storage,
         study=args.study,
@@ -122,6 +130,11 @@ def run(args: argparse.Namespace) -> int:
         f"study {result.study} in {result.storage}: {result.n_finished}/{result.target} trials "
         f"finished, {result.total_steps} training steps"
         + (f" ({result.finalist_steps} for the finalists)" if result.finalist_steps else "")
+        + (
+            f"; stopped by the budget of {args.budget} steps"
+            if args.budget is not None and result.n_finished < result.target
+            else ""
+        )
     )
     if result.best is None:
         print("no trial completed")

@@ -382,9 +382,14 @@ def tune(
     per_run = steps * (cv or 1)  # one finalist seed
     reserve = finalists * finalist_seeds * per_run
     if budget is not None and budget - reserve < per_trial:
+        runs = (
+            f" and the finalists' runs ({finalists} x {finalist_seeds} x {per_run} steps)"
+            if finalists
+            else ""
+        )
         raise UsageError(
-            f"Argument `budget` must cover one trial ({per_trial} steps) and the finalists' "
-            f"runs ({finalists} x {finalist_seeds} x {per_run} steps). Received: budget={budget}"
+            f"Argument `budget` must cover one trial ({per_trial} steps){runs}. "
+            f"Received: budget={budget}"
         )
 
     with _quiet_optuna():
