@@ -131,6 +131,13 @@ def _tpe(
     from lrlab.tune import Space, tune
 
     space = Space(lr=(1e-5, 10.0), optimizers=(optimizer,), schedules=("constant",))
+    # Race no more finalists than the budget holds beside one trial (``--quick``'s
+    # budget is 2.5 runs: one finalist); the entry says how many were raced.
+    wanted = int(options.get("finalists", 0))
+    if wanted:
+        room = budget // task.steps - repeats
+        fits = max(0, room // int(options.get("finalist_seeds", 1)))
+        options = {**options, "finalists": min(wanted, fits)}
     studies = []
     for search_seed in search_seeds:
         res = tune(
@@ -151,6 +158,8 @@ def _tpe(
         e["trials"] = len(res.trials)
         e["steps_fraction_of_grid"] = res.total_steps / (4 * budget)
         e["pruned"] = sum(r["state"] == "PRUNED" for r in res.trials)
+        if wanted:
+            e["finalists"] = options["finalists"]
         studies.append(e)
     first = dict(studies[0])
     first["search_seeds"] = search_seeds
