@@ -1,0 +1,66 @@
+"""Every benchmark's ``--quick`` mode runs and prints the JSON its docs describe.
+
+The figures themselves are the benchmarks' business (they are measured as
+ratios in one run, not asserted here); these tests keep the scripts from
+rotting, as ``bench_advice --quick`` once did when a variant outgrew its budget.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+pytestmark = pytest.mark.slow
+
+
+def _quick(name: str) -> Any:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, str(BENCH / f"{name}.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def test_advice_quick_keeps_tpe_within_its_budget() -> None:
+    out = _quick("bench_advice")
+    assert out["cases"]
+    for case in out["cases"]:
+        for variant in ("tpe_median", "tpe_projected", "tpe_projected_finalists"):
+            entry = case["advice"][variant]
+            # the studies' steps, finalists' runs included, within a quarter of the grid's
+            assert 0 < entry["steps_fraction_of_grid"] <= 0.25
+        assert case["advice"]["tpe_projected_finalists"]["finalists"] >= 1
+        assert case["advice"]["lrlab"]["advice_steps_fraction_of_run"] <= 0.25
+    assert "lrlab" in out["summary"]["targets"]
+
+
+def test_pruning_quick_replays_every_pruner() -> None:
+    out = _quick("bench_pruning")
+    (row,) = out["tasks"].values()
+    assert row["none"]["share_of_steps"] == 1.0 and row["none"]["top5_pruned"] == 0.0
+    for rule in ("median", "projected", "projected_own_family"):
+        assert 0 < row[rule]["share_of_steps"] < 1.0
+        assert 0 <= row[rule]["top5_pruned"] <= 5
+        assert row[rule]["best_ratio_mean"] >= 1.0
+        for budget in ("budget_8_runs", "budget_16_runs"):
+            assert row[rule][budget]["ratio_median"] >= 1.0
+
+
+@pytest.mark.parametrize("name", ["bench_schedules", "bench_torch_step", "bench_train"])
+def test_timing_benchmarks_quick(name: str) -> None:
+    out = _quick(name)
+    assert out["benchmark"]
