@@ -13,7 +13,9 @@ luck.  This benchmark takes that luck out:
    stops there and does not count as completed.
 
 The pruners are lrlab's own (``tune``'s ``median`` and ``projected``, the same
-objects ``tune`` uses) and, as a measured alternative that was not kept,
+objects ``tune`` uses) and two measured alternatives, not kept:
+``projected_family_seen``, which prunes no trial of a schedule family (unless
+it diverges) until one of that family has completed, and
 ``projected_own_family``: the projection with the improvements of the trial's
 own schedule family only (all completed trials standing in until one of its
 family has finished).  Per task and pruner it prints the share of the
@@ -106,6 +108,11 @@ def replay(
             )
             if rule == "none":
                 stop = False
+            elif rule == "projected_family_seen":
+                seen_family = any(
+                    d.params.get("schedule") == t.params.get("schedule") for d in done
+                )
+                stop = pruner.prune(study, running) if seen_family else not math.isfinite(value)
             elif rule == "projected_own_family":
                 stop = _own_family_prune(pruner, done, running)
             else:
@@ -131,7 +138,7 @@ def at_budget(trace: list[tuple[int, float]], budget: int) -> float:
     return fits[-1] if fits else math.inf
 
 
-RULES = ("none", "median", "projected", "projected_own_family")
+RULES = ("none", "median", "projected", "projected_family_seen", "projected_own_family")
 BUDGETS = (8, 16)  # in runs of the task's length
 
 

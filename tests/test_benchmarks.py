@@ -52,7 +52,7 @@ def test_pruning_quick_replays_every_pruner() -> None:
     out = _quick("bench_pruning")
     (row,) = out["tasks"].values()
     assert row["none"]["share_of_steps"] == 1.0 and row["none"]["top5_pruned"] == 0.0
-    for rule in ("median", "projected", "projected_own_family"):
+    for rule in ("median", "projected", "projected_family_seen", "projected_own_family"):
         assert 0 < row[rule]["share_of_steps"] < 1.0
         assert 0 <= row[rule]["top5_pruned"] <= 5
         assert row[rule]["best_ratio_mean"] >= 1.0
