@@ -42,30 +42,46 @@ import numpy as np
 import optuna
 
 from lrlab.tune import tune
-from lrlab.tune._run import _beyond_reach, _ProjectedPruner, _pruner
+from lrlab.tune._run import _ProjectedPruner, _pruner
 
 
-def _own_family_prune(pruner: _ProjectedPruner, done: list[Any], trial: Any) -> bool:
-    """``projected``'s rule (``lrlab.tune._run._ProjectedPruner``) with one change, marked:
-    the envelope comes from ``done``'s trials of the trial's own schedule family."""
-    step = trial.last_step
-    value = trial.intermediate_values[step]
-    if not math.isfinite(value):
-        return True
-    if len(done) < pruner.n_startup_trials:
+class _OwnFamily(_ProjectedPruner):
+    """``projected`` with the improvements of the trial's own schedule family only."""
+
+    def _envelope(self, done: list[Any], trial: Any) -> list[Any]:
+        own = [t for t in done if t.params.get("schedule") == trial.params.get("schedule")]
+        return own or done
+
+
+class _FamilySeen(_ProjectedPruner):
+    """``projected`` once a trial of the same schedule family has completed; before, only
+    a diverged trial is pruned."""
+
+    def prune(self, study: Any, trial: Any) -> bool:
+        done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if any(t.params.get("schedule") == trial.params.get("schedule") for t in done):
+            return super().prune(study, trial)
+        return not math.isfinite(trial.intermediate_values[trial.last_step])
+
+
+class _Never:
+    """No pruning: every trial runs to its end."""
+
+    def prune(self, study: Any, trial: Any) -> bool:
         return False
-    finals = [t.value for t in done]
-    own = [
-        t for t in done if t.params.get("schedule") == trial.params.get("schedule")
-    ]  # the change
-    pairs = [
-        (t.intermediate_values[step], t.value)
-        for t in own or done
-        if step in t.intermediate_values
-        and math.isfinite(t.value)
-        and math.isfinite(t.intermediate_values[step])
-    ]
-    return _beyond_reach(value, pairs, finals)
+
+
+def _pruners(steps: int) -> dict[str, Any]:
+    """Each replayed rule's pruner; ``median`` and ``projected`` are ``tune``'s own."""
+    projected = _pruner("projected", None, steps, 1, 1)
+    n = projected.n_startup_trials
+    return {
+        "none": _Never(),
+        "median": _pruner("median", None, steps, 1, 1),
+        "projected": projected,
+        "projected_family_seen": _FamilySeen(n),
+        "projected_own_family": _OwnFamily(n),
+    }
 
 
 def record(task: str, trials: int, seed: int) -> list[Any]:
@@ -82,16 +98,14 @@ def record(task: str, trials: int, seed: int) -> list[Any]:
 
 
 def replay(
-    recorded: list[Any], order: np.ndarray, rule: str, steps: int
+    recorded: list[Any], order: np.ndarray, pruner: Any
 ) -> tuple[int, set[int], list[tuple[int, float]]]:
     """(steps spent, indices pruned, trace) of one replay.
 
     The trace has, after each trial, the steps spent so far and the best final
     loss of the trials completed so far.
     """
-    pruner = _pruner("median" if rule == "median" else "projected", None, steps, 1, 1)
     study = optuna.create_study()  # in memory: the trials completed so far in this replay
-    done: list[Any] = []
     spent, pruned, best = 0, set(), math.inf
     trace: list[tuple[int, float]] = []
     for i in order:
@@ -106,24 +120,12 @@ def replay(
                 intermediate_values=dict(seen),
                 state=optuna.trial.TrialState.RUNNING,
             )
-            if rule == "none":
-                stop = False
-            elif rule == "projected_family_seen":
-                seen_family = any(
-                    d.params.get("schedule") == t.params.get("schedule") for d in done
-                )
-                stop = pruner.prune(study, running) if seen_family else not math.isfinite(value)
-            elif rule == "projected_own_family":
-                stop = _own_family_prune(pruner, done, running)
-            else:
-                stop = pruner.prune(study, running)
-            if stop:
+            if pruner.prune(study, running):
                 cut = step
                 break
         if cut is None:
             study.add_trial(t)
-            done.append(t)
-            spent += int(t.user_attrs.get("steps", steps))
+            spent += int(t.user_attrs["steps"])
             best = min(best, t.value)
         else:
             pruned.add(int(i))
@@ -138,7 +140,6 @@ def at_budget(trace: list[tuple[int, float]], budget: int) -> float:
     return fits[-1] if fits else math.inf
 
 
-RULES = ("none", "median", "projected", "projected_family_seen", "projected_own_family")
 BUDGETS = (8, 16)  # in runs of the task's length
 
 
@@ -164,16 +165,16 @@ def main() -> None:
         ok = np.isfinite(finals)
         best = float(finals[ok].min())
         top5 = set(np.argsort(np.where(ok, finals, np.inf))[:5].tolist())
-        full = sum(int(t.user_attrs.get("steps", 0)) for t in recorded)
+        full = sum(int(t.user_attrs["steps"]) for t in recorded)
         steps = max(max(t.intermediate_values) for t in recorded if t.intermediate_values)
         rng = np.random.default_rng(args.seed)
         perms = [rng.permutation(len(recorded)) for _ in range(orders)]
         row: dict[str, Any] = {"trials": len(recorded), "unpruned_steps": full}
-        for rule in RULES:
+        for rule, pruner in _pruners(steps).items():
             shares, top, within, ratio = [], [], [], []
             budgeted: dict[int, list[float]] = {b: [] for b in BUDGETS}
             for perm in perms:
-                spent, pruned, trace = replay(recorded, perm, rule, steps)
+                spent, pruned, trace = replay(recorded, perm, pruner)
                 got = trace[-1][1]
                 shares.append(spent / full)
                 top.append(len(top5 & pruned))
