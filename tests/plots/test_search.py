@@ -23,6 +23,7 @@ def test_search_figures(tmp_path) -> None:  # type: ignore[no-untyped-def]
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
     by_family = {c.get_label(): c for c in ax.collections}
+    assert all(np.isfinite(r["value"]) for r in res.trials)  # no diverged trial to set apart
     drawn = 0
     for fam in ("constant", "cosine"):
         rows = [r for r in res.trials if r["schedule"] == fam]
@@ -98,3 +99,38 @@ def test_search_figure_gives_each_optimizer_its_own_panel() -> None:
         for x in c.get_offsets()[:, 0]
     ]
     assert len(xs) == 10
+
+
+def test_search_figures_mark_pruned_and_diverged_trials_apart() -> None:
+    """A diverged trial has no value: it is a triangle at the top, not a dot or a cross."""
+    res = tune(
+        "quadratic",
+        sampler="random",
+        trials=8,
+        pruner="median",
+        storage="memory",
+        space=Space(lr=(1e-4, 100.0), optimizers=("sgd",), schedules=("constant",)),
+        steps=40,
+    )
+    ok = [r for r in res.trials if r["state"] == "COMPLETE" and np.isfinite(r["value"])]
+    diverged = [r for r in res.trials if r["state"] == "COMPLETE" and not np.isfinite(r["value"])]
+    pruned = [r for r in res.trials if r["state"] == "PRUNED"]
+    assert ok and diverged and pruned  # seed 0 gives all three
+    ax = res.plot_lr().axes[0]
+    by_label = {c.get_label(): np.asarray(c.get_offsets()) for c in ax.collections}
+    top = max(r["value"] for r in ok + pruned) * 1.5  # above every finite value
+    for label, rows, ys in (
+        ("constant", ok, [r["value"] for r in ok]),
+        ("_pruned:constant", pruned, [top] * len(pruned)),
+        ("_diverged:constant", diverged, [top] * len(diverged)),
+    ):
+        got = sorted(map(tuple, by_label[label]))
+        np.testing.assert_allclose(got, sorted(zip([r["lr"] for r in rows], ys)), rtol=1e-12)
+    assert "▲ diverged" in ax.get_title()
+    hist = res.plot_history().axes[0]
+    marks = {c.get_label(): np.asarray(c.get_offsets()) for c in hist.collections}
+    np.testing.assert_array_equal(marks["diverged"][:, 0], [r["number"] for r in diverged])
+    lo, hi = hist.get_xlim()  # every mark inside the axes, the last trial's too
+    assert lo < min(r["number"] for r in res.trials) and max(r["number"] for r in res.trials) < hi
+    np.testing.assert_array_equal(marks["trial"][:, 0], [r["number"] for r in ok])
+    assert f"{len(diverged)} diverged" in hist.get_title()

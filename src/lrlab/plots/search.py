@@ -28,10 +28,11 @@ def plot_lr_search(result: TuneResult, ax: Any = None) -> Figure:
     One panel per optimizer (their rates live on different scales: 0.03 is a
     good rate for SGD + momentum and a diverging one for Adam), sharing the
     loss axis; with ``ax`` given, every trial goes on that one axes.  One colour
-    per schedule family; completed trials are dots, pruned and diverged trials
-    crosses at the top of the axis.  Raced finalists (``tune``'s ``finalists``)
-    get a diamond at their mean over all seeds, joined to their search value;
-    the best trial is ringed (at its mean when raced).  Log-log axes.
+    per schedule family; completed trials are dots; pruned trials (crosses) and
+    diverged ones (triangles) sit at the top of the axis.  Raced finalists
+    (``tune``'s ``finalists``) get a diamond at their mean over all seeds,
+    joined to their search value; the best trial is ringed (at its mean when
+    raced).  Log-log axes.
     """
     rows = [r for r in result.trials if r["lr"] is not None]
     finite = [
@@ -62,7 +63,7 @@ def plot_lr_search(result: TuneResult, ax: Any = None) -> Figure:
         if name:
             a.set_title(name, fontsize=10)
     axes[0].set_ylabel("validation loss")
-    title = f"{result.study}: validation loss against LR (x: pruned / diverged at top)"
+    title = f"{result.study}: validation loss against LR (at the top: x pruned, ▲ diverged)"
     if len(axes) > 1:
         fig.suptitle(title, fontsize=11)
         fig.tight_layout()
@@ -81,21 +82,30 @@ def _draw_lr_panel(
     for fam, color in colors.items():
         mine = [r for r in rows if r["schedule"] == fam]
         done = [r for r in mine if r["state"] == "COMPLETE" and r["value"] is not None]
+        finite = [r for r in done if math.isfinite(r["value"])]
+        diverged = [r for r in done if not math.isfinite(r["value"])]
         pruned = [r for r in mine if r["state"] == "PRUNED"]
         if not done and not pruned:
             continue
         ax.scatter(
-            [r["lr"] for r in done],
-            [r["value"] if math.isfinite(r["value"]) else top for r in done],
+            [r["lr"] for r in finite],
+            [r["value"] for r in finite],
             marker="o",
             s=24,
             color=color,
             label=fam,
         )
-        if pruned:
-            ax.scatter(
-                [r["lr"] for r in pruned], [top] * len(pruned), marker="x", s=24, color=color
-            )
+        # At the top of the axis, out of the legend (the title says what the marks are).
+        for marker, kind, off in (("x", "pruned", pruned), ("^", "diverged", diverged)):
+            if off:
+                ax.scatter(
+                    [r["lr"] for r in off],
+                    [top] * len(off),
+                    marker=marker,
+                    s=24,
+                    color=color,
+                    label=f"_{kind}:{fam}",
+                )
     raced = [r for r in rows if r.get("mean_loss") is not None and math.isfinite(r["mean_loss"])]
     if raced:
         for r in raced:
@@ -123,7 +133,11 @@ def _draw_lr_panel(
 
 
 def plot_history(result: TuneResult, ax: Any = None) -> Figure:
-    """Each trial's value in trial order, and the best value so far as a step line."""
+    """Each trial's value in trial order, and the best value so far as a step line.
+
+    Pruned trials are grey vertical lines; diverged ones, which have no value,
+    triangles at the top of the axes.
+    """
     fig, ax = _axes(ax)
     rows = sorted(result.trials, key=lambda r: r["number"])
     xs, ys, best_x, best_y = [], [], [], []
@@ -143,10 +157,37 @@ def plot_history(result: TuneResult, ax: Any = None) -> Figure:
     pruned = [r["number"] for r in rows if r["state"] == "PRUNED"]
     for n in pruned:
         ax.axvline(n, color="0.85", lw=0.8, zorder=0)
+    diverged = [
+        r["number"]
+        for r in rows
+        if r["state"] == "COMPLETE" and r["value"] is not None and not math.isfinite(r["value"])
+    ]
+    if diverged:  # no value to plot: a mark at the top of the axes (x in data, y in axes units)
+        ax.scatter(
+            diverged,
+            [0.96] * len(diverged),
+            marker="^",
+            s=24,
+            color="tab:red",
+            transform=ax.get_xaxis_transform(),
+            label="diverged",
+        )
     if ys and min(ys) > 0:
         ax.set_yscale("log")
+    if diverged:
+        # Marks in axes units do not widen the limits: take every trial in, and
+        # keep the values below the row of triangles.
+        numbers = [r["number"] for r in rows]
+        ax.set_xlim(min(numbers) - 0.5, max(numbers) + 0.5)
+        if ys:
+            lo, hi = ax.get_ylim()
+            log = ax.get_yscale() == "log"
+            a, b = (math.log(lo), math.log(hi)) if log else (lo, hi)
+            b = a + (b - a) / 0.88
+            ax.set_ylim(lo, math.exp(b) if log else b)
     ax.set_xlabel("trial")
     ax.set_ylabel("validation loss")
-    ax.set_title(f"{result.study}: search history ({len(pruned)} pruned, grey)")
+    said = f"{len(pruned)} pruned, grey" + (f"; {len(diverged)} diverged, ▲" if diverged else "")
+    ax.set_title(f"{result.study}: search history ({said})")
     ax.legend(fontsize=7)
     return fig
