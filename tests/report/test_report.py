@@ -208,3 +208,19 @@ def test_page_renders_in_chromium(report, tmp_path: Path, width: int) -> None:
         report.index.as_uri(), tmp=tmp_path,
     )  # fmt: skip
     assert shot.exists() and shot.stat().st_size > 10_000, proc.stderr[-2000:]
+
+
+def test_search_section_says_where_tpe_and_random_search_agree(report) -> None:
+    """TPE's start-up trials are random search's draws; the page says so and it is true."""
+    from lrlab.tune import TPE_STARTUP_TRIALS as n
+
+    studies = json.loads((report.out / "results.json").read_text())["search"]["studies"]
+
+    def configs(sampler: str) -> list:
+        trials = sorted(studies[sampler]["trials"], key=lambda r: r["number"])
+        return [(r["optimizer"], r["schedule_config"]) for r in trials]
+
+    tpe, rnd = configs("tpe"), configs("random")
+    assert len(tpe) > n  # --quick leaves TPE trials to model
+    assert tpe[:n] == rnd[:n] and tpe[n:] != rnd[n:]
+    assert f"the two differ from trial {n + 1} on" in report.index.read_text()

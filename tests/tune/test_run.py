@@ -17,7 +17,7 @@ import pytest
 
 from lrlab import tasks
 from lrlab.errors import UsageError
-from lrlab.tune import Family, Space, tune
+from lrlab.tune import TPE_STARTUP_TRIALS, Family, Space, tune
 
 SPACE = Space(optimizers=("momentum", "adam"), schedules=("constant", "cosine"))
 #: The worker script's space (its default schedule).
@@ -155,6 +155,33 @@ def test_grid_covers_each_point_once(cancer) -> None:  # type: ignore[no-untyped
     points = {(round(r["lr"], 12), r["schedule"]) for r in res.trials}
     want = {(round(v, 12), s) for v in np.geomspace(1e-3, 1e-1, 3) for s in ("constant", "cosine")}
     assert points == want
+
+
+def test_tpe_starts_with_random_searchs_draws_then_parts(cancer) -> None:  # type: ignore[no-untyped-def]
+    """The report says so: with one seed, TPE's start-up trials are random search's trials."""
+    n = TPE_STARTUP_TRIALS
+    runs = {
+        sampler: tune(
+            cancer,
+            sampler=sampler,
+            trials=n + 3,
+            pruner="none",
+            space=SPACE,
+            storage="memory",
+            steps=8,
+            seed=3,
+        )
+        for sampler in ("random", "tpe")
+    }
+    configs = {
+        sampler: [
+            (r["optimizer"], r["schedule_config"])
+            for r in sorted(res.trials, key=lambda r: r["number"])
+        ]
+        for sampler, res in runs.items()
+    }
+    assert configs["tpe"][:n] == configs["random"][:n]
+    assert all(a != b for a, b in zip(configs["tpe"][n:], configs["random"][n:], strict=True))
 
 
 def test_median_pruning_stops_bad_trials_and_saves_steps(cancer) -> None:  # type: ignore[no-untyped-def]
@@ -306,7 +333,7 @@ WORKER = textwrap.dedent(
     """
     import os, sys, time
     from lrlab.schedules import constant
-    from lrlab.tune import Family, Space, tune
+    from lrlab.tune import TPE_STARTUP_TRIALS, Family, Space, tune
 
     def sleepy(lr, steps):
         time.sleep(float(os.environ.get("LRLAB_TEST_SLEEP", "0")))

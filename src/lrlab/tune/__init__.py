@@ -15,7 +15,7 @@ import sys
 import types
 from typing import Any
 
-from lrlab.tune._run import PRUNERS, SAMPLERS, tune
+from lrlab.tune._run import PRUNERS, SAMPLERS, TPE_STARTUP_TRIALS, tune
 from lrlab.tune.result import TuneResult
 from lrlab.tune.space import FAMILIES, Choice, Family, Float, Int, Space
 from lrlab.tune.storage import open_storage, redact
@@ -24,6 +24,7 @@ __all__ = [
     "FAMILIES",
     "PRUNERS",
     "SAMPLERS",
+    "TPE_STARTUP_TRIALS",
     "Choice",
     "Family",
     "Float",

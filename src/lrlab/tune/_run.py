@@ -23,6 +23,9 @@ from lrlab.tune.storage import has_heartbeat, open_storage
 __all__ = ["PRUNERS", "SAMPLERS", "tune"]
 
 SAMPLERS = ("grid", "random", "tpe")
+#: TPE's first trials are independent random draws (Optuna's start-up): with
+#: the same seed, exactly the draws of ``sampler="random"``.
+TPE_STARTUP_TRIALS = 5
 PRUNERS = ("none", "median", "projected", "hyperband", "successive_halving", "wilcoxon")
 FINISHED = ("COMPLETE", "PRUNED")
 
@@ -40,7 +43,7 @@ def _sampler(name: str, space: Space, seed: int | None) -> Any:
         return optuna.samplers.GridSampler(space.grid_values(), seed=seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=TPE_STARTUP_TRIALS)
 
 
 def _pruner(name: str, cv: int | None, steps: int, eval_every: int, repeats: int) -> Any:
