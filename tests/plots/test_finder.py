@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -37,7 +39,7 @@ def test_plot_marks_each_suggestion_and_the_edge(tmp_path) -> None:  # type: ign
     assert ax.get_xscale() == "log"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     for name, s in res.suggestions.items():
-        assert f"{name}: {s.lr:.3g}" in labels
+        assert sum(lab.startswith(f"{name}: {s.lr:.3g}") for lab in labels) == 1
     if res.divergence_lr is not None:
         assert any(lab.startswith("divergence edge") for lab in labels)
     # The smoothed curve is drawn as recorded.
@@ -56,3 +58,22 @@ def test_plot_keeps_the_lowest_raw_loss_in_frame() -> None:
     assert raw_min < smooth_min  # the lag this test is about
     lo, hi = res.plot().axes[0].get_ylim()
     assert lo < raw_min < hi
+
+
+def test_plot_shows_rules_that_agree_as_two_lines() -> None:
+    """Two rules on one rate: the later line is dashed and says whose rate it is."""
+    res = _sweep(60)
+    names = [n for n in res.suggestions if n != "lrlab"]
+    first, second = names[0], names[1]
+    same = dict(res.suggestions)
+    same[second] = dataclasses.replace(same[second], lr=same[first].lr)
+    ax = dataclasses.replace(res, suggestions=same).plot().axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    lr = same[first].lr
+    a = lines[f"{first}: {lr:.3g}"]
+    b = lines[f"{second}: {lr:.3g} (= {first})"]
+    assert a.get_linestyle() == "-" and b.get_linestyle() == "--"
+    assert a.get_xdata()[0] == b.get_xdata()[0] == lr
+    assert a.get_color() != b.get_color()
+    others = [lab for n in names[2:] for lab in lines if lab.startswith(f"{n}: ")]
+    assert all("(=" not in lab for lab in others)  # the rest keep their solid lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,7 +27,8 @@ def plot_finder(result: FinderResult, ax: Any = None) -> Figure:
     """Plot ``result`` on ``ax`` (a new :class:`~matplotlib.figure.Figure` when ``None``).
 
     The x axis is logarithmic for an exponential ramp.  Each suggestion is a
-    vertical line labelled with its rule; lrlab's range is a shaded band; the
+    vertical line labelled with its rule (dashed, and labelled "= rule", where
+    it falls on an earlier rule's rate); lrlab's range is a shaded band; the
     fitted divergence edge is a dashed red line.
     """
     if ax is None:
@@ -41,11 +43,22 @@ def plot_finder(result: FinderResult, ax: Any = None) -> Figure:
     ax.plot(lrs[ok], smooth[ok], color="tab:blue", lw=2, label="smoothed loss")
     if result.settings.get("mode", "exponential") == "exponential":
         ax.set_xscale("log")
+    drawn: list[tuple[float, str]] = []
     for name, s in result.suggestions.items():
         color = _COLORS.get(name, "k")
         if name == "lrlab" and s.high > s.low:
             ax.axvspan(s.low, s.high, color=color, alpha=0.15)
-        ax.axvline(s.lr, color=color, lw=2 if name == "lrlab" else 1, label=f"{name}: {s.lr:.3g}")
+        # Two rules often read the same sweep step: the later line is dashed, so
+        # the one beneath shows through its gaps, and its label says so.
+        same = next((n for x, n in drawn if math.isclose(x, s.lr, rel_tol=1e-9)), None)
+        ax.axvline(
+            s.lr,
+            color=color,
+            lw=2 if name == "lrlab" else 1,
+            ls=(0, (4, 3)) if same else "-",
+            label=f"{name}: {s.lr:.3g}" + (f" (= {same})" if same else ""),
+        )
+        drawn.append((s.lr, name))
     if result.divergence_lr is not None:
         ax.axvline(
             result.divergence_lr,
