@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -117,6 +118,15 @@ def test_to_dict_is_json(cancer_result) -> None:  # type: ignore[no-untyped-def]
     assert d["steps"] == cancer_result.steps
     assert d["suggestions"]["lrlab"]["name"] == "lrlab"
     assert "lrlab" in cancer_result.summary()
+
+
+def test_summary_states_the_range_or_that_there_is_none(cancer_result) -> None:  # type: ignore[no-untyped-def]
+    s = cancer_result.suggestion
+    assert s is not None and s.low < s.high  # stochastic: the range is carried to the run
+    assert f"(range {s.low:.3g} .. {s.high:.3g})" in cancer_result.summary()
+    alone = dataclasses.replace(s, low=s.lr, high=s.lr)
+    point = dataclasses.replace(cancer_result, suggestions={"lrlab": alone})
+    assert f"{alone.lr:.3g}  (range: this rate alone)" in point.summary()
 
 
 def test_unknown_task_is_a_usage_error() -> None:

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         print(result.summary())
         s = result.suggestion
         if s is not None:
-            print(f"suggested lr: {s.lr:.3g} (range {s.low:.3g} .. {s.high:.3g})")
+            print(f"suggested lr: {s.lr:.3g} ({s.span()})")
         if out is not None:
             print(f"figure: {out}")
     return 0

@@ -70,7 +70,7 @@ class FinderResult:
         lines = []
         for name, s in self.suggestions.items():
             if name == "lrlab":
-                lines.append(f"{name:26s} {s.lr:.3g}  (range {s.low:.3g} .. {s.high:.3g})")
+                lines.append(f"{name:26s} {s.lr:.3g}  ({s.span()})")
             else:
                 lines.append(f"{name:26s} {s.lr:.3g}")
         edge = "none" if self.divergence_lr is None else f"{self.divergence_lr:.3g}"

@@ -69,6 +69,21 @@ class Suggestion:
     index: int | None
     origin: str
 
+    def span(self, sep: str = " .. ") -> str:
+        """``"range <low><sep><high>"``, or words for a range that is the rate alone.
+
+        lrlab's range is a single rate when one brief run alone scored near the
+        best and full-batch gradients left nothing to carry to the run's length.
+
+        >>> Suggestion("lrlab", 0.1, 0.05, 0.2, None, "").span()
+        'range 0.05 .. 0.2'
+        >>> Suggestion("lrlab", 0.1, 0.1, 0.1, None, "").span()
+        'range: this rate alone'
+        """
+        if self.high > self.low:
+            return f"range {self.low:.3g}{sep}{self.high:.3g}"
+        return "range: this rate alone"
+
     def to_dict(self) -> dict[str, object]:
         """A JSON-safe dict of the fields."""
         return {

@@ -238,13 +238,19 @@ def range_test(ctx: Context) -> Section:
     best_row = min(rows, key=lambda r: float(r[2]))
     ctx.results["finder_rows"] = rows
     lo_exp, hi_exp = HORIZON_EXPONENT_RANGE
-    span = (
-        f"its range {ours.low:.3g} … {ours.high:.3g} (the brief runs within "
-        f"{res.settings['tolerance']:.0%} of the best, carried to the run's length with horizon "
-        f"exponents from {lo_exp} to {hi_exp})"
-        if ours is not None
-        else "no range (the sweep was too short)"
-    )
+    tol = f"{res.settings['tolerance']:.0%}"
+    if ours is None:
+        span = "no range (the sweep was too short)"
+    elif ours.high > ours.low:
+        span = (
+            f"its range {ours.low:.3g} … {ours.high:.3g} (the brief runs within {tol} of the "
+            f"best, carried to the run's length with horizon exponents from {lo_exp} to {hi_exp})"
+        )
+    else:
+        span = (
+            f"a range of this rate alone (no other brief run came within {tol} of the best, "
+            "and full-batch gradients leave nothing to carry to the run's length)"
+        )
     return Section(
         key="finder",
         title="6. The LR range test",
@@ -617,8 +623,8 @@ def recommendation(ctx: Context) -> Section:
     if lr is not None and finder is not None and finder.suggestion is not None:
         s = finder.suggestion
         lines.append(
-            f"Learning rate: for SGD + momentum start from lr ≈ {lr:.3g} (range "
-            f"{s.low:.3g} … {s.high:.3g}). The range test found it for {finder.steps} training "
+            f"Learning rate: for SGD + momentum start from lr ≈ {lr:.3g} ({s.span(' … ')}). "
+            f"The range test found it for {finder.steps} training "
             f"steps, {finder.steps / ctx.steps:.0%} of one run."
             + (
                 f" The cross-validated search, at {search['steps']} steps, settled on lr "
