@@ -130,6 +130,7 @@ def test_search_figures_mark_pruned_and_diverged_trials_apart() -> None:
     hist = res.plot_history().axes[0]
     marks = {c.get_label(): np.asarray(c.get_offsets()) for c in hist.collections}
     np.testing.assert_array_equal(marks["diverged"][:, 0], [r["number"] for r in diverged])
+    assert np.all(marks["diverged"][:, 1] > max(r["value"] for r in ok))  # above every value
     lo, hi = hist.get_xlim()  # every mark inside the axes, the last trial's too
     assert lo < min(r["number"] for r in res.trials) and max(r["number"] for r in res.trials) < hi
     np.testing.assert_array_equal(marks["trial"][:, 0], [r["number"] for r in ok])

@@ -333,7 +333,7 @@ WORKER = textwrap.dedent(
     """
     import os, sys, time
     from lrlab.schedules import constant
-    from lrlab.tune import TPE_STARTUP_TRIALS, Family, Space, tune
+    from lrlab.tune import Family, Space, tune
 
     def sleepy(lr, steps):
         time.sleep(float(os.environ.get("LRLAB_TEST_SLEEP", "0")))

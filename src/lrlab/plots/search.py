@@ -162,29 +162,13 @@ def plot_history(result: TuneResult, ax: Any = None) -> Figure:
         for r in rows
         if r["state"] == "COMPLETE" and r["value"] is not None and not math.isfinite(r["value"])
     ]
-    if diverged:  # no value to plot: a mark at the top of the axes (x in data, y in axes units)
+    if diverged:  # no value to plot: above every value, as in plot_lr_search
+        top = max(ys) * 1.5 if ys else 1.0
         ax.scatter(
-            diverged,
-            [0.96] * len(diverged),
-            marker="^",
-            s=24,
-            color="tab:red",
-            transform=ax.get_xaxis_transform(),
-            label="diverged",
+            diverged, [top] * len(diverged), marker="^", s=24, color="tab:red", label="diverged"
         )
     if ys and min(ys) > 0:
         ax.set_yscale("log")
-    if diverged:
-        # Marks in axes units do not widen the limits: take every trial in, and
-        # keep the values below the row of triangles.
-        numbers = [r["number"] for r in rows]
-        ax.set_xlim(min(numbers) - 0.5, max(numbers) + 0.5)
-        if ys:
-            lo, hi = ax.get_ylim()
-            log = ax.get_yscale() == "log"
-            a, b = (math.log(lo), math.log(hi)) if log else (lo, hi)
-            b = a + (b - a) / 0.88
-            ax.set_ylim(lo, math.exp(b) if log else b)
     ax.set_xlabel("trial")
     ax.set_ylabel("validation loss")
     said = f"{len(pruned)} pruned, grey" + (f"; {len(diverged)} diverged, ▲" if diverged else "")

@@ -429,28 +429,11 @@ def optimizers(ctx: Context) -> Section:
 SAMPLER_NAMES = {"grid": "grid search", "random": "random search", "tpe": "Bayesian (TPE)"}
 
 
-def _tpe_startup(trials: int) -> str:
-    """What TPE's random start-up means for a comparison with ``trials`` trials per sampler."""
-    from lrlab.tune import TPE_STARTUP_TRIALS as n
-
-    if trials <= n:
-        return (
-            f"TPE's first {n} trials are random draws (its start-up), the very draws random "
-            f"search makes with this seed: with {trials} trials it never leaves them, so here "
-            "it is random search."
-        )
-    return (
-        f"TPE's first {n} trials are random draws (its start-up), the very draws random "
-        f"search makes with this seed; the two differ from trial {n + 1} on, where TPE starts "
-        "modelling the results so far."
-    )
-
-
 def search(ctx: Context) -> Section:
     """The same space searched three ways, with k-fold cross-validation."""
     import tempfile
 
-    from lrlab.tune import Space, tune
+    from lrlab.tune import TPE_STARTUP_TRIALS, Space, tune
 
     b = ctx.budget
     families = ("constant", "cosine")
@@ -560,7 +543,10 @@ def search(ctx: Context) -> Section:
             "fall behind the median of earlier trials is pruned between folds, which is where "
             "the searches save compute. Grid search tries a fixed log-spaced grid, random "
             "search samples the same space blindly, and TPE (Optuna's Bayesian sampler) "
-            "samples where good trials were. " + _tpe_startup(b.trials),
+            "samples where good trials were. TPE's first "
+            f"{TPE_STARTUP_TRIALS} trials are random draws (its start-up), the very draws random "
+            f"search makes with this seed; the two differ from trial {TPE_STARTUP_TRIALS + 1} "
+            "on, where TPE starts modelling the results so far.",
             f"Lowest cross-validated loss: {cheapest[0]}, {fmt(cheapest[4])} at lr "
             f"{fmt(cheapest[5])} ({cheapest[6]}), after {cheapest[3]} training steps. "
             + "; ".join(f"{r[0]}: {fmt(r[4])} in {r[3]} steps ({r[2]} pruned)" for r in rows)
