@@ -17,6 +17,16 @@ with momentum 0.9, Adam) one run measures:
   0-4) and each study's best LR trained on the grid's seeds: one study is one
   draw, the count over the search seeds says more.
 
+* the noise floor of the reference itself, from the same grid run on other
+  seeds (3-5): the 3-seed grid's best LR (``grid_fresh_seeds``, the reference
+  method repeated), each one-seed grid's best LR (``grid_one_seed``: seed
+  ``s + 3``'s best trained with seed ``s``), and each seed's own best LR
+  (``grid_own_seed``: the parabola in log LR through seed ``s``'s best grid
+  point and its neighbours, trained with seed ``s``; in-sample).  A target
+  that the reference method misses when repeated on other seeds is below the
+  measurement's noise; each seed's own best LR shows how much of an advice's
+  seed-to-seed spread is the task's.
+
 For each: the mean final validation loss and metric, their ratios to the grid
 best, the suggestion's spread across seeds (max / min), and the training steps
 spent to get the advice (mean per seed).  Prints one JSON document.
@@ -255,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                 ranges.append([sug.low, sug.high])
             for rule, acc in per_rule.items():
                 case["advice"][rule] = _entry(*acc, ref)
+            case["advice"].update(_noise_floor(args.grid_cache, task, opt, grid, seeds, rows, ref))
             case["advice"]["lrlab"]["ranges"] = ranges
             case["advice"]["lrlab"]["ranges_holding_grid_best"] = sum(
                 lo <= ref["lr"] <= hi for lo, hi in ranges
@@ -310,6 +321,65 @@ def _grid_rows(
         with open(cache, "w") as f:
             json.dump(store, f)
     return rows
+
+
+def _noise_floor(
+    cache: str | None,
+    task: Any,
+    opt: str,
+    grid: list[float],
+    seeds: list[int],
+    rows: dict[float, list[tuple[float, float, int]]],
+    ref: dict,
+) -> dict[str, dict[str, Any]]:
+    """The reference method on other seeds, and each seed's own best LR (see the docstring)."""
+    fresh = [s + len(seeds) for s in seeds]
+    other = _grid_rows(cache, task, opt, grid, fresh)
+    out: dict[str, dict[str, Any]] = {}
+    # The 3-seed grid on the fresh seeds, its best LR judged on the reference's seeds.
+    lr = min(grid, key=lambda g: _mean([r[0] for r in other[g]]))
+    e = _entry(
+        [r[0] for r in rows[lr]],
+        [r[1] for r in rows[lr]],
+        [lr],
+        [sum(r[2] for rs in other.values() for r in rs)],
+        ref,
+    )
+    e["spread"] = None  # one choice, not one per seed
+    out["grid_fresh_seeds"] = e
+    # One-seed grids: seed fresh[k]'s best LR, trained with seed seeds[k].
+    picks = [min(grid, key=lambda g, k=k: other[g][k][0]) for k in range(len(seeds))]
+    out["grid_one_seed"] = _entry(
+        [rows[g][k][0] for k, g in enumerate(picks)],
+        [rows[g][k][1] for k, g in enumerate(picks)],
+        picks,
+        [sum(other[g][k][2] for g in grid) for k in range(len(seeds))],
+        ref,
+    )
+    # Each seed's own best LR, refined between grid points, trained with that seed.
+    own = [_refined_best(grid, [rows[g][k][0] for g in grid]) for k in range(len(seeds))]
+    runs = [_train(task, opt, lr, s) for lr, s in zip(own, seeds)]
+    out["grid_own_seed"] = _entry(
+        [o[0] for o in runs],
+        [o[1] for o in runs],
+        own,
+        [sum(rows[g][k][2] for g in grid) for k in range(len(seeds))],
+        ref,
+    )
+    out["grid_own_seed"]["in_sample"] = True
+    return out
+
+
+def _refined_best(grid: list[float], losses: list[float]) -> float:
+    """The vertex of the parabola in ``log lr`` through the best grid point and its neighbours."""
+    i = int(np.argmin(losses))
+    if not 0 < i < len(grid) - 1 or not all(math.isfinite(v) for v in losses[i - 1 : i + 2]):
+        return grid[i]
+    y0, y1, y2 = losses[i - 1 : i + 2]
+    curvature = y0 - 2 * y1 + y2
+    offset = 0.5 * (y0 - y2) / curvature if curvature > 0 else 0.0
+    step = math.log(grid[i + 1] / grid[i])
+    return float(grid[i] * math.exp(offset * step))
 
 
 def _summary(cases: list[dict[str, Any]]) -> dict[str, Any]:

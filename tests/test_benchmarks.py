@@ -45,6 +45,13 @@ def test_advice_quick_keeps_tpe_within_its_budget() -> None:
             assert 0 < entry["steps_fraction_of_grid"] <= 0.25
         assert case["advice"]["tpe_projected_finalists"]["finalists"] >= 1
         assert case["advice"]["lrlab"]["advice_steps_fraction_of_run"] <= 0.25
+        # The noise floor: the reference method on other seeds picks grid points;
+        # each seed's own best LR lies between the grid's neighbours of its best point.
+        grid = out["grid"]
+        assert min(abs(g / case["advice"]["grid_fresh_seeds"]["lr"] - 1) for g in grid) < 1e-12
+        assert set(case["advice"]["grid_one_seed"]["lrs"]) <= set(grid)
+        for lr in case["advice"]["grid_own_seed"]["lrs"]:
+            assert grid[0] <= lr <= grid[-1]
     assert "lrlab" in out["summary"]["targets"]
 
 
