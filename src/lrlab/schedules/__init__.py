@@ -15,6 +15,8 @@ Kinds: :func:`constant`, :func:`step`, :func:`exponential`,
 :func:`polynomial`, :func:`cosine`, :func:`cosine_restarts`,
 :func:`one_cycle`, :func:`cyclic`, :func:`inverse_sqrt`, :func:`wsd`;
 combinators :func:`warmup`, :func:`join`, :func:`clip` and ``schedule * c``.
+:class:`reduce_on_plateau` is the one rule driven by a metric instead of the
+step: a pure function of the metric history (PyTorch's ``ReduceLROnPlateau``).
 """
 
 from lrlab.errors import ScheduleError
@@ -36,8 +38,10 @@ from lrlab.schedules._kinds import (
     wsd,
 )
 from lrlab.schedules._parse import from_config, parse
+from lrlab.schedules._plateau import PlateauState, parse_rule, reduce_on_plateau
 
 __all__ = [
+    "PlateauState",
     "Schedule",
     "ScheduleError",
     "clip",
@@ -53,8 +57,10 @@ __all__ = [
     "multistep",
     "one_cycle",
     "parse",
+    "parse_rule",
     "piecewise",
     "polynomial",
+    "reduce_on_plateau",
     "registry",
     "scale",
     "step",

@@ -36,6 +36,13 @@ def _known() -> str:
 def _bind(kind: str, args: list[Any], kwargs: dict[str, Any], where: str) -> Schedule:
     """Build kind(*args, **kwargs) with errors that say what was wrong."""
     classes = registry()
+    if kind == "reduce_on_plateau":
+        raise ScheduleError(
+            f"reduce_on_plateau{where} is driven by a metric, not the step, so it is not a "
+            "schedule: read it with lrlab.schedules.parse_rule() or "
+            "reduce_on_plateau.parse(), and train with it through "
+            "lrlab.train.run(task, schedule=...) or lrlab.torch.plateau()"
+        )
     if kind not in classes:
         raise ScheduleError(f"Unknown schedule kind {kind!r}{where}. Known kinds: {_known()}")
     cls = classes[kind]
