@@ -10,7 +10,9 @@ group unless ``--groups``), stepped ``--steps`` times in a tight loop:
   costs more the more pieces it has).
 
 Reports ns per ``step()`` and each lrlab scheduler's ratio to ExponentialLR
-(target <= 1.0) and LambdaLR.  The timed runs of the schedulers are
+(target <= 1.0) and LambdaLR.  Apart (``plateau``): ``lrlab.torch.plateau``
+against PyTorch's ``ReduceLROnPlateau``, each fed the same noisy metrics (a
+step per evaluation, not per update; reported, no target).  The timed runs of the schedulers are
 interleaved and each figure is the best of ``--repeat`` rounds, so that
 other load on the machine affects them alike.
 
@@ -72,6 +74,34 @@ def time_steps(sched: Any, steps: int) -> float:
     return (time.perf_counter() - t0) / steps * 1e9
 
 
+def time_plateau(steps: int, repeat: int, groups: int) -> dict[str, Any]:
+    """ns per ``step(metric)``: PyTorch's ReduceLROnPlateau and lrlab's PlateauLR, interleaved."""
+    import random
+
+    rng = random.Random(0)
+    metrics = [2.0 + rng.random() for _ in range(steps)]
+    makers = {
+        "torch.ReduceLROnPlateau": lambda o: torch.optim.lr_scheduler.ReduceLROnPlateau(
+            o, patience=3
+        ),
+        "lrlab plateau": lambda o: lrlab.torch.plateau(o, L.reduce_on_plateau(0.1, patience=3)),
+    }
+    best = dict.fromkeys(makers, math.inf)
+    for _ in range(repeat):
+        for name, make in makers.items():
+            sched = make(make_optimizer(groups))
+            step = sched.step
+            t0 = time.perf_counter()
+            for m in metrics:
+                step(m)
+            best[name] = min(best[name], (time.perf_counter() - t0) / steps * 1e9)
+    ref = best["torch.ReduceLROnPlateau"]
+    return {
+        name: {"ns_per_step": round(ns, 1), "over_ReduceLROnPlateau": round(ns / ref, 3)}
+        for name, ns in best.items()
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10x fewer steps")
@@ -110,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         "target": "lrlab over_ExponentialLR <= 1.0",
         "schedulers": rows,
         "all_lrlab_met": all(r["over_ExponentialLR"] <= 1.0 for r in ours),
+        "plateau": time_plateau(steps, args.repeat, args.groups),
         "machine": {
             "python": sys.version.split()[0],
             "platform": platform.platform(),

@@ -71,3 +71,5 @@ def test_pruning_quick_replays_every_pruner() -> None:
 def test_timing_benchmarks_quick(name: str) -> None:
     out = _quick(name)
     assert out["benchmark"]
+    if name == "bench_torch_step":
+        assert out["plateau"]["lrlab plateau"]["ns_per_step"] > 0

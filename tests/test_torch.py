@@ -365,6 +365,24 @@ def test_deprecated_epoch_argument_uses_the_closed_form() -> None:
     assert sched.get_last_lr() == [s(7)]
 
 
+def _fit(module: Any, loader: Any, **limits: Any) -> Any:
+    """A quiet CPU Lightning trainer fitted on ``loader``; ``limits``: max_steps or max_epochs."""
+    import lightning
+
+    trainer = lightning.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **limits,
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        trainer.fit(module, loader)
+    return trainer
+
+
 def test_lightning_configure_optimizers() -> None:
     import lightning
 
@@ -394,19 +412,167 @@ def test_lightning_configure_optimizers() -> None:
     data = torch.utils.data.TensorDataset(torch.randn(8, 3))
     loader = torch.utils.data.DataLoader(data, batch_size=2)
     module = Tiny()
-    trainer = lightning.Trainer(
-        max_steps=max_steps,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        trainer.fit(module, loader)
+    trainer = _fit(module, loader, max_steps=max_steps)
     assert module.seen == [[s(k), 0.5 * s(k)] for k in range(max_steps)]
     sched = trainer.lr_scheduler_configs[0].scheduler
     assert isinstance(sched, lt.ScheduleLR)
     assert sched.last_epoch == max_steps
     assert sched.get_last_lr() == [s(max_steps), 0.5 * s(max_steps)]
+
+
+# -- reduce_on_plateau: PlateauLR ------------------------------------------------------------
+
+
+def _plateau_metrics(n: int, seed: int) -> list[float]:
+    rng = np.random.default_rng(seed)
+    level, out = 2.0, []
+    for _ in range(n):
+        if rng.random() < 0.2:
+            level *= 0.9
+        out.append(float(level * (1 + 0.02 * rng.integers(0, 4))))
+    return out
+
+
+@pytest.mark.parametrize("cooldown", [0, 2])
+def test_plateau_lr_is_torch_reduce_lr_on_plateau_in_a_training_loop(cooldown: int) -> None:
+    """Two identical models trained side by side, one driven by torch's ReduceLROnPlateau and
+    one by PlateauLR, both on their own validation loss: the same LRs and weights, exactly."""
+    from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+    from lrlab.schedules import reduce_on_plateau
+
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 4), torch.randn(64, 1)
+    xv, yv = torch.randn(32, 4), torch.randn(32, 1)
+    models = [torch.nn.Linear(4, 1) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    opts = [torch.optim.SGD(m.parameters(), lr=0.3, momentum=0.9) for m in models]
+    kw = {"factor": 0.5, "patience": 1, "cooldown": cooldown, "threshold": 1e-3}
+    ref = ReduceLROnPlateau(opts[0], **kw)  # type: ignore[arg-type]
+    ours = lt.plateau(opts[1], reduce_on_plateau(0.3, **kw))  # type: ignore[arg-type]
+    assert isinstance(ours, ReduceLROnPlateau)
+    lrs: list[list[float]] = [[], []]
+    for _epoch in range(40):
+        for m, opt, sched, seen in zip(models, opts, (ref, ours), lrs):
+            opt.zero_grad()
+            torch.nn.functional.mse_loss(m(x), y).backward()
+            opt.step()
+            with torch.no_grad():
+                val = torch.nn.functional.mse_loss(m(xv), yv)
+            sched.step(val)
+            seen.append(opt.param_groups[0]["lr"])
+    assert lrs[0] == lrs[1]
+    assert len(set(lrs[0])) >= 3  # the loop did plateau and reduce
+    assert torch.equal(models[0].weight, models[1].weight)
+    assert (ours.best, ours.num_bad_epochs, ours.cooldown_counter, ours.last_epoch) == (
+        ref.best,
+        ref.num_bad_epochs,
+        ref.cooldown_counter,
+        ref.last_epoch,
+    )
+    assert ours.get_last_lr() == ref.get_last_lr()
+
+
+def test_plateau_lr_groups_scale_and_tensor_lr() -> None:
+    from lrlab.schedules import reduce_on_plateau
+
+    w, b = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(1))
+    lr_t = torch.tensor(0.0)
+    opt = torch.optim.SGD([{"params": [w], "lr": lr_t}, {"params": [b], "lr_scale": 0.25}], lr=0.0)
+    rule = reduce_on_plateau(1.0, factor=0.5, patience=0)
+    sched = lt.plateau(opt, rule)
+    metrics = _plateau_metrics(20, 1)
+    want = rule(metrics)
+    for m, lr in zip(metrics, want):
+        sched.step(m)
+        assert opt.param_groups[0]["lr"] is lr_t and float(lr_t) == np.float32(lr)
+        assert opt.param_groups[1]["lr"] == 0.25 * lr
+    assert len(set(want.tolist())) >= 3
+
+
+def test_plateau_lr_resumes_bit_for_bit(tmp_path: Path) -> None:
+    from lrlab.schedules import reduce_on_plateau
+
+    rule = reduce_on_plateau(0.2, factor=0.5, patience=1, cooldown=1)
+    metrics = _plateau_metrics(50, 2)
+    whole = rule(metrics).tolist()
+    for cut in (0, 7, 23, 49):
+        opt = torch.optim.SGD(_params(), lr=0.0)
+        sched = lt.plateau(opt, rule)
+        for m in metrics[:cut]:
+            sched.step(m)
+        torch.save({"sched": sched.state_dict()}, tmp_path / "ckpt.pt")
+        loaded = torch.load(tmp_path / "ckpt.pt", weights_only=True)["sched"]
+        opt2 = torch.optim.SGD(_params(), lr=0.0)
+        sched2 = lt.plateau(opt2, reduce_on_plateau(1.0))  # replaced by the saved rule
+        sched2.load_state_dict(loaded)
+        assert sched2.rule == rule and sched2.state == sched.state
+        assert opt2.param_groups[0]["lr"] == (whole[cut - 1] if cut else 0.2)
+        rest = []
+        for m in metrics[cut:]:
+            sched2.step(m)
+            rest.append(opt2.param_groups[0]["lr"])
+        assert rest == whole[cut:]
+
+
+def test_plateau_lr_bad_input_is_named() -> None:
+    from lrlab.schedules import reduce_on_plateau
+
+    opt = torch.optim.SGD(_params(), lr=0.1)
+    with pytest.raises(UsageError, match="Argument `rule` of PlateauLR"):
+        lt.plateau(opt, "cosine(0.1, 10)")
+    with pytest.raises(UsageError, match="Argument `optimizer`"):
+        lt.plateau(object(), reduce_on_plateau(0.1))  # type: ignore[arg-type]
+    sched = lt.plateau(opt, reduce_on_plateau(0.1).to_config())  # a config is a rule too
+    with pytest.raises(UsageError, match="Received: metric='x'"):
+        sched.step("x")
+    with pytest.raises(UsageError, match=r"Argument `epoch` of PlateauLR\.step"):
+        sched.step(1.0, 3)
+    with pytest.raises(UsageError, match="exactly the keys 'rule' and 'state'"):
+        sched.load_state_dict({"last_epoch": 3})
+    with pytest.raises(UsageError, match="Key 'state'"):
+        sched.load_state_dict({"rule": reduce_on_plateau(0.1).to_config(), "state": {"lr": 1}})
+    good = sched.state_dict()
+    for key, bad in (
+        ("lr", -1.0),
+        ("lr", "0.1"),
+        ("best", math.nan),
+        ("bad", -1),
+        ("cooldown", 1.5),
+    ):
+        broken = {"rule": good["rule"], "state": {**good["state"], key: bad}}
+        with pytest.raises(UsageError, match=f"holds a bad '{key}'"):
+            sched.load_state_dict(broken)
+    assert sched.state.evaluations == 0 and opt.param_groups[0]["lr"] == 0.1  # nothing lost
+
+
+def test_plateau_lr_in_lightning_gets_the_monitored_metric() -> None:
+    import lightning
+
+    from lrlab.schedules import reduce_on_plateau
+
+    rule = reduce_on_plateau(0.5, factor=0.5, patience=0)
+    metrics = _plateau_metrics(6, 3)
+
+    class Tiny(lightning.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(3, 1)
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            (x,) = batch
+            self.log("watched", metrics[self.current_epoch], on_epoch=True, on_step=False)
+            return self.layer(x).pow(2).mean()
+
+        def configure_optimizers(self) -> Any:
+            opt = torch.optim.SGD(self.parameters(), lr=0.0)
+            sched = lt.plateau(opt, rule)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "watched"}}
+
+    data = torch.utils.data.TensorDataset(torch.randn(4, 3))
+    trainer = _fit(Tiny(), torch.utils.data.DataLoader(data, batch_size=2), max_epochs=len(metrics))
+    sched = trainer.lr_scheduler_configs[0].scheduler
+    assert isinstance(sched, lt.PlateauLR)
+    assert sched.state.evaluations == len(metrics)
+    assert sched.get_last_lr() == [rule(metrics)[-1]]
+    assert sched.state.reductions >= 1

@@ -28,6 +28,12 @@ sequence bit for bit::
 A param group whose ``lr`` is a ``torch.Tensor`` (as used with
 ``torch.compile``) is updated in place with ``fill_``, so a compiled
 optimizer step sees the new LR without recompiling.
+
+:func:`plateau` does the same for :class:`~lrlab.schedules.reduce_on_plateau`,
+the one rule driven by a metric: :class:`PlateauLR` is a
+``torch.optim.lr_scheduler.ReduceLROnPlateau`` (so Lightning passes it the
+monitored metric), stepped with ``sched.step(val_loss)``, whose state is the
+rule's plain-data :class:`~lrlab.schedules.PlateauState`.
 """
 
 from __future__ import annotations
@@ -39,13 +45,13 @@ from typing import Any
 
 import torch
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LRScheduler
+from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from lrlab._adapters import as_schedule
-from lrlab.errors import UsageError
-from lrlab.schedules import Schedule
+from lrlab.errors import ScheduleError, UsageError
+from lrlab.schedules import PlateauState, Schedule, reduce_on_plateau
 
-__all__ = ["ScheduleLR", "scheduler"]
+__all__ = ["PlateauLR", "ScheduleLR", "plateau", "scheduler"]
 
 _Tensor = torch.Tensor
 _INF = math.inf
@@ -86,6 +92,38 @@ def _check_groups(optimizer: Optimizer, key: str) -> None:
                 "{'params': ..., 'lr': torch.tensor(0.1)}. "
                 f"Received: {key}={scale!r} for param_groups[{i}]"
             )
+
+
+def _set_lrs(optimizer: Optimizer, key: str, value: float) -> list[float | torch.Tensor]:
+    """Set every group's LR to ``group[key] * value`` (scale 1.0 when absent); the LRs set.
+
+    One pass over the groups: this is the whole per-step cost of a scheduler.
+    """
+    last: list[float | torch.Tensor] = []
+    for i, group in enumerate(optimizer.param_groups):
+        scale = group.get(key, 1.0)
+        if scale.__class__ is not float or not 0.0 <= scale < _INF:
+            scale = _check_scale(i, key, scale)
+        lr = scale * value
+        current = group["lr"]
+        # A float LR is the common case: test for it first, since
+        # isinstance(x, torch.Tensor) costs more than the rest of the loop.
+        if current.__class__ is not float and isinstance(current, _Tensor):
+            current.fill_(lr)
+            last.append(current.clone())
+        else:
+            group["lr"] = lr
+            last.append(lr)
+    return last
+
+
+def _check_keys(state_dict: Any, where: str, keys: tuple[str, str]) -> None:
+    if not isinstance(state_dict, Mapping) or set(state_dict) != set(keys):
+        raise UsageError(
+            f"Argument `state_dict` of {where} must be a dict with exactly the keys "
+            f"{keys[0]!r} and {keys[1]!r}, as state_dict() returns. "
+            f"Received: state_dict={state_dict!r}"
+        )
 
 
 class ScheduleLR(LRScheduler):
@@ -143,24 +181,7 @@ class ScheduleLR(LRScheduler):
 
         One pass over the groups: this is the whole per-step cost.
         """
-        value = self.schedule(step)
-        key = self.scale_key
-        last: list[float | torch.Tensor] = []
-        for i, group in enumerate(self.optimizer.param_groups):
-            scale = group.get(key, 1.0)
-            if scale.__class__ is not float or not 0.0 <= scale < _INF:
-                scale = _check_scale(i, key, scale)
-            lr = scale * value
-            current = group["lr"]
-            # A float LR is the common case: test for it first, since
-            # isinstance(x, torch.Tensor) costs more than the rest of the loop.
-            if current.__class__ is not float and isinstance(current, _Tensor):
-                current.fill_(lr)
-                last.append(current.clone())
-            else:
-                group["lr"] = lr
-                last.append(lr)
-        self._last_lr = last
+        self._last_lr = _set_lrs(self.optimizer, self.scale_key, self.schedule(step))
 
     def get_lr(self) -> list[float | torch.Tensor]:
         """The LRs at ``last_epoch`` (PyTorch calls this inside ``step()``;
@@ -228,12 +249,7 @@ class ScheduleLR(LRScheduler):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the step and the schedule and set the LRs to match."""
         where = "ScheduleLR.load_state_dict()"
-        if not isinstance(state_dict, Mapping) or set(state_dict) != {"last_epoch", "schedule"}:
-            raise UsageError(
-                f"Argument `state_dict` of {where} must be a dict with exactly the keys "
-                f"'last_epoch' and 'schedule', as state_dict() returns. "
-                f"Received: state_dict={state_dict!r}"
-            )
+        _check_keys(state_dict, where, ("last_epoch", "schedule"))
         step = state_dict["last_epoch"]
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
             raise UsageError(
@@ -257,3 +273,137 @@ def scheduler(optimizer: Optimizer, schedule: Any, *, scale_key: str = "lr_scale
     0.1
     """
     return ScheduleLR(optimizer, schedule, scale_key=scale_key)
+
+
+class PlateauLR(ReduceLROnPlateau):
+    """A :class:`~lrlab.schedules.reduce_on_plateau` rule driving an optimizer.
+
+    ``sched.step(metric)`` feeds one metric (a float or a 0-d tensor) to the
+    rule and sets every param group's LR to ``group["lr_scale"] * state.lr``
+    (``lr_scale`` defaults to 1.0, as for :class:`ScheduleLR`).  With one
+    group, or equal scales, the LRs are PyTorch's ``ReduceLROnPlateau``'s bit
+    for bit; ``min_lr`` and ``eps`` apply to the rule's own rate, so a group
+    with ``lr_scale`` ``c`` never goes below ``c * min_lr``.  The state is the
+    rule's config and its :class:`~lrlab.schedules.PlateauState`, plain data
+    that ``torch.load(..., weights_only=True)`` reads.  Being a
+    ``ReduceLROnPlateau``, it is treated as one by code that checks (Lightning
+    steps it with the monitored metric); its ``best``, ``num_bad_epochs``,
+    ``cooldown_counter`` and ``last_epoch`` mirror the state.
+
+    >>> import torch
+    >>> from lrlab.schedules import reduce_on_plateau
+    >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.0)
+    >>> sched = PlateauLR(opt, reduce_on_plateau(0.1, factor=0.5, patience=0))
+    >>> for loss in [1.0, 1.2, 0.5]:
+    ...     sched.step(loss)
+    >>> sched.get_last_lr(), sched.state.reductions
+    ([0.05], 1)
+    """
+
+    def __init__(self, optimizer: Optimizer, rule: Any, *, scale_key: str = "lr_scale") -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise UsageError(
+                "Argument `optimizer` must be a torch.optim.Optimizer. "
+                f"Received: optimizer={type(optimizer).__name__}"
+            )
+        self.rule = _as_plateau(rule, "PlateauLR()")
+        _check_groups(optimizer, scale_key)
+        r = self.rule
+        super().__init__(
+            optimizer,
+            mode=r.mode,  # type: ignore[arg-type]
+            factor=r.factor,
+            patience=r.patience,
+            threshold=r.threshold,
+            threshold_mode=r.threshold_mode,  # type: ignore[arg-type]
+            cooldown=r.cooldown,
+            min_lr=r.min_lr,
+            eps=r.eps,
+        )
+        self.scale_key = scale_key
+        self.state = r.init()
+        self._apply()
+
+    def _apply(self, lrs: bool = True) -> None:
+        """Set every group's LR from the state (when ``lrs``); mirror the state in torch's
+        attributes."""
+        s = self.state
+        if lrs:
+            self._last_lr = _set_lrs(self.optimizer, self.scale_key, s.lr)
+        self.best = s.best
+        self.num_bad_epochs = s.bad
+        self.cooldown_counter = s.cooldown
+        self.last_epoch = s.evaluations
+
+    def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
+        """Feed one metric to the rule and set the LRs."""
+        if epoch is not None:
+            raise UsageError(
+                "Argument `epoch` of PlateauLR.step() is not supported: the state counts "
+                f"its own evaluations. Received: epoch={epoch!r}"
+            )
+        before = self.state.lr
+        try:
+            self.state = self.rule.update(self.state, metrics)
+        except ScheduleError as e:
+            raise UsageError(str(e)) from None
+        self._apply(lrs=self.state.lr != before)  # most evaluations change no rate
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"rule": config, "state": PlateauState fields}``: plain data only."""
+        return {"rule": self.rule.to_config(), "state": self.state._asdict()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the rule and its state and set the LRs to match."""
+        where = "PlateauLR.load_state_dict()"
+        _check_keys(state_dict, where, ("rule", "state"))
+        rule = _as_plateau(state_dict["rule"], where)
+        raw = state_dict["state"]
+        names = list(PlateauState._fields)
+        if not isinstance(raw, Mapping) or set(raw) != set(names):
+            raise UsageError(
+                f"Key 'state' of {where}'s `state_dict` must be a dict with the keys "
+                f"{names}. Received: state={raw!r}"
+            )
+        for n in names:
+            v = raw[n]
+            ok = (
+                isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
+                if n in ("lr", "best")
+                else isinstance(v, int) and not isinstance(v, bool) and v >= 0
+            )
+            if not ok or (n == "lr" and not 0 <= v < _INF):
+                raise UsageError(
+                    f"Key 'state' of {where}'s `state_dict` holds a bad {n!r}. Received: {n}={v!r}"
+                )
+        self.rule = rule
+        self.state = PlateauState(**{n: raw[n] for n in names})
+        self._apply()
+
+
+def _as_plateau(rule: Any, where: str) -> reduce_on_plateau:
+    if isinstance(rule, Mapping):
+        try:
+            return reduce_on_plateau.from_config(dict(rule))
+        except ScheduleError as e:
+            raise UsageError(str(e)) from None
+    if not isinstance(rule, reduce_on_plateau):
+        raise UsageError(
+            f"Argument `rule` of {where} must be a reduce_on_plateau rule or its config. "
+            f"Received: rule={rule!r}"
+        )
+    return rule
+
+
+def plateau(optimizer: Optimizer, rule: Any, *, scale_key: str = "lr_scale") -> PlateauLR:
+    """Drive ``optimizer`` with a :class:`~lrlab.schedules.reduce_on_plateau` rule
+    (or its config); see :class:`PlateauLR`.
+
+    >>> import torch
+    >>> from lrlab.schedules import reduce_on_plateau
+    >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.0)
+    >>> sched = plateau(opt, reduce_on_plateau(0.1, patience=2))
+    >>> opt.param_groups[0]["lr"]
+    0.1
+    """
+    return PlateauLR(optimizer, rule, scale_key=scale_key)
