@@ -31,6 +31,9 @@ def test_parse_run_forms() -> None:
     bare = parse_run("adagrad")
     assert bare.schedule is None and bare.lr is None
     assert parse_run(s.describe()).options == s.options
+    p = parse_run("momentum: reduce_on_plateau(0.05, factor=0.5, patience=2)")
+    assert p.schedule == schedules.reduce_on_plateau(0.05, factor=0.5, patience=2)
+    assert parse_run(p.describe()).schedule == p.schedule
 
 
 @pytest.mark.parametrize(
@@ -41,11 +44,27 @@ def test_parse_run_forms() -> None:
         ("sgd(momentum=__import__('os')): constant(0.1)", UsageError, r"Option values must be"),
         ("sgd:", UsageError, r"A schedule must follow the colon"),
         ("sgd: nope(1)", ScheduleError, r"Unknown schedule kind 'nope'"),
+        ("sgd: reduce_on_plateau(0.1, patient=2)", ScheduleError, r"Unknown argument `patient`"),
     ],
 )
 def test_parse_run_errors(text: str, error: type, pattern: str) -> None:
     with pytest.raises(error, match=pattern):
         parse_run(text)
+
+
+def test_a_plateau_rule_runs_per_seed_on_its_own_validation_losses() -> None:
+    task = tasks.get("breast_cancer", steps=60, eval_every=5)
+    text = "reduce_on_plateau(0.05, factor=0.5, patience=0, threshold=0.02)"
+    res = compare(task, [{"optimizer": "momentum", "schedule": text}], seeds=2)
+    (row,) = res.table
+    rule = schedules.reduce_on_plateau.parse(text)
+    assert row["schedule"] == str(rule)
+    (hs,) = res.histories.values()
+    for h in hs:
+        after = rule(h.val_loss[:-1])  # the rate in force after each evaluation but the last
+        for step, lr in zip(h.eval_steps[:-1], after):
+            assert h.lr[step] == lr
+    assert min(h.lr[-1] for h in hs) < 0.05
 
 
 @pytest.fixture(scope="module")

@@ -89,6 +89,26 @@ def test_lr_and_step_size_figures(tmp_path: Path) -> None:
     assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_lr_figure_draws_each_seeds_rates_when_they_differ() -> None:
+    """A schedule: one line for all seeds.  A plateau rule lowers each seed's rate at its own
+    step: every distinct sequence is drawn, one legend entry per configuration."""
+    same = [_h(0), _h(1), _h(2)]
+    plateau = [_h(s) for s in range(3)]
+    for k, h in enumerate(plateau):
+        h.lr = np.where(np.arange(len(h.lr)) < 10 + 10 * (k % 2), 0.1, 0.05)
+    fig = plot_lr({"cosine": same, "plateau": plateau})
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 3  # cosine once; plateau's two distinct sequences (seeds 0 and 2 agree)
+    assert np.array_equal(lines[0].get_ydata(), same[0].lr)
+    assert {tuple(line.get_ydata()) for line in lines[1:]} == {
+        tuple(plateau[0].lr),
+        tuple(plateau[1].lr),
+    }
+    assert lines[1].get_color() == lines[2].get_color() != lines[0].get_color()
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["cosine", "plateau"]
+
+
 def test_drawing_into_given_axes() -> None:
     fig = Figure()
     ax = fig.add_subplot(1, 2, 2)

@@ -151,6 +151,47 @@ def test_lr_and_schedule_together_must_agree_on_the_peak(cancer: tasks.Task) -> 
     assert text.lr.tolist() == [0.2] * 10 + [0.1] * 2
 
 
+def test_reduce_on_plateau_follows_the_validation_loss(cancer: tasks.Task) -> None:
+    """The rates of a plateau run are those torch's ReduceLROnPlateau picks from the same
+    validation losses, applied from the update after each evaluation; replaying them as a
+    piecewise schedule reproduces the run bit for bit."""
+    from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+    steps, every = 150, 5
+    kw = {"factor": 0.5, "patience": 0, "threshold": 0.02}
+    rule = schedules.reduce_on_plateau(0.05, **kw)  # type: ignore[arg-type]
+    dummy = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.05)
+    ref = ReduceLROnPlateau(dummy, **kw)  # type: ignore[arg-type]
+    seen: list[tuple[int, float]] = []
+
+    def on_eval(step: int, val_loss: float) -> None:
+        ref.step(val_loss)
+        seen.append((step, dummy.param_groups[0]["lr"]))
+
+    h = run(cancer, "momentum", schedule=rule, steps=steps, eval_every=every, on_eval=on_eval)
+    want = np.full(steps, 0.05)
+    for step, lr in seen:
+        want[step:] = lr
+    assert h.lr.tolist() == want.tolist()
+    assert len(set(want.tolist())) >= 3  # it did reduce, twice or more
+    assert h.meta["schedule"] == str(rule)
+    bounds = [t for t in range(1, steps) if want[t] != want[t - 1]]
+    replay = run(
+        cancer,
+        "momentum",
+        schedule=schedules.piecewise(bounds, [want[0]] + [want[t] for t in bounds]),
+        steps=steps,
+        eval_every=every,
+    )
+    assert np.array_equal(replay.train_loss, h.train_loss)
+    assert np.array_equal(replay.val_loss, h.val_loss)
+    # the text form works the same, and an `lr` that is not the rule's start is refused
+    text = run(cancer, "momentum", schedule=str(rule), steps=steps, eval_every=every)
+    assert np.array_equal(text.lr, h.lr)
+    with pytest.raises(UsageError, match=r"`lr` and `schedule` disagree.*Received: lr=0\.1"):
+        run(cancer, "momentum", lr=0.1, schedule=rule, steps=10)
+
+
 def test_bad_arguments_name_themselves(cancer: tasks.Task) -> None:
     with pytest.raises(
         UsageError, match=r"^Argument `steps` must be a positive integer\. Received: steps=0$"

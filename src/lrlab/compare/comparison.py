@@ -96,8 +96,10 @@ def _split_top(text: str) -> list[str]:
 def parse_run(text: str) -> RunSpec:
     """Parse ``"optimizer[(key=value, ...)][: SCHEDULE]"`` (split on the first colon).
 
-    ``SCHEDULE`` goes to :func:`lrlab.schedules.parse`; a bare number is a
-    constant LR; without it the optimizer's default LR is used.
+    ``SCHEDULE`` goes to :func:`lrlab.schedules.parse_rule` (a schedule, or a
+    ``reduce_on_plateau(...)`` rule fed the validation loss at each
+    evaluation); a bare number is a constant LR; without it the optimizer's
+    default LR is used.
 
     >>> spec = parse_run("momentum(momentum=0.95): cosine(0.1, 500)")
     >>> spec.optimizer, spec.options, str(spec.schedule)
@@ -127,9 +129,9 @@ def parse_run(text: str) -> RunSpec:
         try:
             lr = float(spec_text)
         except ValueError:
-            from lrlab.schedules import parse
+            from lrlab.schedules import parse_rule
 
-            schedule = parse(spec_text)
+            schedule = parse_rule(spec_text)
     elif sep:
         raise UsageError(f"A schedule must follow the colon. Received: {text!r}")
     return RunSpec(name, schedule, lr, options, text.strip())
@@ -150,9 +152,9 @@ def _as_spec(item: Any) -> RunSpec:
             )
         sched = item.get("schedule")
         if isinstance(sched, str):
-            from lrlab.schedules import parse
+            from lrlab.schedules import parse_rule
 
-            sched = parse(sched)
+            sched = parse_rule(sched)
         return RunSpec(
             check_name(item["optimizer"]),
             sched,

@@ -174,12 +174,32 @@ def plot_curves(
 
 
 def plot_lr(histories: Histories, ax: Axes | Figure | None = None, *, log: bool = False) -> Figure:
-    """The learning rate per step of each configuration (the schedule as run)."""
+    """The learning rate per step of each configuration (the schedule as run).
+
+    A schedule gives every seed the same rates: one line.  A rule driven by the
+    validation loss (``reduce_on_plateau``) can lower them at other steps for
+    each seed: every distinct seed's rates are drawn, the others thinner.
+    """
     groups = _normalize(histories)
     fig, axis = _figure(ax)
     for i, (label, hs) in enumerate(groups.items()):
-        h = max(hs, key=lambda h: len(h.lr))
-        axis.plot(np.arange(len(h.lr)), h.lr, color=_COLORS[i % len(_COLORS)], lw=1.4, label=label)
+        color = _COLORS[i % len(_COLORS)]
+        ordered = sorted(hs, key=lambda h: -len(h.lr))
+        drawn: list[np.ndarray] = []
+        for h in ordered:
+            n = len(h.lr)
+            if any(np.array_equal(h.lr, d[:n]) for d in drawn):
+                continue
+            first = not drawn
+            axis.plot(
+                np.arange(n),
+                h.lr,
+                color=color,
+                lw=1.4 if first else 0.9,
+                alpha=1.0 if first else 0.55,
+                label=label if first else "_nolegend_",
+            )
+            drawn.append(h.lr)
     if log:
         axis.set_yscale("log")
     return _finish(fig, axis, "learning rate")

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from lrlab.errors import UsageError
+from lrlab.schedules import parse_rule, reduce_on_plateau
 from lrlab.tasks import Task, get
 from lrlab.train.history import History
 from lrlab.train.optimizers import DEFAULT_LR, check_name, is_schedule_free, make_optimizer
@@ -179,7 +180,12 @@ def run(
             takes the optimizer's default.
         schedule: a :class:`~lrlab.schedules.Schedule`, its text, or None.
             Update ``t`` (from 0) uses ``schedule(t)``; every param group's lr is
-            set to ``schedule(t) * group.get("lr_scale", 1)``.
+            set to ``schedule(t) * group.get("lr_scale", 1)``.  It may also be a
+            :class:`~lrlab.schedules.reduce_on_plateau` rule (or its text): the
+            run starts at the rule's ``lr`` and feeds it each evaluation's
+            validation loss, so ``patience`` and ``cooldown`` count
+            evaluations (every ``eval_every`` updates); a lowered rate applies
+            from the next update on.  ``History.lr`` holds the rates used.
         steps: number of updates (default ``task.steps``).
         seed: fixes the model's initial weights and the batch order; the same
             seed gives a bit-identical history.
@@ -213,6 +219,17 @@ def run(
         )
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise UsageError(f"Argument `seed` must be an integer. Received: seed={seed!r}")
+    rule, state = None, None
+    if isinstance(schedule, str) or isinstance(schedule, reduce_on_plateau):
+        schedule = parse_rule(schedule)
+    if isinstance(schedule, reduce_on_plateau):
+        rule, state = schedule, schedule.init()
+        if lr is not None and lr != rule.lr:
+            raise UsageError(
+                "Arguments `lr` and `schedule` disagree: a reduce_on_plateau rule starts at its "
+                f"own lr. Received: lr={lr!r}, schedule={rule}"
+            )
+        schedule, lr = None, rule.lr
     sched, lrs = resolve_schedule(name, lr, schedule, steps)
 
     model = task.make_model(int(seed))
@@ -278,6 +295,10 @@ def run(
                     break
                 if on_eval is not None:
                     on_eval(done, vl)
+                if rule is not None and state is not None and done < steps:
+                    state = rule.update(state, vl)
+                    if state.lr != lr_list[done]:
+                        lr_list[done:] = [state.lr] * (steps - done)
             bar.update(1)
     finally:
         bar.close()
@@ -285,7 +306,7 @@ def run(
     # A run stopped by its training loss keeps that loss as its last iteration.
     n = done + 1 if diverged and done < steps and t == done else done
     return History(
-        lr=lrs[:n].copy(),
+        lr=np.asarray(lr_list[:n], dtype=np.float64),
         train_loss=train_loss[:n],
         step_size=step_size[:n],
         eval_steps=np.asarray(eval_steps, dtype=np.int64),
@@ -297,7 +318,7 @@ def run(
         meta={
             "task": task.name,
             "optimizer": name,
-            "schedule": str(sched),
+            "schedule": str(sched if rule is None else rule),
             "seed": int(seed),
             "metric_name": task.metric_name,
             "options": {k: _jsonable(v) for k, v in optimizer_options.items()},
