@@ -185,3 +185,97 @@ def test_model_save_and_load_without_custom_objects(tmp_path: Path) -> None:
 def test_bad_schedule_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match=r"`schedule` of lrlab.keras.schedule\(\).*=\[0.1\]"):
         lk.schedule([0.1])
+
+
+# -- reduce_on_plateau: PlateauCallback -------------------------------------------------------
+
+
+def _plateau_fit(callback: Any, epochs: int, seed: int = 0) -> tuple[keras.Model, list[float], Any]:
+    """A linear model on noisy targets with a large rate: the validation loss soon plateaus.
+    Returns the model, the rate of each epoch (read at its start) and the History."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(96, 4)).astype("float32")
+    y = (x @ np.array([1.0, -2.0, 0.5, 0.0]) + rng.normal(size=96)).astype("float32")[:, None]
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.3), loss="mse")
+    rates: list[float] = []
+    probe = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda e, logs: rates.append(
+            float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        )
+    )
+    hist = model.fit(
+        x[:64],
+        y[:64],
+        validation_data=(x[64:], y[64:]),
+        batch_size=8,
+        epochs=epochs,
+        shuffle=False,
+        verbose=0,
+        callbacks=[callback, probe],
+    )
+    return model, rates, hist
+
+
+def test_plateau_callback_matches_keras_reduce_lr_on_plateau_through_the_mapping() -> None:
+    """Keras's own callback (patience 2, cooldown 2, min_delta 0.01) and lrlab's rule
+    (patience 1, cooldown 1, threshold 0.01 absolute, eps 0) in two identical fits: the same
+    rate every epoch and the same weights at the end."""
+    from lrlab.schedules import reduce_on_plateau
+
+    theirs = keras.callbacks.ReduceLROnPlateau(
+        monitor="val_loss", factor=0.5, patience=2, cooldown=2, min_delta=0.01, min_lr=1e-3
+    )
+    rule = reduce_on_plateau(
+        0.3, factor=0.5, patience=1, cooldown=1, threshold=0.01, threshold_mode="abs",
+        min_lr=1e-3, eps=0.0,
+    )  # fmt: skip
+    ours = lk.PlateauCallback(rule)
+    m1, r1, h1 = _plateau_fit(theirs, 30)
+    m2, r2, h2 = _plateau_fit(ours, 30)
+    assert r1 == r2
+    assert len(set(r1)) >= 3  # it reduced at least twice
+    assert h1.history["val_loss"] == h2.history["val_loss"]
+    for a, b in zip(m1.get_weights(), m2.get_weights()):
+        assert np.array_equal(a, b)
+    # and the rates are the rule's own, replayed on the logged validation losses (float32)
+    replay = rule(h2.history["val_loss"])
+    _f32_close(np.array(r2[1:]), replay[:-1])
+    assert ours.state.evaluations == 30 and ours.state.lr == replay[-1]
+
+
+def test_plateau_callback_state_carries_over_and_resumes() -> None:
+    from lrlab.schedules import PlateauState, reduce_on_plateau
+
+    rule = reduce_on_plateau(0.3, factor=0.5, patience=0, threshold=0.02)
+    whole = lk.PlateauCallback(rule)
+    _, rates, _ = _plateau_fit(whole, 12)
+    first = lk.PlateauCallback(rule)
+    _plateau_fit(first, 6)
+    saved = json.loads(json.dumps(first.state._asdict()))
+    resumed = lk.PlateauCallback(rule, state=PlateauState(**saved))
+    assert resumed.state == first.state
+    assert resumed.get_config() == {"rule": rule.to_config(), "monitor": "val_loss"}
+    assert len(set(rates)) >= 2
+
+
+def test_plateau_callback_bad_input() -> None:
+    from lrlab.schedules import reduce_on_plateau
+
+    with pytest.raises(UsageError, match="Argument `rule` of PlateauCallback"):
+        lk.PlateauCallback(cosine(0.1, 10))
+    assert lk.PlateauCallback("reduce_on_plateau(0.1, patience=2)").rule.patience == 2
+    with pytest.raises(UsageError, match="Argument `monitor`"):
+        lk.PlateauCallback(reduce_on_plateau(0.1), monitor="")
+    with pytest.raises(UsageError, match="Argument `state`"):
+        lk.PlateauCallback(reduce_on_plateau(0.1), state={"lr": 0.1})  # type: ignore[arg-type]
+    cb = lk.PlateauCallback(reduce_on_plateau(0.1), monitor="val_accuracy")
+    with pytest.raises(UsageError, match="monitors 'val_accuracy', which this fit does not log"):
+        _plateau_fit(cb, 1)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=lk.schedule("constant(0.1)")))
+    cb = lk.PlateauCallback(reduce_on_plateau(0.1))
+    cb.set_model(model)
+    with pytest.raises(UsageError, match="learning_rate is a value, not a schedule"):
+        cb.on_train_begin()

@@ -134,3 +134,121 @@ def test_text_and_config_forms() -> None:
     assert lo.schedule(s.to_config()).schedule == s
     with pytest.raises(UsageError, match=r"`schedule` of lrlab.optax.schedule\(\).*schedule=0.1"):
         lo.schedule(0.1)
+
+
+# -- reduce_on_plateau: lrlab.optax.plateau ---------------------------------------------------
+
+
+@pytest.fixture
+def x64() -> Any:
+    before = bool(jax.config.jax_enable_x64)
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", before)
+
+
+def _plateau_metrics(seed: int, n: int = 80) -> list[float]:
+    rng = np.random.default_rng(seed)
+    level, out = 4.0, []
+    for _ in range(n):
+        r = rng.random()
+        if r < 0.25:
+            level = max(level - rng.integers(1, 16) / 64, 0.25)
+        value = level + rng.integers(0, 12) / 64
+        out.append(math.nan if r > 0.985 else math.inf if r > 0.97 else value)
+    return out
+
+
+def _scan_rates(tx: Any, metrics: list[float], dtype: Any) -> np.ndarray:
+    params = {"w": jnp.zeros(1, dtype)}
+
+    def one(state: Any, value: Any) -> tuple[Any, Any]:
+        _, state = tx.update(params, state, params, value=value)
+        return state, state.lr
+
+    _, rates = jax.jit(lambda m: jax.lax.scan(one, tx.init(params), m))(jnp.asarray(metrics, dtype))
+    return np.asarray(rates, dtype=np.float64)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"mode": "min", "threshold_mode": "rel", "patience": 0, "cooldown": 0},
+        {"mode": "min", "threshold_mode": "abs", "patience": 3, "cooldown": 2},
+        {"mode": "max", "threshold_mode": "rel", "patience": 1, "cooldown": 2},
+        {"mode": "max", "threshold_mode": "abs", "patience": 0, "cooldown": 1},
+    ],
+)
+def test_plateau_transformation_is_the_rule_bit_for_bit_in_float64(
+    x64: Any, setting: dict[str, Any]
+) -> None:
+    from lrlab.schedules import reduce_on_plateau
+
+    for seed in range(4):
+        rule = reduce_on_plateau(0.3, factor=0.5, threshold=0.01, min_lr=0.004, eps=1e-8, **setting)
+        metrics = _plateau_metrics(seed)
+        if setting["mode"] == "max":
+            metrics = [-m for m in metrics]
+        got = _scan_rates(lo.plateau(rule), metrics, jnp.float64)
+        want = rule(metrics)
+        assert got.tolist() == want.tolist()
+        assert len(set(want.tolist())) >= 3
+
+
+def test_plateau_transformation_in_float32_and_with_accumulation() -> None:
+    """In float32, the rule's rates to float32 precision; with ``every=3``, the same as
+    optax.contrib.reduce_on_plateau(accumulation_size=3) through the mapping in docs/peers.md."""
+    import optax
+
+    from lrlab.schedules import reduce_on_plateau
+
+    metrics = [m for m in _plateau_metrics(7, 120) if math.isfinite(m)]
+    rule = reduce_on_plateau(1.0, factor=0.5, patience=1, cooldown=2, threshold=0.01, eps=0.0)
+    np.testing.assert_allclose(
+        _scan_rates(lo.plateau(rule), metrics, jnp.float32), rule(metrics), rtol=1e-6
+    )
+    theirs = optax.contrib.reduce_on_plateau(
+        factor=0.5, patience=2, cooldown=2, rtol=0.01, atol=0.0, accumulation_size=3
+    )
+    params = {"w": jnp.zeros(1, jnp.float32)}
+
+    def one(state: Any, value: Any) -> tuple[Any, Any]:
+        _, state = theirs.update(params, state, params, value=value)
+        return state, state.scale
+
+    _, scales = jax.lax.scan(one, theirs.init(params), jnp.asarray(metrics, jnp.float32))
+    ours = _scan_rates(lo.plateau(rule, every=3), metrics, jnp.float32)
+    np.testing.assert_allclose(ours, np.asarray(scales, np.float64), rtol=1e-6)
+    assert len(set(ours.tolist())) >= 3
+
+
+def test_plateau_transformation_scales_the_updates_in_a_training_loop() -> None:
+    """Chained after plain SGD with a unit rate: each update is -rate * gradient, with the
+    rate the rule picks from the losses fed so far."""
+    import optax
+
+    from lrlab.schedules import reduce_on_plateau
+
+    rule = reduce_on_plateau(0.1, factor=0.5, patience=0, threshold=0.0)
+    tx = optax.chain(optax.sgd(1.0), lo.plateau(rule))
+    params = {"w": jnp.array([1.0, -2.0])}
+    state = tx.init(params)
+    losses = [1.0, 0.9, 0.95, 0.97, 0.8, 0.85]
+    step = jax.jit(lambda p, s, v: tx.update(jax.tree.map(jnp.ones_like, p), s, p, value=v))
+    for loss, rate in zip(losses, rule(losses)):
+        updates, state = step(params, state, loss)
+        np.testing.assert_allclose(updates["w"], [-rate, -rate], rtol=1e-6)
+    assert int(state[1].reductions) == rule.run(losses)[-1].reductions == 3
+
+
+def test_plateau_transformation_bad_input() -> None:
+    from lrlab.schedules import reduce_on_plateau
+
+    with pytest.raises(UsageError, match=r"Argument `rule` of lrlab\.optax\.plateau"):
+        lo.plateau(step(0.1, 0.5, 3))
+    with pytest.raises(UsageError, match="Received: every=0"):
+        lo.plateau(reduce_on_plateau(0.1), every=0)
+    with pytest.raises(UsageError, match="Unknown argument `patient`"):
+        lo.plateau("reduce_on_plateau(0.1, patient=2)")
+    tx = lo.plateau("reduce_on_plateau(0.1, patience=2)")  # text is a rule too
+    assert float(tx.init({"w": jnp.zeros(1)}).lr) == pytest.approx(0.1, rel=1e-7)

@@ -520,7 +520,10 @@ def test_plateau_lr_bad_input_is_named() -> None:
 
     opt = torch.optim.SGD(_params(), lr=0.1)
     with pytest.raises(UsageError, match="Argument `rule` of PlateauLR"):
+        lt.plateau(opt, cosine(0.1, 10))
+    with pytest.raises(UsageError, match="Malformed reduce_on_plateau text"):
         lt.plateau(opt, "cosine(0.1, 10)")
+    assert lt.plateau(opt, "reduce_on_plateau(0.1, patience=2)").rule.patience == 2
     with pytest.raises(UsageError, match="Argument `optimizer`"):
         lt.plateau(object(), reduce_on_plateau(0.1))  # type: ignore[arg-type]
     sched = lt.plateau(opt, reduce_on_plateau(0.1).to_config())  # a config is a rule too

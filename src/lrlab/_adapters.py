@@ -1,14 +1,14 @@
-"""What the framework adapters share: reading a schedule given in any form."""
+"""What the framework adapters share: reading a schedule or a plateau rule given in any form."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from lrlab.errors import UsageError
-from lrlab.schedules import Schedule, from_config, parse
+from lrlab.errors import ScheduleError, UsageError
+from lrlab.schedules import Schedule, from_config, parse, reduce_on_plateau
 
-__all__ = ["as_schedule"]
+__all__ = ["as_plateau", "as_schedule"]
 
 
 def as_schedule(schedule: Any, where: str) -> Schedule:
@@ -35,3 +35,25 @@ def as_schedule(schedule: Any, where: str) -> Schedule:
         f"Argument `schedule` of {where} must be a Schedule, its text form "
         f"(e.g. 'cosine(0.1, 1000)') or its config dict. Received: schedule={schedule!r}"
     )
+
+
+def as_plateau(rule: Any, where: str) -> reduce_on_plateau:
+    r"""Coerce ``rule`` (a :class:`~lrlab.schedules.reduce_on_plateau`, its text
+    form or its config dict) to the rule; errors are :class:`UsageError`\ s.
+
+    >>> as_plateau("reduce_on_plateau(0.1, patience=2)", "f()").patience
+    2
+    """
+    try:
+        if isinstance(rule, Mapping):
+            return reduce_on_plateau.from_config(dict(rule))
+        if isinstance(rule, str):
+            return reduce_on_plateau.parse(rule)
+    except ScheduleError as e:
+        raise UsageError(str(e)) from None
+    if not isinstance(rule, reduce_on_plateau):
+        raise UsageError(
+            f"Argument `rule` of {where} must be a reduce_on_plateau rule, its text or its "
+            f"config. Received: rule={rule!r}"
+        )
+    return rule

@@ -19,6 +19,11 @@ and torch backends use the schedule's own JAX and torch paths (traceable
 inside Keras's jitted train step); any other backend (e.g. TensorFlow)
 evaluates the same formula through ``keras.ops``.  The LR is returned as
 ``keras.config.floatx()`` (``float32`` by default), as Keras's own schedules.
+
+:class:`PlateauCallback` drives the optimizer with a
+:class:`~lrlab.schedules.reduce_on_plateau` rule instead: lrlab's (PyTorch's)
+semantics in a Keras ``fit``, where Keras's own ``ReduceLROnPlateau``
+counts patience and cooldown differently (``docs/peers.md``).
 """
 
 from __future__ import annotations
@@ -37,10 +42,11 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environm
 import numpy as np
 from keras import ops
 
-from lrlab._adapters import as_schedule
-from lrlab.schedules import Schedule, from_config
+from lrlab._adapters import as_plateau, as_schedule
+from lrlab.errors import UsageError
+from lrlab.schedules import PlateauState, Schedule, from_config, reduce_on_plateau
 
-__all__ = ["KerasSchedule", "schedule"]
+__all__ = ["KerasSchedule", "PlateauCallback", "schedule"]
 
 # Backends whose tensors lrlab's Schedule.__call__ evaluates natively.
 _NATIVE = ("jax", "torch", "numpy")
@@ -115,3 +121,66 @@ def schedule(s: Any) -> KerasSchedule:
     KerasSchedule(step(lr=0.1, factor=0.5, every=10))
     """
     return KerasSchedule(s)
+
+
+class PlateauCallback(keras.callbacks.Callback):
+    """Set the optimizer's learning rate from a :class:`~lrlab.schedules.reduce_on_plateau`
+    rule at the end of every epoch, fed the logged ``monitor`` value.
+
+    The rate is set before the first epoch (``on_train_begin``) and after each
+    one; ``state`` (a :class:`~lrlab.schedules.PlateauState`) is kept across
+    ``fit`` calls, so a second ``fit`` continues where the first stopped, and
+    can be passed in to resume a saved run (``PlateauState(**saved)``).  The
+    optimizer's ``learning_rate`` must be a plain value, not a schedule.  Keras
+    keeps it in a float32 variable: the rate applied is the rule's, rounded.
+
+    >>> from lrlab.schedules import reduce_on_plateau
+    >>> cb = PlateauCallback(reduce_on_plateau(0.1, patience=2))
+    >>> cb.state.lr
+    0.1
+    """
+
+    def __init__(
+        self, rule: Any, monitor: str = "val_loss", state: PlateauState | None = None
+    ) -> None:
+        super().__init__()
+        rule = as_plateau(rule, "PlateauCallback()")
+        if not isinstance(monitor, str) or not monitor:
+            raise UsageError(
+                "Argument `monitor` of PlateauCallback() must be the name of a logged metric. "
+                f"Received: monitor={monitor!r}"
+            )
+        if state is not None and not isinstance(state, PlateauState):
+            raise UsageError(
+                "Argument `state` of PlateauCallback() must be a PlateauState or None. "
+                f"Received: state={state!r}"
+            )
+        self.rule: reduce_on_plateau = rule
+        self.monitor = monitor
+        self.state: PlateauState = rule.init() if state is None else state
+
+    def _set_lr(self) -> None:
+        opt = self.model.optimizer
+        current = getattr(opt, "_learning_rate", None)
+        if isinstance(current, keras.optimizers.schedules.LearningRateSchedule):
+            raise UsageError(
+                "PlateauCallback needs an optimizer whose learning_rate is a value, not a "
+                f"schedule. Received: learning_rate={current!r}"
+            )
+        opt.learning_rate = self.state.lr
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._set_lr()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs or {}
+        if self.monitor not in logs:
+            raise UsageError(
+                f"PlateauCallback monitors {self.monitor!r}, which this fit does not log. "
+                f"Logged: {', '.join(sorted(logs)) or 'nothing'}"
+            )
+        self.state = self.rule.update(self.state, logs[self.monitor])
+        self._set_lr()
+
+    def get_config(self) -> dict[str, Any]:
+        return {"rule": self.rule.to_config(), "monitor": self.monitor}

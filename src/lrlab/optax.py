@@ -14,20 +14,27 @@ under ``jax.vmap``::
     >>> opt = optax.sgd(lr)
 
 The result has JAX's default float dtype (``float32`` unless ``jax_enable_x64``).
+
+:func:`plateau` is the metric-driven rule,
+:class:`~lrlab.schedules.reduce_on_plateau`, as an Optax gradient
+transformation that scales the updates by the rule's rate (used like
+``optax.contrib.reduce_on_plateau``, with lrlab's, i.e. PyTorch's, semantics).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from lrlab._adapters import as_schedule
+from lrlab._adapters import as_plateau, as_schedule
+from lrlab.errors import UsageError
 from lrlab.schedules import Schedule
 
-__all__ = ["OptaxSchedule", "schedule"]
+__all__ = ["OptaxSchedule", "PlateauScaleState", "plateau", "schedule"]
 
 
 @dataclass(frozen=True)
@@ -53,3 +60,108 @@ def schedule(s: Any) -> OptaxSchedule:
     (dtype('float32'), 0.025)
     """
     return OptaxSchedule(as_schedule(s, "lrlab.optax.schedule()"))
+
+
+class PlateauScaleState(NamedTuple):
+    """The state of :func:`plateau`: the fields of
+    :class:`~lrlab.schedules.PlateauState` as JAX scalars, plus the running
+    mean of the values of the evaluation in progress (``pending``, ``seen``)."""
+
+    lr: jax.Array
+    best: jax.Array
+    bad: jax.Array
+    cooldown: jax.Array
+    evaluations: jax.Array
+    reductions: jax.Array
+    pending: jax.Array
+    seen: jax.Array
+
+
+def plateau(rule: Any, every: int = 1) -> Any:
+    """A :class:`~lrlab.schedules.reduce_on_plateau` rule as an Optax transformation.
+
+    ``update(updates, state, params, value=metric)`` multiplies the updates by
+    the rule's rate.  Every ``every`` calls the mean of their ``value`` is one
+    evaluation of the rule (as ``accumulation_size`` in
+    ``optax.contrib.reduce_on_plateau``), and the rate after it already scales
+    that call's updates.  Chain it after an optimizer with a unit rate and a
+    rule starting at the rate you want (or after one with the rate and a rule
+    starting at 1.0).  The steps are those of
+    :meth:`~lrlab.schedules.reduce_on_plateau.update` in ``jnp``: traced once
+    under ``jax.jit``, equal to the Python rule bit for bit with
+    ``jax_enable_x64`` (float32 otherwise).
+
+    >>> import jax.numpy as jnp, optax
+    >>> from lrlab.schedules import reduce_on_plateau
+    >>> tx = optax.chain(optax.sgd(1.0), plateau(reduce_on_plateau(0.1, patience=0)))
+    >>> params = {"w": jnp.ones(2)}
+    >>> state = tx.init(params)
+    >>> for loss in [1.0, 1.5]:
+    ...     updates, state = tx.update(params, state, params, value=loss)
+    >>> round(float(state[1].lr), 6)
+    0.01
+    """
+    import optax
+
+    where = "lrlab.optax.plateau()"
+    rule = as_plateau(rule, where)
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise UsageError(
+            f"Argument `every` of {where} must be a positive integer. Received: every={every!r}"
+        )
+    r = rule
+    rel = 1.0 - r.threshold if r.mode == "min" else r.threshold + 1.0
+
+    def init_fn(params: Any) -> PlateauScaleState:
+        del params
+        f = jnp.result_type(float)
+        i = jnp.int32
+        worst = math.inf if r.mode == "min" else -math.inf
+        return PlateauScaleState(
+            jnp.asarray(r.lr, f), jnp.asarray(worst, f), jnp.asarray(0, i), jnp.asarray(0, i),
+            jnp.asarray(0, i), jnp.asarray(0, i), jnp.asarray(0.0, f), jnp.asarray(0, i),
+        )  # fmt: skip
+
+    def evaluate(s: PlateauScaleState, x: jax.Array) -> PlateauScaleState:
+        if r.mode == "min":
+            better = x < (s.best * rel if r.threshold_mode == "rel" else s.best - r.threshold)
+        else:
+            better = x > (s.best * rel if r.threshold_mode == "rel" else s.best + r.threshold)
+        best = jnp.where(better, x, s.best)
+        bad = jnp.where(better, 0, s.bad + 1)
+        cooling = s.cooldown > 0
+        cooldown = jnp.where(cooling, s.cooldown - 1, s.cooldown)
+        bad = jnp.where(cooling, 0, bad)
+        trigger = bad > r.patience
+        lowered = jnp.maximum(s.lr * r.factor, jnp.asarray(r.min_lr, s.lr.dtype))
+        apply = trigger & (s.lr - lowered > r.eps)
+        return s._replace(
+            lr=jnp.where(apply, lowered, s.lr),
+            best=best,
+            bad=jnp.where(trigger, 0, bad).astype(jnp.int32),
+            cooldown=jnp.where(trigger, r.cooldown, cooldown).astype(jnp.int32),
+            evaluations=s.evaluations + 1,
+            reductions=s.reductions + apply.astype(jnp.int32),
+            pending=jnp.zeros_like(s.pending),
+            seen=jnp.zeros_like(s.seen),
+        )
+
+    def update_fn(
+        updates: Any, state: PlateauScaleState, params: Any = None, *, value: Any, **extra: Any
+    ) -> tuple[Any, PlateauScaleState]:
+        del params, extra
+        x = jnp.asarray(value, state.pending.dtype)
+        if every == 1:
+            state = evaluate(state, x)
+        else:
+            seen = state.seen + 1
+            # the running mean as optax.contrib.reduce_on_plateau keeps it
+            pending = (state.seen * state.pending + x) / seen
+            state = state._replace(pending=pending, seen=seen)
+            state = jax.lax.cond(
+                seen == every, lambda s: evaluate(s, s.pending), lambda s: s, state
+            )
+        lr = state.lr
+        return jax.tree.map(lambda g: g * lr.astype(g.dtype), updates), state
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)

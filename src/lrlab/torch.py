@@ -47,9 +47,9 @@ import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
-from lrlab._adapters import as_schedule
+from lrlab._adapters import as_plateau, as_schedule
 from lrlab.errors import ScheduleError, UsageError
-from lrlab.schedules import PlateauState, Schedule, reduce_on_plateau
+from lrlab.schedules import PlateauState, Schedule
 
 __all__ = ["PlateauLR", "ScheduleLR", "plateau", "scheduler"]
 
@@ -306,7 +306,7 @@ class PlateauLR(ReduceLROnPlateau):
                 "Argument `optimizer` must be a torch.optim.Optimizer. "
                 f"Received: optimizer={type(optimizer).__name__}"
             )
-        self.rule = _as_plateau(rule, "PlateauLR()")
+        self.rule = as_plateau(rule, "PlateauLR()")
         _check_groups(optimizer, scale_key)
         r = self.rule
         super().__init__(
@@ -357,7 +357,7 @@ class PlateauLR(ReduceLROnPlateau):
         """Restore the rule and its state and set the LRs to match."""
         where = "PlateauLR.load_state_dict()"
         _check_keys(state_dict, where, ("rule", "state"))
-        rule = _as_plateau(state_dict["rule"], where)
+        rule = as_plateau(state_dict["rule"], where)
         raw = state_dict["state"]
         names = list(PlateauState._fields)
         if not isinstance(raw, Mapping) or set(raw) != set(names):
@@ -381,23 +381,9 @@ class PlateauLR(ReduceLROnPlateau):
         self._apply()
 
 
-def _as_plateau(rule: Any, where: str) -> reduce_on_plateau:
-    if isinstance(rule, Mapping):
-        try:
-            return reduce_on_plateau.from_config(dict(rule))
-        except ScheduleError as e:
-            raise UsageError(str(e)) from None
-    if not isinstance(rule, reduce_on_plateau):
-        raise UsageError(
-            f"Argument `rule` of {where} must be a reduce_on_plateau rule or its config. "
-            f"Received: rule={rule!r}"
-        )
-    return rule
-
-
 def plateau(optimizer: Optimizer, rule: Any, *, scale_key: str = "lr_scale") -> PlateauLR:
     """Drive ``optimizer`` with a :class:`~lrlab.schedules.reduce_on_plateau` rule
-    (or its config); see :class:`PlateauLR`.
+    (or its text or config); see :class:`PlateauLR`.
 
     >>> import torch
     >>> from lrlab.schedules import reduce_on_plateau
