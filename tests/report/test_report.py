@@ -69,10 +69,22 @@ def test_numbers_on_the_page_are_the_measured_ones(report) -> None:
     ours = finder["suggestions"]["lrlab"]
     assert ours["low"] <= ours["lr"] <= ours["high"]
     sched = results["schedules"]
+    page = report.index.read_text()
     assert sched["lr"] == pytest.approx(ours["lr"], rel=1e-12)
     rows = {r["label"]: r for r in sched["comparison"]["table"]}
     assert set(rows) == {"fixed", "step", "exponential", "1/t", "cosine", "one-cycle",
-                         "warmup-stable-decay"}  # fmt: skip
+                         "warmup-stable-decay", "reduce-on-plateau"}  # fmt: skip
+    plateau = rows["reduce-on-plateau"]["schedule"]
+    assert plateau.startswith("reduce_on_plateau(lr=") and "patience=1" in plateau
+    firsts = sched["plateau_first_reductions"]
+    if firsts:  # the page reports when the rule lowered the rate, or that it never did
+        assert f"lowered its rate in {len(firsts)} of" in page
+        assert all(0 < f < sched["comparison"]["steps"] for f in firsts)
+    else:
+        assert "never lowered its rate" in page
+        assert (
+            rows["reduce-on-plateau"]["final_val_loss_mean"] == rows["fixed"]["final_val_loss_mean"]
+        )
     page = report.index.read_text()
     best = sched["comparison"]["best"]
     assert best in page

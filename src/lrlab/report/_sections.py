@@ -23,6 +23,7 @@ from lrlab.schedules import (
     exponential,
     inverse_time,
     one_cycle,
+    reduce_on_plateau,
     step,
     wsd,
 )
@@ -299,8 +300,18 @@ def schedules_on_training(ctx: Context) -> Section:
 
     lr = float(ctx.results.get("finder_lr", 0.05))
     family = schedule_family(lr, ctx.steps)
-    runs = [{"optimizer": "momentum", "schedule": s, "label": name} for name, s in family.items()]
-    cmp = compare(ctx.task, runs, seeds=ctx.seeds, steps=ctx.steps, quiet=ctx.quiet)
+    runs: list[dict[str, Any]] = [
+        {"optimizer": "momentum", "schedule": s, "label": name} for name, s in family.items()
+    ]
+    # Driven by the validation loss rather than the step: halve the rate after two
+    # evaluations in a row without improvement.
+    plateau = reduce_on_plateau(lr, factor=0.5, patience=1)
+    runs.append({"optimizer": "momentum", "schedule": plateau, "label": "reduce-on-plateau"})
+    # 40 validation checks per run: finer curves, and enough checks for the plateau rule to act.
+    every = max(1, ctx.steps // 40)
+    cmp = compare(
+        ctx.task, runs, seeds=ctx.seeds, steps=ctx.steps, eval_every=every, quiet=ctx.quiet
+    )
     figs = cmp.figures()
     best = cmp.best
     fixed = next(r for r in cmp.table if r["label"] == "fixed")
@@ -314,15 +325,32 @@ def schedules_on_training(ctx: Context) -> Section:
         if best["label"] != "fixed"
         else "Here the fixed rate won: at this budget no decay helped."
     )
+    hs = cmp.histories["reduce-on-plateau"]
+    firsts = [int(np.argmax(h.lr < h.lr[0])) for h in hs if len(h.lr) and h.lr.min() < h.lr[0]]
+    if firsts:
+        plateau_note = (
+            f"Reduce-on-plateau lowered its rate in {len(firsts)} of {len(hs)} seeds, first "
+            f"at step {min(firsts)}."
+        )
+    else:
+        plateau_note = (
+            "Reduce-on-plateau never lowered its rate here: the validation loss kept "
+            "improving, so it ran as the fixed rate did."
+        )
     return Section(
         key="schedules",
         title="4. Schedules on real training",
         paragraphs=[
             f"Seven schedules train the same model on {ctx.task.name} with SGD + momentum for "
             f"{ctx.steps} steps, over {len(ctx.seeds)} seeds, all peaking at the range test's "
-            f"suggestion lr = {lr:.3g}. Curves show the mean over seeds with a min–max band.",
-            verdict + " Spread over seeds is the ± column; 'steps to target' counts the updates "
-            "until the validation loss first came within 10% of the winner's final loss.",
+            f"suggestion lr = {lr:.3g}. Curves show the mean over seeds with a min–max band. "
+            "An eighth run, reduce-on-plateau, follows no formula of the step: it starts at the "
+            "same rate and halves it whenever the validation loss, checked every "
+            f"{every} steps, has not improved for two checks in a row, so each "
+            "seed can lower its rate at other steps (its thin lines in the rate figure).",
+            verdict + " " + plateau_note + " Spread over seeds is the ± column; 'steps to "
+            "target' counts the updates until the validation loss first came within 10% of the "
+            "winner's final loss.",
         ],
         figures=[
             Figure_("schedules-val-loss", figs["val_loss"], "Validation loss per schedule."),
@@ -330,7 +358,11 @@ def schedules_on_training(ctx: Context) -> Section:
             Figure_("schedules-lr", figs["lr"], "The learning rate each schedule ran with."),
         ],
         tables=[table],
-        data={"lr": lr, "comparison": cmp.to_dict(histories=False)},
+        data={
+            "lr": lr,
+            "comparison": cmp.to_dict(histories=False),
+            "plateau_first_reductions": firsts,
+        },
     )
 
 
