@@ -11,7 +11,7 @@ import pytest
 
 from lrlab import tasks
 from lrlab.errors import UsageError
-from lrlab.schedules import from_config
+from lrlab.schedules import rule_from_config
 from lrlab.train import run
 from lrlab.tune import Space, tune
 from lrlab.tune._finalists import SUFFIX
@@ -26,7 +26,7 @@ def cancer():  # type: ignore[no-untyped-def]
 
 def _plain(task, row, seed, steps):  # type: ignore[no-untyped-def]
     """The trial's configuration trained by plain ``train.run`` with ``seed``."""
-    sched = from_config(row["schedule_config"])
+    sched = rule_from_config(row["schedule_config"])
     h = run(task, row["optimizer"], schedule=sched, steps=steps, seed=seed, step_size_every=10**9)
     return h.final_val_loss
 
@@ -224,3 +224,25 @@ def test_the_pick_when_finalists_diverge_on_a_new_seed() -> None:
     for n in (0, 1, 2):
         run(n, math.inf)
     assert pick().best["number"] == 1  # type: ignore[index]
+
+
+def test_the_plateau_family_is_searched_raced_and_read_back(cancer) -> None:  # type: ignore[no-untyped-def]
+    """A search over the reduce-on-plateau family: each trial records the rule's config, the
+    finalists retrain the rule, and the best configuration reads back as the rule."""
+    from lrlab.schedules import reduce_on_plateau, rule_from_config
+
+    space = Space(lr=(1e-2, 0.3), optimizers=("momentum",), schedules=("plateau",))
+    steps = 60
+    res = tune(
+        cancer, sampler="random", trials=4, pruner="none", space=space, storage="memory",
+        steps=steps, seed=1, finalists=1, finalist_seeds=1,
+    )  # fmt: skip
+    for row in res.trials:
+        rule = rule_from_config(row["schedule_config"])
+        assert isinstance(rule, reduce_on_plateau)
+        assert 0.1 <= rule.factor <= 0.7 and 0 <= rule.patience <= 2
+        assert rule.lr == pytest.approx(row["lr"], rel=1e-12)
+    best = res.best
+    assert best is not None and isinstance(res.best_schedule, reduce_on_plateau)
+    (seed,) = best["finalist_losses"]
+    assert best["finalist_losses"][seed] == _plain(cancer, best, seed, steps)

@@ -38,7 +38,12 @@ from lrlab.schedules._kinds import (
     wsd,
 )
 from lrlab.schedules._parse import from_config, parse
-from lrlab.schedules._plateau import PlateauState, parse_rule, reduce_on_plateau
+from lrlab.schedules._plateau import (
+    PlateauState,
+    parse_rule,
+    reduce_on_plateau,
+    rule_from_config,
+)
 
 __all__ = [
     "PlateauState",
@@ -62,6 +67,7 @@ __all__ = [
     "polynomial",
     "reduce_on_plateau",
     "registry",
+    "rule_from_config",
     "scale",
     "step",
     "warmup",

@@ -28,7 +28,7 @@ import numpy as np
 from lrlab.errors import ScheduleError
 from lrlab.schedules._validate import check_choice, check_int, check_real, fail
 
-__all__ = ["PlateauState", "parse_rule", "reduce_on_plateau"]
+__all__ = ["PlateauState", "parse_rule", "reduce_on_plateau", "rule_from_config"]
 
 _KIND = "reduce_on_plateau"
 
@@ -292,6 +292,21 @@ def parse_rule(text: Any) -> Any:
     from lrlab.schedules._parse import parse
 
     return parse(text)
+
+
+def rule_from_config(config: Any) -> Any:
+    """A schedule or a :class:`reduce_on_plateau` rule from its config (``to_config()``).
+
+    >>> rule_from_config(reduce_on_plateau(0.1, patience=3).to_config()).patience
+    3
+    >>> rule_from_config({"type": "constant", "lr": 0.1})
+    constant(lr=0.1)
+    """
+    if isinstance(config, dict) and config.get("type") == _KIND:
+        return reduce_on_plateau.from_config(config)
+    from lrlab.schedules._parse import from_config
+
+    return from_config(config)
 
 
 def _metric(value: Any) -> float:

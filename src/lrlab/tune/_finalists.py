@@ -114,9 +114,9 @@ class _Confirm:
             raise Surplus
         number, seed = pair
         cfg = self.configs[number]
-        from lrlab.schedules import from_config
+        from lrlab.schedules import rule_from_config
 
-        sched = from_config(cfg["schedule_config"])
+        sched = rule_from_config(cfg["schedule_config"])
         spent = 0
         losses: list[float] = []
         try:

@@ -141,12 +141,13 @@ class TuneResult:
 
     @property
     def best_schedule(self) -> Any:
-        """The best trial's :class:`~lrlab.schedules.Schedule`, or ``None``."""
+        """The best trial's :class:`~lrlab.schedules.Schedule` (or ``reduce_on_plateau``
+        rule), or ``None``."""
         if self.best is None or not self.best.get("schedule_config"):
             return None
-        from lrlab.schedules import from_config
+        from lrlab.schedules import rule_from_config
 
-        return from_config(self.best["schedule_config"])
+        return rule_from_config(self.best["schedule_config"])
 
     def table(self, limit: int | None = None) -> str:
         """A fixed-width text table of the trials, best value first (finished ones)."""

@@ -27,6 +27,9 @@ one_cycle       ``one_cycle(lr, steps, pct_start, div)``        pct_start U(0.1,
                                                                 div logU(5, 100)
 wsd             ``wsd(lr, steps, warmup_frac*steps, decay)``    warmup_frac U(0, 0.2),
                                                                 decay_frac U(0.1, 0.5)
+plateau         ``reduce_on_plateau(lr, factor, patience)``     factor U(0.1, 0.7),
+                (the rate falls when the validation loss        patience 0 .. 2
+                stops improving; not searched by default)
 ==============  =============================================  ==========================
 
 Extend it with :meth:`Space.with_family`::
@@ -137,6 +140,12 @@ def _one_cycle(lr: float, steps: int, pct_start: float, div: float) -> Any:
     return one_cycle(lr, steps, pct_start=pct_start, div=div)
 
 
+def _plateau(lr: float, steps: int, factor: float, patience: int) -> Any:
+    from lrlab.schedules import reduce_on_plateau
+
+    return reduce_on_plateau(lr, factor=factor, patience=patience)
+
+
 def _wsd(lr: float, steps: int, warmup_frac: float, decay_frac: float) -> Any:
     from lrlab.schedules import wsd
 
@@ -169,6 +178,12 @@ FAMILIES: dict[str, Family] = {
             _wsd,
             {"warmup_frac": Float(0.0, 0.2), "decay_frac": Float(0.1, 0.5)},
             {"warmup_frac": 0.05, "decay_frac": 0.2},
+        ),
+        Family(
+            "plateau",
+            _plateau,
+            {"factor": Float(0.1, 0.7), "patience": Int(0, 2)},
+            {"factor": 0.5, "patience": 1},
         ),
     )
 }
@@ -271,7 +286,8 @@ class Space:
         return {"optimizer": opt, "lr": float(lr), "schedule": fam_name, "params": params}
 
     def build(self, family: str, lr: float, steps: int, params: Mapping[str, Any]) -> Any:
-        """The :class:`~lrlab.schedules.Schedule` of one configuration."""
+        """The :class:`~lrlab.schedules.Schedule` (or ``reduce_on_plateau`` rule) of one
+        configuration."""
         return self.families[family].build(lr, steps, **params)
 
     def describe(self) -> dict[str, Any]:
