@@ -88,6 +88,17 @@ def test_numbers_on_the_page_are_the_measured_ones(report) -> None:
     page = report.index.read_text()
     best = sched["comparison"]["best"]
     assert best in page
+    # optimizers: each that takes a rate ran at its own range-test rate, momentum at section 6's
+    opt = results["optimizers"]
+    found = opt["range_test_lr"]
+    assert set(found) == {"sgd", "momentum", "adagrad", "adadelta", "rmsprop", "adam", "adamw"}
+    assert found["momentum"] == ours["lr"]
+    assert opt["advice_steps"] > 0
+    tuned = {r["optimizer"]: r for r in opt["comparison"]["table"] if r["optimizer"] in found}
+    plain = {r["optimizer"]: r for r in opt["at_default_lr"]["table"]}
+    assert set(tuned) == set(plain) == set(found)
+    better = sum(tuned[n]["final_val_loss_mean"] < plain[n]["final_val_loss_mean"] for n in found)
+    assert f"its own range-test rate did better for {better} of {len(found)}" in page
 
 
 def test_same_seed_same_numbers(tmp_path: Path, report) -> None:

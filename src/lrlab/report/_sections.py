@@ -396,39 +396,72 @@ def _comparison_table(cmp: Any, name: str = "schedules") -> Table:
 
 # -- 5. optimizers ------------------------------------------------------------------------
 
-#: Each optimizer at its customary default rate (torch's, or the method paper's).
-OPTIMIZER_RUNS: tuple[tuple[str, str, float | None], ...] = (
-    ("SGD", "sgd", None),
-    ("momentum", "momentum", None),
-    ("Adagrad", "adagrad", 0.01),
-    ("Adadelta", "adadelta", 1.0),
-    ("RMSprop", "rmsprop", 1e-3),
-    ("Adam", "adam", 1e-3),
-    ("AdamW", "adamw", 1e-3),
-    ("Prodigy (LR-free)", "prodigy", 1.0),
-    ("D-Adapt Adam (LR-free)", "dadapt_adam", 1.0),
-    ("Schedule-Free AdamW", "schedulefree_adamw", None),
+#: The optimizers compared, with their customary default rates (torch's, or the method
+#: paper's; None: lrlab's default).  Those marked ``True`` need a rate and get their own.
+OPTIMIZER_RUNS: tuple[tuple[str, str, float | None, bool], ...] = (
+    ("SGD", "sgd", None, True),
+    ("momentum", "momentum", None, True),
+    ("Adagrad", "adagrad", 0.01, True),
+    ("Adadelta", "adadelta", 1.0, True),
+    ("RMSprop", "rmsprop", 1e-3, True),
+    ("Adam", "adam", 1e-3, True),
+    ("AdamW", "adamw", 1e-3, True),
+    ("Prodigy (LR-free)", "prodigy", 1.0, False),
+    ("D-Adapt Adam (LR-free)", "dadapt_adam", 1.0, False),
+    ("Schedule-Free AdamW", "schedulefree_adamw", None, False),
 )
 
 
 def optimizers(ctx: Context) -> Section:
+    """Each optimizer that needs a rate at its own range-test rate; the rest at defaults."""
     from lrlab.compare import compare
+    from lrlab.finder import advice_budget, find_lr_task
+    from lrlab.train import DEFAULT_LR
 
-    lr = float(ctx.results.get("finder_lr", 0.05))
-    runs = []
-    for label, name, default in OPTIMIZER_RUNS:
-        use = lr if name in ("sgd", "momentum") else default
-        spec: dict[str, Any] = {"optimizer": name, "label": label}
-        if use is not None:
-            spec.update(lr=use, label=f"{label} (lr {use:.3g})")
-        runs.append(spec)
+    sweep, confirm = advice_budget(ctx.steps)
+    found: dict[str, float] = {}
+    if "finder_lr" in ctx.results:
+        found["momentum"] = float(ctx.results["finder_lr"])  # section 6's own range test
+    base: dict[str, float] = {}
+    advice_steps = tested_here = 0
+    runs, defaults = [], []
+    for label, name, default, tuned in OPTIMIZER_RUNS:
+        if not tuned:
+            runs.append({"optimizer": name, "label": label, "lr": default})
+            continue
+        base[name] = float(DEFAULT_LR[name] if default is None else default)
+        if name not in found:
+            res = find_lr_task(
+                ctx.task, name, seed=ctx.seed, num_steps=sweep, confirm_steps=confirm,
+                quiet=ctx.quiet,
+            )  # fmt: skip
+            advice_steps += res.steps
+            tested_here += 1
+            found[name] = float(res.suggestion.lr) if res.suggestion is not None else base[name]
+        runs.append(
+            {"optimizer": name, "lr": found[name], "label": f"{label} (lr {found[name]:.3g})"}
+        )
+        defaults.append({"optimizer": name, "lr": base[name], "label": label})
     cmp = compare(ctx.task, runs, seeds=ctx.seeds, steps=ctx.steps, quiet=ctx.quiet)
+    at_default = compare(ctx.task, defaults, seeds=ctx.seeds, steps=ctx.steps, quiet=ctx.quiet)
     figs = cmp.figures()
     best = cmp.best
     ctx.results["best_optimizer"] = best
     ctx.results["optimizer_table"] = cmp.table
     lr_free = [r for r in cmp.table if "LR-free" in r["label"]]
     free_txt = "; ".join(f"{r['label']}: {fmt(r['final_val_loss_mean'])}" for r in lr_free)
+    # What the range test bought each optimizer over its customary default rate.
+    plain = {d["optimizer"]: d["final_val_loss_mean"] for d in at_default.table}
+    table = _comparison_table(cmp, "optimizers")
+    table.columns += ["default lr", "val loss at default lr"]
+    for row, r in zip(table.rows, cmp.table):
+        name = r["optimizer"]
+        row += [base[name], plain[name]] if name in plain else ["—", "—"]
+    better = sum(
+        r["final_val_loss_mean"] < plain[r["optimizer"]]
+        for r in cmp.table
+        if r["optimizer"] in plain
+    )
     return Section(
         key="optimizers",
         title="5. Optimizers that adapt the step themselves",
@@ -439,9 +472,13 @@ def optimizers(ctx: Context) -> Section:
             "the nominal rate. The effective step size ‖Δθ‖/‖g‖ below shows it: flat at the "
             "rate for SGD, moving for the adaptive ones. The learning-rate-free methods "
             "estimate the scale of the step themselves.",
-            f"SGD and momentum use the range test's lr = {lr:.3g}; the others their customary "
-            f"defaults. Best: {best['label']} at {fmt(best['final_val_loss_mean'])}. "
-            f"Learning-rate-free at defaults — {free_txt}.",
+            "To compare them fairly, every optimizer that takes a rate runs at its own "
+            f"range-test suggestion (lrlab's rule; {advice_steps} training steps for the "
+            f"{tested_here} range tests besides section 6's), the learning-rate-free ones and "
+            f"Schedule-Free at their defaults. Best: {best['label']} at "
+            f"{fmt(best['final_val_loss_mean'])}. Learning-rate-free at defaults — {free_txt}. "
+            "The last columns train each of the others at its customary default rate instead: "
+            f"its own range-test rate did better for {better} of {len(plain)}.",
         ],
         figures=[
             Figure_("optimizers-val-loss", figs["val_loss"], "Validation loss per optimizer."),
@@ -451,8 +488,13 @@ def optimizers(ctx: Context) -> Section:
                 "Effective step size ‖Δθ‖/‖g‖ per optimizer (log scale).",
             ),
         ],
-        tables=[_comparison_table(cmp, "optimizers")],
-        data={"comparison": cmp.to_dict(histories=False)},
+        tables=[table],
+        data={
+            "comparison": cmp.to_dict(histories=False),
+            "at_default_lr": at_default.to_dict(histories=False),
+            "range_test_lr": found,
+            "advice_steps": advice_steps,
+        },
     )
 
 
