@@ -140,6 +140,20 @@ def test_find_bad_input(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["find", "--task", "digits", "--horizon-exponent", "3"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Received: horizon_exponent=3.0" in err
+    assert main(["find", "--task", "digits", "--horizon", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Received: horizon=0" in err
+
+
+def test_find_for_another_run_length(capsys) -> None:  # type: ignore[no-untyped-def]
+    base = ["find", "--task", "breast_cancer", "--optimizer", "momentum", "--json"]
+    assert main(base) == 0
+    full = json.loads(capsys.readouterr().out)
+    assert main([*base, "--horizon", "1200"]) == 0
+    long = json.loads(capsys.readouterr().out)
+    assert (full["settings"]["horizon"], long["settings"]["horizon"]) == (300, 1200)
+    ratio = long["suggestions"]["lrlab"]["lr"] / full["suggestions"]["lrlab"]["lr"]
+    assert ratio == pytest.approx((300 / 1200) ** 0.5, rel=1e-12)  # 4x the run: half the rate
 
 
 @pytest.mark.postgres

@@ -82,6 +82,24 @@ def test_horizon_scaling_of_the_confirmed_rate(cancer_result) -> None:  # type: 
     assert best_lr / 3 * (1 - 1e-12) <= raw <= best_lr * 3 * (1 + 1e-12)
 
 
+def test_horizon_defaults_to_the_task_and_can_be_given(cancer_result) -> None:  # type: ignore[no-untyped-def]
+    """The advice is for a run of ``task.steps`` unless told otherwise: for a run of 75
+    steps the same confirmations scale by (conf/75)^0.5 instead of (conf/300)^0.5."""
+    assert cancer_result.settings["horizon"] == 300
+    short = find_lr_task(tasks.get("breast_cancer"), "momentum", seed=0, horizon=75)
+    assert short.settings["horizon"] == 75
+    assert short.confirmations == cancer_result.confirmations
+    assert short.suggestion.lr == pytest.approx(
+        cancer_result.suggestion.lr * (300 / 75) ** 0.5, rel=1e-12
+    )
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, "500", True])
+def test_bad_horizon_is_named_before_any_training(bad) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(UsageError, match=r"Argument `horizon` must be a positive integer"):
+        find_lr_task("breast_cancer", "momentum", horizon=bad)
+
+
 def test_horizon_exponent_only_rescales_the_same_pick(cancer_result) -> None:  # type: ignore[no-untyped-def]
     """Same seed, same sweep, same confirmations: the exponent changes the scale alone."""
     _, conf = advice_budget(300)

@@ -28,6 +28,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--mode", default="exponential", help="exponential (default) or linear")
     p.add_argument("--seed", type=int, default=0, help="model and batch seed (default 0)")
     p.add_argument(
+        "--horizon",
+        type=int,
+        default=None,
+        help="steps of the run the advice is for (default: the task's own run)",
+    )
+    p.add_argument(
         "--horizon-exponent",
         type=float,
         default=None,
@@ -57,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         mode=args.mode,
         horizon_exponent=args.horizon_exponent,
         quiet=False,
+        **({} if args.horizon is None else {"horizon": args.horizon}),
     )
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

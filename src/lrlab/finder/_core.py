@@ -274,6 +274,13 @@ def find_lr(
         raise UsageError(
             f"Argument `confirm` must be a non-negative integer. Received: confirm={confirm!r}"
         )
+    if horizon is not None and (
+        isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1
+    ):
+        raise UsageError(
+            "Argument `horizon` must be a positive integer (the run's steps) or None. "
+            f"Received: horizon={horizon!r}"
+        )
     if horizon_exponent is None:
         horizon_exponent = HORIZON_EXPONENT
     if (

@@ -50,7 +50,9 @@ def find_lr_task(
     ``task.make_model(seed)``, the batches ``task.batches(seed)``, the optimizer
     :func:`lrlab.train.make_optimizer` (``options`` go to it or, when they are
     :func:`find_lr` options, to the test).  Confirmation runs are scored on the
-    task's validation split.  Step counts default to :func:`advice_budget`.
+    task's validation split.  Step counts default to :func:`advice_budget`, and the
+    run the advice is for (``horizon``) to ``task.steps``; pass ``horizon`` when the
+    suggestion will train for another number of steps.
     """
     import inspect
 
@@ -111,6 +113,8 @@ def _run(
     quiet: bool,
     test_opts: dict[str, Any],
 ) -> FinderResult:
+    opts = dict(test_opts)
+    horizon = opts.pop("horizon", int(task.steps))
     return find_lr(
         model,
         task.loss_fn,
@@ -122,10 +126,10 @@ def _run(
         confirm=confirm,
         confirm_steps=conf if confirm_steps is None else confirm_steps,
         val_data=(task.x_val, task.y_val),
-        horizon=int(task.steps),
+        horizon=horizon,
         deterministic=int(task.batch_size) >= len(task.x_train),
         quiet=quiet,
-        **test_opts,
+        **opts,
     )
 
 
