@@ -261,7 +261,7 @@ def test_plateau_callback_state_carries_over_and_resumes() -> None:
 
 
 def test_plateau_callback_bad_input() -> None:
-    from lrlab.schedules import reduce_on_plateau
+    from lrlab.schedules import PlateauState, reduce_on_plateau
 
     with pytest.raises(UsageError, match="Argument `rule` of PlateauCallback"):
         lk.PlateauCallback(cosine(0.1, 10))
@@ -270,6 +270,10 @@ def test_plateau_callback_bad_input() -> None:
         lk.PlateauCallback(reduce_on_plateau(0.1), monitor="")
     with pytest.raises(UsageError, match="Argument `state`"):
         lk.PlateauCallback(reduce_on_plateau(0.1), state={"lr": 0.1})  # type: ignore[arg-type]
+    with pytest.raises(
+        UsageError, match="Argument `state` of PlateauCallback\\(\\) holds a bad 'lr'"
+    ):
+        lk.PlateauCallback(reduce_on_plateau(0.1), state=PlateauState(lr=-1.0, best=1.0))
     cb = lk.PlateauCallback(reduce_on_plateau(0.1), monitor="val_accuracy")
     with pytest.raises(UsageError, match="monitors 'val_accuracy', which this fit does not log"):
         _plateau_fit(cb, 1)

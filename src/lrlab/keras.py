@@ -43,7 +43,7 @@ import numpy as np
 from keras import ops
 
 from lrlab._adapters import as_plateau, as_schedule
-from lrlab.errors import UsageError
+from lrlab.errors import ScheduleError, UsageError
 from lrlab.schedules import PlateauState, Schedule, from_config, reduce_on_plateau
 
 __all__ = ["KerasSchedule", "PlateauCallback", "schedule"]
@@ -150,11 +150,18 @@ class PlateauCallback(keras.callbacks.Callback):
                 "Argument `monitor` of PlateauCallback() must be the name of a logged metric. "
                 f"Received: monitor={monitor!r}"
             )
-        if state is not None and not isinstance(state, PlateauState):
-            raise UsageError(
-                "Argument `state` of PlateauCallback() must be a PlateauState or None. "
-                f"Received: state={state!r}"
-            )
+        if state is not None:
+            if not isinstance(state, PlateauState):
+                raise UsageError(
+                    "Argument `state` of PlateauCallback() must be a PlateauState or None. "
+                    f"Received: state={state!r}"
+                )
+            try:  # a NamedTuple takes anything: check its fields as a loaded state is
+                state = PlateauState.from_dict(
+                    state._asdict(), "Argument `state` of PlateauCallback()"
+                )
+            except ScheduleError as e:
+                raise UsageError(str(e)) from None
         self.rule: reduce_on_plateau = rule
         self.monitor = monitor
         self.state: PlateauState = rule.init() if state is None else state

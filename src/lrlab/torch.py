@@ -358,26 +358,14 @@ class PlateauLR(ReduceLROnPlateau):
         where = "PlateauLR.load_state_dict()"
         _check_keys(state_dict, where, ("rule", "state"))
         rule = as_plateau(state_dict["rule"], where)
-        raw = state_dict["state"]
-        names = list(PlateauState._fields)
-        if not isinstance(raw, Mapping) or set(raw) != set(names):
-            raise UsageError(
-                f"Key 'state' of {where}'s `state_dict` must be a dict with the keys "
-                f"{names}. Received: state={raw!r}"
+        try:
+            state = PlateauState.from_dict(
+                state_dict["state"], f"Key 'state' of {where}'s `state_dict`"
             )
-        for n in names:
-            v = raw[n]
-            ok = (
-                isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
-                if n in ("lr", "best")
-                else isinstance(v, int) and not isinstance(v, bool) and v >= 0
-            )
-            if not ok or (n == "lr" and not 0 <= v < _INF):
-                raise UsageError(
-                    f"Key 'state' of {where}'s `state_dict` holds a bad {n!r}. Received: {n}={v!r}"
-                )
+        except ScheduleError as e:
+            raise UsageError(str(e)) from None
         self.rule = rule
-        self.state = PlateauState(**{n: raw[n] for n in names})
+        self.state = state
         self._apply()
 
 

@@ -126,6 +126,20 @@ def test_pure_state_and_replay() -> None:
     assert rule.init(0.3).lr == 0.3 and rule.with_lr(0.3).init().lr == 0.3
 
 
+@pytest.mark.parametrize(
+    ("key", "bad"),
+    [("lr", -1.0), ("lr", math.inf), ("lr", "0.1"), ("best", math.nan), ("bad", -1),
+     ("cooldown", 1.5), ("evaluations", True)],
+)  # fmt: skip
+def test_a_saved_state_is_checked_field_by_field(key: str, bad: Any) -> None:
+    good = reduce_on_plateau(0.1).run([1.0, 2.0])[-1]._asdict()
+    assert PlateauState.from_dict(good) == PlateauState(**good)
+    with pytest.raises(ScheduleError, match=f"PlateauState holds a bad '{key}'"):
+        PlateauState.from_dict({**good, key: bad})
+    with pytest.raises(ScheduleError, match="must be a dict with the keys"):
+        PlateauState.from_dict({"lr": 0.1})
+
+
 def test_config_and_text_round_trip() -> None:
     rule = reduce_on_plateau(
         0.1, factor=0.5, patience=3, threshold=0.01, threshold_mode="abs", mode="max",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar, NamedTuple
 
@@ -52,6 +52,30 @@ class PlateauState(NamedTuple):
     cooldown: int = 0
     evaluations: int = 0
     reductions: int = 0
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "PlateauState") -> PlateauState:
+        """The state ``_asdict()`` saved, every field checked (``where`` names it in errors).
+
+        >>> PlateauState.from_dict({"lr": 0.1, "best": 1.0, "bad": 0, "cooldown": 0,
+        ...                         "evaluations": 3, "reductions": 1}).evaluations
+        3
+        """
+        names = list(cls._fields)
+        if not isinstance(data, Mapping) or set(data) != set(names):
+            raise ScheduleError(
+                f"{where} must be a dict with the keys {names}. Received: state={data!r}"
+            )
+        for n in names:
+            v = data[n]
+            if n in ("lr", "best"):
+                ok = isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
+                ok = ok and (n == "best" or 0 <= v < math.inf)
+            else:
+                ok = isinstance(v, int) and not isinstance(v, bool) and v >= 0
+            if not ok:
+                raise ScheduleError(f"{where} holds a bad {n!r}. Received: {n}={v!r}")
+        return cls(**{n: data[n] for n in names})
 
 
 @dataclass(frozen=True, repr=False)

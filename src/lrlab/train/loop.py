@@ -220,7 +220,7 @@ def run(
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise UsageError(f"Argument `seed` must be an integer. Received: seed={seed!r}")
     rule, state = None, None
-    if isinstance(schedule, str) or isinstance(schedule, reduce_on_plateau):
+    if isinstance(schedule, str):
         schedule = parse_rule(schedule)
     if isinstance(schedule, reduce_on_plateau):
         rule, state = schedule, schedule.init()
