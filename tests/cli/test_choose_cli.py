@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
 from lrlab.cli import main
+from lrlab.finder.advice import lattice_index
 
 
 def test_find_prints_suggestions_and_range(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -145,15 +147,25 @@ def test_find_bad_input(capsys) -> None:  # type: ignore[no-untyped-def]
     assert err.count("\n") == 1 and "Received: horizon=0" in err
 
 
-def test_find_for_another_run_length(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_find_for_another_run_length_and_budget(capsys) -> None:  # type: ignore[no-untyped-def]
     base = ["find", "--task", "breast_cancer", "--optimizer", "momentum", "--json"]
-    assert main(base) == 0
+    assert main([*base, "--horizon-exponent", "0.5"]) == 0
     full = json.loads(capsys.readouterr().out)
-    assert main([*base, "--horizon", "1200"]) == 0
+    assert main([*base, "--horizon", "1200", "--horizon-exponent", "0.5"]) == 0
     long = json.loads(capsys.readouterr().out)
     assert (full["settings"]["horizon"], long["settings"]["horizon"]) == (300, 1200)
-    ratio = long["suggestions"]["lrlab"]["lr"] / full["suggestions"]["lrlab"]["lr"]
-    assert ratio == pytest.approx((300 / 1200) ** 0.5, rel=1e-12)  # 4x the run: half the rate
+    for res, horizon in ((full, 300), (long, 1200)):
+        a = res["advice"]
+        assert a["alpha"] == 0.5 and res["steps"] <= horizon // 4
+        # The pick at the longest probe, carried by (length / horizon) ** 0.5 to a lattice rate.
+        shift = 0.5 * math.log10(horizon / a["length"]) / 0.3
+        want = round(lattice_index(a["pick_lr"]) - shift)
+        assert lattice_index(res["suggestions"]["lrlab"]["lr"]) == pytest.approx(want, abs=1e-9)
+    assert main([*base, "--budget", "1"]) == 0
+    thorough = json.loads(capsys.readouterr().out)
+    assert 300 // 4 < thorough["steps"] <= 300 and thorough["settings"]["budget"] == 1.0
+    assert main([*base, "--budget", "0"]) == 2
+    assert "Received: budget=0.0" in capsys.readouterr().err
 
 
 @pytest.mark.postgres

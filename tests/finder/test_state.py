@@ -80,7 +80,7 @@ def _assert_same(before: dict, after: dict) -> None:
 @pytest.mark.parametrize("opt_name", ["sgd_momentum", "adam"])
 @pytest.mark.parametrize("confirm", [0, 2, 4])
 def test_restored_bit_for_bit_after_divergence(opt_name: str, confirm: int) -> None:
-    """confirm=4 also runs the adaptive fourth candidate and scores on validation data."""
+    """confirm=4 also races the candidates and scores them on validation data."""
     model, data = _net(), _data()
     if opt_name == "adam":
         opt: torch.optim.Optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -100,11 +100,11 @@ def test_restored_bit_for_bit_after_divergence(opt_name: str, confirm: int) -> N
         max_lr=1e4,
         num_steps=60,
         confirm=confirm,
-        confirm_steps=8 if confirm == 4 else 5,
+        horizon=400,
         val_data=data[3] if confirm == 4 else None,
     )
     assert result.stop_reason in ("diverged", "non-finite")  # it really went wild
-    assert len(result.confirmations) == confirm
+    assert confirm <= len(result.confirmations) <= confirm + 1  # + one beyond an end
     assert len(result.lrs) < 60
     _assert_same(before, _state(model, opt))
     assert not model.training

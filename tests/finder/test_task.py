@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
-import numpy as np
 import pytest
 
 from lrlab import tasks
 from lrlab.errors import UsageError
-from lrlab.finder import advice_budget, find_lr_task
-from lrlab.finder._core import HORIZON_EXPONENT, HORIZON_EXPONENT_RANGE
+from lrlab.finder import advice_budget, find_lr_task, lattice
+from lrlab.finder.advice import lattice_index
 
 
 @pytest.fixture(scope="module")
@@ -21,9 +21,10 @@ def cancer_result():  # type: ignore[no-untyped-def]
 
 def test_budget_is_at_most_a_quarter_of_a_run() -> None:
     for total in (128, 200, 300, 500, 1000, 5000):
-        sweep, conf = advice_budget(total)
-        assert sweep + 4 * conf <= total // 4
-        assert sweep >= 20 and conf >= 3
+        sweep, probes = advice_budget(total)
+        assert sweep + probes == max(total // 4, sweep)
+        assert 20 <= sweep <= 100
+        assert sum(advice_budget(total, budget=1.0)) == total
 
 
 def test_suggestions_named_for_their_origin_and_lrlab_range(cancer_result) -> None:  # type: ignore[no-untyped-def]
@@ -38,87 +39,58 @@ def test_suggestions_named_for_their_origin_and_lrlab_range(cancer_result) -> No
     }
     s = res.suggestion
     assert s is not None and s.low <= s.lr <= s.high
-    assert len(res.confirmations) == 4
-    # The spent steps are the sweep plus the four confirmations, within a quarter of a run.
-    sweep, conf = advice_budget(300)
+    a = res.advice
+    assert a is not None and len(res.confirmations) == len(a.probes) >= 3
+    # The spent steps are the sweep plus the probes, within a quarter of a run.
+    sweep, _ = advice_budget(300)
     assert len(res.lrs) <= sweep
-    assert res.steps == len(res.lrs) + 4 * conf
-    assert res.steps <= 300 // 4
-    # The first three candidates are the sweep's minimum rate over 3**k; the fourth goes
-    # a factor 3 beyond the end of that range when the best of the three is at the end,
-    # else halfway (in log lr) from the best towards its better neighbour.
-    first = [lr for lr, _ in res.confirmations[:3]]
-    np.testing.assert_allclose(np.log(first[0] / np.array(first)), np.log([1, 3, 9]), rtol=1e-12)
-    scores = dict(res.confirmations[:3])
-    best = min(first, key=scores.__getitem__)
-    fourth = res.confirmations[3][0]
-    if best == first[0]:
-        assert fourth == pytest.approx(3 * first[0], rel=1e-12)
-    elif best == first[2]:
-        assert fourth == pytest.approx(first[2] / 3, rel=1e-12)
-    else:
-        assert fourth in (
-            pytest.approx(best * 3**0.5, rel=1e-12),
-            pytest.approx(best / 3**0.5, rel=1e-12),
-        )
+    assert res.steps == len(res.lrs) + a.steps <= 300 // 4
+    # Every probe is a rate of the lattice, and so is the advice.
+    for lr, _, _ in a.probes:
+        assert lr == lattice(round(lattice_index(lr)))
+    assert s.lr == lattice(round(lattice_index(s.lr)))
+    assert s.lr == pytest.approx(a.pick_lr * a.horizon_factor, rel=1e-12)
 
 
-def test_horizon_scaling_of_the_confirmed_rate(cancer_result) -> None:  # type: ignore[no-untyped-def]
-    """Stochastic task: the confirmed rate is scaled by (confirm / run steps)^0.5, and the
-    range's ends by the ends of the exponent's measured interquartile range (0.7 and 0.4)."""
-    res = cancer_result
-    best_lr, best = min(res.confirmations, key=lambda c: c[1])
-    _, conf = advice_budget(300)
-    assert HORIZON_EXPONENT == 0.5 and HORIZON_EXPONENT_RANGE == (0.4, 0.7)
-    r = conf / 300
-    s = res.suggestion
-    raw = s.lr / r**0.5
-    # The range is the candidates within 5% of the best score (and the pick).
-    good = [lr for lr, y in res.confirmations if y <= best * 1.05]
-    assert s.low == pytest.approx(min(*good, raw) * r**0.7, rel=1e-12)
-    assert s.high == pytest.approx(max(*good, raw) * r**0.4, rel=1e-12)
-    assert s.low < s.lr < s.high
-    # The parabola refinement stays between the best candidate's neighbours.
-    assert best_lr / 3 * (1 - 1e-12) <= raw <= best_lr * 3 * (1 + 1e-12)
+def test_budget_one_races_longer_and_spends_at_most_one_run() -> None:
+    short = find_lr_task(tasks.get("breast_cancer"), "momentum", seed=0)
+    long = find_lr_task(tasks.get("breast_cancer"), "momentum", seed=0, budget=1.0)
+    assert long.advice.length > 4 * short.advice.length
+    assert short.steps <= 300 // 4 < long.steps <= 300
+    assert long.settings["budget"] == 1.0
+    # Less to extrapolate: the factor from the pick to the advice is nearer 1.
+    assert long.advice.horizon_factor >= short.advice.horizon_factor
+
+
+def test_summary_says_why(cancer_result) -> None:  # type: ignore[no-untyped-def]
+    a = cancer_result.advice
+    text = cancer_result.summary()
+    assert f"lrlab's pick {a.pick_lr:.3g} after {a.length} steps" in text
+    assert f"why: {a.reason}" in text
 
 
 def test_horizon_defaults_to_the_task_and_can_be_given(cancer_result) -> None:  # type: ignore[no-untyped-def]
-    """The advice is for a run of ``task.steps`` unless told otherwise: for a run of 75
-    steps the same confirmations scale by (conf/75)^0.5 instead of (conf/300)^0.5."""
+    """The advice is for a run of ``task.steps`` unless told otherwise; a fixed exponent
+    carries the same pick by (length / horizon) ** exponent, to the nearest lattice rate."""
     assert cancer_result.settings["horizon"] == 300
-    short = find_lr_task(tasks.get("breast_cancer"), "momentum", seed=0, horizon=75)
-    assert short.settings["horizon"] == 75
-    assert short.confirmations == cancer_result.confirmations
-    assert short.suggestion.lr == pytest.approx(
-        cancer_result.suggestion.lr * (300 / 75) ** 0.5, rel=1e-12
-    )
+    for horizon in (300, 1200):
+        res = find_lr_task(
+            tasks.get("breast_cancer"), "momentum", seed=0, horizon=horizon, horizon_exponent=0.5
+        )
+        assert res.settings["horizon"] == horizon
+        a = res.advice
+        shift = 0.5 * math.log10(horizon / a.length) / 0.3
+        want = min(
+            round(lattice_index(a.pick_lr) - shift),
+            max(round(lattice_index(lr)) for lr, _, sc in a.probes if math.isfinite(sc)),
+        )
+        assert res.suggestion.lr == lattice(want)  # fmt: skip
 
 
 @pytest.mark.parametrize("bad", [0, -5, 2.5, "500", True])
 def test_bad_horizon_is_named_before_any_training(bad) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(UsageError, match=r"Argument `horizon` must be a positive integer"):
         find_lr_task("breast_cancer", "momentum", horizon=bad)
-
-
-def test_horizon_exponent_only_rescales_the_same_pick(cancer_result) -> None:  # type: ignore[no-untyped-def]
-    """Same seed, same sweep, same confirmations: the exponent changes the scale alone."""
-    _, conf = advice_budget(300)
-    r = conf / 300
-    base = cancer_result.suggestion
-    raw = (base.lr / r**0.5, base.low / r**0.7, base.high / r**0.4)
-    for exponent in (0.0, 1.0):
-        res = find_lr_task(
-            tasks.get("breast_cancer"), "momentum", seed=0, horizon_exponent=exponent
-        )
-        assert res.confirmations == cancer_result.confirmations
-        assert res.settings["horizon_exponent"] == exponent
-        s = res.suggestion
-        want = (
-            raw[0] * r**exponent,
-            raw[1] * r ** max(exponent, 0.7),
-            raw[2] * r ** min(exponent, 0.4),
-        )
-        assert (s.lr, s.low, s.high) == pytest.approx(want, rel=1e-12)
 
 
 @pytest.mark.parametrize("bad", [-0.1, 2.5, float("nan"), "1", True])

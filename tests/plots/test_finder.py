@@ -27,7 +27,6 @@ def _sweep(num_steps: int) -> FinderResult:
         max_lr=100.0,
         num_steps=num_steps,
         confirm=3,
-        confirm_steps=5,
     )
 
 

@@ -37,8 +37,15 @@ def add_parser(sub: Any) -> None:
         "--horizon-exponent",
         type=float,
         default=None,
-        help="lrlab's rate is scaled by (confirmation / run steps) ** this (default 0.5; "
-        "0.75-1 for runs that over-fit before their end)",
+        help="fix the horizon exponent: lrlab's pick is scaled by (probe / run steps) ** this "
+        "(default: measured from the probes)",
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=0.25,
+        help="the fraction of one run's steps the advice may spend (default 0.25; 1 races the "
+        "candidates for longer)",
     )
     p.add_argument("--out", default=None, help="write the figure here (.png, .svg, .pdf)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -62,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         num_steps=args.steps,
         mode=args.mode,
         horizon_exponent=args.horizon_exponent,
+        budget=args.budget,
         quiet=False,
         **({} if args.horizon is None else {"horizon": args.horizon}),
     )

@@ -11,18 +11,13 @@ bias-corrected exponential moving average ``s_i = a_i / (1 - beta^(i+1))``,
 ``a_i = beta a_{i-1} + (1 - beta) x_i``, and the sweep stops once ``s_i`` exceeds
 ``diverge * min(s_0..s_i)`` or a loss is not finite.
 
-lrlab's own suggestion adds *confirmation*: the sweep proposes candidate rates
-below the last rate that did not hurt (the largest whose zero-lag moving mean
-is within its noise of the smallest), each candidate is trained briefly from
-the very same starting state (model, optimizer, RNG) on the very same
-batches, and scored by the mean loss of the iterates of its last quarter;
-after three candidates a fourth extends or refines the tried range.  A
-parabola in ``log lr`` through the best candidate and its neighbours refines
-the pick, which then moves to the smallest rate within one (paired) standard
-error of the best score; the range is the set of candidates whose score is
-within ``tolerance`` of the best, carried to the run's length with the ends
-of the horizon exponent's measured range.  Every step of sweep and
-confirmation is counted in ``result.steps``.
+lrlab's own suggestion races candidates: the sweep gives an anchor, the last
+rate that did not hurt (the largest whose zero-lag moving mean is within its
+noise of the smallest); a few rates on lrlab's lattice below it train from the
+very same starting state (model, optimizer, RNG) on the very same batches, the
+best continue, and the winner is carried to the run's length with a horizon
+exponent measured from the same runs (:mod:`lrlab.finder.advice`).  Every step
+of sweep and probes is counted in ``result.steps``, within ``budget`` of one run.
 
 Afterwards the model, optimizer and RNGs are restored bit for bit, whether the
 test finished, diverged or raised.
@@ -30,6 +25,7 @@ test finished, diverged or raised.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -41,6 +37,15 @@ import torch
 from lrlab.errors import UsageError
 from lrlab.finder._result import FinderResult
 from lrlab.finder._state import Snapshot
+from lrlab.finder.advice import (
+    DEFAULT_RULE,
+    Advice,
+    AdviceRule,
+    advise,
+    checkpoint_every,
+    lattice,
+    lattice_index,
+)
 from lrlab.finder.rules import RULES, Suggestion, ema_debiased, ema_plain
 
 __all__ = ["edge_lr", "find_lr", "ramp"]
@@ -79,21 +84,22 @@ def edge_lr(lrs: np.ndarray, losses: np.ndarray) -> float | None:
     """
     x = np.asarray(losses, dtype=np.float64)
     lr = np.asarray(lrs, dtype=np.float64)[: len(x)]
-    finite = np.flatnonzero(np.isfinite(x) & (x > 0))
-    if len(finite) < 3:
-        return None
-    n = (
-        int(finite[-1]) + 1
-        if len(finite) == finite[-1] + 1
-        else int(np.flatnonzero(~np.isfinite(x))[0])
-    )
+    # The sweep up to its first non-finite loss; a loss of exactly 0 has no logarithm, so
+    # the fit reads only positive losses (a sweep may reach 0.0 and stop on a later rise).
+    bad = np.flatnonzero(~np.isfinite(x))
+    n = int(bad[0]) if len(bad) else len(x)
     x, lr = x[:n], lr[:n]
+    if int(np.count_nonzero(x > 0)) < 3:
+        return None
     k = int(np.argmin(x))
     tail = [i for i in range(k + 1, n) if x[i] >= 10.0 * x[k]]
     if len(tail) < 2:
         return None
     start = tail[0]
     idx = np.arange(start, n - 1)
+    if len(idx) < 1:
+        return None
+    idx = idx[(x[idx] > 0) & (x[idx + 1] > 0)]
     if len(idx) < 1:
         return None
     inc = np.log(x[idx + 1]) - np.log(x[idx])
@@ -173,6 +179,87 @@ def _check(name: str, value: Any, kind: str) -> None:
         raise UsageError(f"Argument `{name}` must be {what}. Received: {name}={value!r}")
 
 
+def _check_args(
+    model: Any,
+    optimizer: Any,
+    min_lr: Any,
+    max_lr: Any,
+    num_steps: Any,
+    mode: Any,
+    beta: Any,
+    diverge: Any,
+    confirm: Any,
+    budget: Any,
+    horizon: Any,
+    horizon_exponent: Any,
+    rule: Any,
+) -> None:
+    """Refuse a bad argument before anything trains (one message form, argument named)."""
+    for name, value in (("min_lr", min_lr), ("max_lr", max_lr), ("diverge", diverge)):
+        _check(name, value, "float")
+    _check("num_steps", num_steps, "int")
+    if num_steps < 5:
+        raise UsageError(
+            f"Argument `num_steps` must be at least 5. Received: num_steps={num_steps}"
+        )
+    if min_lr >= max_lr:
+        raise UsageError(
+            f"Argument `min_lr` must be smaller than `max_lr`. Received: min_lr={min_lr}, "
+            f"max_lr={max_lr}"
+        )
+    if mode not in ("exponential", "linear"):
+        raise UsageError(
+            f"Argument `mode` must be 'exponential' or 'linear'. Received: mode={mode!r}"
+        )
+    if not (isinstance(beta, (int, float)) and 0.0 <= beta < 1.0):
+        raise UsageError(f"Argument `beta` must be in [0, 1). Received: beta={beta!r}")
+    if confirm is not None and (
+        isinstance(confirm, bool) or not isinstance(confirm, int) or confirm < 0
+    ):
+        raise UsageError(
+            f"Argument `confirm` must be a non-negative integer. Received: confirm={confirm!r}"
+        )
+    if (
+        isinstance(budget, bool)
+        or not isinstance(budget, (int, float))
+        or not math.isfinite(budget)
+        or not 0 < budget <= 10
+    ):
+        raise UsageError(
+            "Argument `budget` must be a number in (0, 10] (the fraction of one run's steps "
+            f"the advice may spend). Received: budget={budget!r}"
+        )
+    if horizon is not None and (
+        isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1
+    ):
+        raise UsageError(
+            "Argument `horizon` must be a positive integer (the run's steps) or None. "
+            f"Received: horizon={horizon!r}"
+        )
+    if horizon_exponent is not None and (
+        isinstance(horizon_exponent, bool)
+        or not isinstance(horizon_exponent, (int, float))
+        or not 0.0 <= horizon_exponent <= 2.0
+    ):
+        raise UsageError(
+            "Argument `horizon_exponent` must be a number in [0, 2]. "
+            f"Received: horizon_exponent={horizon_exponent!r}"
+        )
+    if rule is not None and not isinstance(rule, AdviceRule):
+        raise UsageError(
+            f"Argument `rule` must be an AdviceRule or None. Received: rule={type(rule).__name__}"
+        )
+    if not isinstance(model, torch.nn.Module):
+        raise UsageError(
+            f"Argument `model` must be a torch.nn.Module. Received: model={type(model).__name__}"
+        )
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise UsageError(
+            "Argument `optimizer` must be a torch.optim.Optimizer. "
+            f"Received: optimizer={type(optimizer).__name__}"
+        )
+
+
 def find_lr(
     model: torch.nn.Module,
     loss_fn: Callable[[Any, Any], torch.Tensor],
@@ -186,13 +273,12 @@ def find_lr(
     beta: float = 0.98,
     debias: bool = True,
     diverge: float = 4.0,
-    confirm: int = 4,
-    confirm_steps: int = 0,
-    confirm_ratio: float = 3.0,
-    tolerance: float = 0.05,
+    confirm: int | None = None,
+    budget: float = 0.25,
     val_data: Batch | None = None,
     horizon: int | None = None,
     horizon_exponent: float | None = None,
+    rule: AdviceRule | None = None,
     deterministic: bool = False,
     quiet: bool = True,
 ) -> FinderResult:
@@ -211,38 +297,22 @@ def find_lr(
         debias: divide the EMA by ``1 - beta^(i+1)`` (fastai, Lightning); when
             false the EMA starts at the first loss (torch-lr-finder).
         diverge: stop once the smoothed loss exceeds ``diverge`` times its minimum.
-        confirm: how many candidate rates lrlab's rule trains briefly (0: no
-            confirmation, lrlab's suggestion is then the sweep's proposal).
-            The first ``min(confirm, 3)`` are the sweep's minimum rate over
-            ``confirm_ratio**k``; each further one goes a factor
-            ``confirm_ratio`` beyond the tried range when the best so far is
-            at its end, else halfway (in ``log lr``) to the best's better
-            neighbour.  All train on the same batches (drawn once after the
-            sweep and held in memory).
-        confirm_steps: steps of each confirmation run (0: ``num_steps // 2``).
-        confirm_ratio: the factor between neighbouring candidates.
-        tolerance: candidates within ``(1 + tolerance)`` of the best confirmed
-            loss make up the suggestion's range (with a ``horizon``, its low
-            end is scaled with the exponent 0.7 and its high end with 0.4,
-            the measured interquartile range; see ``HORIZON_EXPONENT_RANGE``).
-        val_data: an ``(inputs, targets)`` batch; when given, a confirmation
-            run is scored by the mean loss there (model in eval mode) of up to
-            8 evenly spaced iterates of its last quarter, instead of the mean
-            training loss of its last quarter.
-        horizon: the length in steps of the training run the advice is for.
-            With stochastic gradients the best constant rate shrinks with the
-            horizon (bias ~ 1 / (lr t) against noise ~ lr gives
-            ``lr* ~ t ** -0.5``; over-fitting late in a run pushes the
-            exponent towards 1), so the confirmed rate is scaled by
-            ``(confirm_steps / horizon) ** horizon_exponent``.  ``None``: no
-            scaling.
-        horizon_exponent: the exponent of that scaling, in ``[0, 2]``
-            (default :data:`HORIZON_EXPONENT`, 1/2).  Measured exponents run
-            from about 0.3, where the validation loss keeps falling to the
-            end, to about 1.1, where the run over-fits from mid-way
-            (``docs/choosing.md``): if the validation loss of your runs
-            bottoms out well before their end, 0.75-1 is the better guess.
-        deterministic: the gradients are exact (full batch): no horizon scaling,
+        confirm: how many candidate rates lrlab's rule races (``None``: the
+            rule's own count; 0: no probes, lrlab's suggestion is then the
+            sweep's proposal, one lattice step below its anchor).
+        budget: the fraction of one run of ``horizon`` steps that the advice may
+            spend, sweep included (default 0.25).  With ``budget=1`` (one extra
+            run) the candidates train and race for longer, so the pick needs
+            less extrapolation.  Every step is counted in ``result.steps``.
+        val_data: an ``(inputs, targets)`` batch; when given, probes are scored
+            by the loss there (model in eval mode), else by their training loss.
+        horizon: the length in steps of the training run the advice is for
+            (``None``: ten times the sweep, the proportion lrlab's tasks use).
+        horizon_exponent: fix the horizon exponent (``[0, 2]``) instead of
+            measuring it from the probes (see :mod:`lrlab.finder.advice`).
+        rule: the rule's free choices (:class:`~lrlab.finder.AdviceRule`);
+            ``None`` for the defaults.
+        deterministic: the gradients are exact (full batch): no horizon factor,
             since without gradient noise the best rate does not shrink with ``t``.
         quiet: no progress bar (the bar also hides when stderr is not a terminal).
 
@@ -250,143 +320,59 @@ def find_lr(
         A :class:`~lrlab.finder.FinderResult`.
 
     Raises:
-        UsageError: on a bad argument.
+        UsageError: on a bad argument, before anything trains.
     """
-    for name, value in (("min_lr", min_lr), ("max_lr", max_lr), ("diverge", diverge)):
-        _check(name, value, "float")
-    _check("num_steps", num_steps, "int")
-    if num_steps < 5:
-        raise UsageError(
-            f"Argument `num_steps` must be at least 5. Received: num_steps={num_steps}"
-        )
-    if min_lr >= max_lr:
-        raise UsageError(
-            f"Argument `min_lr` must be smaller than `max_lr`. Received: min_lr={min_lr}, "
-            f"max_lr={max_lr}"
-        )
-    if mode not in ("exponential", "linear"):
-        raise UsageError(
-            f"Argument `mode` must be 'exponential' or 'linear'. Received: mode={mode!r}"
-        )
-    if not (0.0 <= beta < 1.0):
-        raise UsageError(f"Argument `beta` must be in [0, 1). Received: beta={beta!r}")
-    if isinstance(confirm, bool) or not isinstance(confirm, int) or confirm < 0:
-        raise UsageError(
-            f"Argument `confirm` must be a non-negative integer. Received: confirm={confirm!r}"
-        )
-    if horizon is not None and (
-        isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1
-    ):
-        raise UsageError(
-            "Argument `horizon` must be a positive integer (the run's steps) or None. "
-            f"Received: horizon={horizon!r}"
-        )
-    if horizon_exponent is None:
-        horizon_exponent = HORIZON_EXPONENT
-    if (
-        isinstance(horizon_exponent, bool)
-        or not isinstance(horizon_exponent, (int, float))
-        or not 0.0 <= horizon_exponent <= 2.0
-    ):
-        raise UsageError(
-            "Argument `horizon_exponent` must be a number in [0, 2]. "
-            f"Received: horizon_exponent={horizon_exponent!r}"
-        )
-    exponent = float(horizon_exponent)
-    if isinstance(confirm_steps, bool) or not isinstance(confirm_steps, int) or confirm_steps < 0:
-        raise UsageError(
-            "Argument `confirm_steps` must be a non-negative integer. "
-            f"Received: confirm_steps={confirm_steps!r}"
-        )
-    if not (isinstance(confirm_ratio, (int, float)) and confirm_ratio > 1):
-        raise UsageError(
-            "Argument `confirm_ratio` must be a number above 1. "
-            f"Received: confirm_ratio={confirm_ratio!r}"
-        )
-    if not isinstance(model, torch.nn.Module):
-        raise UsageError(
-            f"Argument `model` must be a torch.nn.Module. Received: model={type(model).__name__}"
-        )
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise UsageError(
-            "Argument `optimizer` must be a torch.optim.Optimizer. "
-            f"Received: optimizer={type(optimizer).__name__}"
-        )
-
+    _check_args(
+        model, optimizer, min_lr, max_lr, num_steps, mode, beta, diverge, confirm, budget,
+        horizon, horizon_exponent, rule,
+    )  # fmt: skip
+    rule = _rule(rule, confirm, horizon_exponent)
+    run_steps = 10 * num_steps if horizon is None else horizon
     lrs = ramp(float(min_lr), float(max_lr), num_steps, mode)
     snap = Snapshot.take(model, optimizer)
     batches = _Batches(data)
-    losses: list[float] = []
-    stop = "max_lr"
-    confirmations: list[tuple[float, float]] = []
-    bar = _bar(num_steps, quiet, "lr range test")
+    room = int(budget * run_steps) - num_steps
+    bar = _bar(num_steps + max(room, 0), quiet, "lr range test")
+    advice: Advice | None = None
     try:
-        model.train()
-        best = math.inf
-        avg = 0.0
-        for i, lr in enumerate(lrs):
-            value = _step(model, loss_fn, optimizer, batches.next(), float(lr))
-            losses.append(value)
-            if bar is not None:
-                bar.update(1)
-            if not math.isfinite(value):
-                stop = "non-finite"
-                break
-            if debias:
-                avg = beta * avg + (1 - beta) * value
-                smooth = avg / (1 - beta ** (i + 1))
-            else:
-                avg = value if i == 0 else (1 - beta) * value + beta * avg
-                smooth = avg
-            if i > 0 and smooth > diverge * best:
-                stop = "diverged"
-                break
-            best = min(best, smooth)
-        sweep_lrs = lrs[: len(losses)]
-        sweep_losses = np.asarray(losses, dtype=np.float64)
-        candidates = _candidates(sweep_lrs, sweep_losses, confirm, confirm_ratio)
-        traces: list[np.ndarray] = []
-        if confirm > 0 and candidates:
-            n_conf = confirm_steps or max(num_steps // 2, 5)
-            # Common random numbers: every candidate trains on the same batches
-            # in the same order, so their scores differ by the rate alone.
-            shared = [batches.next() for _ in range(n_conf)]
-            todo = list(candidates[: min(confirm, 3)])
-            while todo:
-                lr = todo.pop(0)
-                snap.restore(optimizer)
-                model.train()
-                trace = _brief(model, loss_fn, optimizer, shared, lr, val_data)
-                confirmations.append((lr, float(np.mean(trace))))
-                traces.append(trace)
-                if bar is not None:
-                    bar.update(0)
-                if not todo and len(confirmations) < confirm:
-                    todo.append(_next_candidate(confirmations, confirm_ratio))
-        conf_steps = len(confirmations) * (confirm_steps or max(num_steps // 2, 5))
+        sweep_losses, stop = _sweep(model, loss_fn, optimizer, batches, lrs, beta, debias, diverge,
+                                    bar)  # fmt: skip
+        sweep_lrs = lrs[: len(sweep_losses)]
+        anchor = _anchor(sweep_lrs, sweep_losses)
+        every = checkpoint_every(run_steps)
+        probe_steps = 0
+        if anchor is not None and rule.candidates > 0 and room >= 2 * every:
+            prober = _Prober(model, loss_fn, optimizer, snap, batches, every, val_data, bar)
+            advice = advise(
+                anchor,
+                prober,
+                horizon=run_steps,
+                budget=room,
+                rule=rule,
+                deterministic=deterministic,
+                n_val=None if val_data is None else len(val_data[1]),
+            )
+            probe_steps = prober.spent
     finally:
         if bar is not None:
             bar.close()
         snap.restore(optimizer)
 
     suggestions: dict[str, Suggestion] = {}
-    for name, rule in RULES.items():
-        s = rule(sweep_lrs, sweep_losses)
+    for name, peer_rule in RULES.items():
+        s = peer_rule(sweep_lrs, sweep_losses)
         if s is not None:
             suggestions[name] = s
-    n_conf = confirm_steps or max(num_steps // 2, 5)
-    scale = low_scale = high_scale = 1.0
-    if horizon is not None and not deterministic and horizon > n_conf:
-        ratio = n_conf / horizon
-        scale = ratio**exponent
-        # The range carries the exponent's uncertainty too (see HORIZON_EXPONENT_RANGE).
-        low_scale = ratio ** max(exponent, HORIZON_EXPONENT_RANGE[1])
-        high_scale = ratio ** min(exponent, HORIZON_EXPONENT_RANGE[0])
-    own = _lrlab_suggestion(
-        candidates, confirmations, tolerance, scale, traces, (low_scale, high_scale)
-    )
-    if own is not None:
-        suggestions["lrlab"] = own
+    if advice is not None:
+        suggestions["lrlab"] = Suggestion(
+            "lrlab", advice.lr, advice.low, advice.high, None,
+            "lrlab: sweep, then a race of lattice rates carried to the run's length",
+        )  # fmt: skip
+    elif anchor is not None:
+        lr = lattice(math.floor(lattice_index(anchor) + 1e-9) - 1)
+        suggestions["lrlab"] = Suggestion(
+            "lrlab", lr, lr, lr, None, "lrlab: sweep proposal (no confirmation)"
+        )
     smooth_curve = ema_debiased(sweep_losses, beta) if debias else ema_plain(sweep_losses, 1 - beta)
     return FinderResult(
         lrs=np.asarray(sweep_lrs, dtype=np.float64),
@@ -396,8 +382,8 @@ def find_lr(
         stop_reason=stop,
         divergence_lr=edge_lr(sweep_lrs, sweep_losses) if stop != "max_lr" else None,
         stop_lr=float(sweep_lrs[-1]),
-        confirmations=confirmations,
-        steps=len(losses) + conf_steps,
+        confirmations=[] if advice is None else [(lr, sc) for lr, _, sc in advice.probes],
+        steps=len(sweep_losses) + probe_steps,
         settings={
             "min_lr": float(min_lr),
             "max_lr": float(max_lr),
@@ -406,17 +392,124 @@ def find_lr(
             "beta": beta,
             "debias": debias,
             "diverge": float(diverge),
-            "confirm": confirm,
-            "confirm_steps": confirm_steps or max(num_steps // 2, 5),
-            "tolerance": float(tolerance),
-            "horizon": horizon,
-            "horizon_exponent": exponent,
+            "budget": float(budget),
+            "horizon": run_steps,
+            "horizon_exponent": horizon_exponent,
+            "rule": rule.to_dict(),
         },
+        advice=advice,
     )
 
 
-def _candidates(lrs: np.ndarray, losses: np.ndarray, count: int, ratio: float) -> list[float]:
-    """Candidate rates: the sweep's anchor rate divided by ``ratio**k``, ``k = 0..count-1``.
+def _rule(rule: AdviceRule | None, confirm: int | None, exponent: float | None) -> AdviceRule:
+    """The rule to run: the defaults, with ``confirm`` candidates and a fixed exponent if given."""
+    out = DEFAULT_RULE if rule is None else rule
+    if confirm is not None:
+        out = dataclasses.replace(out, candidates=confirm, keep=min(out.keep, max(confirm - 1, 0)))
+    if exponent is not None:
+        out = dataclasses.replace(
+            out, alpha_weight=0.0, alpha_prior=float(exponent), alpha_max=max(2.0, exponent)
+        )
+    return out
+
+
+def _sweep(
+    model: torch.nn.Module,
+    loss_fn: Callable[[Any, Any], torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    batches: _Batches,
+    lrs: np.ndarray,
+    beta: float,
+    debias: bool,
+    diverge: float,
+    bar: Any,
+) -> tuple[np.ndarray, str]:
+    """The ramp: one step per rate until the smoothed loss diverges; ``(losses, stop reason)``."""
+    model.train()
+    losses: list[float] = []
+    best, avg, stop = math.inf, 0.0, "max_lr"
+    for i, lr in enumerate(lrs):
+        value = _step(model, loss_fn, optimizer, batches.next(), float(lr))
+        losses.append(value)
+        if bar is not None:
+            bar.update(1)
+        if not math.isfinite(value):
+            stop = "non-finite"
+            break
+        if debias:
+            avg = beta * avg + (1 - beta) * value
+            smooth = avg / (1 - beta ** (i + 1))
+        else:
+            avg = value if i == 0 else (1 - beta) * value + beta * avg
+            smooth = avg
+        if i > 0 and smooth > diverge * best:
+            stop = "diverged"
+            break
+        best = min(best, smooth)
+    return np.asarray(losses, dtype=np.float64), stop
+
+
+class _Prober:
+    """The real probe of :func:`lrlab.finder.advice.advise`: constant-rate runs of the model.
+
+    Every rate starts from the state the test found (model, optimizer, RNGs)
+    and trains on the same batches in the same order (drawn once, after the
+    sweep, and held), so that scores differ by the rate alone.  A rate probed
+    again continues from where it stopped (its state is kept), which at a
+    constant rate is exactly the longer run.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        loss_fn: Callable[[Any, Any], torch.Tensor],
+        optimizer: torch.optim.Optimizer,
+        start: Snapshot,
+        batches: _Batches,
+        every: int,
+        val_data: Batch | None,
+        bar: Any,
+    ) -> None:
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.start, self.batches, self.every = start, batches, every
+        self.val_data, self.bar = val_data, bar
+        self.shared: list[Batch] = []
+        self.runs: dict[float, tuple[Snapshot, int, list[tuple[int, float]], list[float]]] = {}
+        self.spent = 0
+
+    def __call__(self, lr: float, steps: int) -> list[tuple[int, float]]:
+        state, done, points, window = self.runs.get(lr, (self.start, 0, [], []))
+        if (points and not math.isfinite(points[-1][1])) or done >= steps:
+            return list(points)
+        state.restore(self.optimizer)
+        self.model.train()
+        while len(self.shared) < steps:
+            self.shared.append(self.batches.next())
+        points, window = list(points), list(window)
+        for i in range(done, steps):
+            value = _step(self.model, self.loss_fn, self.optimizer, self.shared[i], lr)
+            self.spent += 1
+            if self.bar is not None:
+                self.bar.update(1)
+            if not math.isfinite(value):
+                points.append((i + 1, math.inf))
+                break
+            window.append(value)
+            if (i + 1) % self.every == 0:
+                if self.val_data is not None:
+                    v = _val_loss(self.model, self.loss_fn, self.val_data)
+                else:
+                    v = float(np.mean(window))
+                points.append((i + 1, v))
+                window = []
+                if not math.isfinite(v):
+                    break
+        self.runs[lr] = (Snapshot.take(self.model, self.optimizer), steps, points, window)
+        return list(points)
+
+
+def _anchor(lrs: np.ndarray, losses: np.ndarray) -> float | None:
+    """The sweep's anchor rate, where lrlab's candidates start (``None``: too short a sweep).
 
     The anchor is the last rate that did not hurt: the largest rate whose
     loss, under a centered (zero-lag) moving mean over a tenth of the sweep,
@@ -428,49 +521,26 @@ def _candidates(lrs: np.ndarray, losses: np.ndarray, count: int, ratio: float) -
     is the robust spread (1.4826 MAD) of the losses about the moving mean,
     divided by the square root of the window.  The EMA that drives the stop
     rule is not used here: it lags by about ``1 / (1 - beta)`` steps, which on
-    a short sweep is most of it.  Rates below the anchor by geometric factors
-    cover "a bit below the edge" to "well below it", where the best constant
-    rate of a brief run lies.
+    a short sweep is most of it.
 
     >>> lrs = np.logspace(-4, 0, 9)
-    >>> [round(c, 6) for c in _candidates(lrs, np.array([1, 1, 1, 1, 1, 1, 1, 9, 99.0]), 3, 3.0)]
-    [0.031623, 0.010541, 0.003514]
+    >>> round(_anchor(lrs, np.array([1, 1, 1, 1, 1, 1, 1, 9, 99.0])), 6)
+    0.031623
     """
-    if len(losses) < 3 or count == 0:
-        return []
+    if len(losses) < 3:
+        return None
     half = max(1, round(len(losses) * 0.05))
     smooth = _centered(losses, half)
     finite = np.isfinite(smooth)
     if not finite.any():
-        return []
+        return None
     k = int(np.argmin(np.where(finite, smooth, np.inf)))
     x = np.asarray(losses, dtype=np.float64)
     ok = np.isfinite(x) & finite
     resid = x[ok] - smooth[ok]
     noise = 1.4826 * float(np.median(np.abs(resid - np.median(resid)))) / math.sqrt(2 * half + 1)
     k = max(k, int(np.flatnonzero(finite & (smooth <= smooth[k] + noise))[-1]))
-    anchor = float(lrs[k])
-    return [anchor / ratio**j for j in range(count)]
-
-
-#: The best constant rate of a run of ``t`` steps is taken to scale like
-#: ``t ** -HORIZON_EXPONENT``: 1/2 where gradient noise sets it (SGD theory).
-#: Measured exponents range from about 0.3 to 1.1 (over-fitting late in a run
-#: pushes it towards 1); no single value did better out of sample than the
-#: theory's, see docs/choosing.md.
-HORIZON_EXPONENT = 0.5
-#: The interquartile range of the measured exponents (0.42-0.71 over 24
-#: stochastic task x optimizer x length cases, docs/choosing.md).  The
-#: suggestion's range carries the near-best candidates to the run's length
-#: with both ends of it (and the chosen exponent), so that it states how far
-#: the extrapolation can be off: it held the grid's best rate in 74% of 144
-#: case x seed trials (median width 4.6x), against 32% (1.7x) for the
-#: candidates scaled like the pick.
-HORIZON_EXPONENT_RANGE = (0.4, 0.7)
-#: Validation evaluations per confirmation run (evenly spaced over its last quarter).
-_EVALS = 8
-#: A smaller rate is preferred while its score is within this many standard errors.
-_SE = 1.0
+    return float(lrs[k])
 
 
 def _centered(losses: np.ndarray, half: int) -> np.ndarray:
@@ -480,57 +550,6 @@ def _centered(losses: np.ndarray, half: int) -> np.ndarray:
     for i in range(len(x)):
         out[i] = float(np.mean(x[max(0, i - half) : i + half + 1]))
     return out
-
-
-def _brief(
-    model: torch.nn.Module,
-    loss_fn: Callable[[Any, Any], torch.Tensor],
-    optimizer: torch.optim.Optimizer,
-    batches: list[Batch],
-    lr: float,
-    val_data: Batch | None = None,
-) -> np.ndarray:
-    """Train one step per batch at constant ``lr``; the scores of its last quarter.
-
-    With ``val_data`` the scores are the validation losses (model in eval
-    mode) of up to ``evals`` evenly spaced iterates of the last quarter of
-    the steps, else the training losses of the last quarter.  ``[inf]`` if
-    the run blew up.  Their mean keeps what the full run pays for a large
-    rate (the iterate's fluctuation around the minimum) while cutting the
-    noise of reading it off one iterate.
-    """
-    steps = len(batches)
-    tail = max(steps // 4, 1)
-    start_tail = steps - tail
-    n_eval = min(tail, _EVALS)
-    at = {steps - 1 - round(k * (tail - 1) / max(n_eval - 1, 1)) for k in range(n_eval)}
-    train_tail: list[float] = []
-    val_scores: list[float] = []
-    for i, batch in enumerate(batches):
-        value = _step(model, loss_fn, optimizer, batch, lr)
-        if not math.isfinite(value):
-            return np.array([math.inf])
-        if i >= start_tail:
-            train_tail.append(value)
-        if val_data is not None and i in at:
-            val_scores.append(_val_loss(model, loss_fn, val_data))
-            if not math.isfinite(val_scores[-1]):
-                return np.array([math.inf])
-    return np.asarray(val_scores if val_data is not None else train_tail, dtype=np.float64)
-
-
-def _next_candidate(confirmations: list[tuple[float, float]], ratio: float) -> float:
-    """The next rate to confirm: beyond the end of the tried range when the best is at
-    that end, else halfway (in ``log lr``) towards the better neighbour of the best."""
-    pts = sorted(confirmations)
-    ys = [y for _, y in pts]
-    j = int(np.argmin(ys))
-    if not math.isfinite(ys[j]) or j == 0:
-        return pts[0][0] / ratio
-    if j == len(pts) - 1:
-        return pts[-1][0] * ratio
-    nb = j - 1 if ys[j - 1] <= ys[j + 1] else j + 1
-    return math.sqrt(pts[j][0] * pts[nb][0])
 
 
 def _val_loss(
@@ -546,77 +565,6 @@ def _val_loss(
         for m, flag in flags:
             m.training = flag
     return score if math.isfinite(score) else math.inf
-
-
-def _lrlab_suggestion(
-    candidates: list[float],
-    confirmations: list[tuple[float, float]],
-    tolerance: float,
-    scale: float = 1.0,
-    traces: list[np.ndarray] | None = None,
-    range_scale: tuple[float, float] | None = None,
-) -> Suggestion | None:
-    """Pick the best confirmed candidate, refine it by a parabola in ``log lr``, give the range.
-
-    When the confirmation runs' per-iterate scores (``traces``) are given, a
-    smaller rate whose paired score is within one standard error of the best
-    one's is preferred.  The rate is multiplied by ``scale`` (the horizon
-    correction); the low and high ends of the range by ``range_scale``
-    (default: ``scale`` for both).
-    """
-    if not candidates:
-        return None
-    if not confirmations:
-        lr = candidates[min(1, len(candidates) - 1)]
-        return Suggestion("lrlab", lr, lr, lr, None, "lrlab: sweep proposal (no confirmation)")
-    order = sorted(range(len(confirmations)), key=lambda i: confirmations[i])
-    pts = [confirmations[i] for i in order]
-    xs = np.log([p[0] for p in pts])
-    ys = np.array([p[1] for p in pts])
-    j = int(np.argmin(ys))
-    best = float(ys[j])
-    lr = float(np.exp(xs[j]))
-    tr = [traces[i] for i in order] if traces is not None else None
-    k = _SE
-
-    def paired_se(i: int) -> float | None:
-        """Standard error of the mean paired score difference of candidate ``i`` and the best."""
-        if tr is None or k <= 0 or not math.isfinite(best):
-            return None
-        d = tr[i] - tr[j]
-        if len(d) != len(tr[j]) or len(d) < 2 or not np.all(np.isfinite(d)):
-            return None
-        return float(np.std(d, ddof=1)) / math.sqrt(len(d))
-
-    if 0 < j < len(xs) - 1 and np.all(np.isfinite(ys[j - 1 : j + 2])):
-        x0, x1, x2 = xs[j - 1 : j + 2]
-        y0, y1, y2 = ys[j - 1 : j + 2]
-        denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
-        a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / denom
-        b = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / denom
-        if a > 0:
-            xv = float(np.clip(-b / (2 * a), x0, x2))
-            se = paired_se(j - 1)
-            if se is not None:
-                # The smallest rate on the fitted parabola within k standard errors of its minimum.
-                xv = max(xv - math.sqrt(k * se / a), float(x0))
-            lr = float(np.exp(xv))
-    elif j > 0:
-        se = paired_se(j - 1)
-        if se is not None and ys[j - 1] - best <= k * se:
-            lr = float(np.exp(xs[j - 1]))
-    good = [
-        float(np.exp(x)) for x, y in zip(xs, ys) if np.isfinite(y) and y <= best * (1 + tolerance)
-    ]
-    lo_scale, hi_scale = range_scale if range_scale is not None else (scale, scale)
-    return Suggestion(
-        "lrlab",
-        lr * scale,
-        min([*good, lr]) * lo_scale,
-        max([*good, lr]) * hi_scale,
-        None,
-        "lrlab: sweep, then brief confirmatory runs below the last rate that did not hurt",
-    )
 
 
 def _bar(total: int, quiet: bool, desc: str) -> Any:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from lrlab.finder.advice import Advice
 from lrlab.finder.rules import Suggestion
 
 __all__ = ["FinderResult"]
@@ -25,9 +26,12 @@ class FinderResult:
         divergence_lr: the stability edge fitted to the diverging tail
             (:func:`lrlab.finder.edge_lr`), or ``None``.
         stop_lr: the rate of the last step that ran.
-        confirmations: ``(lr, loss)`` of lrlab's brief confirmation runs.
-        steps: training steps spent (sweep plus confirmations).
+        confirmations: ``(lr, score)`` of each of lrlab's probes at its final length.
+        steps: training steps spent (sweep plus probes).
         settings: the options the test ran with.
+        advice: how lrlab's suggestion came about (:class:`~lrlab.finder.Advice`:
+            the pick before the horizon factor, the factor, the probes, a
+            one-line reason), or ``None`` without probes.
     """
 
     lrs: np.ndarray
@@ -40,6 +44,7 @@ class FinderResult:
     confirmations: list[tuple[float, float]] = field(default_factory=list)
     steps: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
+    advice: Advice | None = None
 
     @property
     def suggestion(self) -> Suggestion | None:
@@ -63,6 +68,7 @@ class FinderResult:
             "confirmations": [[lr, v if np.isfinite(v) else None] for lr, v in self.confirmations],
             "steps": self.steps,
             "settings": dict(self.settings),
+            "advice": None if self.advice is None else self.advice.to_dict(),
         }
 
     def summary(self) -> str:
@@ -77,6 +83,13 @@ class FinderResult:
         lines.append(
             f"stopped: {self.stop_reason} at lr {self.stop_lr:.3g}; divergence edge {edge}"
         )
+        if self.advice is not None:
+            a = self.advice
+            lines.append(
+                f"lrlab's pick {a.pick_lr:.3g} after {a.length} steps, x {a.horizon_factor:.3g} "
+                f"for the run's {self.settings.get('horizon')} steps = {a.lr:.3g}"
+            )
+            lines.append(f"why: {a.reason}")
         lines.append(f"steps spent: {self.steps}")
         return "\n".join(lines)
 

@@ -13,22 +13,20 @@ from lrlab.finder._result import FinderResult
 __all__ = ["advice_budget", "find_lr_task"]
 
 
-def advice_budget(total_steps: int) -> tuple[int, int]:
-    """``(sweep_steps, confirm_steps)`` for a training run of ``total_steps`` steps.
+def advice_budget(total_steps: int, budget: float = 0.25) -> tuple[int, int]:
+    """``(sweep_steps, probe_steps)`` for a training run of ``total_steps`` steps.
 
-    lrlab's advice spends at most a quarter of one run (for runs of 128 steps
-    or more): a sweep of 10% of the run (at least 20, at most 100 steps) and
-    four confirmation runs sharing what is left of the quarter (at least 3
-    steps each).
+    lrlab's advice spends ``budget`` of one run (a quarter by default): a sweep
+    of 10% of the run (at least 20, at most 100 steps) and the probes of its
+    race in what is left.
 
     >>> advice_budget(500)
-    (50, 18)
-    >>> advice_budget(200)
-    (20, 7)
+    (50, 75)
+    >>> advice_budget(500, budget=1.0)
+    (50, 450)
     """
     sweep = min(max(total_steps // 10, 20), 100)
-    confirm = max((total_steps // 4 - sweep) // 4, 3)
-    return sweep, confirm
+    return sweep, max(int(budget * total_steps) - sweep, 0)
 
 
 def find_lr_task(
@@ -39,8 +37,7 @@ def find_lr_task(
     min_lr: float = 1e-6,
     max_lr: float = 10.0,
     num_steps: int | None = None,
-    confirm: int = 4,
-    confirm_steps: int | None = None,
+    budget: float = 0.25,
     quiet: bool = True,
     **options: Any,
 ) -> FinderResult:
@@ -49,10 +46,10 @@ def find_lr_task(
     ``task`` is a :class:`lrlab.tasks.Task` or a built-in task name; the model is
     ``task.make_model(seed)``, the batches ``task.batches(seed)``, the optimizer
     :func:`lrlab.train.make_optimizer` (``options`` go to it or, when they are
-    :func:`find_lr` options, to the test).  Confirmation runs are scored on the
-    task's validation split.  Step counts default to :func:`advice_budget`, and the
-    run the advice is for (``horizon``) to ``task.steps``; pass ``horizon`` when the
-    suggestion will train for another number of steps.
+    :func:`find_lr` options such as ``confirm``, ``horizon`` or ``rule``, to the
+    test).  Probes are scored on the task's validation split.  The sweep's length
+    defaults to :func:`advice_budget`, the run the advice is for (``horizon``) to
+    ``task.steps``, and the advice spends at most ``budget`` of that run.
     """
     import inspect
 
@@ -63,7 +60,6 @@ def find_lr_task(
         task = tasks.get(task)
     if not hasattr(task, "make_model"):
         raise UsageError(f"Argument `task` must be a Task or a task name. Received: task={task!r}")
-    sweep, conf = advice_budget(int(task.steps))
     finder_keys = set(inspect.signature(find_lr).parameters) - {
         "model",
         "loss_fn",
@@ -72,65 +68,33 @@ def find_lr_task(
     }
     test_opts = {k: v for k, v in options.items() if k in finder_keys}
     opt_opts = {k: v for k, v in options.items() if k not in finder_keys}
+    horizon = test_opts.pop("horizon", int(task.steps))
+    if isinstance(horizon, int) and not isinstance(horizon, bool) and horizon > 0:
+        sweep = advice_budget(horizon, 0.25)[0]
+    else:
+        sweep = 20  # find_lr names the bad horizon before anything trains
     model = task.make_model(seed)
     opt = make_optimizer(optimizer, model.parameters(), min_lr, **opt_opts)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small models: intra-op threads only cost (restored below)
     try:
-        return _run(
-            find_lr,
+        return find_lr(
             model,
-            task,
-            seed,
+            task.loss_fn,
+            _Iter(task, seed),
             opt,
-            min_lr,
-            max_lr,
-            num_steps,
-            sweep,
-            confirm,
-            confirm_steps,
-            conf,
-            quiet,
-            test_opts,
+            min_lr=min_lr,
+            max_lr=max_lr,
+            num_steps=sweep if num_steps is None else num_steps,
+            budget=budget,
+            val_data=(task.x_val, task.y_val),
+            horizon=horizon,
+            deterministic=int(task.batch_size) >= len(task.x_train),
+            quiet=quiet,
+            **test_opts,
         )
     finally:
         torch.set_num_threads(threads)
-
-
-def _run(
-    find_lr: Any,
-    model: Any,
-    task: Any,
-    seed: int,
-    opt: Any,
-    min_lr: float,
-    max_lr: float,
-    num_steps: int | None,
-    sweep: int,
-    confirm: int,
-    confirm_steps: int | None,
-    conf: int,
-    quiet: bool,
-    test_opts: dict[str, Any],
-) -> FinderResult:
-    opts = dict(test_opts)
-    horizon = opts.pop("horizon", int(task.steps))
-    return find_lr(
-        model,
-        task.loss_fn,
-        _Iter(task, seed),
-        opt,
-        min_lr=min_lr,
-        max_lr=max_lr,
-        num_steps=sweep if num_steps is None else num_steps,
-        confirm=confirm,
-        confirm_steps=conf if confirm_steps is None else confirm_steps,
-        val_data=(task.x_val, task.y_val),
-        horizon=horizon,
-        deterministic=int(task.batch_size) >= len(task.x_train),
-        quiet=quiet,
-        **opts,
-    )
 
 
 class _Iter:

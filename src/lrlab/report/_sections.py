@@ -207,17 +207,16 @@ def landscape(ctx: Context) -> Section:
 
 def range_test(ctx: Context) -> Section:
     from lrlab.finder import advice_budget, find_lr_task
-    from lrlab.finder._core import HORIZON_EXPONENT_RANGE
     from lrlab.train import run
 
     task = ctx.task
-    sweep, confirm = advice_budget(ctx.steps)
+    sweep, _ = advice_budget(ctx.steps)
     res = find_lr_task(
         task,
         "momentum",
         seed=ctx.seed,
         num_steps=sweep,
-        confirm_steps=confirm,
+        horizon=ctx.steps,
         quiet=ctx.quiet,
     )
     fig = res.plot()
@@ -238,20 +237,11 @@ def range_test(ctx: Context) -> Section:
     ctx.results["finder"] = res
     best_row = min(rows, key=lambda r: float(r[2]))
     ctx.results["finder_rows"] = rows
-    lo_exp, hi_exp = HORIZON_EXPONENT_RANGE
-    tol = f"{res.settings['tolerance']:.0%}"
     if ours is None:
         span = "no range (the sweep was too short)"
-    elif ours.high > ours.low:
-        span = (
-            f"its range {ours.low:.3g} … {ours.high:.3g} (the brief runs within {tol} of the "
-            f"best, carried to the run's length with horizon exponents from {lo_exp} to {hi_exp})"
-        )
     else:
-        span = (
-            f"a range of this rate alone (no other brief run came within {tol} of the best, "
-            "and full-batch gradients leave nothing to carry to the run's length)"
-        )
+        span = f"its range {ours.low:.3g} … {ours.high:.3g}"
+    why = f" How it got there: {res.advice.reason}." if res.advice is not None else ""
     return Section(
         key="finder",
         title="6. The LR range test",
@@ -262,7 +252,7 @@ def range_test(ctx: Context) -> Section:
             "suggestion off the smoothed curve; every suggestion was then trained for "
             f"{ctx.steps} steps on {len(ctx.seeds)} seed(s).",
             f"lrlab's suggestion is lr = {lr:.3g}, with {span}; it spent {res.steps} "
-            f"training steps in all ({res.steps / ctx.steps:.0%} of one training run). The "
+            f"training steps in all ({res.steps / ctx.steps:.0%} of one training run).{why} The "
             f"lowest validation loss came from the {best_row[0]!r} rule "
             f"(lr = {best_row[1]:.3g}, loss {fmt(best_row[2])}).",
         ],
@@ -418,7 +408,7 @@ def optimizers(ctx: Context) -> Section:
     from lrlab.finder import advice_budget, find_lr_task
     from lrlab.train import DEFAULT_LR
 
-    sweep, confirm = advice_budget(ctx.steps)
+    sweep, _ = advice_budget(ctx.steps)
     found: dict[str, float] = {}
     if "finder_lr" in ctx.results:
         found["momentum"] = float(ctx.results["finder_lr"])  # section 6's own range test
@@ -432,7 +422,7 @@ def optimizers(ctx: Context) -> Section:
         base[name] = float(DEFAULT_LR[name] if default is None else default)
         if name not in found:
             res = find_lr_task(
-                ctx.task, name, seed=ctx.seed, num_steps=sweep, confirm_steps=confirm,
+                ctx.task, name, seed=ctx.seed, num_steps=sweep, horizon=ctx.steps,
                 quiet=ctx.quiet,
             )  # fmt: skip
             advice_steps += res.steps

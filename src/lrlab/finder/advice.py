@@ -1,0 +1,341 @@
+"""lrlab's own LR advice: race a few rates on a lattice, then carry the winner to the run's length.
+
+The rule is pure: it sees the range test's anchor (the last rate that did not
+hurt), the run's length ``horizon`` and a step budget, and it asks a *probe*
+for validation losses.  ``probe(lr, steps)`` trains a run at the constant rate
+``lr`` up to ``steps`` updates (continuing it if it was probed before) and
+returns its checkpoints ``[(step, val_loss), ...]`` so far, one every
+``every = max(horizon // 64, 1)`` updates.  :func:`lrlab.find_lr` gives it
+a probe that trains your model from the very same starting state on the very
+same batches for every rate; the advice benchmark gives it one that reads
+recorded runs, which is how each free choice of the rule was made on one part
+of the suite and judged on the rest (``docs/choosing.md``).
+
+The steps:
+
+1. **Candidates** on the lattice ``lattice(j) = 10 ** ((3 j - 50) / 10)`` (a
+   factor of about 2 apart, 1e-5 and 1e-2 and 10 on it): ``candidates`` rates
+   ``gap`` lattice steps apart, the largest ``top`` steps below the anchor.
+2. **Stage one**: each trains for ``L1`` steps.  If the best is at an end of
+   the tried range, one more candidate beyond that end (``extend``).
+3. **Stage two** (when ``keep < candidates``): ``keep`` candidates continue to
+   ``L2``, as long as the budget allows: the best and its neighbours, the
+   smaller first (a longer run's best rate is smaller), or the ``keep`` best
+   by score (``keep_by_score``).
+4. **Scores**: the mean validation loss of the checkpoints in the last quarter
+   of a length.  A run that blew up scores ``inf``.
+5. **The pick** at the final length: the best candidate, refined by a parabola
+   in ``j`` through it and its neighbours.  When the finite scores are all
+   within ``flat_tol`` of each other (flat, saturated or exactly zero), no
+   candidate is better than another: the middle one is taken and the reason
+   says so.
+6. **The horizon**: the best rate of a run of ``t`` steps is taken to scale
+   like ``t ** -alpha``.  ``alpha`` is measured from the same runs, from the
+   pick at a quarter of the final length and at the final length, and mixed
+   with a prior: ``alpha = w * measured + (1 - w) * prior``, clipped to
+   ``[0, alpha_max]``.  Without gradient noise (full batch) ``alpha = 0``.
+   The advice is the lattice rate nearest ``pick * (length / horizon) ** alpha``,
+   never above the largest candidate that did not blow up.
+7. **The range**: ``range_steps`` lattice steps either side of the advice.
+
+>>> round(lattice(10), 12), round(lattice(20), 12)
+(0.01, 10.0)
+>>> round(lattice_index(0.01), 9)
+10.0
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "DEFAULT_RULE",
+    "Advice",
+    "AdviceRule",
+    "Probe",
+    "advise",
+    "checkpoint_every",
+    "lattice",
+    "lattice_index",
+    "score",
+]
+
+#: ``probe(lr, steps) -> [(step, val_loss), ...]``: the checkpoints of a constant-``lr`` run.
+Probe = Callable[[float, int], Sequence[tuple[int, float]]]
+
+
+def lattice(j: float) -> float:
+    """The ``j``-th rate of lrlab's lattice, ``10 ** ((3 j - 50) / 10)`` (0.3 decades apart)."""
+    return float(10.0 ** ((3.0 * j - 50.0) / 10.0))
+
+
+def lattice_index(lr: float) -> float:
+    """The (fractional) lattice index of ``lr``: the inverse of :func:`lattice`."""
+    return (10.0 * math.log10(lr) + 50.0) / 3.0
+
+
+def checkpoint_every(horizon: int) -> int:
+    """Steps between two validation checkpoints of a probe: ``max(horizon // 64, 1)``."""
+    return max(int(horizon) // 64, 1)
+
+
+def score(checkpoints: Sequence[tuple[int, float]], length: int) -> float:
+    """The mean loss of the checkpoints in ``(0.75 length, length]`` (the last one if none is).
+
+    ``inf`` when a checkpoint up to ``length`` is not finite: the run blew up on the way.
+
+    >>> score([(2, 9.0), (4, 3.0), (6, 2.0), (8, 1.0)], 8)
+    1.0
+    >>> score([(2, 9.0), (4, 3.0), (6, 2.0), (8, 1.0)], 6)
+    2.0
+    >>> score([(2, 1.0), (4, float("nan"))], 4)
+    inf
+    """
+    upto = [(s, v) for s, v in checkpoints if s <= length]
+    if not upto or not all(math.isfinite(v) for _, v in upto):
+        return math.inf  # never evaluated, or blew up on the way
+    window = [v for s, v in upto if s > 0.75 * length] or [upto[-1][1]]
+    return float(np.mean(window))
+
+
+@dataclass(frozen=True)
+class AdviceRule:
+    """The free choices of lrlab's advice (see the module docstring for each step).
+
+    The defaults were chosen on the advice suite by the benchmark
+    ``benchmarks/bench_advice_suite.py`` and judged leave-one-family-out.
+    """
+
+    candidates: int = 4
+    gap: int = 1
+    top: int = 0
+    keep: int = 2
+    keep_by_score: bool = False
+    extend: bool = True
+    stage_split: float = 0.5
+    alpha_weight: float = 0.5
+    alpha_prior: float = 0.5
+    alpha_max: float = 1.0
+    flat_tol: float = 0.01
+    range_steps: int = 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+DEFAULT_RULE = AdviceRule()
+
+
+@dataclass(frozen=True)
+class Advice:
+    """What the rule found, and why.
+
+    Attributes:
+        lr: the advice: a constant rate for a run of ``horizon`` steps.
+        low, high: the range around it.
+        pick_lr: the best rate at the longest probe, before the horizon factor.
+        horizon_factor: ``lr / pick_lr``.
+        alpha: the horizon exponent used; ``alpha_measured`` the one the probes gave
+            (``None`` when they could not give one).
+        length: the longest probe's steps; ``steps`` every probe step spent.
+        probes: ``(lr, steps, score)`` of every probe at its final length.
+        flags: what was unusual (``"flat"``, ``"saturated"``, ``"zero_loss"``,
+            ``"all_blew_up"``, ``"tiny_validation"``).
+        reason: one line saying how the advice came about.
+    """
+
+    lr: float
+    low: float
+    high: float
+    pick_lr: float
+    horizon_factor: float
+    alpha: float
+    alpha_measured: float | None
+    length: int
+    steps: int
+    probes: list[tuple[float, int, float]] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["probes"] = [[a, b, c if math.isfinite(c) else None] for a, b, c in self.probes]
+        return d
+
+
+def _best_index(js: list[int], ys: list[float], flat_tol: float) -> tuple[float, bool]:
+    """The best lattice index among ``js`` (scores ``ys``), parabola-refined; and whether flat."""
+    finite = [(j, y) for j, y in zip(js, ys) if math.isfinite(y)]
+    if not finite:
+        return float(min(js)), False
+    if len(finite) >= 2:
+        vals = [y for _, y in finite]
+        lo, hi = min(vals), max(vals)
+        if hi - lo <= flat_tol * max(abs(lo), 1e-12) or hi == 0.0:
+            fj = sorted(j for j, _ in finite)
+            return float(fj[(len(fj) - 1) // 2]), True
+    order = sorted(zip(js, ys))
+    xs = [j for j, _ in order]
+    vs = [y for _, y in order]
+    k = int(np.argmin(vs))
+    best = float(xs[k])
+    if 0 < k < len(xs) - 1 and all(math.isfinite(v) for v in vs[k - 1 : k + 2]):
+        x0, x1, x2 = xs[k - 1 : k + 2]
+        y0, y1, y2 = vs[k - 1 : k + 2]
+        if x1 - x0 == x2 - x1:
+            h = x1 - x0
+            curv = y0 - 2 * y1 + y2
+            if curv > 0:
+                best = float(np.clip(x1 + 0.5 * h * (y0 - y2) / curv, x0, x2))
+    return best, False
+
+
+def _survivors(scores: dict[int, float], keep: int, gap: int, by_score: bool) -> list[int]:
+    """The candidates that race on: the ``keep`` best by score, or (``by_score=False``) the
+    best and its neighbours, below first (the best rate of a longer run is smaller).
+
+    >>> _survivors({4: 1.0, 5: 0.5, 6: 0.7, 7: 0.9}, 3, 1, False)
+    [5, 4, 6]
+    >>> _survivors({4: 1.0, 5: 0.5, 6: 0.7, 7: 0.9}, 3, 1, True)
+    [5, 6, 7]
+    """
+    ok = {j: v for j, v in scores.items() if math.isfinite(v)}
+    if not ok:
+        return []
+    if by_score:
+        return sorted(ok, key=lambda j: (ok[j], -j))[:keep]
+    best = min(ok, key=lambda j: (ok[j], -j))
+    order = [best]
+    for k in range(1, len(scores) + 1):
+        order += [j for j in (best - k * gap, best + k * gap) if j in ok]
+    return order[:keep]
+
+
+def advise(
+    anchor_lr: float,
+    probe: Probe,
+    *,
+    horizon: int,
+    budget: int,
+    rule: AdviceRule = DEFAULT_RULE,
+    deterministic: bool = False,
+    n_val: int | None = None,
+) -> Advice:
+    """Run the rule: probes within ``budget`` steps, the advice for a run of ``horizon`` steps."""
+    every = checkpoint_every(horizon)
+    flags: list[str] = []
+    if n_val is not None and n_val < 50:
+        flags.append("tiny_validation")
+    j_anchor = math.floor(lattice_index(anchor_lr) + 1e-9)
+    cands = [j_anchor - rule.top - rule.gap * i for i in range(max(rule.candidates, 1))]
+    n_slots = len(cands) + (1 if rule.extend else 0)
+    racing = 0 < rule.keep < len(cands)
+    stage1 = rule.stage_split * budget if racing else budget
+    length1 = max(int(stage1 // n_slots) // every * every, every)
+    curves: dict[int, Sequence[tuple[int, float]]] = {}
+    reached: dict[int, int] = {}
+    spent = 0
+
+    def run(j: int, length: int) -> None:
+        nonlocal spent
+        curves[j] = probe(lattice(j), length)
+        done = curves[j][-1][0] if curves[j] else 0
+        spent += max(min(done, length) - reached.get(j, 0), 0)
+        reached[j] = length
+
+    for j in cands:
+        if spent + length1 > budget and curves:
+            break
+        run(j, length1)
+    tried = sorted(curves)
+    s1 = {j: score(curves[j], length1) for j in tried}
+    if rule.extend and len(tried) >= 2 and spent + length1 <= budget:
+        best = min(tried, key=lambda j: (s1[j], j))
+        if best == tried[-1] and math.isfinite(s1[best]):
+            extra = best + rule.gap
+        elif best == tried[0]:
+            extra = best - rule.gap
+        else:
+            extra = None
+        if extra is not None:
+            run(extra, length1)
+            s1[extra] = score(curves[extra], length1)
+    length = length1
+    survivors = sorted(s1)
+    if racing:
+        alive = _survivors(s1, rule.keep, rule.gap, rule.keep_by_score)
+        room = (budget - spent) // max(len(alive), 1)
+        length2 = length1 + int(room) // every * every
+        if alive and length2 > length1:
+            for j in alive:
+                run(j, length2)
+            length, survivors = length2, sorted(alive)
+    final = {j: score(curves[j], length) for j in survivors}
+    finite = [j for j in final if math.isfinite(final[j])]
+    probes = [(lattice(j), reached[j], score(curves[j], reached[j])) for j in sorted(curves)]
+    if not finite:
+        flags.append("all_blew_up")
+        j_low = min(curves) - rule.gap
+        lr = lattice(j_low)
+        return Advice(
+            lr, lattice(j_low - rule.range_steps), lr, lr, 1.0, 0.0, None, length, spent,
+            probes, flags,
+            f"every probe blew up; {lr:.3g}, one step below the smallest probe",
+        )  # fmt: skip
+    vals = [final[j] for j in finite]
+    if min(vals) == 0.0:
+        flags.append("zero_loss")
+    j_long, flat = _best_index(list(final), list(final.values()), rule.flat_tol)
+    if flat:
+        flags.append("flat")
+    # The pick at a quarter of the final length, from every run that got there.
+    short = max(length // 4 // every * every, every)
+    alpha_measured: float | None = None
+    if short < length and not flat:
+        at_short = {j: score(curves[j], short) for j in curves if reached[j] >= short}
+        if len(at_short) >= 2:
+            j_short, flat_s = _best_index(list(at_short), list(at_short.values()), rule.flat_tol)
+            if not flat_s:
+                alpha_measured = 0.3 * (j_short - j_long) / math.log10(length / short)
+    if deterministic:
+        alpha = 0.0
+    else:
+        a = rule.alpha_prior if alpha_measured is None else alpha_measured
+        alpha = rule.alpha_weight * a + (1 - rule.alpha_weight) * rule.alpha_prior
+        alpha = float(np.clip(alpha, 0.0, rule.alpha_max))
+    shift = alpha * math.log10(horizon / length) / 0.3 if horizon > length else 0.0
+    j_final = min(round(j_long - shift), max(finite))
+    lr = lattice(j_final)
+    pick = lattice(j_long)
+    what = "flat scores: the middle candidate" if flat else f"best at {pick:.3g}"
+    how = (
+        "full batch: no horizon factor"
+        if deterministic
+        else f"horizon exponent {alpha:.2f}"
+        + (f" (measured {alpha_measured:.2f})" if alpha_measured is not None else " (prior)")
+    )
+    reason = (
+        f"{len(curves)} probes, longest {length} steps; {what}; {how}"
+        f" -> {lr:.3g} for {horizon} steps"
+    )
+    if flags:
+        reason += f" [{', '.join(flags)}]"
+    return Advice(
+        lr=lr,
+        low=lattice(j_final - rule.range_steps),
+        high=lattice(min(j_final + rule.range_steps, max(finite) + 1)),
+        pick_lr=pick,
+        horizon_factor=lr / pick,
+        alpha=alpha,
+        alpha_measured=alpha_measured,
+        length=length,
+        steps=spent,
+        probes=probes,
+        flags=flags,
+        reason=reason,
+    )
