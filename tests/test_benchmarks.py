@@ -73,3 +73,54 @@ def test_timing_benchmarks_quick(name: str) -> None:
     assert out["benchmark"]
     if name == "bench_torch_step":
         assert out["plateau"]["lrlab plateau"]["ns_per_step"] > 0
+
+
+def _suite() -> Any:
+    sys.path.insert(0, str(BENCH))
+    try:
+        import advice_suite
+        import suite_grid
+    finally:
+        sys.path.remove(str(BENCH))
+    return advice_suite, suite_grid
+
+
+def test_advice_suite_spans_what_moves_the_best_rate() -> None:
+    """At least 30 cases from at least 12 families; 90 to 10,000 training rows; runs of 200
+    to 2,000 steps; batches from 4 to full; cross-entropy and MSE losses."""
+    suite, _ = _suite()
+    cases = suite.cases()
+    assert len(cases) >= 30 and len(suite.FAMILIES) >= 12
+    made = {f: suite.make(f) for f in suite.FAMILIES}
+    rows = [t.n_train for t in made.values()]
+    steps = [t.steps for t in made.values()]
+    assert min(rows) <= 100 and max(rows) >= 10_000
+    assert min(steps) <= 200 and max(steps) >= 2000
+    assert any(t.full_batch for t in made.values())
+    assert min(t.batch_size for t in made.values()) <= 8
+    assert {t.kind for t in made.values()} == {"classification", "regression"}
+
+
+def test_the_cached_grid_is_what_the_lab_trains() -> None:
+    """The replay reads the cache instead of training: a cached run must be the run."""
+    suite, grid = _suite()
+    store = grid.load(str(BENCH / "cache" / "advice_suite_grid.json.gz"))
+    for case in suite.cases(["iris_fullbatch", "blobs_mse"]):
+        for j, seed in ((8, 1), (14, 2)):
+            want = store[case.key][f"{j}|{seed}"]
+            assert grid.train_one(case, j, seed) == want
+
+
+def test_advice_suite_quick_scores_in_and_out_of_sample() -> None:
+    out = _quick("bench_advice_suite")
+    n = out["cases"]
+    assert n == 2 * len(out["families"]) and out["variants"] > 1
+    for budget in ("budget_0.25", "budget_1.0"):
+        entry = out[budget]
+        for key in ("replay_in_sample", "replay_lofo"):
+            assert entry[key]["cases"] == n
+            assert 0 <= entry[key]["within_5pct"] <= n
+        assert set(entry["lofo_rules"]) == set(out["families"])
+        assert entry["trials"] == 3 * n
+    for peer in ("fastai_valley", "fastai_minimum", "default"):
+        assert out["peers"][peer]["cases"] == n

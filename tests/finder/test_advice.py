@@ -167,12 +167,14 @@ def _bias_noise(lr: float, t: int) -> float:
 
 def test_the_measured_exponent_carries_the_race_to_the_run() -> None:
     """Best rate ~ t ** -0.5: the rule measures an exponent near 1/2 from its own probes and
-    lands within one lattice step of the best rate for the whole run."""
+    lands within one lattice step of the best rate for the whole run.  (Two lengths 4x apart
+    read on a lattice 0.3 decades apart: a one-step error in a pick is 0.5 in the exponent,
+    which the parabola refines to a fraction of that.)"""
     horizon = 6400
-    rule = AdviceRule(alpha_weight=1.0)
+    rule = AdviceRule(candidates=4, gap=1, top=0, keep=2, extend=True, alpha_weight=1.0)
     a = advise(0.5, _curves(_bias_noise, checkpoint_every(horizon)), horizon=horizon,
                budget=1500, rule=rule)  # fmt: skip
-    assert a.alpha_measured is not None and abs(a.alpha_measured - 0.5) < 0.15
+    assert a.alpha_measured is not None and abs(a.alpha_measured - 0.5) < 0.25
     best = 2.0 / math.sqrt(horizon)  # argmin of 1 / (lr T) + lr / 4
     assert abs(lattice_index(a.lr) - lattice_index(best)) <= 1.0
     assert a.steps <= 1500 and a.lr == pytest.approx(a.pick_lr * a.horizon_factor, rel=1e-12)

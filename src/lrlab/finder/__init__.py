@@ -21,12 +21,13 @@ True
 from lrlab.finder._core import edge_lr, find_lr, ramp
 from lrlab.finder._result import FinderResult
 from lrlab.finder._task import advice_budget, find_lr_task
-from lrlab.finder.advice import DEFAULT_RULE, Advice, AdviceRule, lattice
+from lrlab.finder.advice import DEFAULT_RULE, THOROUGH_RULE, Advice, AdviceRule, lattice
 from lrlab.finder.rules import RULES, Suggestion
 
 __all__ = [
     "DEFAULT_RULE",
     "RULES",
+    "THOROUGH_RULE",
     "Advice",
     "AdviceRule",
     "FinderResult",

@@ -38,11 +38,11 @@ from lrlab.errors import UsageError
 from lrlab.finder._result import FinderResult
 from lrlab.finder._state import Snapshot
 from lrlab.finder.advice import (
-    DEFAULT_RULE,
     Advice,
     AdviceRule,
     advise,
     checkpoint_every,
+    default_rule,
     lattice,
     lattice_index,
 )
@@ -311,7 +311,8 @@ def find_lr(
         horizon_exponent: fix the horizon exponent (``[0, 2]``) instead of
             measuring it from the probes (see :mod:`lrlab.finder.advice`).
         rule: the rule's free choices (:class:`~lrlab.finder.AdviceRule`);
-            ``None`` for the defaults.
+            ``None`` for the defaults chosen for the budget (``DEFAULT_RULE``,
+            or ``THOROUGH_RULE`` from ``budget=0.5`` up).
         deterministic: the gradients are exact (full batch): no horizon factor,
             since without gradient noise the best rate does not shrink with ``t``.
         quiet: no progress bar (the bar also hides when stderr is not a terminal).
@@ -326,7 +327,7 @@ def find_lr(
         model, optimizer, min_lr, max_lr, num_steps, mode, beta, diverge, confirm, budget,
         horizon, horizon_exponent, rule,
     )  # fmt: skip
-    rule = _rule(rule, confirm, horizon_exponent)
+    rule = _rule(rule, confirm, horizon_exponent, budget)
     run_steps = 10 * num_steps if horizon is None else horizon
     lrs = ramp(float(min_lr), float(max_lr), num_steps, mode)
     snap = Snapshot.take(model, optimizer)
@@ -401,9 +402,12 @@ def find_lr(
     )
 
 
-def _rule(rule: AdviceRule | None, confirm: int | None, exponent: float | None) -> AdviceRule:
-    """The rule to run: the defaults, with ``confirm`` candidates and a fixed exponent if given."""
-    out = DEFAULT_RULE if rule is None else rule
+def _rule(
+    rule: AdviceRule | None, confirm: int | None, exponent: float | None, budget: float
+) -> AdviceRule:
+    """The rule to run: the budget's default, with ``confirm`` candidates and a fixed exponent
+    if given."""
+    out = default_rule(budget) if rule is None else rule
     if confirm is not None:
         out = dataclasses.replace(out, candidates=confirm, keep=min(out.keep, max(confirm - 1, 0)))
     if exponent is not None:

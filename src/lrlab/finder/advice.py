@@ -27,8 +27,8 @@ The steps:
 5. **The pick** at the final length: the best candidate, refined by a parabola
    in ``j`` through it and its neighbours.  When the finite scores are all
    within ``flat_tol`` of each other (flat, saturated or exactly zero), no
-   candidate is better than another: the middle one is taken and the reason
-   says so.
+   candidate is better than another: the middle one (or the largest,
+   ``flat_pick="largest"``) is taken and the reason says so.
 6. **The horizon**: the best rate of a run of ``t`` steps is taken to scale
    like ``t ** -alpha``.  ``alpha`` is measured from the same runs, from the
    pick at a quarter of the final length and at the final length, and mixed
@@ -55,11 +55,13 @@ import numpy as np
 
 __all__ = [
     "DEFAULT_RULE",
+    "THOROUGH_RULE",
     "Advice",
     "AdviceRule",
     "Probe",
     "advise",
     "checkpoint_every",
+    "default_rule",
     "lattice",
     "lattice_index",
     "score",
@@ -107,28 +109,41 @@ def score(checkpoints: Sequence[tuple[int, float]], length: int) -> float:
 class AdviceRule:
     """The free choices of lrlab's advice (see the module docstring for each step).
 
-    The defaults were chosen on the advice suite by the benchmark
-    ``benchmarks/bench_advice_suite.py`` and judged leave-one-family-out.
+    The defaults (and :data:`THOROUGH_RULE`'s) were chosen on the advice suite by
+    ``benchmarks/bench_advice_suite.py``, and judged leave-one-family-out there
+    and on lrlab's built-in tasks, on which no choice was made
+    (``docs/choosing.md``, "On tasks it was never tuned on").
     """
 
-    candidates: int = 4
-    gap: int = 1
-    top: int = 0
+    candidates: int = 3
+    gap: int = 2
+    top: int = 1
     keep: int = 2
     keep_by_score: bool = False
-    extend: bool = True
+    extend: bool = False
     stage_split: float = 0.5
     alpha_weight: float = 0.5
     alpha_prior: float = 0.5
     alpha_max: float = 1.0
     flat_tol: float = 0.01
-    range_steps: int = 2
+    flat_pick: str = "middle"
+    range_steps: int = 3
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+#: The rule for the default budget (a quarter of a run), chosen on the advice suite.
 DEFAULT_RULE = AdviceRule()
+#: The rule for ``budget >= 0.5`` (the thorough mode), chosen on the suite at ``budget=1``.
+THOROUGH_RULE = AdviceRule(
+    candidates=3, gap=2, top=0, keep=2, extend=True, alpha_weight=0.0, range_steps=2
+)
+
+
+def default_rule(budget: float) -> AdviceRule:
+    """The rule chosen for ``budget`` (a fraction of one run): the thorough one from 0.5 up."""
+    return THOROUGH_RULE if budget >= 0.5 else DEFAULT_RULE
 
 
 @dataclass(frozen=True)
@@ -168,8 +183,13 @@ class Advice:
         return d
 
 
-def _best_index(js: list[int], ys: list[float], flat_tol: float) -> tuple[float, bool]:
-    """The best lattice index among ``js`` (scores ``ys``), parabola-refined; and whether flat."""
+def _best_index(
+    js: list[int], ys: list[float], flat_tol: float, flat_pick: str = "middle"
+) -> tuple[float, bool]:
+    """The best lattice index among ``js`` (scores ``ys``), parabola-refined; and whether flat.
+
+    Flat scores give the middle finite candidate, or the largest (``flat_pick="largest"``).
+    """
     finite = [(j, y) for j, y in zip(js, ys) if math.isfinite(y)]
     if not finite:
         return float(min(js)), False
@@ -178,7 +198,7 @@ def _best_index(js: list[int], ys: list[float], flat_tol: float) -> tuple[float,
         lo, hi = min(vals), max(vals)
         if hi - lo <= flat_tol * max(abs(lo), 1e-12) or hi == 0.0:
             fj = sorted(j for j, _ in finite)
-            return float(fj[(len(fj) - 1) // 2]), True
+            return float(fj[-1] if flat_pick == "largest" else fj[(len(fj) - 1) // 2]), True
     order = sorted(zip(js, ys))
     xs = [j for j, _ in order]
     vs = [y for _, y in order]
@@ -222,11 +242,16 @@ def advise(
     *,
     horizon: int,
     budget: int,
-    rule: AdviceRule = DEFAULT_RULE,
+    rule: AdviceRule | None = None,
     deterministic: bool = False,
     n_val: int | None = None,
 ) -> Advice:
-    """Run the rule: probes within ``budget`` steps, the advice for a run of ``horizon`` steps."""
+    """Run the rule: probes within ``budget`` steps, the advice for a run of ``horizon`` steps.
+
+    ``rule=None`` takes :func:`default_rule` for the budget's share of the run.
+    """
+    if rule is None:
+        rule = default_rule(budget / max(horizon, 1))
     every = checkpoint_every(horizon)
     flags: list[str] = []
     if n_val is not None and n_val < 50:
@@ -290,7 +315,7 @@ def advise(
     vals = [final[j] for j in finite]
     if min(vals) == 0.0:
         flags.append("zero_loss")
-    j_long, flat = _best_index(list(final), list(final.values()), rule.flat_tol)
+    j_long, flat = _best_index(list(final), list(final.values()), rule.flat_tol, rule.flat_pick)
     if flat:
         flags.append("flat")
     # The pick at a quarter of the final length, from every run that got there.
@@ -312,7 +337,7 @@ def advise(
     j_final = min(round(j_long - shift), max(finite))
     lr = lattice(j_final)
     pick = lattice(j_long)
-    what = "flat scores: the middle candidate" if flat else f"best at {pick:.3g}"
+    what = f"flat scores: the {rule.flat_pick} candidate" if flat else f"best at {pick:.3g}"
     how = (
         "full batch: no horizon factor"
         if deterministic
