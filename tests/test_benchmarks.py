@@ -124,3 +124,8 @@ def test_advice_suite_quick_scores_in_and_out_of_sample() -> None:
         assert entry["trials"] == 3 * n
     for peer in ("fastai_valley", "fastai_minimum", "default"):
         assert out["peers"][peer]["cases"] == n
+    # The reference repeated on other seeds: more runs can only help on average, and a
+    # one-seed grid is never better than the 3-seed grid's own best in every case.
+    floor = out["noise_floor"]
+    assert floor["one_seed_grid"]["cases"] == floor["two_seed_grid"]["cases"] == n
+    assert floor["one_seed_grid"]["median_ratio"] >= 1.0 - 0.05

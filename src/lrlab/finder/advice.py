@@ -117,15 +117,15 @@ class AdviceRule:
 
     candidates: int = 3
     gap: int = 2
-    top: int = 1
+    top: int = 0
     keep: int = 2
     keep_by_score: bool = False
-    extend: bool = False
+    extend: bool = True
     stage_split: float = 0.5
-    alpha_weight: float = 0.5
+    alpha_weight: float = 0.0
     alpha_prior: float = 0.5
     alpha_max: float = 1.0
-    flat_tol: float = 0.01
+    flat_tol: float = 0.03
     flat_pick: str = "middle"
     range_steps: int = 3
 
@@ -136,9 +136,7 @@ class AdviceRule:
 #: The rule for the default budget (a quarter of a run), chosen on the advice suite.
 DEFAULT_RULE = AdviceRule()
 #: The rule for ``budget >= 0.5`` (the thorough mode), chosen on the suite at ``budget=1``.
-THOROUGH_RULE = AdviceRule(
-    candidates=3, gap=2, top=0, keep=2, extend=True, alpha_weight=0.0, range_steps=2
-)
+THOROUGH_RULE = AdviceRule(candidates=4, range_steps=2)
 
 
 def default_rule(budget: float) -> AdviceRule:
@@ -338,12 +336,13 @@ def advise(
     lr = lattice(j_final)
     pick = lattice(j_long)
     what = f"flat scores: the {rule.flat_pick} candidate" if flat else f"best at {pick:.3g}"
-    how = (
-        "full batch: no horizon factor"
-        if deterministic
-        else f"horizon exponent {alpha:.2f}"
-        + (f" (measured {alpha_measured:.2f})" if alpha_measured is not None else " (prior)")
-    )
+    if deterministic:
+        how = "full batch: no horizon factor"
+    elif alpha_measured is None or rule.alpha_weight == 0:
+        seen = "" if alpha_measured is None else f"; the probes measured {alpha_measured:.2f}"
+        how = f"horizon exponent {alpha:.2f} (prior{seen})"
+    else:
+        how = f"horizon exponent {alpha:.2f} (measured {alpha_measured:.2f})"
     reason = (
         f"{len(curves)} probes, longest {length} steps; {what}; {how}"
         f" -> {lr:.3g} for {horizon} steps"
