@@ -216,7 +216,6 @@ def range_test(ctx: Context) -> Section:
         "momentum",
         seed=ctx.seed,
         num_steps=sweep,
-        horizon=ctx.steps,
         quiet=ctx.quiet,
     )
     fig = res.plot()
@@ -422,8 +421,7 @@ def optimizers(ctx: Context) -> Section:
         base[name] = float(DEFAULT_LR[name] if default is None else default)
         if name not in found:
             res = find_lr_task(
-                ctx.task, name, seed=ctx.seed, num_steps=sweep, horizon=ctx.steps,
-                quiet=ctx.quiet,
+                ctx.task, name, seed=ctx.seed, num_steps=sweep, quiet=ctx.quiet,
             )  # fmt: skip
             advice_steps += res.steps
             tested_here += 1
