@@ -174,3 +174,26 @@ def test_empty_data_is_a_usage_error() -> None:
     model, loss_fn, _ = _scalar_problem(1.0, 1.0)
     with pytest.raises(UsageError, match="Argument `data`"):
         find_lr(model, loss_fn, [], torch.optim.SGD(model.parameters(), lr=0.1))
+
+
+def test_param_groups_keep_their_lr_scale() -> None:
+    """A group with ``lr_scale`` trains at that fraction of the rate, as lrlab.torch and the
+    lab's loop set it; the sweep records the base rate."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 1))
+    opt = torch.optim.SGD(
+        [{"params": model[0].parameters(), "lr_scale": 0.1}, {"params": model[1].parameters()}],
+        lr=0.5,
+    )
+    seen: list[tuple[float, float]] = []
+
+    def loss_fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        seen.append((opt.param_groups[0]["lr"], opt.param_groups[1]["lr"]))
+        return torch.nn.functional.mse_loss(out, y)
+
+    x = torch.randn(32, 3)
+    res = find_lr(model, loss_fn, [(x, x.sum(1, keepdim=True))], opt, num_steps=10, confirm=0)
+    assert len(seen) == len(res.lrs) == 10
+    for (scaled, plain), lr in zip(seen, res.lrs):
+        assert plain == lr and scaled == pytest.approx(0.1 * lr, rel=1e-15)
+    assert [g["lr"] for g in opt.param_groups] == [0.5, 0.5]  # restored

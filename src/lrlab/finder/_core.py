@@ -154,7 +154,7 @@ def _step(
     lr: float,
 ) -> float:
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)  # as lrlab.torch and the lab set it
     inputs, targets = batch
     optimizer.zero_grad(set_to_none=True)
     loss = loss_fn(model(inputs), targets)
