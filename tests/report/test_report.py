@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lrlab.errors import UsageError
@@ -178,6 +179,19 @@ window.addEventListener('load', () => {
                                   figures: s.querySelectorAll('img').length,
                                   tables: s.querySelectorAll('table').length})),
     overflow: document.documentElement.scrollWidth > window.innerWidth + 1,
+    // what is cut: a table wider than its box (scrolled out of sight), a number broken
+    // over two lines, an image wider than the page
+    cutTables: [...document.querySelectorAll('.table-wrap')]
+      .filter(w => w.scrollWidth > w.clientWidth + 1)
+      .map(w => w.querySelector('caption').innerText),
+    brokenNumbers: [...document.querySelectorAll('td.n')]
+      .filter(td => td.getClientRects().length && td.scrollWidth > td.clientWidth + 1 ||
+                    td.querySelector('br'))
+      .map(td => td.innerText),
+    wrappedNumbers: [...document.querySelectorAll('td.n')].filter(td => {
+        const r = document.createRange(); r.selectNodeContents(td);
+        return r.getClientRects().length > 1; }).map(td => td.innerText),
+    imageWidths: imgs.map(i => i.getBoundingClientRect().width),
   };
   document.body.setAttribute('data-check', JSON.stringify(out));
 });
@@ -205,7 +219,7 @@ def _chrome(exe: str, *args: str, tmp: Path) -> subprocess.CompletedProcess[str]
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("width", [1400, 500, 390])
 def test_page_renders_in_chromium(report, tmp_path: Path, width: int) -> None:
     exe = _chromium()
     page = report.index.read_text()
@@ -224,6 +238,10 @@ def test_page_renders_in_chromium(report, tmp_path: Path, width: int) -> None:
     for s in check["sections"]:
         assert s["text"] > 200 and (s["figures"] or s["tables"]), s
     assert not check["overflow"]  # readable on a phone: no sideways scrolling
+    assert check["cutTables"] == []  # every column in view, none scrolled off
+    assert check["brokenNumbers"] == [] and check["wrappedNumbers"] == []
+    if width == 1400:  # the width the figure-text test assumes
+        assert all(abs(w - FIGURE_PX) <= 2 for w in check["imageWidths"]), check["imageWidths"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / f"report-{width}.png"
     proc = _chrome(
@@ -247,3 +265,89 @@ def test_search_section_says_where_tpe_and_random_search_agree(report) -> None:
     assert len(tpe) > n  # --quick leaves TPE trials to model
     assert tpe[:n] == rnd[:n] and tpe[n:] != rnd[n:]
     assert f"the two differ from trial {n + 1} on" in report.index.read_text()
+
+
+# -- what a reader sees: every figure frames its data, text is legible, names agree ------------
+
+#: The width, in CSS pixels, at which the page shows every figure on a wide screen: the
+#: main column is 980 px wide with 16 px of padding each side (see _page._CSS).
+FIGURE_PX = 948
+
+
+def _figures(report):
+    return [(s.key, f) for s in report.sections for f in s.figures]
+
+
+def _span(lo: float, hi: float, log: bool) -> float:
+    return (np.log10(hi) - np.log10(lo)) if log else (hi - lo)
+
+
+def test_every_figure_frames_the_data_it_compares(report) -> None:
+    """No series is flattened against an edge because another's outlier stretched the axis:
+    dropping the most extreme third of the series never shrinks the y-range needed by more
+    than 10x."""
+    checked = 0
+    for key, f in _figures(report):
+        for ax in f.figure.axes:
+            if not ax.get_visible():
+                continue
+            log = ax.get_yscale() == "log"
+            series = []
+            for line in ax.get_lines():
+                y = np.asarray(line.get_ydata(), dtype=float)
+                y = y[np.isfinite(y) & ((y > 0) if log else True)]
+                if len(y) >= 5 and np.ptp(np.asarray(line.get_xdata(), dtype=float)) > 0:
+                    v = np.log10(y) if log else y
+                    series.append((float(np.median(v)), *np.percentile(v, [5, 95])))
+            if len(series) < 3:
+                continue
+            lo, hi = ax.get_ylim()
+            shown = _span(lo, hi, log)
+            centre = float(np.median([m for m, _, _ in series]))
+            kept = sorted(series, key=lambda s: abs(s[0] - centre))[
+                : len(series) - len(series) // 3
+            ]
+            needed = max(s[2] for s in kept) - min(s[1] for s in kept)
+            checked += 1
+            assert shown <= 10 * max(needed, 0.02 * shown), (key, f.name, ax.get_title())
+    assert checked >= 4
+
+
+def test_figure_text_is_legible_at_the_page_width(report) -> None:
+    """Every piece of text in every figure is at least 10 CSS pixels tall on a wide screen."""
+    from matplotlib.text import Text
+
+    for key, f in _figures(report):
+        width_in = f.figure.get_size_inches()[0]
+        for t in f.figure.findobj(Text):
+            if not t.get_visible() or not t.get_text().strip():
+                continue
+            ax = t.axes
+            if ax is not None and not ax.get_visible():
+                continue
+            px = t.get_fontsize() / 72 * FIGURE_PX / width_in
+            assert px >= 10, (key, f.name, t.get_text(), round(px, 1))
+
+
+def test_one_name_per_schedule_across_sections(report) -> None:
+    results = json.loads((report.out / "results.json").read_text())
+    labels = {r["label"] for r in results["schedules"]["comparison"]["table"]}
+    search = next(s for s in report.sections if s.key == "search")
+    assert {row[-1] for row in search.tables[0].rows} <= labels
+    text = re.sub(r"<[^>]+>", " ", re.sub(r"<img[^>]*>", "", report.index.read_text()))
+    assert "constant" not in text  # the schedules section calls it "fixed"
+
+
+def test_one_seed_has_a_dash_for_spread_and_counts_are_whole(tmp_path: Path) -> None:
+    from lrlab.compare import compare
+    from lrlab.report._page import Section, render_page
+    from lrlab.report._sections import _comparison_table
+
+    cmp = compare("quadratic", ["sgd: 0.05", "sgd: 0.01"], seeds=1, steps=30, eval_every=7)
+    table = _comparison_table(cmp)
+    std, to_target = table.columns.index("± (std)"), table.columns.index("steps to target")
+    assert all(r[std] is None for r in table.rows)
+    assert all(r[to_target] is None or isinstance(r[to_target], int) for r in table.rows)
+    page = render_page([Section("x", "x", tables=[table])], title="t", subtitle="s", footer="f")
+    cells = re.findall(r"<tr>(.*?)</tr>", page)[1:]
+    assert all(re.findall(r"<td[^>]*>([^<]*)</td>", c)[std] == "—" for c in cells)

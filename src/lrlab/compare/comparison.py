@@ -7,7 +7,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -302,6 +302,7 @@ def compare(
     target_loss: float | None = None,
     eval_every: int | None = None,
     quiet: bool = True,
+    progress: Callable[[int, int], Any] | None = None,
 ) -> Comparison:
     """Run every configuration in ``runs`` once per seed on ``task`` and tabulate.
 
@@ -317,6 +318,7 @@ def compare(
             to get within 10% of the winner).
         eval_every: evaluation interval (default ``task.eval_every``).
         quiet: no progress bar (also hidden when stderr is not a terminal).
+        progress: called as ``progress(done, total)`` after each training run.
     """
     if isinstance(task, str):
         task = get(task)
@@ -379,6 +381,8 @@ def compare(
                     )
                 )
                 bar.update(1)
+                if progress is not None:
+                    progress(sum(map(len, histories.values())) + len(hs), bar.total)
             histories[label] = hs
     finally:
         bar.close()
