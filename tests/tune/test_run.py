@@ -125,19 +125,24 @@ def test_folds_are_stratified_kfold_on_the_training_split(cancer) -> None:  # ty
     assert sorted(np.concatenate([va for _, va in folds]).tolist()) == list(range(len(y)))
 
 
-def test_resume_by_name_to_a_total_target(cancer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_resume_by_name_to_a_total_target(cancer, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     first = tune(
         cancer, sampler="tpe", trials=3, space=SPACE, run_dir=tmp_path, steps=10, study="resume"
     )
+    assert "resumed" not in capsys.readouterr().err  # a new study is not a resumed one
     again = tune(
         cancer, sampler="tpe", trials=5, space=SPACE, run_dir=tmp_path, steps=10, study="resume"
     )
+    # Python says what the CLI says: this call carried on an old study.
+    err = capsys.readouterr().err
+    assert "resumed study 'resume' in " in err and "with 3 finished trials" in err
     assert first.n_finished == 3 and again.n_finished == 5
     assert [r["value"] for r in again.trials[:3]] == [r["value"] for r in first.trials]
     same = tune(
         cancer, sampler="tpe", trials=5, space=SPACE, run_dir=tmp_path, steps=10, study="resume"
     )
     assert len(same.trials) == 5  # target reached: nothing new runs
+    assert "with 5 finished trials" in capsys.readouterr().err
     with pytest.raises(UsageError, match="steps=10; it cannot be resumed with steps=11"):
         tune(
             cancer, sampler="tpe", trials=6, space=SPACE, run_dir=tmp_path, steps=11, study="resume"
