@@ -16,6 +16,9 @@ import pytest
 from lrlab.errors import UsageError
 from lrlab.report import build_report
 
+#: Every test here builds or reads a whole report: the fast lane (-m "not slow") skips them.
+pytestmark = pytest.mark.slow
+
 SECTIONS = ("decay", "factor", "landscape", "schedules", "optimizers", "finder", "search",
             "recommendation")  # fmt: skip
 ARTIFACTS = Path(os.environ.get("LRLAB_TEST_ARTIFACTS", "test-artifacts"))
@@ -351,3 +354,24 @@ def test_one_seed_has_a_dash_for_spread_and_counts_are_whole(tmp_path: Path) -> 
     page = render_page([Section("x", "x", tables=[table])], title="t", subtitle="s", footer="f")
     cells = re.findall(r"<tr>(.*?)</tr>", page)[1:]
     assert all(re.findall(r"<td[^>]*>([^<]*)</td>", c)[std] == "—" for c in cells)
+
+
+def test_figure_titles_and_labels_do_not_overlap(report) -> None:
+    """No two titles, labels or annotations of a figure are drawn over each other."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    for key, f in _figures(report):
+        fig = f.figure
+        FigureCanvasAgg(fig).draw()
+        renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+        texts: list[Text] = [t for t in (fig._suptitle,) if t is not None]
+        for ax in fig.axes:
+            if ax.get_visible():
+                texts += [ax.title, ax._left_title, ax._right_title, *ax.texts]
+        texts = [t for t in texts if t.get_visible() and t.get_text().strip()]
+        # the text alone: an annotation's own extent includes its leader line
+        boxes = [(t.get_text(), Text.get_window_extent(t, renderer)) for t in texts]
+        for i, (a, box_a) in enumerate(boxes):
+            for b, box_b in boxes[i + 1 :]:
+                assert not box_a.padded(-1).overlaps(box_b.padded(-1)), (key, f.name, a, b)

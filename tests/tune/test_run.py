@@ -445,12 +445,14 @@ def _check_exact(storage: str, study: str, trials: int) -> None:
             assert t.state.name == "FAIL" and t.user_attrs.get("steps") == 0
 
 
+@pytest.mark.slow  # several worker processes
 def test_four_workers_on_the_default_sqlite_file(four_workers) -> None:  # type: ignore[no-untyped-def]
     for out in four_workers["outputs"]:
         assert "shared finished 12" in out
     _check_exact(four_workers["sqlite"], "shared", 12)
 
 
+@pytest.mark.slow  # several worker processes
 @pytest.mark.postgres
 def test_four_workers_on_postgresql(four_workers) -> None:  # type: ignore[no-untyped-def]
     study = four_workers["pg_study"]
@@ -490,6 +492,7 @@ def _kill_mid_run(tmp_path, env: dict, argv: list[str], study: str, storage: str
             proc.wait()
 
 
+@pytest.mark.slow  # several worker processes
 def test_killed_worker_leaves_a_failed_trial_and_a_rerun_completes(tmp_path) -> None:  # type: ignore[no-untyped-def]
     storage = f"sqlite:///{tmp_path / 'kill.db'}"
     env = {"LRLAB_TEST_SLEEP": "300", "LRLAB_TEST_SCHEDULES": "sleepy"}
@@ -522,6 +525,7 @@ def test_killed_worker_leaves_a_failed_trial_and_a_rerun_completes(tmp_path) -> 
     assert retried and retried[0].params == st.trials[0].params
 
 
+@pytest.mark.slow  # several worker processes
 def test_killed_worker_mid_finalist_run_is_redone_by_a_rerun(tmp_path) -> None:  # type: ignore[no-untyped-def]
     storage = f"sqlite:///{tmp_path / 'killf.db'}"
     env = {

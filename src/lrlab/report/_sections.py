@@ -165,7 +165,8 @@ def landscape(ctx: Context) -> Section:
         rows.append([lr, lr / edge, rho, r["loss"], r["distance"], r["diverged"]])
     small, good, large = res.summary()
     for ax, regime in zip(fig.axes, ("too small", "near the best", "too large")):
-        ax.set_title(f"{regime}: {ax.get_title()}", fontsize=10)
+        ax.set_title(f"{regime}\n{ax.get_title()}", fontsize=10)
+    fig.tight_layout()
     # Rosenbrock's valley is curved and flat along its floor: gradient descent needs
     # thousands of steps to follow it, so the paths get 60 times the bowl's.
     ros_lrs = [2e-4, 2e-3, 4e-3]
@@ -173,11 +174,12 @@ def landscape(ctx: Context) -> Section:
     fig2 = plot_trajectories(ros)
     ros_rows = ros.summary()
     for ax, regime, r in zip(fig2.axes, ("too small", "near the best", "too large"), ros_rows):
-        ax.set_title(f"{regime}: lr={r['lr']:g}, {r['distance']:.2g} from ★", fontsize=10)
+        ax.set_title(f"{regime}\nlr={r['lr']:g}, ends {r['distance']:.2g} from ★", fontsize=10)
     fig2.suptitle(
         f"SGD on Rosenbrock's valley, {ros.steps} steps from (−1.2, 1); ★ is the minimum (1, 1)",
         fontsize=11,
     )
+    fig2.tight_layout()
     return Section(
         key="landscape",
         title="3. A fixed learning rate on a loss surface",
