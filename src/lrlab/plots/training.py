@@ -129,6 +129,7 @@ def plot_curves(
     window: int | None = None,
     band: str = "minmax",
     log: bool = True,
+    apart: Sequence[str] = (),
 ) -> Figure:
     """Loss curves, one line per configuration: the mean over seeds with a band.
 
@@ -137,7 +138,8 @@ def plot_curves(
     ``what="val_loss"`` or ``"val_metric"`` plots the evaluations.  The band is
     the min..max over seeds (``band="minmax"``) or mean ± one standard
     deviation (``band="std"``).  The y-range is clipped so a diverged run does
-    not flatten the others.
+    not flatten the others; the configurations named in ``apart`` (say, the
+    ones that blew up) get a second panel with its own scale (new figures only).
     """
     if what not in ("train_loss", "val_loss", "val_metric"):
         raise UsageError(
@@ -147,10 +149,19 @@ def plot_curves(
     if band not in ("minmax", "std"):
         raise UsageError(f"Argument `band` must be 'minmax' or 'std'. Received: band={band!r}")
     groups = _normalize(histories)
-    fig, axis = _figure(ax)
-    lows, highs = [], []
+    apart = [a for a in apart if a in groups] if ax is None else []
+    if apart and len(apart) < len(groups):
+        fig = Figure(figsize=(11.0, 4.2))
+        axis, side = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+        panels = [axis, side]
+    else:
+        fig, axis = _figure(ax)
+        panels = [axis]
+    lows: dict[Axes, list[float]] = {a: [] for a in panels}
+    highs: dict[Axes, list[float]] = {a: [] for a in panels}
     for i, (label, hs) in enumerate(groups.items()):
         color = _COLORS[i % len(_COLORS)]
+        target = panels[-1] if label in apart else axis
         if what == "train_loss":
             n = max(len(h.train_loss) for h in hs)
             w = window if window is not None else max(1, n // 50)
@@ -160,14 +171,15 @@ def plot_curves(
             longest = max(hs, key=lambda h: len(h.eval_steps))
             rows = _stack([getattr(h, what) for h in hs])
             x = longest.eval_steps.astype(np.float64)
-        lo, hi = _band(axis, x, rows, color, label, band)
-        lows.append(lo)
-        highs.append(hi)
-    if log and what != "val_metric":
-        axis.set_yscale("log")
-        lo, hi = min(lows), max(highs)
-        if np.isfinite(lo) and np.isfinite(hi) and hi > lo > 0:
-            axis.set_ylim(lo / 1.5, hi * 3)
+        lo, hi = _band(target, x, rows, color, label, band)
+        lows[target].append(lo)
+        highs[target].append(hi)
+    for a in panels:
+        if log and what != "val_metric":
+            a.set_yscale("log")
+            lo, hi = min(lows[a]), max(highs[a])
+            if np.isfinite(lo) and np.isfinite(hi) and hi > lo > 0:
+                a.set_ylim(lo / 1.5, hi * 3)
     names = {
         "train_loss": "training loss",
         "val_loss": "validation loss",
@@ -177,7 +189,18 @@ def plot_curves(
         metric = next(iter(groups.values()))[0].meta.get("metric_name")
         if metric:
             names["val_metric"] = f"validation {metric}"
-    return _finish(fig, axis, names[what])
+    if len(panels) == 1:
+        return _finish(fig, axis, names[what])
+    side = panels[1]
+    side.set_title("own scale: " + ", ".join(apart), fontsize=10)
+    axis.set_title("the rest", fontsize=10)
+    side.set_xlabel("step")
+    side.legend(fontsize=9)
+    side.grid(alpha=0.3)
+    _finish(fig, axis, names[what])
+    axis.legend(fontsize=9)  # the wider figure is shown smaller on the page
+    fig.tight_layout()
+    return fig
 
 
 def plot_lr(histories: Histories, ax: Axes | Figure | None = None, *, log: bool = False) -> Figure:

@@ -563,6 +563,12 @@ def optimizers(ctx: Context) -> Section:
     )  # fmt: skip
     figs = cmp.figures()
     blowups = _blowups(cmp)
+    if blowups["labels"]:  # the runaways' losses get a scale of their own too
+        from lrlab.plots.training import plot_curves
+
+        figs["val_loss"] = plot_curves(cmp.histories, what="val_loss", apart=blowups["labels"])
+        figs["val_loss"].suptitle(f"{cmp.task}: validation loss over {len(ctx.seeds)} seed(s)")
+        figs["val_loss"].tight_layout()
     best = cmp.best
     ctx.results["best_optimizer"] = best
     ctx.results["optimizer_table"] = cmp.table
@@ -600,7 +606,17 @@ def optimizers(ctx: Context) -> Section:
             *([blowups["text"]] if blowups["text"] else []),
         ],
         figures=[
-            Figure_("optimizers-val-loss", figs["val_loss"], "Validation loss per optimizer."),
+            Figure_(
+                "optimizers-val-loss",
+                figs["val_loss"],
+                "Validation loss per optimizer"
+                + (
+                    f"; {_join(blowups['labels'])} on the right, on a scale of their own"
+                    if len(figs["val_loss"].axes) > 1
+                    else ""
+                )
+                + ".",
+            ),
             Figure_(
                 "optimizers-step-size",
                 figs["step_size"],
