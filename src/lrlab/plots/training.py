@@ -121,6 +121,19 @@ def _finish(fig: Figure, axis: Axes, ylabel: str) -> Figure:
     return fig
 
 
+def _finish_apart(fig: Figure, main: Axes, side: Axes, ylabel: str, side_title: str) -> Figure:
+    """Label a figure of two panels: the rest, and the configurations set apart."""
+    side.set_title(side_title, fontsize=10)
+    main.set_title("the rest", fontsize=10)
+    side.set_xlabel("step")
+    side.legend(fontsize=9)
+    side.grid(alpha=0.3)
+    _finish(fig, main, ylabel)
+    main.legend(fontsize=9)  # the wider figure is shown smaller on the page
+    fig.tight_layout()
+    return fig
+
+
 def plot_curves(
     histories: Histories,
     ax: Axes | Figure | None = None,
@@ -191,16 +204,7 @@ def plot_curves(
             names["val_metric"] = f"validation {metric}"
     if len(panels) == 1:
         return _finish(fig, axis, names[what])
-    side = panels[1]
-    side.set_title("own scale: " + ", ".join(apart), fontsize=10)
-    axis.set_title("the rest", fontsize=10)
-    side.set_xlabel("step")
-    side.legend(fontsize=9)
-    side.grid(alpha=0.3)
-    _finish(fig, axis, names[what])
-    axis.legend(fontsize=9)  # the wider figure is shown smaller on the page
-    fig.tight_layout()
-    return fig
+    return _finish_apart(fig, axis, panels[1], names[what], "own scale: " + ", ".join(apart))
 
 
 def plot_lr(histories: Histories, ax: Axes | Figure | None = None, *, log: bool = False) -> Figure:
@@ -302,15 +306,9 @@ def plot_step_size(
     if side is None:
         return _finish(fig, main, "effective step size ‖Δθ‖/‖g‖")
     side.set_yscale("log")
-    side.set_title("own scale: more than 1000× the others", fontsize=10)
-    main.set_title("the rest", fontsize=10)
-    side.set_xlabel("step")
-    side.legend(fontsize=9)
-    side.grid(alpha=0.3)
-    _finish(fig, main, "effective step size ‖Δθ‖/‖g‖")
-    main.legend(fontsize=9)  # the wider figure is shown smaller on the page
-    fig.tight_layout()
-    return fig
+    return _finish_apart(
+        fig, main, side, "effective step size ‖Δθ‖/‖g‖", "own scale: more than 1000× the others"
+    )
 
 
 def plot_small_multiples(

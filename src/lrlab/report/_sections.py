@@ -609,24 +609,16 @@ def optimizers(ctx: Context) -> Section:
             Figure_(
                 "optimizers-val-loss",
                 figs["val_loss"],
-                "Validation loss per optimizer"
-                + (
-                    f"; {_join(blowups['labels'])} on the right, on a scale of their own"
-                    if len(figs["val_loss"].axes) > 1
-                    else ""
-                )
-                + ".",
+                _apart("Validation loss per optimizer", figs["val_loss"], blowups["labels"]),
             ),
             Figure_(
                 "optimizers-step-size",
                 figs["step_size"],
-                "Effective step size ‖Δθ‖/‖g‖ per optimizer (log scale)"
-                + (
-                    f"; {_join(blowups['labels'])} on the right, on a scale of their own"
-                    if len(figs["step_size"].axes) > 1
-                    else ""
-                )
-                + ".",
+                _apart(
+                    "Effective step size ‖Δθ‖/‖g‖ per optimizer (log scale)",
+                    figs["step_size"],
+                    blowups["labels"],
+                ),
             ),
         ],
         tables=[table],
@@ -638,6 +630,13 @@ def optimizers(ctx: Context) -> Section:
             "blowups": blowups["rows"],
         },
     )
+
+
+def _apart(caption: str, fig: Figure, labels: list[str]) -> str:
+    """A caption that says which configurations a two-panel figure set apart."""
+    if len(fig.axes) > 1 and labels:
+        return f"{caption}; {_join(labels)} on the right, on a scale of their own."
+    return caption + "."
 
 
 def _blowups(cmp: Any) -> dict[str, Any]:
