@@ -391,3 +391,34 @@ def test_figure_titles_and_labels_do_not_overlap(report) -> None:
         for i, (a, box_a) in enumerate(boxes):
             for b, box_b in boxes[i + 1 :]:
                 assert not box_a.padded(-1).overlaps(box_b.padded(-1)), (key, f.name, a, b)
+
+
+def test_the_progress_bar_moves_inside_sections(tmp_path: Path) -> None:
+    """In a terminal the bar advances within the long sections, not once per section."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a report in a 100-column terminal
+        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+        os.execvp(sys.executable, [sys.executable, "-m", "lrlab.cli", "report", "--quick",
+                                   "--out", str(tmp_path / "rep")])  # fmt: skip
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.waitpid(pid, 0)
+    frames = re.findall(r"report: ([a-z ]+): +(\d+)%", out.decode(errors="replace"))
+    seen: dict[str, set[int]] = {}
+    for section, pct in frames:
+        seen.setdefault(section, set()).add(int(pct))
+    for section in ("schedules", "optimizers", "search"):
+        assert len(seen.get(section, ())) >= 3, (section, seen)
+    assert max(int(p) for _, p in frames) == 100

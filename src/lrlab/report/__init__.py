@@ -190,5 +190,5 @@ def _bar(quiet: bool) -> Any:
         from tqdm import tqdm
     except ImportError:  # pragma: no cover - tqdm comes with the torch extra
         return None
-    fmt = "{desc}: {percentage:3.0f}%|{bar}| {elapsed}"
+    fmt = "{desc}{percentage:3.0f}%|{bar}| {elapsed}"  # tqdm ends desc with ": "
     return tqdm(total=100, unit="%", file=sys.stderr, bar_format=fmt)

@@ -935,7 +935,7 @@ def recommendation(ctx: Context) -> Section:
                     "learning rate",
                     f"{search['lr']:.3g} (search)",
                     f"{search['cv']}-fold search, {search['steps']} steps; the range test's "
-                    f"{lr:.3g} took {finder.steps}",
+                    f"{lr:.3g} took {finder.steps} steps",
                 ]
             )
         else:
