@@ -275,6 +275,7 @@ def range_test(ctx: Context) -> Section:
     best_row = min(rows, key=lambda r: float(r[2]))
     ctx.results["finder_rows"] = rows
     lo_exp, hi_exp = HORIZON_EXPONENT_RANGE
+    beta = float(res.settings.get("beta", 0.98))
     tol = f"{res.settings['tolerance']:.0%}"
     if ours is None:
         span = "no range (the sweep was too short)"
@@ -296,9 +297,10 @@ def range_test(ctx: Context) -> Section:
             f"exponentially from 10⁻⁶ to 10, recording the loss; it stopped ({res.stop_reason}) "
             f"at lr = {res.stop_lr:.3g} after {len(res.lrs)} steps. The peers' rules (fastai, "
             "Lightning, torch-lr-finder) read a suggestion off an exponential moving average "
-            f"of the loss (β = {res.settings.get('beta', 0.98):g}, the dashed curve), which "
-            "trails the raw loss by some 50 steps and so bottoms out at a larger rate than the "
-            "loss does; lrlab's rule reads a centered mean without that lag (the thick curve). "
+            f"of the loss (β = {beta:g}, the dashed curve), which trails the raw loss by some "
+            f"1/(1 − β) = {1 / (1 - beta):.0f} steps and so bottoms out at a larger rate than "
+            "the loss does; lrlab's rule reads a centered mean without that lag (the thick "
+            "curve). "
             "Each suggestion is labelled on its line and was then trained for "
             f"{ctx.steps} steps on {len(ctx.seeds)} seed(s) (the table).",
             f"lrlab's suggestion is lr = {lr:.3g}, with {span}; it spent {res.steps} "
