@@ -152,5 +152,10 @@ def test_small_multiples_draw_each_configuration_against_the_others() -> None:
         assert len(ax.get_lines()) == 5
     lr = plot_small_multiples(groups, what="lr")
     np.testing.assert_allclose(lr.axes[0].get_lines()[0].get_ydata(), groups["cfg0"][0].lr)
+    train = plot_small_multiples(groups, what="train_loss")
+    np.testing.assert_allclose(  # the panel's own curve: the smoothed seed mean
+        train.axes[0].get_lines()[-1].get_ydata(),
+        np.mean([smooth(h.train_loss, 1) for h in groups["cfg0"]], axis=0),
+    )
     with pytest.raises(UsageError, match="`what`"):
         plot_small_multiples(groups, what="step_size")

@@ -311,18 +311,32 @@ def plot_step_size(
     )
 
 
+def _curve(hs: Sequence[History], what: str) -> tuple[np.ndarray, np.ndarray]:
+    """The x values and the per-seed rows of one configuration's loss curve: the
+    training loss smoothed over steps/50 (as :func:`plot_curves`), or the evaluations."""
+    if what == "train_loss":
+        n = max(len(h.train_loss) for h in hs)
+        rows = _stack([smooth(h.train_loss, max(1, n // 50)) for h in hs])
+        return np.arange(rows.shape[1], dtype=np.float64), rows
+    longest = max(hs, key=lambda h: len(h.eval_steps))
+    return longest.eval_steps.astype(np.float64), _stack([getattr(h, what) for h in hs])
+
+
 def plot_small_multiples(
     histories: Histories, *, what: str = "val_loss", columns: int = 4
 ) -> Figure:
     """One small panel per configuration, on shared axes.
 
-    ``what="val_loss"``: each panel draws its configuration's validation loss
-    (mean over seeds, min..max band) over the others' in light grey, so each
+    ``what="val_loss"`` or ``"train_loss"``: each panel draws its
+    configuration's loss (mean over seeds, min..max band; the training loss
+    smoothed as in :func:`plot_curves`) over the others' in light grey, so each
     is seen against the field; ``what="lr"``: each panel draws the rates the
     configuration ran with (every distinct seed's, as :func:`plot_lr`).
     """
-    if what not in ("val_loss", "lr"):
-        raise UsageError(f"Argument `what` must be 'val_loss' or 'lr'. Received: what={what!r}")
+    if what not in ("val_loss", "train_loss", "lr"):
+        raise UsageError(
+            f"Argument `what` must be 'val_loss', 'train_loss' or 'lr'. Received: what={what!r}"
+        )
     groups = _normalize(histories)
     n = len(groups)
     cols = max(1, min(columns, n))
@@ -330,6 +344,7 @@ def plot_small_multiples(
     fig = Figure(figsize=(11.0, 2.5 * nrows + 0.6))
     axes = np.atleast_1d(fig.subplots(nrows, cols, sharex=True, sharey=True, squeeze=False))
     flat = list(axes.ravel())
+    curves = {} if what == "lr" else {label: _curve(hs, what) for label, hs in groups.items()}
     lows, highs = [], []
     for i, (label, hs) in enumerate(groups.items()):
         axis = flat[i]
@@ -342,27 +357,12 @@ def plot_small_multiples(
             axis.set_xlabel("")
             axis.set_ylabel("")
         else:
-            for other, ohs in groups.items():
-                if other == label:
-                    continue
-                rows = _stack([h.val_loss for h in ohs])
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    axis.plot(
-                        max(ohs, key=lambda h: len(h.eval_steps)).eval_steps,
-                        np.nanmean(rows, axis=0),
-                        color="0.8",
-                        lw=0.9,
-                    )
-            longest = max(hs, key=lambda h: len(h.eval_steps))
-            lo, hi = _band(
-                axis,
-                longest.eval_steps.astype(np.float64),
-                _stack([h.val_loss for h in hs]),
-                color,
-                label,
-                "minmax",
-            )
+            for other, (x, rows) in curves.items():
+                if other != label:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)
+                        axis.plot(x, np.nanmean(rows, axis=0), color="0.8", lw=0.9)
+            lo, hi = _band(axis, *curves[label], color, label, "minmax")
             lows.append(lo)
             highs.append(hi)
             axis.set_yscale("log")
@@ -371,14 +371,15 @@ def plot_small_multiples(
         axis.tick_params(labelsize=9)
     for axis in flat[n:]:
         axis.set_visible(False)
-    if what == "val_loss" and lows:
+    if lows:
         lo, hi = min(lows), max(highs)
         if np.isfinite(lo) and np.isfinite(hi) and hi > lo > 0:
             flat[0].set_ylim(lo / 1.3, hi * 1.5)
     for axis in axes[-1]:
         axis.set_xlabel("step", fontsize=9)
+    names = {"val_loss": "validation loss", "train_loss": "training loss", "lr": "learning rate"}
     for axis in axes[:, 0]:
-        axis.set_ylabel("validation loss" if what == "val_loss" else "learning rate", fontsize=9)
+        axis.set_ylabel(names[what], fontsize=9)
     fig.tight_layout()
     return fig
 

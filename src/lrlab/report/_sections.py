@@ -363,7 +363,7 @@ def schedules_on_training(ctx: Context) -> Section:
         ctx.task, runs, seeds=ctx.seeds, steps=ctx.steps, eval_every=every, quiet=ctx.quiet,
         progress=lambda done, total: ctx.advance(done / total),
     )  # fmt: skip
-    from lrlab.plots.training import plot_curves, plot_small_multiples
+    from lrlab.plots.training import plot_small_multiples
 
     best = cmp.best
     fixed = next(r for r in cmp.table if r["label"] == "fixed")
@@ -402,13 +402,16 @@ def schedules_on_training(ctx: Context) -> Section:
         )
     figs = {
         "val_loss": plot_small_multiples(cmp.histories, what="val_loss"),
-        "loss": plot_curves(cmp.histories, what="train_loss"),
+        "loss": plot_small_multiples(cmp.histories, what="train_loss"),
         "lr": plot_small_multiples(cmp.histories, what="lr"),
     }
     figs["val_loss"].suptitle(
         f"{cmp.task}: validation loss of each schedule (grey: the others), {len(ctx.seeds)} seed(s)"
     )
-    figs["loss"].suptitle(f"{cmp.task}: training loss over {len(ctx.seeds)} seed(s)")
+    figs["loss"].suptitle(
+        f"{cmp.task}: training loss of each schedule, smoothed (grey: the others), "
+        f"{len(ctx.seeds)} seed(s)"
+    )
     figs["lr"].suptitle(f"{cmp.task}: the learning rate each schedule ran with")
     for f in figs.values():
         f.tight_layout()
@@ -446,7 +449,12 @@ def schedules_on_training(ctx: Context) -> Section:
                 "Validation loss, one panel per schedule (mean over seeds, band min–max), "
                 "the other schedules in grey behind it.",
             ),
-            Figure_("schedules-loss", figs["loss"], "Training loss per schedule (smoothed)."),
+            Figure_(
+                "schedules-loss",
+                figs["loss"],
+                "Training loss, one panel per schedule (a moving mean over a fiftieth of the "
+                "run; band min–max over seeds), the other schedules in grey behind it.",
+            ),
             Figure_(
                 "schedules-lr",
                 figs["lr"],
