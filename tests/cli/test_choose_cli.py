@@ -204,3 +204,12 @@ def test_tune_postgres_password_never_shown(tmp_path, capsys) -> None:  # type: 
         optuna.delete_study(
             study_name=study, storage="postgresql+psycopg2://postgres@127.0.0.1:5432/test"
         )
+
+
+def test_tune_says_when_its_table_is_cut(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    args = ["tune", "--task", "breast_cancer", "--sampler", "random", "--steps", "10",
+            "--schedules", "constant,cosine", "--optimizers", "sgd",
+            "--trials", "22", "--pruner", "none", "--out", str(tmp_path), "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"(the best 20 of 22 trials; all of them are in {tmp_path / 'trials.json'})" in out

@@ -82,3 +82,28 @@ def test_bad_names_give_one_line_and_exit_2(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_landscape_defaults_follow_the_optimizer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "adam.png"
+    assert main(["landscape", "--optimizer", "adam", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()[:3]
+    assert [line.split(":")[0] for line in lines] == ["lr=0.01", "lr=0.3", "lr=3"]
+    distances = [float(line.rsplit(" ", 1)[1]) for line in lines]
+    assert distances[1] < 0.5 < distances[0]  # the good rate arrives, the small one crawls
+
+
+def test_compare_accepts_a_bare_string_parameter(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--param model=cnn`, as documented, not only `--param "model='cnn'"`."""
+    argv = ["compare", "--task", "mnist1d", "--param", "model=cnn", "--run", "adam: 0.003",
+            "--seeds", "1", "--steps", "3", "--eval-every", "3", "--out", str(tmp_path),
+            "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert " ± —" in out  # one seed: no spread to show
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["task"] == "mnist1d"

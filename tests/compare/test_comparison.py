@@ -175,3 +175,13 @@ def test_the_source_claims_on_the_noisy_quadratic() -> None:
     assert wobble[step["label"]] < 0.1 * wobble[big["label"]]
     assert small["reached"] == 3 and step["reached"] == 3
     assert small["steps_to_target_mean"] > step["steps_to_target_mean"]
+
+
+def test_progress_is_called_after_every_run() -> None:
+    """The report's progress bar moves inside a comparison, not only between sections."""
+    from lrlab.compare import compare
+
+    seen: list[tuple[int, int]] = []
+    compare("quadratic", ["sgd: 0.05", "sgd: 0.01"], seeds=2, steps=10,
+            progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]

@@ -36,14 +36,26 @@ def test_plot_marks_each_suggestion_and_the_edge(tmp_path) -> None:  # type: ign
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    labels = [line.get_label() for line in ax.get_lines()]
     for name, s in res.suggestions.items():
         assert sum(lab.startswith(f"{name}: {s.lr:.3g}") for lab in labels) == 1
     if res.divergence_lr is not None:
         assert any(lab.startswith("divergence edge") for lab in labels)
-    # The smoothed curve is drawn as recorded.
-    smooth_line = next(line for line in ax.get_lines() if line.get_label() == "smoothed loss")
+    # Each line is named on the plot, with its rate (not in a legend the size of a stamp).
+    marks = [t.get_text() for t in ax.texts]
+    for name, s in res.suggestions.items():
+        assert sum(m.endswith(f" {s.lr:.3g}") for m in marks) >= 1, (name, marks)
+    assert len(marks) == len(res.suggestions) + (res.divergence_lr is not None)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(legend) == 3  # the three curves only
+    # The smoothed curve is drawn as recorded, and so is the lag-free one lrlab's rule reads.
+    smooth_line = next(line for line in ax.get_lines() if line.get_label().startswith("smoothed"))
     np.testing.assert_allclose(smooth_line.get_ydata(), res.smoothed[np.isfinite(res.smoothed)])
+    from lrlab.finder._core import _centered
+
+    centered = next(line for line in ax.get_lines() if line.get_label().startswith("centered"))
+    half = max(1, round(len(res.losses) * 0.05))
+    np.testing.assert_allclose(centered.get_ydata(), _centered(res.losses, half))
     out = tmp_path / "f.png"
     fig.savefig(out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

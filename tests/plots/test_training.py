@@ -116,3 +116,46 @@ def test_drawing_into_given_axes() -> None:
     assert isinstance(fig.axes[0], Axes) and len(fig.axes[0].get_lines()) == 1
     with pytest.raises(UsageError, match="Received: str"):
         plot_lr([_h(0)], "axes")  # type: ignore[arg-type]
+
+
+def _scaled(h: History, factor: float) -> History:
+    import dataclasses
+
+    return dataclasses.replace(h, step_size=h.step_size * factor)
+
+
+def test_step_size_gives_runaway_optimizers_a_panel_of_their_own() -> None:
+    """Two optimizers whose steps run 1e12x above the rest no longer flatten the others."""
+    groups = {f"opt{i}": [_h(i), _h(i + 10)] for i in range(4)}
+    groups["wild"] = [_scaled(_h(7), 1e12)]
+    groups["wilder"] = [_scaled(_h(8), 1e15)]
+    fig = plot_step_size(groups)
+    main, side = fig.axes
+    assert {line.get_label().split(" (n=")[0] for line in side.get_lines()} == {"wild", "wilder"}
+    lo, hi = main.get_ylim()
+    assert hi / lo < 10  # the others fill their own panel
+    assert side.get_ylim()[1] > 1e13
+    # One axis when asked, or when nothing runs away.
+    assert len(plot_step_size(groups, split=False).axes) == 1
+    assert len(plot_step_size({k: groups[k] for k in ("opt0", "opt1", "opt2")}).axes) == 1
+
+
+def test_small_multiples_draw_each_configuration_against_the_others() -> None:
+    from lrlab.plots.training import plot_small_multiples
+
+    groups = {f"cfg{i}": [_h(i), _h(i + 10)] for i in range(5)}
+    fig = plot_small_multiples(groups, what="val_loss")
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in shown] == list(groups)
+    assert len(fig.axes) == 8  # a 2 x 4 grid, the last three hidden
+    for ax in shown:  # four others in grey behind the configuration's own mean
+        assert len(ax.get_lines()) == 5
+    lr = plot_small_multiples(groups, what="lr")
+    np.testing.assert_allclose(lr.axes[0].get_lines()[0].get_ydata(), groups["cfg0"][0].lr)
+    train = plot_small_multiples(groups, what="train_loss")
+    np.testing.assert_allclose(  # the panel's own curve: the smoothed seed mean
+        train.axes[0].get_lines()[-1].get_ydata(),
+        np.mean([smooth(h.train_loss, 1) for h in groups["cfg0"]], axis=0),
+    )
+    with pytest.raises(UsageError, match="`what`"):
+        plot_small_multiples(groups, what="step_size")

@@ -10,10 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lrlab.errors import UsageError
 from lrlab.report import build_report
+
+#: Every test here builds or reads a whole report: the fast lane (-m "not slow") skips them.
+pytestmark = pytest.mark.slow
 
 SECTIONS = ("decay", "factor", "landscape", "schedules", "optimizers", "finder", "search",
             "recommendation")  # fmt: skip
@@ -178,6 +182,19 @@ window.addEventListener('load', () => {
                                   figures: s.querySelectorAll('img').length,
                                   tables: s.querySelectorAll('table').length})),
     overflow: document.documentElement.scrollWidth > window.innerWidth + 1,
+    // what is cut: a table wider than its box (scrolled out of sight), a number broken
+    // over two lines, an image wider than the page
+    cutTables: [...document.querySelectorAll('.table-wrap')]
+      .filter(w => w.scrollWidth > w.clientWidth + 1)
+      .map(w => w.querySelector('caption').innerText),
+    brokenNumbers: [...document.querySelectorAll('td.n')]
+      .filter(td => td.getClientRects().length && td.scrollWidth > td.clientWidth + 1 ||
+                    td.querySelector('br'))
+      .map(td => td.innerText),
+    wrappedNumbers: [...document.querySelectorAll('td.n')].filter(td => {
+        const r = document.createRange(); r.selectNodeContents(td);
+        return r.getClientRects().length > 1; }).map(td => td.innerText),
+    imageWidths: imgs.map(i => i.getBoundingClientRect().width),
   };
   document.body.setAttribute('data-check', JSON.stringify(out));
 });
@@ -205,7 +222,7 @@ def _chrome(exe: str, *args: str, tmp: Path) -> subprocess.CompletedProcess[str]
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("width", [1400, 500, 390])
 def test_page_renders_in_chromium(report, tmp_path: Path, width: int) -> None:
     exe = _chromium()
     page = report.index.read_text()
@@ -224,6 +241,10 @@ def test_page_renders_in_chromium(report, tmp_path: Path, width: int) -> None:
     for s in check["sections"]:
         assert s["text"] > 200 and (s["figures"] or s["tables"]), s
     assert not check["overflow"]  # readable on a phone: no sideways scrolling
+    assert check["cutTables"] == []  # every column in view, none scrolled off
+    assert check["brokenNumbers"] == [] and check["wrappedNumbers"] == []
+    if width == 1400:  # the width the figure-text test assumes
+        assert all(abs(w - FIGURE_PX) <= 2 for w in check["imageWidths"]), check["imageWidths"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / f"report-{width}.png"
     proc = _chrome(
@@ -247,3 +268,157 @@ def test_search_section_says_where_tpe_and_random_search_agree(report) -> None:
     assert len(tpe) > n  # --quick leaves TPE trials to model
     assert tpe[:n] == rnd[:n] and tpe[n:] != rnd[n:]
     assert f"the two differ from trial {n + 1} on" in report.index.read_text()
+
+
+# -- what a reader sees: every figure frames its data, text is legible, names agree ------------
+
+#: The width, in CSS pixels, at which the page shows every figure on a wide screen: the
+#: main column is 980 px wide with 16 px of padding each side (see _page._CSS).
+FIGURE_PX = 948
+
+
+def _figures(report):
+    return [(s.key, f) for s in report.sections for f in s.figures]
+
+
+def _span(lo: float, hi: float, log: bool) -> float:
+    return (np.log10(hi) - np.log10(lo)) if log else (hi - lo)
+
+
+def _flattened(ax) -> list[str]:  # type: ignore[no-untyped-def]
+    """The series of ``ax`` that vary (by 1.6x on a log axis, by a tenth of their size on
+    a linear one) but are drawn in less than 5% of the axis's height: flattened against
+    an edge by another series that stretched the axis."""
+    log = ax.get_yscale() == "log"
+    lo, hi = ax.get_ylim()
+    shown = _span(lo, hi, log)
+    out = []
+    for line in ax.get_lines():
+        y = np.asarray(line.get_ydata(), dtype=float)
+        y = y[np.isfinite(y) & ((y > 0) if log else True)]
+        x = np.asarray(line.get_xdata(), dtype=float)
+        if len(y) < 5 or np.ptp(x) == 0 or np.any(np.diff(x) < 0):
+            continue  # a marker, a vertical line, or a path in the plane, not a series
+        p5, p95 = np.percentile(np.log10(y) if log else y, [5, 95])
+        varies = (p95 - p5) >= (0.2 if log else 0.1 * max(abs(p5), abs(p95)))
+        if varies and (p95 - p5) < 0.05 * shown:
+            out.append(line.get_label())
+    return out
+
+
+def test_every_figure_frames_the_data_it_compares(report) -> None:
+    """No series is flattened against an edge because another's outlier stretched the axis."""
+    checked = 0
+    for _, f in _figures(report):
+        for ax in f.figure.axes:
+            if ax.get_visible():
+                checked += len(ax.get_lines()) > 0
+                assert _flattened(ax) == [], (f.name, ax.get_title())
+    assert checked >= 10
+
+
+def test_the_flattening_check_sees_a_blown_up_axis() -> None:
+    """The check above fails on the figure that had the problem: one axis for all."""
+    from lrlab.compare import compare
+
+    runs = ["sgd: 0.1", "adagrad: 0.01", "adam: 1e-3", "adadelta: 1.0", "prodigy: 1.0"]
+    cmp = compare("digits", runs, seeds=1, steps=150, eval_every=50)
+    from lrlab.plots.training import plot_step_size
+
+    assert max(np.nanmax(h.step_size) for h in cmp.histories["prodigy: 1.0"]) > 1e6
+    one = plot_step_size(cmp.histories, split=False)
+    assert _flattened(one.axes[0])  # Prodigy ran away: the others are flattened
+    split = plot_step_size(cmp.histories)
+    assert len(split.axes) == 2 and all(_flattened(ax) == [] for ax in split.axes)
+
+
+def test_figure_text_is_legible_at_the_page_width(report) -> None:
+    """Every piece of text in every figure is at least 10 CSS pixels tall on a wide screen."""
+    from matplotlib.text import Text
+
+    for key, f in _figures(report):
+        width_in = f.figure.get_size_inches()[0]
+        for t in f.figure.findobj(Text):
+            if not t.get_visible() or not t.get_text().strip():
+                continue
+            ax = t.axes
+            if ax is not None and not ax.get_visible():
+                continue
+            px = t.get_fontsize() / 72 * FIGURE_PX / width_in
+            assert px >= 10, (key, f.name, t.get_text(), round(px, 1))
+
+
+def test_one_name_per_schedule_across_sections(report) -> None:
+    results = json.loads((report.out / "results.json").read_text())
+    labels = {r["label"] for r in results["schedules"]["comparison"]["table"]}
+    search = next(s for s in report.sections if s.key == "search")
+    assert {row[-1] for row in search.tables[0].rows} <= labels
+    text = re.sub(r"<[^>]+>", " ", re.sub(r"<img[^>]*>", "", report.index.read_text()))
+    assert "constant" not in text  # the schedules section calls it "fixed"
+
+
+def test_one_seed_has_a_dash_for_spread_and_counts_are_whole(tmp_path: Path) -> None:
+    from lrlab.compare import compare
+    from lrlab.report._page import Section, render_page
+    from lrlab.report._sections import _comparison_table
+
+    cmp = compare("quadratic", ["sgd: 0.05", "sgd: 0.01"], seeds=1, steps=30, eval_every=7)
+    table = _comparison_table(cmp)
+    std, to_target = table.columns.index("± (std)"), table.columns.index("steps to target")
+    assert all(r[std] is None for r in table.rows)
+    assert all(r[to_target] is None or isinstance(r[to_target], int) for r in table.rows)
+    page = render_page([Section("x", "x", tables=[table])], title="t", subtitle="s", footer="f")
+    cells = re.findall(r"<tr>(.*?)</tr>", page)[1:]
+    assert all(re.findall(r"<td[^>]*>([^<]*)</td>", c)[std] == "—" for c in cells)
+
+
+def test_figure_titles_and_labels_do_not_overlap(report) -> None:
+    """No two titles, labels or annotations of a figure are drawn over each other."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    for key, f in _figures(report):
+        fig = f.figure
+        FigureCanvasAgg(fig).draw()
+        renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+        texts: list[Text] = [t for t in (fig._suptitle,) if t is not None]
+        for ax in fig.axes:
+            if ax.get_visible():
+                texts += [ax.title, ax._left_title, ax._right_title, *ax.texts]
+        texts = [t for t in texts if t.get_visible() and t.get_text().strip()]
+        # the text alone: an annotation's own extent includes its leader line
+        boxes = [(t.get_text(), Text.get_window_extent(t, renderer)) for t in texts]
+        for i, (a, box_a) in enumerate(boxes):
+            for b, box_b in boxes[i + 1 :]:
+                assert not box_a.padded(-1).overlaps(box_b.padded(-1)), (key, f.name, a, b)
+
+
+def test_the_progress_bar_moves_inside_sections(tmp_path: Path) -> None:
+    """In a terminal the bar advances within the long sections, not once per section."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a report in a 100-column terminal
+        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+        os.execvp(sys.executable, [sys.executable, "-m", "lrlab.cli", "report", "--quick",
+                                   "--out", str(tmp_path / "rep")])  # fmt: skip
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.waitpid(pid, 0)
+    frames = re.findall(r"report: ([a-z ]+): +(\d+)%", out.decode(errors="replace"))
+    seen: dict[str, set[int]] = {}
+    for section, pct in frames:
+        seen.setdefault(section, set()).add(int(pct))
+    for section in ("schedules", "optimizers", "search"):
+        assert len(seen.get(section, ())) >= 3, (section, seen)
+    assert max(int(p) for _, p in frames) == 100

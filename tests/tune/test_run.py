@@ -125,19 +125,24 @@ def test_folds_are_stratified_kfold_on_the_training_split(cancer) -> None:  # ty
     assert sorted(np.concatenate([va for _, va in folds]).tolist()) == list(range(len(y)))
 
 
-def test_resume_by_name_to_a_total_target(cancer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_resume_by_name_to_a_total_target(cancer, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     first = tune(
         cancer, sampler="tpe", trials=3, space=SPACE, run_dir=tmp_path, steps=10, study="resume"
     )
+    assert "resumed" not in capsys.readouterr().err  # a new study is not a resumed one
     again = tune(
         cancer, sampler="tpe", trials=5, space=SPACE, run_dir=tmp_path, steps=10, study="resume"
     )
+    # Python says what the CLI says: this call carried on an old study.
+    err = capsys.readouterr().err
+    assert "resumed study 'resume' in " in err and "with 3 finished trials" in err
     assert first.n_finished == 3 and again.n_finished == 5
     assert [r["value"] for r in again.trials[:3]] == [r["value"] for r in first.trials]
     same = tune(
         cancer, sampler="tpe", trials=5, space=SPACE, run_dir=tmp_path, steps=10, study="resume"
     )
     assert len(same.trials) == 5  # target reached: nothing new runs
+    assert "with 5 finished trials" in capsys.readouterr().err
     with pytest.raises(UsageError, match="steps=10; it cannot be resumed with steps=11"):
         tune(
             cancer, sampler="tpe", trials=6, space=SPACE, run_dir=tmp_path, steps=11, study="resume"
@@ -440,12 +445,14 @@ def _check_exact(storage: str, study: str, trials: int) -> None:
             assert t.state.name == "FAIL" and t.user_attrs.get("steps") == 0
 
 
+@pytest.mark.slow  # several worker processes
 def test_four_workers_on_the_default_sqlite_file(four_workers) -> None:  # type: ignore[no-untyped-def]
     for out in four_workers["outputs"]:
         assert "shared finished 12" in out
     _check_exact(four_workers["sqlite"], "shared", 12)
 
 
+@pytest.mark.slow  # several worker processes
 @pytest.mark.postgres
 def test_four_workers_on_postgresql(four_workers) -> None:  # type: ignore[no-untyped-def]
     study = four_workers["pg_study"]
@@ -485,6 +492,7 @@ def _kill_mid_run(tmp_path, env: dict, argv: list[str], study: str, storage: str
             proc.wait()
 
 
+@pytest.mark.slow  # several worker processes
 def test_killed_worker_leaves_a_failed_trial_and_a_rerun_completes(tmp_path) -> None:  # type: ignore[no-untyped-def]
     storage = f"sqlite:///{tmp_path / 'kill.db'}"
     env = {"LRLAB_TEST_SLEEP": "300", "LRLAB_TEST_SCHEDULES": "sleepy"}
@@ -517,6 +525,7 @@ def test_killed_worker_leaves_a_failed_trial_and_a_rerun_completes(tmp_path) -> 
     assert retried and retried[0].params == st.trials[0].params
 
 
+@pytest.mark.slow  # several worker processes
 def test_killed_worker_mid_finalist_run_is_redone_by_a_rerun(tmp_path) -> None:  # type: ignore[no-untyped-def]
     storage = f"sqlite:///{tmp_path / 'killf.db'}"
     env = {

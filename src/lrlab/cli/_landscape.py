@@ -23,7 +23,8 @@ def add_parser(sub: Any) -> None:
         "--lrs",
         type=float,
         nargs="+",
-        help="learning rates (default: the function's crawl / good / too-large trio)",
+        help="learning rates (default: a crawl / good / too-large trio for the function "
+        "and the optimizer; Adam's are not SGD's)",
     )
     p.add_argument("--steps", type=int, default=50, help="updates per path (default 50)")
     p.add_argument("--start", type=float, nargs=2, metavar=("X", "Y"), help="start point")

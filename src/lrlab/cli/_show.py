@@ -15,10 +15,22 @@ from lrlab.schedules import parse
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("show", help="print a schedule's values")
-    p.add_argument("spec", metavar="SPEC", help="e.g. 'cosine(0.1, 100)'")
+    p = sub.add_parser(
+        "show",
+        help="print a schedule's values",
+        description="Print the learning rate of a schedule at steps 0, 1, ..., --steps - 1: "
+        "its parsed text form first, then one step per line. The schedule is read from its "
+        "text form, e.g. 'warmup(cosine(0.1, 1000), 100)'; see docs/peers.md for every kind.",
+    )
+    p.add_argument("spec", metavar="SPEC", help="a schedule's text form, e.g. 'cosine(0.1, 100)'")
     p.add_argument("--steps", type=int, default=20, help="number of steps (default 20)")
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument(
+        "--format",
+        choices=("table", "json", "csv"),
+        default="table",
+        help="table: aligned text for reading (default); json: the schedule, its config and "
+        "the values; csv: step,lr rows with every digit",
+    )
     p.set_defaults(func=run)
 
 

@@ -150,6 +150,12 @@ def run(args: argparse.Namespace) -> int:
                 f"      picked among {sum(r.get('mean_loss') is not None for r in result.trials)} "
                 f"finalists by the mean over {b['mean_seeds']} seeds: {b['mean_loss']:.4g}"
             )
-    print(result.table(limit=20))
+    shown = 20
+    print(result.table(limit=shown))
+    if len(result.trials) > shown:
+        print(
+            f"(the best {shown} of {len(result.trials)} trials; all of them are in "
+            f"{out / 'trials.json'})"
+        )
     print(f"results: {out / 'trials.json'}, {out / 'lr.png'}, {out / 'history.png'}")
     return 0

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import json
 import math
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,51 +47,83 @@ def _fmt(v: Any) -> str:
     return str(v).lower() if isinstance(v, bool) else repr(v) if isinstance(v, str) else str(v)
 
 
+_BARE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]*$")
+_WORDS = {"true": True, "false": False, "none": None}
+
+
+def _value_error(text: str) -> UsageError:
+    return UsageError(
+        "Option values must be numbers, true/false, none, strings (quoted, or a bare word "
+        f"such as cnn) or [lists] of those. Received: {text.strip()!r}"
+    )
+
+
+def _literal(node: ast.AST, source: str) -> Any:
+    """One option value read off its syntax tree, never evaluated: what the schedule
+    parser's whitelist accepts as a literal (numbers, strings, booleans), lists of
+    those, and bare words (``cnn``, ``true``, ``none``) as themselves."""
+    from lrlab.errors import ScheduleError
+    from lrlab.schedules._parse import _Reader
+
+    segment = ast.get_source_segment(source, node) or ""
+    if isinstance(node, ast.Name):
+        return _WORDS.get(node.id.lower(), node.id)
+    if isinstance(node, ast.Constant) and node.value is None:
+        return None
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return tuple(_literal(e, source) for e in node.elts)
+    if not isinstance(node, (ast.Call, ast.BinOp)):
+        try:
+            return _Reader(segment).value(node, 0)
+        except ScheduleError:
+            pass
+    if _BARE.match(segment.strip()):  # a word the grammar reads otherwise: my-cnn, a/b
+        return segment.strip()
+    raise _value_error(segment)
+
+
 def _parse_value(text: str) -> Any:
     """A literal option value, parsed without eval: int, float, true/false, none, a quoted
-    string or a bracketed list/tuple of those."""
+    string or a bare word, or a bracketed list/tuple of those.
+
+    >>> _parse_value("cnn"), _parse_value("'cnn'"), _parse_value("[0.9, 0.99]")
+    ('cnn', 'cnn', (0.9, 0.99))
+    >>> _parse_value("1e-3"), _parse_value("true"), _parse_value("my-cnn")
+    (0.001, True, 'my-cnn')
+    """
     t = text.strip()
-    low = t.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low == "none":
-        return None
-    if len(t) >= 2 and t[0] == t[-1] and t[0] in "'\"":
-        return t[1:-1]
-    if t[:1] in "([" and t[-1:] in ")]":
-        inner = t[1:-1].strip()
-        return tuple(_parse_value(p) for p in inner.split(",") if p.strip()) if inner else ()
     try:
-        return int(t)
-    except ValueError:
-        pass
+        tree = ast.parse(t, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        if _BARE.match(t):
+            return t
+        raise _value_error(text) from None
+    return _literal(tree.body, t)
+
+
+def _parse_options(inner: str, text: str) -> dict[str, Any]:
+    """``key=value, ...`` inside an optimizer's parentheses, read as a call's keywords."""
+    source = f"f({inner})"
     try:
-        return float(t)
-    except ValueError:
+        call = ast.parse(source, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise UsageError(
-            "Option values must be numbers, true/false, none, quoted strings or [lists]. "
-            f"Received: {text.strip()!r}"
+            f"Optimizer options must be key=value, ... Received: {inner.strip()!r} in {text!r}"
         ) from None
-
-
-def _split_top(text: str) -> list[str]:
-    """Split on commas outside brackets."""
-    parts: list[str] = []
-    cur: list[str] = []
-    depth = 0
-    for ch in text:
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    if "".join(cur).strip():
-        parts.append("".join(cur))
-    return parts
+    assert isinstance(call, ast.Call)
+    for arg in call.args:
+        raise UsageError(
+            "Optimizer options must be key=value. "
+            f"Received: {ast.get_source_segment(source, arg)!r} in {text!r}"
+        )
+    options: dict[str, Any] = {}
+    for kw in call.keywords:
+        if kw.arg is None or kw.arg in options:
+            raise UsageError(
+                f"Optimizer options must be key=value, each key once. Received: {text!r}"
+            )
+        options[kw.arg] = _literal(kw.value, source)
+    return options
 
 
 def parse_run(text: str) -> RunSpec:
@@ -114,15 +147,7 @@ def parse_run(text: str) -> RunSpec:
             f"A run must be 'optimizer[(key=value, ...)]: schedule'. Received: {text!r}"
         )
     name = check_name(m.group(1))
-    options: dict[str, Any] = {}
-    for part in _split_top(m.group(2) or ""):
-        key, eq, value = part.partition("=")
-        key = key.strip()
-        if not eq or not key.isidentifier():
-            raise UsageError(
-                f"Optimizer options must be key=value. Received: {part.strip()!r} in {text!r}"
-            )
-        options[key] = _parse_value(value)
+    options = _parse_options(m.group(2) or "", text)
     spec_text = tail.strip()
     schedule, lr = None, None
     if sep and spec_text:
@@ -270,11 +295,15 @@ class Comparison:
         head = ["run", "val loss", f"val {m}", f"steps to {self.target_loss:.4g}", "diverged"]
         rows = [head]
         for r in self.table:
+            # The spread of one seed is not 0 but unknown: a dash.
+            one = r["seeds"] - r["diverged"] < 2
+            loss_sd = "—" if one else f"{r['final_val_loss_std']:.2g}"
+            metric_sd = "—" if one else f"{r['final_val_metric_std']:.2g}"
             rows.append(
                 [
                     r["label"],
-                    f"{r['final_val_loss_mean']:.4g} ± {r['final_val_loss_std']:.2g}",
-                    f"{r['final_val_metric_mean']:.4g} ± {r['final_val_metric_std']:.2g}",
+                    f"{r['final_val_loss_mean']:.4g} ± {loss_sd}",
+                    f"{r['final_val_metric_mean']:.4g} ± {metric_sd}",
                     "-"
                     if r["steps_to_target_mean"] is None
                     else f"{r['steps_to_target_mean']:.0f} ({r['reached']}/{r['seeds']})",
@@ -302,6 +331,7 @@ def compare(
     target_loss: float | None = None,
     eval_every: int | None = None,
     quiet: bool = True,
+    progress: Callable[[int, int], Any] | None = None,
 ) -> Comparison:
     """Run every configuration in ``runs`` once per seed on ``task`` and tabulate.
 
@@ -317,6 +347,7 @@ def compare(
             to get within 10% of the winner).
         eval_every: evaluation interval (default ``task.eval_every``).
         quiet: no progress bar (also hidden when stderr is not a terminal).
+        progress: called as ``progress(done, total)`` after each training run.
     """
     if isinstance(task, str):
         task = get(task)
@@ -379,6 +410,8 @@ def compare(
                     )
                 )
                 bar.update(1)
+                if progress is not None:
+                    progress(sum(map(len, histories.values())) + len(hs), bar.total)
             histories[label] = hs
     finally:
         bar.close()

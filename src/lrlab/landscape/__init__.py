@@ -7,6 +7,13 @@
 from __future__ import annotations
 
 from lrlab.landscape.surfaces import Surface, functions, get_function
-from lrlab.landscape.trajectories import LandscapeResult, trajectories
+from lrlab.landscape.trajectories import LandscapeResult, default_lrs, trajectories
 
-__all__ = ["LandscapeResult", "Surface", "functions", "get_function", "trajectories"]
+__all__ = [
+    "LandscapeResult",
+    "Surface",
+    "default_lrs",
+    "functions",
+    "get_function",
+    "trajectories",
+]

@@ -34,6 +34,8 @@ class Surface:
         mu, L: the smallest and largest Hessian eigenvalue (quadratic only).
         default_lrs: three SGD learning rates that show a crawl, a good run and a
             too-large step (oscillation or divergence) from ``start``.
+        adaptive_lrs: the same three for Adam-like optimizers, whose step per
+            coordinate is about the rate whatever the gradient's size.
     """
 
     name: str
@@ -47,6 +49,7 @@ class Surface:
     mu: float | None = None
     L: float | None = None
     default_lrs: tuple[float, ...] = ()
+    adaptive_lrs: tuple[float, ...] = (0.01, 0.3, 3.0)
     params: dict[str, Any] = field(default_factory=dict)
 
     def __call__(self, xy: torch.Tensor) -> torch.Tensor:
@@ -121,7 +124,7 @@ def _beale() -> Surface:
     return Surface(
         "beale", "(1.5-x+xy)^2 + (2.25-x+xy^2)^2 + (2.625-x+xy^3)^2", f, (1.0, 1.4),
         ((3.0, 0.5),), (-4.5, 4.5), (-4.5, 4.5), log_levels=True,
-        default_lrs=(1e-3, 0.02, 0.05),
+        default_lrs=(1e-3, 0.02, 0.05), adaptive_lrs=(0.01, 0.3, 1.0),
     )  # fmt: skip
 
 
@@ -134,6 +137,7 @@ def _himmelblau() -> Surface:
         "himmelblau", "(x^2+y-11)^2 + (x+y^2-7)^2", f, (0.0, 0.0),
         ((3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848126)),
         (-5.0, 5.0), (-5.0, 5.0), log_levels=True, default_lrs=(2e-3, 0.015, 0.035),
+        adaptive_lrs=(0.003, 0.1, 1.0),
     )  # fmt: skip
 
 

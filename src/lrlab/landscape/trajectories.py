@@ -14,7 +14,7 @@ from lrlab.errors import UsageError
 from lrlab.landscape.surfaces import Surface, get_function
 from lrlab.train.optimizers import check_name, make_optimizer
 
-__all__ = ["LandscapeResult", "trajectories"]
+__all__ = ["LandscapeResult", "default_lrs", "trajectories"]
 
 
 @dataclass
@@ -77,6 +77,34 @@ class LandscapeResult:
         return rows
 
 
+def default_lrs(surface: Surface | str, optimizer: str) -> tuple[float, ...]:
+    """Three rates that show a crawl, a good run and a too-large step for ``optimizer``.
+
+    SGD's are the surface's ``default_lrs``.  Heavy-ball momentum (0.9) moves about
+    ten times as far per rate while the gradient holds steady, so its crawl and
+    good rates are a tenth of SGD's; but it stays stable up to ``2(1 + 0.9)/L``,
+    about twice SGD's edge, so its too-large rate is twice SGD's.  The Adam-like
+    optimizers, whose step per coordinate is about the rate, get the surface's
+    ``adaptive_lrs``; Prodigy and D-Adaptation, whose rate is a multiplier of
+    their own estimate, get 0.1, 1 and 10.
+
+    >>> default_lrs("rosenbrock", "sgd"), default_lrs("rosenbrock", "momentum")
+    ((0.0002, 0.004, 0.0065), (2e-05, 0.0004, 0.013))
+    >>> default_lrs("quadratic", "adam")
+    (0.01, 0.3, 3.0)
+    """
+    s = get_function(surface) if isinstance(surface, str) else surface
+    name = check_name(optimizer)
+    if name in ("sgd", "schedulefree_sgd"):
+        return tuple(s.default_lrs)
+    if name in ("momentum", "nesterov"):
+        *slow, large = s.default_lrs
+        return (*(round(lr / 10, 12) for lr in slow), round(2 * large, 12))
+    if name in ("prodigy", "dadapt_adam"):
+        return (0.1, 1.0, 10.0)
+    return tuple(s.adaptive_lrs)
+
+
 def trajectories(
     fn: str | Surface,
     optimizer: str = "sgd",
@@ -89,8 +117,9 @@ def trajectories(
 ) -> LandscapeResult:
     """Run the real torch ``optimizer`` on surface ``fn`` from ``start`` once per LR.
 
-    ``lrs=None`` takes the surface's ``default_lrs`` (a crawl, a good run, a
-    too-large step for SGD; on the quadratic ``0.1*2/L``, ``2/(L+mu)``, ``1.05*2/L``).
+    ``lrs=None`` takes :func:`default_lrs` for the surface and the optimizer (a
+    crawl, a good run, a too-large step; for SGD on the quadratic ``0.1*2/L``,
+    ``2/(L+mu)``, ``1.05*2/L``).
 
     The point is a float64 ``torch.nn.Parameter`` of shape ``(2,)``; each update
     evaluates ``fn``, back-propagates and calls ``optimizer.step()``.  A path
@@ -107,7 +136,7 @@ def trajectories(
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps <= 0:
         raise UsageError(f"Argument `steps` must be a positive integer. Received: steps={steps!r}")
     if lrs is None:
-        lrs = surface.default_lrs
+        lrs = default_lrs(surface, name)
     lr_list = [lrs] if isinstance(lrs, (int, float)) else list(lrs)
     if not lr_list:
         raise UsageError("Argument `lrs` must list at least one learning rate. Received: lrs=[]")

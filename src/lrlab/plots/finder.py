@@ -23,27 +23,89 @@ _COLORS = {
 }
 
 
+#: Names short enough to stand above a line.
+_SHORT = {
+    "fastai_valley": "fastai valley",
+    "fastai_steep": "fastai steep",
+    "fastai_minimum": "fastai min/10",
+    "lightning_steepest": "Lightning",
+    "torch_lr_finder_steepest": "torch-lr-finder",
+}
+
+
+def _spread(want: list[float], gap: float) -> list[float]:
+    """Positions near ``want`` (sorted, in 0..1) at least ``gap`` apart, kept in 0..1.
+
+    >>> [round(v, 3) for v in _spread([0.5, 0.5, 0.9], 0.1)]
+    [0.45, 0.55, 0.9]
+    """
+    n = len(want)
+    if n == 0:
+        return []
+    gap = min(gap, 1.0 / n)
+    # Pool neighbours that crowd each other into clusters centred on their mean.
+    clusters: list[list[float]] = []
+    for w in want:
+        clusters.append([w])
+        while len(clusters) > 1:
+            a, b = clusters[-2], clusters[-1]
+            a_end = sum(a) / len(a) + gap * (len(a) - 1) / 2
+            b_start = sum(b) / len(b) - gap * (len(b) - 1) / 2
+            if b_start - a_end >= gap:
+                break
+            clusters[-2:] = [a + b]
+    out: list[float] = []
+    for c in clusters:
+        mid = sum(c) / len(c)
+        out.extend(mid + gap * (i - (len(c) - 1) / 2) for i in range(len(c)))
+    shift = max(0.0, out[-1] - 1.0)
+    out = [v - shift for v in out]
+    shift = max(0.0, -out[0])
+    return [v + shift for v in out]
+
+
 def plot_finder(result: FinderResult, ax: Any = None) -> Figure:
     """Plot ``result`` on ``ax`` (a new :class:`~matplotlib.figure.Figure` when ``None``).
 
-    The x axis is logarithmic for an exponential ramp.  Each suggestion is a
-    vertical line labelled with its rule (dashed, and labelled "= rule", where
-    it falls on an earlier rule's rate); lrlab's range is a shaded band; the
-    fitted divergence edge is a dashed red line.
+    The x axis is logarithmic for an exponential ramp.  Three curves: the raw
+    loss of each batch; the centered moving mean over a tenth of the sweep
+    (zero lag: the curve lrlab's rule reads); and the fastai-style EMA that the
+    peers' rules read (it lags about ``1 / (1 - beta)`` steps behind the raw
+    loss).  Each suggestion is a vertical line labelled on the plot with its
+    rule and rate (dashed where it falls on an earlier rule's rate); lrlab's
+    range is a shaded band; the fitted divergence edge is a dashed red line.
     """
+    from matplotlib.transforms import blended_transform_factory
+
+    from lrlab.finder._core import _centered
+
     if ax is None:
-        fig = Figure(figsize=(8.5, 4.5), layout="constrained")
+        fig = Figure(figsize=(8.5, 5.6), layout="constrained")
         ax = fig.add_subplot(1, 1, 1)
     else:
         fig = ax.figure
     lrs, raw, smooth = result.lrs, result.losses, result.smoothed
     ok = np.isfinite(raw)
-    ax.plot(lrs[ok], raw[ok], color="0.7", lw=1, label="loss")
+    curves = ax.plot(
+        lrs[ok], raw[ok], color="0.65", lw=1, marker=".", ms=3, label="loss of each batch"
+    )
+    centered = _centered(raw, max(1, round(len(raw) * 0.05)))
+    ok = np.isfinite(centered)
+    curves += ax.plot(
+        lrs[ok], centered[ok], color="tab:blue", lw=2,
+        label="centered mean, 10% of the sweep (read by lrlab's rule)",
+    )  # fmt: skip
     ok = np.isfinite(smooth)
-    ax.plot(lrs[ok], smooth[ok], color="tab:blue", lw=2, label="smoothed loss")
-    if result.settings.get("mode", "exponential") == "exponential":
+    beta = result.settings.get("beta", 0.98)
+    curves += ax.plot(
+        lrs[ok], smooth[ok], color="tab:blue", lw=1, ls="--", alpha=0.7,
+        label=f"smoothed loss: EMA, β = {beta:g} (read by the peers' rules; lags)",
+    )  # fmt: skip
+    log = result.settings.get("mode", "exponential") == "exponential"
+    if log:
         ax.set_xscale("log")
     drawn: list[tuple[float, str]] = []
+    marks: list[tuple[float, str, str, bool]] = []
     for name, s in result.suggestions.items():
         color = _COLORS.get(name, "k")
         if name == "lrlab" and s.high > s.low:
@@ -59,6 +121,7 @@ def plot_finder(result: FinderResult, ax: Any = None) -> Figure:
             label=f"{name}: {s.lr:.3g}" + (f" (= {same})" if same else ""),
         )
         drawn.append((s.lr, name))
+        marks.append((s.lr, f"{_SHORT.get(name, name)} {s.lr:.3g}", color, name == "lrlab"))
     if result.divergence_lr is not None:
         ax.axvline(
             result.divergence_lr,
@@ -67,19 +130,30 @@ def plot_finder(result: FinderResult, ax: Any = None) -> Figure:
             lw=1,
             label=f"divergence edge: {result.divergence_lr:.3g}",
         )
-    finite = smooth[np.isfinite(smooth)]
+        marks.append((result.divergence_lr, f"edge {result.divergence_lr:.3g}", "tab:red", False))
+    finite = centered[np.isfinite(centered)]
     if len(finite):
-        # The floor is the lowest loss measured, raw or smoothed: the EMA lags
-        # the raw loss down the slope by about 1/(1-beta) steps, so on a short
-        # sweep the raw loss falls far below it and must stay in frame.
         lo = min(float(finite.min()), float(np.min(raw[np.isfinite(raw)], initial=np.inf)))
-        hi = float(finite[: max(len(finite) // 10, 1)].max())
+        hi = float(max(finite[: max(len(finite) // 10, 1)].max(), np.median(finite)))
         pad = 0.1 * max(hi - lo, abs(lo) * 1e-3, 1e-12)
-        ax.set_ylim(lo - pad, max(hi, float(np.median(finite))) + 3 * pad)
+        ax.set_ylim(lo - pad, hi + 8 * pad)
+    # Each suggestion's name and rate above the plot, over its line: labels of lines
+    # closer than a label's width are spread apart, each joined to its line by a tick.
+    trans = blended_transform_factory(ax.transData, ax.transAxes)
+    x0, x1 = (math.log10(v) for v in ax.get_xlim()) if log else ax.get_xlim()
+    marks.sort()
+    want = [((math.log10(x) if log else x) - x0) / (x1 - x0) for x, *_ in marks]
+    at = _spread(want, gap=0.034)
+    for (x, text, color, bold), pos in zip(marks, at):
+        ax.annotate(
+            text, xy=(x, 1.0), xycoords=trans, xytext=(pos, 1.035), textcoords="axes fraction",
+            rotation=90, ha="center", va="bottom", fontsize=9, color=color,
+            fontweight="bold" if bold else "normal",
+            arrowprops={"arrowstyle": "-", "color": color, "lw": 0.8, "shrinkA": 0, "shrinkB": 0},
+        )  # fmt: skip
     ax.set_xlabel("learning rate")
     ax.set_ylabel("training loss")
-    ax.set_title("LR range test")
-    # Outside the axes: the suggestions are lines across the whole height, so
-    # any place inside would hide some of them or of the curve.
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    fig.suptitle("LR range test: the loss as the rate grows, and each rule's suggestion")
+    # The legend names the curves; the suggestions carry their names on the plot.
+    ax.legend(handles=curves, fontsize=9, loc="lower left")
     return fig

@@ -82,7 +82,7 @@ def plot_trajectories(
                 f"Received: ax={type(ax).__name__}"
             )
         panels = n if layout == "panels" else 1
-        fig = ax if isinstance(ax, Figure) else Figure(figsize=(4.6 * panels, 4.2))
+        fig = ax if isinstance(ax, Figure) else Figure(figsize=(3.8 * panels, 3.9))
         axes = list(np.atleast_1d(fig.subplots(1, panels, squeeze=False)[0]))
     for a in axes:
         contour(a, result.surface, resolution)
@@ -90,14 +90,14 @@ def plot_trajectories(
         target = axes[i] if layout == "panels" else axes[0]
         _draw_path(target, result, i, _COLORS[i % len(_COLORS)])
         if layout == "panels":
-            target.set_title(result.label(i), fontsize=8)
+            target.set_title(result.label(i), fontsize=10)
     if layout == "overlay":
-        axes[0].legend(fontsize=7, loc="upper right")
+        axes[0].legend(fontsize=9, loc="upper right")
     s = result.surface
     title = f"{result.optimizer} on {s.name}: {s.formula}, {result.steps} steps"
     if s.stable_lr is not None and s.optimal_lr is not None:
         title += f"\n2/L = {s.stable_lr:.4g}, 2/(L+μ) = {s.optimal_lr:.4g}"
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(title, fontsize=11)
     if isinstance(fig, Figure):
         fig.tight_layout()
     return fig  # type: ignore[return-value]

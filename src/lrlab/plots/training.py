@@ -17,7 +17,14 @@ from matplotlib.figure import Figure
 from lrlab.errors import UsageError
 from lrlab.train import History
 
-__all__ = ["plot_curves", "plot_history", "plot_lr", "plot_step_size", "smooth"]
+__all__ = [
+    "plot_curves",
+    "plot_history",
+    "plot_lr",
+    "plot_small_multiples",
+    "plot_step_size",
+    "smooth",
+]
 
 _COLORS = (
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
@@ -108,8 +115,21 @@ def _band(
 def _finish(fig: Figure, axis: Axes, ylabel: str) -> Figure:
     axis.set_xlabel("step")
     axis.set_ylabel(ylabel)
-    axis.legend(fontsize=7)
+    axis.legend(fontsize=8)
     axis.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def _finish_apart(fig: Figure, main: Axes, side: Axes, ylabel: str, side_title: str) -> Figure:
+    """Label a figure of two panels: the rest, and the configurations set apart."""
+    side.set_title(side_title, fontsize=10)
+    main.set_title("the rest", fontsize=10)
+    side.set_xlabel("step")
+    side.legend(fontsize=9)
+    side.grid(alpha=0.3)
+    _finish(fig, main, ylabel)
+    main.legend(fontsize=9)  # the wider figure is shown smaller on the page
     fig.tight_layout()
     return fig
 
@@ -122,6 +142,7 @@ def plot_curves(
     window: int | None = None,
     band: str = "minmax",
     log: bool = True,
+    apart: Sequence[str] = (),
 ) -> Figure:
     """Loss curves, one line per configuration: the mean over seeds with a band.
 
@@ -130,7 +151,8 @@ def plot_curves(
     ``what="val_loss"`` or ``"val_metric"`` plots the evaluations.  The band is
     the min..max over seeds (``band="minmax"``) or mean ± one standard
     deviation (``band="std"``).  The y-range is clipped so a diverged run does
-    not flatten the others.
+    not flatten the others; the configurations named in ``apart`` (say, the
+    ones that blew up) get a second panel with its own scale (new figures only).
     """
     if what not in ("train_loss", "val_loss", "val_metric"):
         raise UsageError(
@@ -140,10 +162,19 @@ def plot_curves(
     if band not in ("minmax", "std"):
         raise UsageError(f"Argument `band` must be 'minmax' or 'std'. Received: band={band!r}")
     groups = _normalize(histories)
-    fig, axis = _figure(ax)
-    lows, highs = [], []
+    apart = [a for a in apart if a in groups] if ax is None else []
+    if apart and len(apart) < len(groups):
+        fig = Figure(figsize=(11.0, 4.2))
+        axis, side = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+        panels = [axis, side]
+    else:
+        fig, axis = _figure(ax)
+        panels = [axis]
+    lows: dict[Axes, list[float]] = {a: [] for a in panels}
+    highs: dict[Axes, list[float]] = {a: [] for a in panels}
     for i, (label, hs) in enumerate(groups.items()):
         color = _COLORS[i % len(_COLORS)]
+        target = panels[-1] if label in apart else axis
         if what == "train_loss":
             n = max(len(h.train_loss) for h in hs)
             w = window if window is not None else max(1, n // 50)
@@ -153,14 +184,15 @@ def plot_curves(
             longest = max(hs, key=lambda h: len(h.eval_steps))
             rows = _stack([getattr(h, what) for h in hs])
             x = longest.eval_steps.astype(np.float64)
-        lo, hi = _band(axis, x, rows, color, label, band)
-        lows.append(lo)
-        highs.append(hi)
-    if log and what != "val_metric":
-        axis.set_yscale("log")
-        lo, hi = min(lows), max(highs)
-        if np.isfinite(lo) and np.isfinite(hi) and hi > lo > 0:
-            axis.set_ylim(lo / 1.5, hi * 3)
+        lo, hi = _band(target, x, rows, color, label, band)
+        lows[target].append(lo)
+        highs[target].append(hi)
+    for a in panels:
+        if log and what != "val_metric":
+            a.set_yscale("log")
+            lo, hi = min(lows[a]), max(highs[a])
+            if np.isfinite(lo) and np.isfinite(hi) and hi > lo > 0:
+                a.set_ylim(lo / 1.5, hi * 3)
     names = {
         "train_loss": "training loss",
         "val_loss": "validation loss",
@@ -170,7 +202,9 @@ def plot_curves(
         metric = next(iter(groups.values()))[0].meta.get("metric_name")
         if metric:
             names["val_metric"] = f"validation {metric}"
-    return _finish(fig, axis, names[what])
+    if len(panels) == 1:
+        return _finish(fig, axis, names[what])
+    return _finish_apart(fig, axis, panels[1], names[what], "own scale: " + ", ".join(apart))
 
 
 def plot_lr(histories: Histories, ax: Axes | Figure | None = None, *, log: bool = False) -> Figure:
@@ -205,38 +239,149 @@ def plot_lr(histories: Histories, ax: Axes | Figure | None = None, *, log: bool 
     return _finish(fig, axis, "learning rate")
 
 
+def _step_sizes(hs: Sequence[History], window: int | None) -> np.ndarray:
+    n = max(len(h.step_size) for h in hs)
+    w = window if window is not None else max(1, n // 50)
+    rows = []
+    for h in hs:
+        s = h.step_size.copy()
+        ok = np.isfinite(s)
+        if ok.any() and not ok.all():  # measured every K steps: hold the last value
+            idx = np.where(ok, np.arange(len(s)), 0)
+            np.maximum.accumulate(idx, out=idx)
+            s = s[idx]
+        rows.append(smooth(s, w))
+    return _stack(rows)
+
+
+def _outliers(levels: Mapping[str, np.ndarray], factor: float = 1e3) -> list[str]:
+    """The labels whose largest value exceeds ``factor`` times the median level of all.
+
+    ``levels`` maps a label to positive values (NaN ignored); the median level is
+    the median over labels of each one's median.
+
+    >>> _outliers({"a": np.array([1.0, 2.0]), "b": np.array([1.5]), "c": np.array([1.0, 1e9])})
+    ['c']
+    """
+    meds = {k: float(np.nanmedian(v)) for k, v in levels.items() if np.isfinite(v).any()}
+    if len(meds) < 3:
+        return []
+    ref = float(np.median(list(meds.values())))
+    return [k for k in meds if float(np.nanmax(levels[k])) > factor * ref]
+
+
 def plot_step_size(
-    histories: Histories, ax: Axes | Figure | None = None, *, window: int | None = None
+    histories: Histories,
+    ax: Axes | Figure | None = None,
+    *,
+    window: int | None = None,
+    split: bool = True,
 ) -> Figure:
     """The effective step size ``||delta theta|| / ||g||`` per step, mean over seeds (log scale).
 
     For plain SGD it equals the LR; for adaptive optimizers it shows how far
-    they move the step away from it.  Smoothed like :func:`plot_curves`.
+    they move the step away from it.  Smoothed like :func:`plot_curves`.  With
+    ``split`` (and a new figure), configurations whose step size runs more than
+    1000x above the median level of all (see :func:`_outliers`) get a second
+    panel with its own scale, so they do not flatten the others.
     """
     groups = _normalize(histories)
-    fig, axis = _figure(ax)
-    for i, (label, hs) in enumerate(groups.items()):
-        n = max(len(h.step_size) for h in hs)
-        w = window if window is not None else max(1, n // 50)
-        rows = []
-        for h in hs:
-            s = h.step_size.copy()
-            ok = np.isfinite(s)
-            if ok.any() and not ok.all():  # measured every K steps: hold the last value
-                idx = np.where(ok, np.arange(len(s)), 0)
-                np.maximum.accumulate(idx, out=idx)
-                s = s[idx]
-            rows.append(smooth(s, w))
-        _band(
-            axis,
-            np.arange(n, dtype=np.float64),
-            _stack(rows),
-            _COLORS[i % len(_COLORS)],
-            label,
-            "minmax",
+    rows = {label: _step_sizes(hs, window) for label, hs in groups.items()}
+    colors = {label: _COLORS[i % len(_COLORS)] for i, label in enumerate(groups)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns after divergence
+        means = {label: np.nanmean(r, axis=0) for label, r in rows.items()}
+    far = _outliers(means) if split and ax is None else []
+    if far and len(far) < len(groups):
+        fig = Figure(figsize=(11.0, 4.2))
+        main, side = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+    else:
+        far = []
+        fig, main = _figure(ax)
+        side = None
+    for label, r in rows.items():
+        target = side if label in far and side is not None else main
+        _band(target, np.arange(r.shape[1], dtype=np.float64), r, colors[label], label, "minmax")
+    main.set_yscale("log")
+    if side is None:
+        return _finish(fig, main, "effective step size ‖Δθ‖/‖g‖")
+    side.set_yscale("log")
+    return _finish_apart(
+        fig, main, side, "effective step size ‖Δθ‖/‖g‖", "own scale: more than 1000× the others"
+    )
+
+
+def _curve(hs: Sequence[History], what: str) -> tuple[np.ndarray, np.ndarray]:
+    """The x values and the per-seed rows of one configuration's loss curve: the
+    training loss smoothed over steps/50 (as :func:`plot_curves`), or the evaluations."""
+    if what == "train_loss":
+        n = max(len(h.train_loss) for h in hs)
+        rows = _stack([smooth(h.train_loss, max(1, n // 50)) for h in hs])
+        return np.arange(rows.shape[1], dtype=np.float64), rows
+    longest = max(hs, key=lambda h: len(h.eval_steps))
+    return longest.eval_steps.astype(np.float64), _stack([getattr(h, what) for h in hs])
+
+
+def plot_small_multiples(
+    histories: Histories, *, what: str = "val_loss", columns: int = 4
+) -> Figure:
+    """One small panel per configuration, on shared axes.
+
+    ``what="val_loss"`` or ``"train_loss"``: each panel draws its
+    configuration's loss (mean over seeds, min..max band; the training loss
+    smoothed as in :func:`plot_curves`) over the others' in light grey, so each
+    is seen against the field; ``what="lr"``: each panel draws the rates the
+    configuration ran with (every distinct seed's, as :func:`plot_lr`).
+    """
+    if what not in ("val_loss", "train_loss", "lr"):
+        raise UsageError(
+            f"Argument `what` must be 'val_loss', 'train_loss' or 'lr'. Received: what={what!r}"
         )
-    axis.set_yscale("log")
-    return _finish(fig, axis, "effective step size ‖Δθ‖/‖g‖")
+    groups = _normalize(histories)
+    n = len(groups)
+    cols = max(1, min(columns, n))
+    nrows = -(-n // cols)
+    fig = Figure(figsize=(11.0, 2.5 * nrows + 0.6))
+    axes = np.atleast_1d(fig.subplots(nrows, cols, sharex=True, sharey=True, squeeze=False))
+    flat = list(axes.ravel())
+    curves = {} if what == "lr" else {label: _curve(hs, what) for label, hs in groups.items()}
+    lows, highs = [], []
+    for i, (label, hs) in enumerate(groups.items()):
+        axis = flat[i]
+        color = _COLORS[i % len(_COLORS)]
+        if what == "lr":
+            plot_lr({label: hs}, axis)
+            axis.get_legend().remove()
+            for line in axis.get_lines():
+                line.set_color(color)
+            axis.set_xlabel("")
+            axis.set_ylabel("")
+        else:
+            for other, (x, rows) in curves.items():
+                if other != label:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)
+                        axis.plot(x, np.nanmean(rows, axis=0), color="0.8", lw=0.9)
+            lo, hi = _band(axis, *curves[label], color, label, "minmax")
+            lows.append(lo)
+            highs.append(hi)
+            axis.set_yscale("log")
+        axis.set_title(label, fontsize=10, color=color)
+        axis.grid(alpha=0.3)
+        axis.tick_params(labelsize=9)
+    for axis in flat[n:]:
+        axis.set_visible(False)
+    if lows:
+        lo, hi = min(lows), max(highs)
+        if np.isfinite(lo) and np.isfinite(hi) and hi > lo > 0:
+            flat[0].set_ylim(lo / 1.3, hi * 1.5)
+    for axis in axes[-1]:
+        axis.set_xlabel("step", fontsize=9)
+    names = {"val_loss": "validation loss", "train_loss": "training loss", "lr": "learning rate"}
+    for axis in axes[:, 0]:
+        axis.set_ylabel(names[what], fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
 def plot_history(history: History, fig: Figure | None = None) -> Figure:

@@ -29,6 +29,8 @@ class Table:
     caption: str
     columns: list[str]
     rows: list[list[Any]]
+    #: Significant digits shown of a column, by name (default 4): a spread needs two.
+    digits: dict[str, int] = field(default_factory=dict)
 
     def to_csv(self, path: Path) -> None:
         with path.open("w", newline="") as fh:
@@ -62,7 +64,7 @@ class Section:
     formulas: list[str] = field(default_factory=list)
 
 
-def fmt(v: Any) -> str:
+def fmt(v: Any, digits: int = 4) -> str:
     """A number as a person reads it: 4 significant digits, ``—`` for NaN."""
     if isinstance(v, bool) or v is None:
         return "—" if v is None else ("yes" if v else "no")
@@ -73,7 +75,7 @@ def fmt(v: Any) -> str:
             return "—"
         if math.isinf(v):
             return "∞" if v > 0 else "−∞"
-        return f"{v:.4g}"
+        return f"{v:.{digits}g}"
     return str(v)
 
 
@@ -132,9 +134,16 @@ code { font-family: ui-monospace,SFMono-Regular,Menlo,monospace; font-size:.9em;
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; margin: .6rem 0; font-size: .9rem; min-width: 50%; }
 caption { text-align: left; color: var(--muted); padding-bottom: .3rem; }
-th, td { border-bottom: 1px solid var(--line); padding: .25rem .6rem; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-th { background: #f1f4f8; }
+th, td { border-bottom: 1px solid var(--line); padding: .25rem .6rem; text-align: left;
+         vertical-align: top; }
+th { background: #f1f4f8; font-weight: 600; }
+td.n, th.n { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+@media (max-width: 640px) {
+  table { font-size: .72rem; min-width: 0; }
+  th, td { padding: .2rem .22rem; }
+  th { font-size: .66rem; }
+  th.n { white-space: normal; }
+}
 footer { color: var(--muted); font-size: .85rem; margin-top: 3rem; }
 """
 
@@ -170,13 +179,36 @@ def render_page(sections: Sequence[Section], *, title: str, subtitle: str, foote
             )
         for t in s.tables:
             parts.append(f'<div class="table-wrap"><table><caption>{e(t.caption)}</caption>')
-            parts.append("<tr>" + "".join(f"<th>{e(c)}</th>" for c in t.columns) + "</tr>")
+            numeric = [
+                any(_is_number(r[i]) for r in t.rows)
+                and all(_is_number(r[i]) or fmt(r[i]) == "—" for r in t.rows)
+                for i in range(len(t.columns))
+            ]
+            parts.append(
+                "<tr>"
+                + "".join(f"<th{_NUM if n else ''}>{e(c)}</th>" for c, n in zip(t.columns, numeric))
+                + "</tr>"
+            )
             for r in t.rows:
-                parts.append("<tr>" + "".join(f"<td>{e(fmt(v))}</td>" for v in r) + "</tr>")
+                parts.append(
+                    "<tr>"
+                    + "".join(
+                        f"<td{_NUM if n else ''}>{e(fmt(v, t.digits.get(c, 4)))}</td>"
+                        for v, n, c in zip(r, numeric, t.columns)
+                    )
+                    + "</tr>"
+                )
             parts.append("</table></div>")
         parts.append("</section>")
     parts.append(f"<footer>{e(footer)}</footer></main></body></html>")
     return "\n".join(parts)
+
+
+_NUM = ' class="n"'  # a numeric column: right-aligned, never wrapped mid-number
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _inline(text: str) -> str:

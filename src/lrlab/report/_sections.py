@@ -8,6 +8,7 @@ figures, tables, and the raw numbers for ``results.json``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,8 @@ class Context:
     budget: Budget
     quiet: bool = True
     results: dict[str, Any] = field(default_factory=dict)
+    #: Called with the fraction (0..1) of the running section done: moves the progress bar.
+    advance: Callable[[float], None] = field(default=lambda fraction: None)
 
     @property
     def task(self) -> Any:
@@ -161,9 +164,22 @@ def landscape(ctx: Context) -> Section:
         rho = surface.rate(lr)
         rows.append([lr, lr / edge, rho, r["loss"], r["distance"], r["diverged"]])
     small, good, large = res.summary()
-    ros = trajectories("rosenbrock", "sgd", [2e-4, 1e-3, 2.5e-3], steps=steps * 4)
+    for ax, regime in zip(fig.axes, ("too small", "near the best", "too large")):
+        ax.set_title(f"{regime}\n{ax.get_title()}", fontsize=10)
+    fig.tight_layout()
+    # Rosenbrock's valley is curved and flat along its floor: gradient descent needs
+    # thousands of steps to follow it, so the paths get 60 times the bowl's.
+    ros_lrs = [2e-4, 2e-3, 4e-3]
+    ros = trajectories("rosenbrock", "sgd", ros_lrs, steps=steps * 60)
     fig2 = plot_trajectories(ros)
-    fig2.suptitle("The same three regimes on Rosenbrock's valley (SGD)")
+    ros_rows = ros.summary()
+    for ax, regime, r in zip(fig2.axes, ("too small", "near the best", "too large"), ros_rows):
+        ax.set_title(f"{regime}\nlr={r['lr']:g}, ends {r['distance']:.2g} from ★", fontsize=10)
+    fig2.suptitle(
+        f"SGD on Rosenbrock's valley, {ros.steps} steps from (−1.2, 1); ★ is the minimum (1, 1)",
+        fontsize=11,
+    )
+    fig2.tight_layout()
     return Section(
         key="landscape",
         title="3. A fixed learning rate on a loss surface",
@@ -178,6 +194,21 @@ def landscape(ctx: Context) -> Section:
             f"axis overshoots more each step and the iterate "
             f"{'diverges' if large['diverged'] else 'oscillates ever wider'}: "
             f"{large['distance']:.3g} away after {large['steps']} steps.",
+            "Rosenbrock's function has a narrow curved valley whose floor falls only gently "
+            "to the minimum at (1, 1): across the valley the curvature is hundreds of times "
+            "larger than along it, so a single rate must be small for the walls and is then "
+            f"tiny for the floor. In {ros.steps} steps of SGD, the small rate "
+            f"(lr = {ros_rows[0]['lr']:g}) has only slid down into the valley, still "
+            f"{ros_rows[0]['distance']:.2g} from the minimum; the rate near the best "
+            f"(lr = {ros_rows[1]['lr']:g}) drops into the valley and follows its floor round, "
+            f"ending {ros_rows[1]['distance']:.2g} away; the large rate "
+            f"(lr = {ros_rows[2]['lr']:g}) overshoots across the steep walls, zig-zags and "
+            + (
+                "diverges"
+                if ros_rows[2]["diverged"]
+                else f"stalls {ros_rows[2]['distance']:.2g} away, short of the smaller rate"
+            )
+            + ". Past about lr = 0.006 the first steps already leave the frame and diverge.",
         ],
         figures=[
             Figure_("landscape-quadratic", fig, "Paths of gradient descent for three LRs."),
@@ -211,13 +242,20 @@ def range_test(ctx: Context) -> Section:
 
     task = ctx.task
     sweep, _ = advice_budget(ctx.steps)
+    # At least 100 steps, two per 1.2x of rate over 10⁻⁶…10: a curve a reader can
+    # follow, and one the rules' smoothing does not swallow.  The race keeps the steps
+    # it has at the default budget, so the longer sweep is paid on top of it.
+    extra = max(100 - sweep, 0)
+    sweep += extra
     res = find_lr_task(
         task,
         "momentum",
         seed=ctx.seed,
         num_steps=sweep,
+        budget=0.25 + extra / task.steps,
         quiet=ctx.quiet,
     )
+    ctx.advance(0.3)
     fig = res.plot()
     assert isinstance(fig, Figure)
     rows: list[list[Any]] = []
@@ -230,12 +268,14 @@ def range_test(ctx: Context) -> Section:
         mean = float(np.mean(losses)) if all(np.isfinite(losses)) else math.inf
         rows.append([name, float(sug.lr), mean, sum(not np.isfinite(v) for v in losses)])
         data_rows.append({"rule": name, "lr": float(sug.lr), "val_losses": losses})
+        ctx.advance(0.3 + 0.7 * len(rows) / len(res.suggestions))
     ours = res.suggestion
     lr = float(ours.lr) if ours is not None else 0.01
     ctx.results["finder_lr"] = lr
     ctx.results["finder"] = res
     best_row = min(rows, key=lambda r: float(r[2]))
     ctx.results["finder_rows"] = rows
+    beta = float(res.settings.get("beta", 0.98))
     if ours is None:
         span = "no range (the sweep was too short)"
     else:
@@ -247,15 +287,28 @@ def range_test(ctx: Context) -> Section:
         paragraphs=[
             f"The range test trains {task.name} with SGD + momentum while the rate grows "
             f"exponentially from 10⁻⁶ to 10, recording the loss; it stopped ({res.stop_reason}) "
-            f"at lr = {res.stop_lr:.3g} after {len(res.lrs)} steps. Each rule reads a "
-            "suggestion off the smoothed curve; every suggestion was then trained for "
-            f"{ctx.steps} steps on {len(ctx.seeds)} seed(s).",
+            f"at lr = {res.stop_lr:.3g} after {len(res.lrs)} steps. The peers' rules (fastai, "
+            "Lightning, torch-lr-finder) read a suggestion off an exponential moving average "
+            f"of the loss (β = {beta:g}, the dashed curve), which trails the raw loss by some "
+            f"1/(1 − β) = {1 / (1 - beta):.0f} steps and so bottoms out at a larger rate than "
+            "the loss does; lrlab's rule reads a centered mean without that lag (the thick "
+            "curve). "
+            "Each suggestion is labelled on its line and was then trained for "
+            f"{ctx.steps} steps on {len(ctx.seeds)} seed(s) (the table).",
             f"lrlab's suggestion is lr = {lr:.3g}, with {span}; it spent {res.steps} "
             f"training steps in all ({res.steps / ctx.steps:.0%} of one training run).{why} The "
             f"lowest validation loss came from the {best_row[0]!r} rule "
             f"(lr = {best_row[1]:.3g}, loss {fmt(best_row[2])}).",
         ],
-        figures=[Figure_("range-test", fig, "Loss against LR with every rule's suggestion.")],
+        figures=[
+            Figure_(
+                "range-test",
+                fig,
+                "Training loss against the rate during the sweep: grey dots each batch, the "
+                "thick curve the centered mean lrlab reads, the dashed one the lagging EMA the "
+                "peers read; the shaded band is lrlab's range.",
+            )
+        ],
         tables=[
             Table(
                 "range-test",
@@ -299,21 +352,61 @@ def schedules_on_training(ctx: Context) -> Section:
     # 40 validation checks per run: finer curves, and enough checks for the plateau rule to act.
     every = max(1, ctx.steps // 40)
     cmp = compare(
-        ctx.task, runs, seeds=ctx.seeds, steps=ctx.steps, eval_every=every, quiet=ctx.quiet
-    )
-    figs = cmp.figures()
+        ctx.task, runs, seeds=ctx.seeds, steps=ctx.steps, eval_every=every, quiet=ctx.quiet,
+        progress=lambda done, total: ctx.advance(done / total),
+    )  # fmt: skip
+    from lrlab.plots.training import plot_small_multiples
+
     best = cmp.best
     fixed = next(r for r in cmp.table if r["label"] == "fixed")
     table = _comparison_table(cmp)
     ctx.results["best_schedule"] = best
     ctx.results["schedule_table"] = cmp.table
-    verdict = (
-        f"The fixed rate finished at {fmt(fixed['final_val_loss_mean'])}; the best decay, "
-        f"{best['label']}, at {fmt(best['final_val_loss_mean'])} "
-        f"({_ratio(fixed['final_val_loss_mean'], best['final_val_loss_mean'])})."
-        if best["label"] != "fixed"
-        else "Here the fixed rate won: at this budget no decay helped."
+    ties = _ties(cmp.table)
+    spread = (
+        f"within {best['label']}'s seed spread (± {fmt(best['final_val_loss_std'])})"
+        if len(ctx.seeds) > 1
+        else "equal to it"
     )
+    if len(ties) > 1:
+        names = _join([t["label"] for t in ties])
+        verdict = (
+            f"{names[0].upper()}{names[1:]} are tied: {best['label']} ended lowest, at "
+            f"{fmt(best['final_val_loss_mean'])}, and the others' mean final losses are "
+            f"{spread}."
+        )
+        if all(t["label"] != "fixed" for t in ties):
+            verdict += (
+                f" The fixed rate ended at {fmt(fixed['final_val_loss_mean'])} "
+                f"({_ratio(fixed['final_val_loss_mean'], best['final_val_loss_mean'])})."
+            )
+    elif best["label"] != "fixed":
+        verdict = (
+            f"The fixed rate finished at {fmt(fixed['final_val_loss_mean'])}; the best decay, "
+            f"{best['label']}, at {fmt(best['final_val_loss_mean'])} "
+            f"({_ratio(fixed['final_val_loss_mean'], best['final_val_loss_mean'])}), outside "
+            "every other schedule's reach."
+        )
+    else:
+        verdict = (
+            "Here the fixed rate won, and no decay came within its seed spread: at this "
+            "budget no decay helped."
+        )
+    figs = {
+        "val_loss": plot_small_multiples(cmp.histories, what="val_loss"),
+        "loss": plot_small_multiples(cmp.histories, what="train_loss"),
+        "lr": plot_small_multiples(cmp.histories, what="lr"),
+    }
+    figs["val_loss"].suptitle(
+        f"{cmp.task}: validation loss of each schedule (grey: the others), {len(ctx.seeds)} seed(s)"
+    )
+    figs["loss"].suptitle(
+        f"{cmp.task}: training loss of each schedule, smoothed (grey: the others), "
+        f"{len(ctx.seeds)} seed(s)"
+    )
+    figs["lr"].suptitle(f"{cmp.task}: the learning rate each schedule ran with")
+    for f in figs.values():
+        f.tight_layout()
     hs = cmp.histories["reduce-on-plateau"]
     firsts = [int(np.argmax(h.lr < h.lr[0])) for h in hs if len(h.lr) and h.lr.min() < h.lr[0]]
     if firsts:
@@ -342,9 +435,24 @@ def schedules_on_training(ctx: Context) -> Section:
             "winner's final loss.",
         ],
         figures=[
-            Figure_("schedules-val-loss", figs["val_loss"], "Validation loss per schedule."),
-            Figure_("schedules-loss", figs["loss"], "Training loss per schedule (smoothed)."),
-            Figure_("schedules-lr", figs["lr"], "The learning rate each schedule ran with."),
+            Figure_(
+                "schedules-val-loss",
+                figs["val_loss"],
+                "Validation loss, one panel per schedule (mean over seeds, band min–max), "
+                "the other schedules in grey behind it.",
+            ),
+            Figure_(
+                "schedules-loss",
+                figs["loss"],
+                "Training loss, one panel per schedule (a moving mean over a fiftieth of the "
+                "run; band min–max over seeds), the other schedules in grey behind it.",
+            ),
+            Figure_(
+                "schedules-lr",
+                figs["lr"],
+                "The learning rate each schedule ran with, one panel each (reduce-on-plateau: "
+                "one line per seed that lowered its rate at other steps).",
+            ),
         ],
         tables=[table],
         data={
@@ -353,6 +461,11 @@ def schedules_on_training(ctx: Context) -> Section:
             "plateau_first_reductions": firsts,
         },
     )
+
+
+def _join(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _ratio(a: float, b: float) -> str:
@@ -365,21 +478,26 @@ def _comparison_table(cmp: Any, name: str = "schedules") -> Table:
     metric = cmp.metric_name
     rows = []
     for r in cmp.table:
+        # One seed has no spread: a dash, not "± 0".  Steps are counted in whole updates.
+        std = r["final_val_loss_std"] if r["seeds"] - r["diverged"] > 1 else None
+        to_target = r["steps_to_target_mean"]
         rows.append(
             [
                 r["label"],
                 r["final_val_loss_mean"],
-                r["final_val_loss_std"],
+                std,
                 r["final_val_metric_mean"],
-                r["steps_to_target_mean"],
+                None if to_target is None else round(to_target),
                 r["diverged"],
             ]
         )
     return Table(
         name,
-        f"{cmp.task}: final validation loss and {metric}, mean over seeds",
+        f"{cmp.task}: final validation loss and {metric}, mean over seeds ('steps to target':"
+        " mean over the seeds that got there, rounded to a whole step)",
         ["run", "val loss", "± (std)", f"val {metric}", "steps to target", "diverged"],
         rows,
+        digits={"± (std)": 2},
     )
 
 
@@ -414,6 +532,7 @@ def optimizers(ctx: Context) -> Section:
     base: dict[str, float] = {}
     advice_steps = tested_here = 0
     runs, defaults = [], []
+    n_tests = sum(t and n not in found for _, n, _, t in OPTIMIZER_RUNS)
     for label, name, default, tuned in OPTIMIZER_RUNS:
         if not tuned:
             runs.append({"optimizer": name, "label": label, "lr": default})
@@ -425,14 +544,32 @@ def optimizers(ctx: Context) -> Section:
             )  # fmt: skip
             advice_steps += res.steps
             tested_here += 1
+            ctx.advance(0.2 * tested_here / max(n_tests, 1))
             found[name] = float(res.suggestion.lr) if res.suggestion is not None else base[name]
         runs.append(
             {"optimizer": name, "lr": found[name], "label": f"{label} (lr {found[name]:.3g})"}
         )
         defaults.append({"optimizer": name, "lr": base[name], "label": label})
-    cmp = compare(ctx.task, runs, seeds=ctx.seeds, steps=ctx.steps, quiet=ctx.quiet)
-    at_default = compare(ctx.task, defaults, seeds=ctx.seeds, steps=ctx.steps, quiet=ctx.quiet)
+    cmp = compare(
+        ctx.task,
+        runs,
+        seeds=ctx.seeds,
+        steps=ctx.steps,
+        quiet=ctx.quiet,
+        progress=lambda done, total: ctx.advance(0.2 + 0.5 * done / total),
+    )
+    at_default = compare(
+        ctx.task, defaults, seeds=ctx.seeds, steps=ctx.steps, quiet=ctx.quiet,
+        progress=lambda done, total: ctx.advance(0.7 + 0.3 * done / total),
+    )  # fmt: skip
     figs = cmp.figures()
+    blowups = _blowups(cmp)
+    if blowups["labels"]:  # the runaways' losses get a scale of their own too
+        from lrlab.plots.training import plot_curves
+
+        figs["val_loss"] = plot_curves(cmp.histories, what="val_loss", apart=blowups["labels"])
+        figs["val_loss"].suptitle(f"{cmp.task}: validation loss over {len(ctx.seeds)} seed(s)")
+        figs["val_loss"].tight_layout()
     best = cmp.best
     ctx.results["best_optimizer"] = best
     ctx.results["optimizer_table"] = cmp.table
@@ -467,13 +604,22 @@ def optimizers(ctx: Context) -> Section:
             f"{fmt(best['final_val_loss_mean'])}. Learning-rate-free at defaults — {free_txt}. "
             "The last columns train each of the others at its customary default rate instead: "
             f"its own range-test rate did better for {better} of {len(plain)}.",
+            *([blowups["text"]] if blowups["text"] else []),
         ],
         figures=[
-            Figure_("optimizers-val-loss", figs["val_loss"], "Validation loss per optimizer."),
+            Figure_(
+                "optimizers-val-loss",
+                figs["val_loss"],
+                _apart("Validation loss per optimizer", figs["val_loss"], blowups["labels"]),
+            ),
             Figure_(
                 "optimizers-step-size",
                 figs["step_size"],
-                "Effective step size ‖Δθ‖/‖g‖ per optimizer (log scale).",
+                _apart(
+                    "Effective step size ‖Δθ‖/‖g‖ per optimizer (log scale)",
+                    figs["step_size"],
+                    blowups["labels"],
+                ),
             ),
         ],
         tables=[table],
@@ -482,13 +628,75 @@ def optimizers(ctx: Context) -> Section:
             "at_default_lr": at_default.to_dict(histories=False),
             "range_test_lr": found,
             "advice_steps": advice_steps,
+            "blowups": blowups["rows"],
         },
     )
+
+
+def _apart(caption: str, fig: Figure, labels: list[str]) -> str:
+    """A caption that says which configurations a two-panel figure set apart."""
+    if len(fig.axes) > 1 and labels:
+        return f"{caption}; {_join(labels)} on the right, on a scale of their own."
+    return caption + "."
+
+
+def _blowups(cmp: Any) -> dict[str, Any]:
+    """Optimizers whose effective step ran away (more than 1000x the median level of all):
+    how far, and what it did to their validation loss and metric, in words."""
+    from lrlab.plots.training import _outliers, _step_sizes
+
+    with np.errstate(all="ignore"):
+        means = {
+            label: np.nanmean(_step_sizes(hs, None), axis=0) for label, hs in cmp.histories.items()
+        }
+    far = _outliers(means)
+    if not far or len(far) == len(means):
+        return {"labels": [], "rows": [], "text": ""}
+    rows = {r["label"]: r for r in cmp.table}
+    typical = float(np.median([np.nanmedian(v) for k, v in means.items() if k not in far]))
+    facts, data, peaks = [], [], []
+    for label in far:
+        peak = float(np.nanmax(means[label]))
+        peaks.append(peak)
+        r = rows[label]
+        data.append({"label": label, "peak_step_size": peak, "typical_others": typical})
+        facts.append(
+            f"{label} peaked at {peak:.2g} (validation loss {fmt(r['final_val_loss_mean'])}, "
+            f"{cmp.metric_name} {fmt(r['final_val_metric_mean'])})"
+        )
+    rest = [r["final_val_metric_mean"] for k, r in rows.items() if k not in far]
+    best_metric = max(rest) if cmp.greater_is_better else min(rest)
+    kept = all(
+        np.isfinite(rows[k]["final_val_metric_mean"])
+        and abs(rows[k]["final_val_metric_mean"] - best_metric) <= 0.1 * abs(best_metric)
+        for k in far
+    )
+    why = (
+        "Such steps throw the weights far out: most predictions can still come out right, "
+        f"which keeps the {cmp.metric_name} within 10% of the best, but the wrong ones are "
+        "wrong by a huge margin (with huge confidence), and the loss charges that heavily."
+        if kept
+        else "Such steps throw the weights far out, and the loss shows it."
+    )
+    text = (
+        f"{_join(far)} blew up: their estimate of the step's scale kept growing until "
+        f"‖Δθ‖/‖g‖ ran {math.log10(max(peaks) / typical):.0f} orders "
+        f"of magnitude above the others' (about {typical:.2g}) — " + "; ".join(facts) + ". "
+        f"{why} Their step sizes have a panel of their own in the figure, so the others "
+        "stay readable."
+    )
+    return {"labels": far, "rows": data, "text": text}
 
 
 # -- 7. grid vs random vs Bayesian search --------------------------------------------------
 
 SAMPLER_NAMES = {"grid": "grid search", "random": "random search", "tpe": "Bayesian (TPE)"}
+
+
+def _schedule_name(family: str) -> str:
+    """The page's name of a search space's schedule family: one name per schedule
+    across sections (the search's ``constant`` is the schedules section's ``fixed``)."""
+    return {"constant": "fixed"}.get(family, family)
 
 
 def search(ctx: Context) -> Section:
@@ -508,7 +716,8 @@ def search(ctx: Context) -> Section:
     steps = int(b.search_steps or ctx.steps)
     results = {}
     with tempfile.TemporaryDirectory(prefix="lrlab-report-search-") as tmp:
-        for sampler in SAMPLER_NAMES:
+        for k, sampler in enumerate(SAMPLER_NAMES):
+            ctx.advance(k / len(SAMPLER_NAMES))
             results[sampler] = tune(
                 ctx.task,
                 sampler=sampler,
@@ -522,11 +731,17 @@ def search(ctx: Context) -> Section:
                 study=f"report-{sampler}",
                 quiet=True,
             )
-    fig = Figure(figsize=(11.0, 4.2), layout="constrained")
+    fig = Figure(figsize=(11.0, 4.4), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
     rows, data = [], {}
     finite_vals: list[float] = []
     best_overall = None
+    overall = min(
+        (r["value"] for res in results.values() for r in res.trials
+         if r["state"] == "COMPLETE" and r["value"] is not None),
+        default=math.nan,
+    )  # fmt: skip
+    curves = []
     for sampler, res in results.items():
         trials = sorted(res.trials, key=lambda r: r["number"])
         spent = np.cumsum([r["steps"] for r in trials])
@@ -540,7 +755,7 @@ def search(ctx: Context) -> Section:
         best_so_far = np.minimum.accumulate(vals)
         ok = np.isfinite(best_so_far)
         label = SAMPLER_NAMES[sampler]
-        ax1.step(spent[ok], best_so_far[ok], where="post", marker="o", ms=3, label=label)
+        curves.append((label, spent[ok], best_so_far[ok] - overall))
         done = [r for r in trials if r["state"] == "COMPLETE" and r["value"] is not None]
         cut = [r for r in trials if r["state"] == "PRUNED" and r.get("run_losses")]
         (dot,) = ax2.plot(
@@ -565,7 +780,7 @@ def search(ctx: Context) -> Section:
                 res.total_steps,
                 best["value"] if best else math.inf,
                 best["lr"] if best else math.nan,
-                best["schedule"] if best else "—",
+                _schedule_name(best["schedule"]) if best else "—",
             ]
         )
         study = res.to_dict()
@@ -576,23 +791,42 @@ def search(ctx: Context) -> Section:
                 "sampler": label,
                 "lr": float(best["lr"]),
                 "value": float(best["value"]),
-                "config": f"{best['optimizer']} with {best['schedule']} at lr {best['lr']:.3g}",
+                "config": (
+                    f"{best['optimizer']} with the {_schedule_name(best['schedule'])} schedule "
+                    f"at lr {best['lr']:.3g}"
+                ),
                 "steps": int(res.total_steps),
+                "steps_per_fold": steps,
+                "cv": b.cv,
             }
     finite_vals = [v for v in finite_vals if np.isfinite(v)]
+    # The gap to the best any sampler found, on a log scale: the three curves end within
+    # a percent of each other, which a loss axis cannot show.  A gap of 0 (this sampler
+    # found the overall best) sits on a floor line below the smallest gap.
+    gaps = [g for _, _, c in curves for g in c if np.isfinite(g) and g > 0]
+    floor = min(gaps) / 3 if gaps else (abs(overall) or 1.0) * 1e-4
+    for (label, x, gap), marker in zip(curves, ("o", "s", "^")):
+        ax1.step(x, np.maximum(gap, floor), where="post", marker=marker, ms=4, label=label)
+    ax1.axhline(floor, color="0.3", lw=0.8, ls=":")
+    ax1.text(
+        0.99, floor, "0: the best any sampler found ", transform=ax1.get_yaxis_transform(),
+        ha="right", va="bottom", fontsize=9, color="0.3",
+    )  # fmt: skip
+    ax1.set_yscale("log")
+    ax2.set_yscale("log")
+    if finite_vals:  # frame the good region; far-off trials would flatten it
+        ax2.set_ylim(min(finite_vals) / 1.05, min(finite_vals) * 2.5)
     for ax in (ax1, ax2):
-        ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
-        if finite_vals:  # frame the good region; far-off trials would flatten it
-            ax.set_ylim(min(finite_vals) / 1.05, min(finite_vals) * 2.5)
+        ax.legend(fontsize=9)
+        ax.tick_params(labelsize=9)
     ax1.set_xlabel("training steps spent")
-    ax1.set_ylabel(f"best {b.cv}-fold validation loss so far")
+    ax1.set_ylabel(f"best {b.cv}-fold val loss so far − best overall")
     ax2.set_xscale("log")
     ax2.set_xlabel("peak learning rate")
     ax2.set_ylabel(f"{b.cv}-fold validation loss")
-    ax1.set_title("Best found against compute")
-    ax2.set_title("Every completed trial")
+    ax1.set_title("Gap to the best found, against compute (lower is better)")
+    ax2.set_title("Every trial: dots completed, crosses pruned")
     ctx.results["search_best"] = best_overall
     cheapest = min(rows, key=lambda r: (r[4], r[3]))
     return Section(
@@ -618,9 +852,11 @@ def search(ctx: Context) -> Section:
             Figure_(
                 "search",
                 fig,
-                "Left: best cross-validated loss against training steps spent. "
-                "Right: each trial's loss against its LR (dots: completed; crosses: pruned, "
-                "the mean of the folds it ran); trials far above the best are off the frame.",
+                "Left: how far each sampler's best cross-validated loss so far is above the "
+                "best any of them found, against the training steps spent (log scale; the "
+                "dotted floor means it found that best). Right: each trial's loss against its "
+                "LR (dots: completed trials; crosses: pruned trials, the mean of the folds "
+                "they ran); trials far above the best are off the frame.",
             )
         ],
         tables=[
@@ -670,33 +906,64 @@ def recommendation(ctx: Context) -> Section:
     lines: list[str] = []
     if lr is not None and finder is not None and finder.suggestion is not None:
         s = finder.suggestion
-        lines.append(
-            f"Learning rate: for SGD + momentum start from lr ≈ {lr:.3g} ({s.span(' … ')}). "
-            f"The range test found it for {finder.steps} training "
-            f"steps, {finder.steps / ctx.steps:.0%} of one run."
-            + (
-                f" The cross-validated search, at {search['steps']} steps, settled on lr "
-                f"{search['lr']:.3g}, {search['lr'] / lr:.2g}× the range test's value."
-                if search is not None
-                else ""
-            )
+        cheap = (
+            f"the range test's lr ≈ {lr:.3g} ({s.span(' … ')}) cost {finder.steps} training "
+            f"steps, {finder.steps / ctx.steps:.0%} of one run"
         )
-        items.append(["learning rate", f"{lr:.3g}", f"range test, {finder.steps} steps"])
+        if search is not None:
+            per_fold = int(search["steps_per_fold"])
+            length = (
+                "the length of the run it is for"
+                if per_fold == ctx.steps
+                else f"{per_fold} steps per fold"
+            )
+            inside = s.low <= search["lr"] <= s.high
+            lines.append(
+                f"Learning rate: use lr {search['lr']:.3g} for SGD + momentum, the search's "
+                f"choice. It is the better-founded of the two: it was picked by training at "
+                f"{length} with {search['cv']}-fold cross-validation, which asks the question "
+                f"directly, and it cost {search['steps']} steps. By comparison, {cheap}: that "
+                "is the value to start from when a search costs too much. Here the two differ "
+                f"by {max(search['lr'], lr) / min(search['lr'], lr):.2g}×"
+                + (
+                    ", and the search's choice lies inside the range test's range."
+                    if inside
+                    else ", and the search's choice lies outside the range test's range."
+                )
+            )
+            items.append(
+                [
+                    "learning rate",
+                    f"{search['lr']:.3g} (search)",
+                    f"{search['cv']}-fold search, {search['steps']} steps; the range test's "
+                    f"{lr:.3g} took {finder.steps} steps",
+                ]
+            )
+        else:
+            lines.append(f"Learning rate: for SGD + momentum start from lr ≈ {lr:.3g}; {cheap}.")
+            items.append(["learning rate", f"{lr:.3g}", f"range test, {finder.steps} steps"])
     if sched is not None:
         ties = _ties(r.get("schedule_table", []))
         names = ", ".join(t["label"] for t in ties)
+        pm = (
+            f" ± {fmt(sched['final_val_loss_std'])} over {sched['seeds']} seeds"
+            if sched["seeds"] > 1
+            else " (one seed)"
+        )
         if len(ties) > 1:
             lines.append(
-                f"Schedule: {sched['label']} reached the lowest validation loss, "
-                f"{fmt(sched['final_val_loss_mean'])} ± {fmt(sched['final_val_loss_std'])} over "
-                f"{sched['seeds']} seeds, but {names} are within that spread of it: at this "
-                "budget the choice among them matters less than the learning rate."
+                f"Schedule: {_join([t['label'] for t in ties])} are tied. "
+                f"{sched['label'][0].upper()}{sched['label'][1:]} reached the lowest "
+                "validation loss, "
+                f"{fmt(sched['final_val_loss_mean'])}{pm}, and the others are within that "
+                "spread of it: at this budget the choice among them matters less than the "
+                "learning rate."
             )
         else:
             lines.append(
                 f"Schedule: {sched['label']} won clearly, "
-                f"{fmt(sched['final_val_loss_mean'])} ± {fmt(sched['final_val_loss_std'])} over "
-                f"{sched['seeds']} seeds; every other schedule ended outside that spread."
+                f"{fmt(sched['final_val_loss_mean'])}{pm}; every other schedule ended outside "
+                "that spread."
             )
         items.append(
             ["schedule", names or sched["label"], f"val loss {fmt(sched['final_val_loss_mean'])}"]

@@ -512,6 +512,14 @@ def _open_study(
                     f"{key}={was!r}; "
                     f"it cannot be resumed with {key}={meta[key]!r}. Received: study={name!r}"
                 )
+        # Said even when quiet: a rerun of the same call returns the old study's trials,
+        # which is right for a resume and a surprise for anyone who wanted a new search.
+        done = sum(t.state.name in FINISHED for t in st.get_trials(deepcopy=False))
+        print(
+            f"lrlab: resumed study {name!r} in {shown} with {done} finished trials "
+            "(pass another study= / --study for a new search)",
+            file=sys.stderr,
+        )
     return st
 
 
