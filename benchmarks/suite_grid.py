@@ -79,8 +79,9 @@ def load(path: str) -> dict[str, Any]:
 
 def save(path: str, store: dict[str, Any]) -> None:
     tmp = path + ".tmp"
-    with gzip.open(tmp, "wt") as f:
-        json.dump(store, f, separators=(",", ":"))
+    # mtime=0: the same runs give the same bytes, so a rewrite shows no change in git.
+    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as z:
+        z.write(json.dumps(store, separators=(",", ":")).encode())
     os.replace(tmp, path)
 
 
