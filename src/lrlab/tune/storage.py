@@ -18,7 +18,9 @@
     several processes on one machine (no heartbeat: a killed trial stays
     ``RUNNING``).
 
-Passwords in URLs are never printed: :func:`redact` replaces them with ``***``.
+Passwords in URLs are never printed: :func:`redact` replaces them with ``***``,
+reading the URL with SQLAlchemy (the library that opens it), so that
+``?password=...`` and ``user:pass/with/slashes@host`` are hidden too.
 """
 
 from __future__ import annotations
@@ -36,27 +38,87 @@ __all__ = ["has_heartbeat", "open_storage", "redact"]
 _RDB_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "oracle", "mssql")
 
 
+#: Query parameters that carry a secret (libpq, MySQL drivers, cloud connectors).
+_SECRET_KEYS = frozenset(
+    {"password", "passwd", "pwd", "pass", "sslpassword", "secret", "token", "access_token"}
+)
+
+
+def _secrets(url: str) -> tuple[str | None, list[str]]:
+    """``(redacted url, the secrets in it)``, parsed as SQLAlchemy parses it to connect.
+
+    The URL's password (``user:pass/with/slashes@host`` too), the values of the
+    query's secret parameters (``?password=...``), and when the text holds more
+    than one ``@`` before its query, everything before the last one.  A URL
+    that SQLAlchemy cannot read is ``(None, [])``.
+    """
+    from sqlalchemy.engine import make_url
+
+    head, _, rest = url.partition("://")
+    try:
+        parsed = make_url(url)
+    except Exception:  # sqlalchemy.exc.ArgumentError, ValueError (a bad port), ...
+        return None, []
+    secrets = [parsed.password] if parsed.password else []
+    hide = {}
+    for key, value in parsed.query.items():
+        if key.lower() in _SECRET_KEYS:
+            values = [value] if isinstance(value, str) else list(value)
+            secrets.extend(v for v in values if v)
+            hide[key] = "***"
+    shown = parsed.update_query_dict(hide).render_as_string(hide_password=True)
+    shown = shown.replace("%2A%2A%2A", "***")
+    userinfo = rest.split("?", 1)[0].rpartition("@")[0]
+    if userinfo.count("@") or (":" in userinfo and not parsed.password):
+        # an unescaped '@' (or a ':' SQLAlchemy did not read as a password): no
+        # reading of who the user is can be trusted, so none of it is shown
+        secrets.append(userinfo.partition(":")[2] or userinfo)
+        shown = f"{head}://***@{rest.split('?', 1)[0].rpartition('@')[2]}"
+    return shown, secrets
+
+
 def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***``.
+    """``url`` with its password and secret query parameters replaced by ``***``.
+
+    The URL is read by SQLAlchemy, which opens it; what it cannot read is
+    shown only up to its scheme.
 
     >>> redact("postgresql://bob:s3cret@db.example:5432/test")
     'postgresql://bob:***@db.example:5432/test'
+    >>> redact("postgresql://bob@db/test?password=s3cret")
+    'postgresql://bob@db/test?password=***'
+    >>> redact("postgresql://bob:pass/with/slashes@db/test")
+    'postgresql://bob:***@db/test'
     >>> redact("sqlite:///runs/a.db")
     'sqlite:///runs/a.db'
+    >>> redact("postgresql://bob:s3cret@db:port/test")
+    'postgresql://***'
     """
-    return re.sub(r"(?<=://)([^:/@]*):([^@/]*)@", r"\1:***@", url)
-
-
-def _password(url: str) -> str | None:
-    m = re.search(r"://[^:/@]*:([^@/]*)@", url)
-    return m.group(1) if m and m.group(1) else None
+    if "://" not in url:
+        return url
+    shown, _ = _secrets(url)
+    return f"{url.partition('://')[0]}://***" if shown is None else shown
 
 
 def scrub(text: str, url: str) -> str:
-    """``text`` with ``url``'s password (if any) replaced by ``***``."""
-    pw = _password(url)
+    """``text`` with ``url`` redacted and each of its secrets replaced by ``***``.
+
+    A URL SQLAlchemy cannot read hides everything after its scheme, wherever
+    that appears in ``text``.
+    """
+    from urllib.parse import quote
+
+    shown, secrets = _secrets(url) if "://" in url else (url, [])
     text = text.replace(url, redact(url))
-    return text.replace(pw, "***") if pw else text
+    if shown is None:  # what a reader would take for the password, and all the rest
+        rest = url.partition("://")[2]
+        userinfo = rest.split("?", 1)[0].rpartition("@")[0]
+        secrets = [rest, userinfo.partition(":")[2]]
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        for form in {secret, quote(secret, safe="")}:
+            # a whole token only: a password "p" must not turn "postgresql" into "***ostgresql"
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])", "***", text)
+    return text
 
 
 def _pg_driver(url: str) -> str:
