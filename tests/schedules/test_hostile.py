@@ -22,6 +22,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -59,11 +60,16 @@ FIELDS = sorted(
 
 def _call(fn: Callable[[Any], Any], value: Any) -> float:
     start = time.process_time()
-    try:
-        fn(value)
-    except ls.ScheduleError as exc:
-        str(exc)  # the message itself must be printable
-    return time.process_time() - start
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fn(value)
+        except ls.ScheduleError as exc:
+            str(exc)  # the message itself must be printable
+    took = time.process_time() - start
+    # a warning would be a second line under the CLI's one-line error
+    assert not caught, f"{fn.__name__} warned {caught[0].message} on {shown(value)}"
+    return took
 
 
 def _only_schedule_errors(fn: Callable[[Any], Any], value: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from lrlab.cli._args import STEPS
 from lrlab.errors import UsageError
 from lrlab.schedules import parse
 
@@ -17,7 +18,7 @@ from lrlab.schedules import parse
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("show", help="print a schedule's values")
     p.add_argument("spec", metavar="SPEC", help="e.g. 'cosine(0.1, 100)'")
-    p.add_argument("--steps", type=int, default=20, help="number of steps (default 20)")
+    p.add_argument("--steps", type=STEPS, default=20, help="number of steps (default 20)")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.set_defaults(func=run)
 

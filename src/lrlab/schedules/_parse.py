@@ -22,7 +22,7 @@ from typing import Any
 
 from lrlab.errors import ScheduleError
 from lrlab.schedules._base import Schedule, registry
-from lrlab.schedules._validate import check_text, shown
+from lrlab.schedules._validate import ast_parse, check_text, shown
 
 __all__ = ["from_config", "parse"]
 
@@ -110,7 +110,7 @@ def parse(text: str | Schedule) -> Schedule:
         raise ScheduleError("Schedule text is empty. Example: 'step(0.1, 0.5, 10)'")
     check_text(text, "Schedule text")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast_parse(text.strip())
     except (RecursionError, MemoryError):
         # CPython's parser gives up on deep nesting (e.g. thousands of unary
         # minus signs or chained `*`) with these instead of a SyntaxError.

@@ -27,6 +27,7 @@ import numpy as np
 
 from lrlab.errors import ScheduleError
 from lrlab.schedules._validate import (
+    ast_parse,
     check_choice,
     check_int,
     check_real,
@@ -248,7 +249,7 @@ class reduce_on_plateau:
             raise ScheduleError(f"A {_KIND} spec must be text. {example}. Received: {shown(text)}")
         check_text(text, f"{_KIND} text")
         try:
-            node = ast.parse(text.strip(), mode="eval").body
+            node = ast_parse(text.strip()).body
         except (SyntaxError, RecursionError, MemoryError, ValueError):
             raise ScheduleError(f"Malformed {_KIND} text {text.strip()!r}. {example}") from None
         if not (

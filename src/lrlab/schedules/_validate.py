@@ -8,8 +8,10 @@ Each check returns the normalised value (``lr`` as ``float``, ``every`` as
 
 from __future__ import annotations
 
+import ast
 import itertools
 import math
+import warnings
 from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from lrlab.errors import ScheduleError
 
 __all__ = [
+    "ast_parse",
     "check_bool",
     "check_choice",
     "check_increasing",
@@ -63,6 +66,18 @@ def check_text(text: str, what: str) -> None:
             f"{what} must be valid Unicode text; character {exc.start + 1} is not "
             f"(an undecodable byte such as {text[exc.start]!r}). Received: {shown(text)}"
         ) from None
+
+
+def ast_parse(text: str) -> Any:
+    """``ast.parse(text, mode="eval")`` without its warnings.
+
+    CPython warns about some user text it still parses (``1if``: "invalid
+    decimal literal", ``'\\e'``: "invalid escape sequence"); printed, those
+    would add lines to the CLI's one-line errors.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(text, mode="eval")
 
 
 def fail(kind: str, name: str, value: Any, allowed: str) -> ScheduleError:
