@@ -68,7 +68,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--min-lr", type=POSITIVE, default=None, help="low end of the LR range")
     p.add_argument("--max-lr", type=POSITIVE, default=None, help="high end of the LR range")
     p.add_argument("--seed", type=SEED, default=0, help="run seed (default 0)")
-    p.add_argument("--worker", type=WORKER, default=0, help="worker index, varies the sampler seed")
+    p.add_argument(
+        "--worker",
+        type=WORKER,
+        default=0,
+        help="worker index, varies the sampler seed (not the grid's)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 

@@ -10,8 +10,10 @@
 ``"sqlite:///path.db"``, ``"postgresql://user:pw@host/db"``, ``"mysql://..."``
     an :class:`optuna.storages.RDBStorage` with a heartbeat: a worker that is
     killed mid-trial leaves a trial that the next worker marks ``FAIL`` once
-    its heartbeat is older than ``grace_period`` seconds (and re-enqueues with
-    :class:`optuna.storages.RetryHeartbeatStaleTrialCallback`).  SQLite connections
+    its heartbeat is older than the grace period (``grace_period`` seconds, at
+    least four heartbeat intervals), or once it has had no heartbeat at all for
+    that long (a worker killed before its trial's first beat), and re-enqueues
+    with :class:`optuna.storages.RetryHeartbeatStaleTrialCallback`.  SQLite connections
     wait up to 60 s on a lock instead of failing with "database is locked".
 ``"journal:path.log"``
     an append-only :class:`optuna.storages.JournalStorage` file, safe for
@@ -35,6 +37,8 @@ from lrlab.errors import UsageError
 
 __all__ = ["has_heartbeat", "open_storage", "redact"]
 
+#: The least grace period, in heartbeat intervals.
+GRACE_BEATS = 4
 _RDB_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "oracle", "mssql")
 
 
@@ -214,6 +218,10 @@ def open_storage(
     elif scheme in ("postgresql", "postgres"):
         engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
         storage = _pg_driver(storage)
+    # A healthy trial's heartbeat can come seconds late on a loaded machine (a SQLite
+    # writer waits for the readers' locks; SQLite's clock has whole seconds): fail a
+    # trial as stale only after it missed at least four heartbeats.
+    grace = max(grace_period or 0, GRACE_BEATS * heartbeat_interval)
     for attempt in range(8):
         try:
             with warnings.catch_warnings():
@@ -222,7 +230,7 @@ def open_storage(
                     storage,
                     engine_kwargs=engine_kwargs,
                     heartbeat_interval=heartbeat_interval,
-                    grace_period=grace_period,
+                    grace_period=grace,
                     heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
                         max_retry=3
                     ),
