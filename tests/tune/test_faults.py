@@ -149,6 +149,28 @@ def test_a_worker_survives_its_trial_being_failed_by_another(tmp_path) -> None: 
     run_one(optuna, st, objective)  # no "ValueError: Cannot tell a FAIL trial"
     assert [t.state.name for t in st.trials] == ["FAIL"]
 
+    class ReapedInTell(optuna.samplers.RandomSampler):
+        """Fails the trial after Optuna's tell checked it is running, before it writes:
+        the other worker's reaper, at the worst moment (seen in bench_kill_resume)."""
+
+        def after_trial(self, study, trial, state, values):  # type: ignore[no-untyped-def]
+            store.set_trial_state_values(trial._trial_id, state=optuna.trial.TrialState.FAIL)
+
+    st2 = optuna.create_study(storage=store, study_name="f2", sampler=ReapedInTell())
+    run_one(optuna, st2, lambda trial: 1.0)  # no UpdateFinishedTrialError
+    assert [t.state.name for t in st2.trials] == ["FAIL"]
+
+    def told_by_another(trial: optuna.Trial) -> float:
+        # SQLite: two workers popped the same waiting retry, and the other one told first
+        store.set_trial_state_values(
+            trial._trial_id, state=optuna.trial.TrialState.COMPLETE, values=[0.5]
+        )
+        return 1.0
+
+    st3 = optuna.create_study(storage=store, study_name="f3")
+    run_one(optuna, st3, told_by_another)
+    assert [(t.state.name, t.value) for t in st3.trials] == [("COMPLETE", 0.5)]
+
     def broken(trial: optuna.Trial) -> float:
         raise ValueError("a bug in the objective")
 

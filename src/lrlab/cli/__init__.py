@@ -108,6 +108,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"{where} {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
     except MemoryError:
         _say(f"{where} out of memory; ask for fewer steps, trials or seeds")
+    except Exception as exc:
+        from lrlab.tune._trial import lost_database
+
+        if not lost_database(exc):
+            raise  # a bug: its traceback is what will fix it
+        from lrlab.tune.storage import scrub
+
+        storage = getattr(args, "storage", None)
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = scrub(text, storage) if isinstance(storage, str) else text
+        _say(f"{where} the database connection failed; rerun to resume ({reason})")
     except KeyboardInterrupt:
         _say(f"lrlab {args.command}: interrupted")
         return 130

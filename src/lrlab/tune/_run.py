@@ -15,7 +15,14 @@ import numpy as np
 
 from lrlab.errors import UsageError
 from lrlab.tune._finalists import SUFFIX, race
-from lrlab.tune._trial import Reaper, Surplus, create_study, run_one, train_once
+from lrlab.tune._trial import (
+    Reaper,
+    Surplus,
+    create_study,
+    lost_database,
+    run_one,
+    train_once,
+)
 from lrlab.tune.result import TuneResult
 from lrlab.tune.space import Space
 from lrlab.tune.storage import has_heartbeat, open_storage
@@ -550,10 +557,19 @@ def _loop(
     heartbeat = has_heartbeat(store)
     reap = Reaper(store) if heartbeat else None
     shown_done = 0
+    lost_since: float | None = None
     while True:
-        if reap is not None:
-            reap(st)
-        all_trials = st.get_trials(deepcopy=False)
+        try:
+            if reap is not None:
+                reap(st)
+            all_trials = st.get_trials(deepcopy=False)
+        except Exception as exc:  # a database restart: wait up to a minute for it
+            lost_since = lost_since or time.monotonic()
+            if not lost_database(exc) or time.monotonic() - lost_since > 60:
+                raise
+            time.sleep(1.0)
+            continue
+        lost_since = None
         finished = sum(t.state.name in FINISHED for t in all_trials)
         running = sum(
             t.state.name == "RUNNING" and not t.user_attrs.get("lrlab_surplus") for t in all_trials

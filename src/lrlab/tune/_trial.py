@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -66,13 +67,16 @@ def create_study(name: str, storage: Any, sampler: Any, pruner: Any) -> Any:
 
 
 def run_one(optuna: Any, study: Any, objective: Callable[[Any], float]) -> None:
-    """Run one trial of ``study`` (``Study.optimize``, one trial); survive its being failed.
+    """Run one trial of ``study`` (``Study.optimize``, one trial); survive another's tell.
 
-    On a storage with heartbeats another worker may fail this worker's trial as
-    stale (a heartbeat that came late on a loaded machine): Optuna's ``tell``
-    then raises ``ValueError: Cannot tell a FAIL trial`` (and its logging an
-    ``AssertionError`` on top).  The trial's retry redoes the work, so the
-    result is dropped and the worker goes on.  Any error of the objective
+    Another worker may finish this worker's trial first: fail it as stale (a
+    heartbeat that came late on a loaded machine; the retry redoes the work),
+    or, on SQLite, which has no ``SELECT ... FOR UPDATE``, pop the same waiting
+    retry and tell it first (measured by ``benchmarks/bench_kill_resume.py``).
+    Optuna's ``tell`` then raises ``ValueError: Cannot tell a FAIL trial`` (and
+    an ``AssertionError`` of its bookkeeping on top) or
+    ``UpdateFinishedTrialError``.  The trial is finished once either way, so
+    this worker drops its result and goes on.  Any error of the objective
     itself still propagates.
     """
     seen: dict[str, Any] = {}
@@ -91,11 +95,19 @@ def run_one(optuna: Any, study: Any, objective: Callable[[Any], float]) -> None:
         study.optimize(
             tracked, n_trials=1, catch=(Surplus,), gc_after_trial=False, show_progress_bar=False
         )
-    except Exception:  # ValueError, or the AssertionError Optuna's bookkeeping raises after it
+    except Exception as exc:
+        if lost_database(exc):
+            # The database restarted under the trial (Optuna's bookkeeping then fails
+            # with an UnboundLocalError of its own): the trial is left to the reaper,
+            # which retries it; this worker goes on once the database answers again.
+            time.sleep(1.0)
+            return
         if not seen.get("returned"):
             raise
-        state = study._storage.get_trial(seen["id"]).state
-        if state != optuna.trial.TrialState.FAIL:
+        # UpdateFinishedTrialError, ValueError, or Optuna's AssertionError after it: ask
+        # the database (Optuna's cache still holds this process's trial as RUNNING)
+        storage = getattr(study._storage, "_backend", study._storage)
+        if not storage.get_trial(seen["id"]).state.is_finished():
             raise
 
 
@@ -119,7 +131,6 @@ class Reaper:
 
     def __call__(self, study: Any) -> None:
         import copy
-        import time
         import warnings
 
         import optuna
@@ -160,3 +171,18 @@ class Reaper:
         with _create_scoped_session(self.storage.scoped_session) as session:
             rows = session.query(table.trial_id).filter(table.trial_id.in_(trial_ids)).all()
         return {int(r[0]) for r in rows}
+
+
+def lost_database(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an exception it arose from) is a lost or refused database
+    connection: SQLAlchemy's ``OperationalError`` or ``InterfaceError``."""
+    seen = 0
+    while exc is not None and seen < 20:
+        cls = type(exc)
+        if cls.__module__.startswith("sqlalchemy") and any(
+            base.__name__ in ("OperationalError", "InterfaceError") for base in cls.__mro__
+        ):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
