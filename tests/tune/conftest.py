@@ -54,18 +54,25 @@ def _spare_port() -> int:
 
 @pytest.fixture(scope="session")
 def pg_password() -> Iterator[Cluster]:
+    import pwd
+
     initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
+    reason = None
     if initdb is None or pg_ctl is None:
         reason = "initdb/pg_ctl not found (install postgresql to test password authentication)"
+    elif os.geteuid() == 0:  # the server refuses to run as root: it runs as postgres
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            reason = "running as root and there is no 'postgres' user to run initdb as"
+    if reason is not None:
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
+    assert initdb is not None and pg_ctl is not None
     prefix: list[str] = []
     folder = tempfile.mkdtemp(prefix="lrlab-pg-")
-    if os.geteuid() == 0:  # the server refuses to run as root
-        import pwd
-
-        pw = pwd.getpwnam("postgres")
+    if os.geteuid() == 0:
         os.chown(folder, pw.pw_uid, pw.pw_gid)
         prefix = ["runuser", "-u", "postgres", "--"]
     password = f"Pw-{uuid.uuid4().hex}"
