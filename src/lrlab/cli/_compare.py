@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
+from lrlab.cli._args import COUNT, FINITE, STEPS, writable
 from lrlab.errors import UsageError
 
 
@@ -24,10 +24,10 @@ def add_parser(sub: Any) -> None:
         metavar="'OPT[(k=v,...)]: SCHEDULE'",
         help="e.g. 'sgd: step(0.1, 0.5, 10)' or 'momentum(momentum=0.95): cosine(0.1, 500)'",
     )
-    p.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
-    p.add_argument("--steps", type=int, help="updates per run (default: the task's)")
-    p.add_argument("--eval-every", type=int, help="evaluation interval (default: the task's)")
-    p.add_argument("--target", type=float, help="validation loss for 'steps to target'")
+    p.add_argument("--seeds", type=COUNT, default=3, help="number of seeds (default 3)")
+    p.add_argument("--steps", type=STEPS, help="updates per run (default: the task's)")
+    p.add_argument("--eval-every", type=STEPS, help="evaluation interval (default: the task's)")
+    p.add_argument("--target", type=FINITE, help="validation loss for 'steps to target'")
     p.add_argument(
         "--param",
         action="append",
@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"Argument `--param` must be KEY=VALUE. Received: --param {item!r}")
         params[key.strip()] = _parse_value(value)
     specs = [parse_run(text) for text in args.run]  # bad specs fail before any training
+    out = writable(args.out, folder=True)  # and so does a place the results cannot go
     task = get(args.task, **params)
     result = compare(
         task,
@@ -64,7 +65,6 @@ def run(args: argparse.Namespace) -> int:
         eval_every=args.eval_every,
         quiet=args.quiet,
     )
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result.to_csv(out / "results.csv")
     result.to_json(out / "results.json")

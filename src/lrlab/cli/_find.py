@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lrlab.cli._args import FINITE, POSITIVE, SEED, STEPS, writable
 from lrlab.errors import UsageError
 
 
@@ -15,34 +16,34 @@ def add_parser(sub: Any) -> None:
         "find",
         help="run the LR range test on a task",
         description="Run the LR range test (exponential ramp, smoothed loss, divergence stop) on "
-        "a fresh model of a task, print each rule's suggestion and lrlab's confirmed "
-        "suggestion with its range, and draw the curve.",
+        "a fresh model of a task, print each rule's suggestion and lrlab's own (a short race of "
+        "rates carried to the run's length) with its range and the reason, and draw the curve.",
     )
     p.add_argument("--task", required=True, help="a built-in task (see `lrlab tasks`)")
     p.add_argument("--optimizer", default="sgd", help="optimizer name (default sgd)")
-    p.add_argument("--min-lr", type=float, default=1e-6, help="start of the ramp (default 1e-6)")
-    p.add_argument("--max-lr", type=float, default=10.0, help="end of the ramp (default 10)")
+    p.add_argument("--min-lr", type=POSITIVE, default=1e-6, help="start of the ramp (default 1e-6)")
+    p.add_argument("--max-lr", type=POSITIVE, default=10.0, help="end of the ramp (default 10)")
     p.add_argument(
-        "--steps", type=int, default=None, help="sweep steps (default: 10%% of the task's run)"
+        "--steps", type=STEPS, default=None, help="sweep steps (default: 10%% of the task's run)"
     )
     p.add_argument("--mode", default="exponential", help="exponential (default) or linear")
-    p.add_argument("--seed", type=int, default=0, help="model and batch seed (default 0)")
+    p.add_argument("--seed", type=SEED, default=0, help="model and batch seed (default 0)")
     p.add_argument(
         "--horizon",
-        type=int,
+        type=STEPS,
         default=None,
         help="steps of the run the advice is for (default: the task's own run)",
     )
     p.add_argument(
         "--horizon-exponent",
-        type=float,
+        type=FINITE,
         default=None,
         help="fix the horizon exponent: lrlab's pick is scaled by (probe / run steps) ** this "
-        "(default: measured from the probes)",
+        "(default: the rule's, 1/2; 0.75-1 for runs that over-fit before their end)",
     )
     p.add_argument(
         "--budget",
-        type=float,
+        type=FINITE,
         default=0.25,
         help="the fraction of one run's steps the advice may spend (default 0.25; 1 races the "
         "candidates for longer)",
@@ -60,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"Argument `--out` must end in .png, .svg or .pdf. Received: --out={args.out}"
         )
+    if out is not None:
+        writable(args.out, folder=False)
     result = find_lr_task(
         args.task,
         args.optimizer,

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from lrlab.cli._args import FINITE, STEPS, writable
 from lrlab.errors import UsageError
 
 
@@ -21,15 +22,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--optimizer", default="sgd", help="optimizer name (default sgd)")
     p.add_argument(
         "--lrs",
-        type=float,
+        type=FINITE,
         nargs="+",
         help="learning rates (default: a crawl / good / too-large trio for the function "
         "and the optimizer; Adam's are not SGD's)",
     )
-    p.add_argument("--steps", type=int, default=50, help="updates per path (default 50)")
-    p.add_argument("--start", type=float, nargs=2, metavar=("X", "Y"), help="start point")
-    p.add_argument("--mu", type=float, help="quadratic only: smallest curvature (default 1)")
-    p.add_argument("--L", type=float, dest="big_l", help="quadratic only: largest (default 10)")
+    p.add_argument("--steps", type=STEPS, default=50, help="updates per path (default 50)")
+    p.add_argument("--start", type=FINITE, nargs=2, metavar=("X", "Y"), help="start point")
+    p.add_argument("--mu", type=FINITE, help="quadratic only: smallest curvature (default 1)")
+    p.add_argument("--L", type=FINITE, dest="big_l", help="quadratic only: largest (default 10)")
     p.add_argument(
         "--layout", choices=("panels", "overlay"), default="panels", help="one panel per LR"
     )
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise UsageError(f"Argument `--out` must end in .png, .svg or .pdf. Received: {args.out}")
+    writable(args.out, folder=False)
     result = trajectories(surface, args.optimizer, args.lrs, args.steps, args.start)
     fig = plot_trajectories(result, layout=args.layout)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from lrlab.cli._args import STEPS, writable
 from lrlab.plots.schedules import (
     SOURCE_SCHEDULES,
     plot_decay_factor,
@@ -25,13 +26,14 @@ def add_parser(sub: Any) -> None:
         ),
     )
     p.add_argument("specs", nargs="*", metavar="SPEC", help="e.g. 'step(0.1, 0.5, 10)'")
-    p.add_argument("--steps", type=int, default=50, help="number of steps (default 50)")
+    p.add_argument("--steps", type=STEPS, default=50, help="number of steps (default 50)")
     p.add_argument("--out", default="lrlab-schedules.png", help="output .png or .svg file")
     p.add_argument("--log", action="store_true", help="log-scale LR axis")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    writable(args.out, folder=False)
     if args.specs:
         fig = plot_schedules(args.specs, args.steps, log=args.log)
         print(save_figure(fig, args.out))

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from lrlab.cli._args import SEED, writable
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
@@ -20,7 +22,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--out", default="lrlab-report", help="output folder (default ./lrlab-report)")
     p.add_argument("--task", default="digits", help="built-in task (default digits)")
-    p.add_argument("--seed", type=int, default=0, help="seed; same seed, same numbers")
+    p.add_argument("--seed", type=SEED, default=0, help="seed; same seed, same numbers")
     p.add_argument("--quick", action="store_true", help="small budgets (same page, fast)")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -29,6 +31,8 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lrlab.report import build_report
+
+    writable(args.out, folder=True)  # before the study's minute, not after it
 
     def progress(label: str) -> None:
         if not args.quiet and not sys.stderr.isatty():

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from lrlab.cli._args import STEPS
 from lrlab.errors import UsageError
 from lrlab.schedules import parse
 
@@ -23,7 +24,7 @@ def add_parser(sub: Any) -> None:
         "text form, e.g. 'warmup(cosine(0.1, 1000), 100)'; see docs/peers.md for every kind.",
     )
     p.add_argument("spec", metavar="SPEC", help="a schedule's text form, e.g. 'cosine(0.1, 100)'")
-    p.add_argument("--steps", type=int, default=20, help="number of steps (default 20)")
+    p.add_argument("--steps", type=STEPS, default=20, help="number of steps (default 20)")
     p.add_argument(
         "--format",
         choices=("table", "json", "csv"),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
+from lrlab.cli._args import BUDGET, COUNT, POSITIVE, SEED, STEPS, WORKER, writable
 from lrlab.errors import UsageError
 
 
@@ -21,30 +21,30 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--task", required=True, help="a built-in task (see `lrlab tasks`)")
     p.add_argument("--sampler", default="tpe", help="grid, random or tpe (default tpe)")
-    p.add_argument("--trials", type=int, default=40, help="finished trials in total (default 40)")
-    p.add_argument("--cv", type=int, default=None, help="k-fold cross-validation (k >= 2)")
+    p.add_argument("--trials", type=COUNT, default=40, help="finished trials in total (default 40)")
+    p.add_argument("--cv", type=COUNT, default=None, help="k-fold cross-validation (k >= 2)")
     p.add_argument(
         "--repeats",
-        type=int,
+        type=COUNT,
         default=1,
         help="seeds per configuration, scored by their mean (default 1)",
     )
     p.add_argument(
         "--finalists",
-        type=int,
+        type=COUNT,
         default=0,
         help="after the search, retrain this many best trials on more seeds and pick the best "
         "mean (default 0: off; 3 measured best)",
     )
     p.add_argument(
         "--finalist-seeds",
-        type=int,
+        type=COUNT,
         default=1,
         help="extra seeds per finalist (default 1)",
     )
     p.add_argument(
         "--budget",
-        type=int,
+        type=BUDGET,
         default=None,
         help="training steps the study may spend in all, the finalists' runs included: no "
         "trial starts that could exceed it (default: no limit)",
@@ -62,13 +62,18 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--study", default=None, help="study name (default <task>-<sampler>)")
     p.add_argument("--out", required=True, help="run folder for the results (and default storage)")
-    p.add_argument("--steps", type=int, default=None, help="training steps per run")
+    p.add_argument("--steps", type=STEPS, default=None, help="training steps per run")
     p.add_argument("--optimizers", default=None, help="comma-separated optimizers to search")
     p.add_argument("--schedules", default=None, help="comma-separated schedule families")
-    p.add_argument("--min-lr", type=float, default=None, help="low end of the LR range")
-    p.add_argument("--max-lr", type=float, default=None, help="high end of the LR range")
-    p.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
-    p.add_argument("--worker", type=int, default=0, help="worker index, varies the sampler seed")
+    p.add_argument("--min-lr", type=POSITIVE, default=None, help="low end of the LR range")
+    p.add_argument("--max-lr", type=POSITIVE, default=None, help="high end of the LR range")
+    p.add_argument("--seed", type=SEED, default=0, help="run seed (default 0)")
+    p.add_argument(
+        "--worker",
+        type=WORKER,
+        default=0,
+        help="worker index, varies the sampler seed (not the grid's)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -102,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             default[1] if args.max_lr is None else args.max_lr,
         )
     space = Space(**kwargs)
-    out = Path(args.out)
+    out = writable(args.out, folder=True)  # before the study, not after it
     result = tune(
         args.task,
         sampler=args.sampler,

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from lrlab.errors import UsageError
-from lrlab.finder._core import find_lr
+from lrlab.finder._core import _check, find_lr
 from lrlab.finder._result import FinderResult
 
 __all__ = ["advice_budget", "find_lr_task"]
@@ -60,6 +60,8 @@ def find_lr_task(
         task = tasks.get(task)
     if not hasattr(task, "make_model"):
         raise UsageError(f"Argument `task` must be a Task or a task name. Received: task={task!r}")
+    for name, value in (("min_lr", min_lr), ("max_lr", max_lr)):
+        _check(name, value, "float")  # before the optimizer is made with min_lr (`lr` there)
     finder_keys = set(inspect.signature(find_lr).parameters) - {
         "model",
         "loss_fn",

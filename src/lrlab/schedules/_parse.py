@@ -22,6 +22,7 @@ from typing import Any
 
 from lrlab.errors import ScheduleError
 from lrlab.schedules._base import Schedule, registry
+from lrlab.schedules._validate import ast_parse, check_text, shown
 
 __all__ = ["from_config", "parse"]
 
@@ -44,7 +45,7 @@ def _bind(kind: str, args: list[Any], kwargs: dict[str, Any], where: str) -> Sch
             "lrlab.train.run(task, schedule=...) or lrlab.torch.plateau()"
         )
     if kind not in classes:
-        raise ScheduleError(f"Unknown schedule kind {kind!r}{where}. Known kinds: {_known()}")
+        raise ScheduleError(f"Unknown schedule kind {shown(kind)}{where}. Known kinds: {_known()}")
     cls = classes[kind]
     fields = [f for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
     names = [f.name for f in fields]
@@ -57,7 +58,8 @@ def _bind(kind: str, args: list[Any], kwargs: dict[str, Any], where: str) -> Sch
     for name, value in kwargs.items():
         if name not in names:
             raise ScheduleError(
-                f"Unknown argument `{name}` of {kind}(){where}. Allowed: {', '.join(names)}"
+                f"Unknown argument `{name if isinstance(name, str) else shown(name)}` of "
+                f"{kind}(){where}. Allowed: {', '.join(names)}"
             )
         if name in bound:
             raise ScheduleError(f"Argument `{name}` of {kind}() given twice{where}")
@@ -98,7 +100,7 @@ def parse(text: str | Schedule) -> Schedule:
         return text
     if not isinstance(text, str):
         raise ScheduleError(
-            f"A schedule spec must be text such as 'step(0.1, 0.5, 10)'. Received: {text!r}"
+            f"A schedule spec must be text such as 'step(0.1, 0.5, 10)'. Received: {shown(text)}"
         )
     if len(text) > MAX_TEXT:
         raise ScheduleError(
@@ -106,8 +108,9 @@ def parse(text: str | Schedule) -> Schedule:
         )
     if not text.strip():
         raise ScheduleError("Schedule text is empty. Example: 'step(0.1, 0.5, 10)'")
+    check_text(text, "Schedule text")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast_parse(text.strip())
     except (RecursionError, MemoryError):
         # CPython's parser gives up on deep nesting (e.g. thousands of unary
         # minus signs or chained `*`) with these instead of a SyntaxError.
@@ -115,7 +118,9 @@ def parse(text: str | Schedule) -> Schedule:
             f"Schedule text nests too deeply to read ({len(text)} characters); "
             f"at most {MAX_DEPTH} levels are allowed"
         ) from None
-    except SyntaxError as exc:
+    except (SyntaxError, ValueError) as exc:  # ValueError: a NUL character (Python < 3.12)
+        if not isinstance(exc, SyntaxError):
+            exc = SyntaxError(str(exc))
         col = (exc.offset or 1) if exc.lineno in (None, 1) else None
         at = f" at column {col}" if col is not None else ""
         raise ScheduleError(
@@ -215,25 +220,33 @@ def _from_config(config: Any, path: str, depth: int) -> Schedule:
         raise ScheduleError(f"Schedule config nests deeper than {MAX_DEPTH} levels at {path}")
     if not isinstance(config, Mapping):
         raise ScheduleError(
-            f"A schedule config must be a dict with a 'type' key. Received at {path}: {config!r}"
+            "A schedule config must be a dict with a 'type' key. "
+            f"Received at {path}: {shown(config)}"
         )
     if "type" not in config:
         raise ScheduleError(
             f"A schedule config needs a 'type' key (one of {_known()}). Received at {path}: "
-            f"{dict(config)!r}"
+            f"{shown(dict(config))}"
         )
     kind = config["type"]
     if not isinstance(kind, str):
-        raise ScheduleError(f"Schedule 'type' must be a string. Received at {path}: type={kind!r}")
+        raise ScheduleError(
+            f"Schedule 'type' must be a string. Received at {path}: type={shown(kind)}"
+        )
     kwargs = {}
     for key, value in config.items():
         if key == "type":
             continue
-        kwargs[key] = _config_value(value, f"{path}.{key}", depth + 1)
+        name = key if isinstance(key, str) else shown(key)
+        kwargs[key] = _config_value(value, f"{path}.{name}", depth + 1)
     return _bind(kind, [], kwargs, f" (at {path})")
 
 
 def _config_value(value: Any, path: str, depth: int) -> Any:
+    if (
+        depth > MAX_DEPTH
+    ):  # lists too: a list nested 500 deep is valid JSON (and a cycle is endless)
+        raise ScheduleError(f"Schedule config nests deeper than {MAX_DEPTH} levels at {path}")
     if isinstance(value, Mapping):
         return _from_config(value, path, depth)
     if isinstance(value, list):

@@ -26,7 +26,15 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from lrlab.errors import ScheduleError
-from lrlab.schedules._validate import check_choice, check_int, check_real, fail
+from lrlab.schedules._validate import (
+    ast_parse,
+    check_choice,
+    check_int,
+    check_real,
+    check_text,
+    fail,
+    shown,
+)
 
 __all__ = ["PlateauState", "parse_rule", "reduce_on_plateau", "rule_from_config"]
 
@@ -210,11 +218,17 @@ class reduce_on_plateau:
             raise fail(_KIND, "config", config, f"a dict with 'type': {_KIND!r}")
         args = {k: v for k, v in config.items() if k != "type"}
         names = {f.name for f in fields(cls)}
-        unknown = sorted(set(args) - names)
+        unknown = sorted(k if isinstance(k, str) else shown(k) for k in set(args) - names)
         if unknown:
             raise ScheduleError(
                 f"Argument `config` of {_KIND}() has unknown keys {unknown}; "
-                f"allowed: {sorted(names)}. Received: config={config!r}"
+                f"allowed: {sorted(names)}. Received: config={shown(config)}"
+            )
+        if "lr" not in args:
+            raise ScheduleError(
+                f"Missing argument `lr` of {_KIND}() in its config. "
+                f"{_KIND}() takes: {', '.join(f.name for f in fields(cls))}. "
+                f"Received: config={shown(config)}"
             )
         return cls(**args)
 
@@ -232,9 +246,10 @@ class reduce_on_plateau:
             return text
         example = "Expected a form like 'reduce_on_plateau(0.1, factor=0.5, patience=5)'"
         if not isinstance(text, str) or len(text) > _MAX_TEXT:
-            raise ScheduleError(f"A {_KIND} spec must be text. {example}. Received: {text!r}")
+            raise ScheduleError(f"A {_KIND} spec must be text. {example}. Received: {shown(text)}")
+        check_text(text, f"{_KIND} text")
         try:
-            node = ast.parse(text.strip(), mode="eval").body
+            node = ast_parse(text.strip()).body
         except (SyntaxError, RecursionError, MemoryError, ValueError):
             raise ScheduleError(f"Malformed {_KIND} text {text.strip()!r}. {example}") from None
         if not (

@@ -8,8 +8,10 @@ Each check returns the normalised value (``lr`` as ``float``, ``every`` as
 
 from __future__ import annotations
 
+import ast
 import itertools
 import math
+import warnings
 from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from lrlab.errors import ScheduleError
 
 __all__ = [
+    "ast_parse",
     "check_bool",
     "check_choice",
     "check_increasing",
@@ -24,13 +27,62 @@ __all__ = [
     "check_real",
     "check_reals",
     "check_schedule",
+    "check_text",
     "fail",
+    "shown",
 ]
+
+
+#: The longest value an error message quotes whole.
+MAX_SHOWN = 500
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` for an error message, whatever the value.
+
+    A hostile value must not turn the error into another one: an int of more
+    than 4300 digits has no ``repr`` (``ValueError``), a list nested thousands
+    deep exhausts the stack (``RecursionError``), and a huge value would flood
+    the one-line message; those are summarised or cut.
+    """
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError, MemoryError):
+        if isinstance(value, int):
+            return f"<an integer of {value.bit_length()} bits>"
+        return f"<a {type(value).__name__} too large or deep to show>"
+    if len(text) > MAX_SHOWN:
+        return f"{text[: MAX_SHOWN - 20]}... ({len(text)} characters)"
+    return text
+
+
+def check_text(text: str, what: str) -> None:
+    """Refuse text that is not Unicode: a lone surrogate is what Python makes of a byte of
+    ``argv`` (or a file) that is not UTF-8, and no parser can read it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ScheduleError(
+            f"{what} must be valid Unicode text; character {exc.start + 1} is not "
+            f"(an undecodable byte such as {text[exc.start]!r}). Received: {shown(text)}"
+        ) from None
+
+
+def ast_parse(text: str) -> Any:
+    """``ast.parse(text, mode="eval")`` without its warnings.
+
+    CPython warns about some user text it still parses (``1if``: "invalid
+    decimal literal", ``'\\e'``: "invalid escape sequence"); printed, those
+    would add lines to the CLI's one-line errors.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(text, mode="eval")
 
 
 def fail(kind: str, name: str, value: Any, allowed: str) -> ScheduleError:
     return ScheduleError(
-        f"Argument `{name}` of {kind}() must be {allowed}. Received: {name}={value!r}"
+        f"Argument `{name}` of {kind}() must be {allowed}. Received: {name}={shown(value)}"
     )
 
 
@@ -55,7 +107,10 @@ def check_real(
         allowed = "a finite number" + (" " + " and ".join(parts) if parts else "")
     if isinstance(value, bool) or not isinstance(value, Real):
         raise fail(kind, name, value, allowed)
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond the float range (10**400): not finite either
+        raise fail(kind, name, value, allowed) from None
     if not math.isfinite(v):
         raise fail(kind, name, value, allowed)
     if low is not None and (v < low or (low_open and v == low)):

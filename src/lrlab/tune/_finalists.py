@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from lrlab.tune._trial import Surplus, create_study, train_once
+from lrlab.tune._trial import Reaper, Surplus, create_study, run_one, train_once
 
 __all__ = ["SUFFIX", "confirmed", "finalists", "race"]
 
@@ -158,9 +158,10 @@ def race(
     cst = create_study(
         st.study_name + SUFFIX, store, optuna.samplers.RandomSampler(), optuna.pruners.NopPruner()
     )
+    reap = Reaper(store) if heartbeat else None
     while True:
-        if heartbeat:
-            optuna.storages.fail_stale_trials(st)
+        if reap is not None:
+            reap(st)
         running = [
             t
             for t in st.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
@@ -181,7 +182,7 @@ def race(
 
         bar = tqdm(total=len(pairs), desc=f"finalists {st.study_name}", unit="run")
     try:
-        _run_pairs(optuna, st, cst, objective, pairs, heartbeat, budget, per_run, bar)
+        _run_pairs(optuna, st, cst, objective, pairs, reap and Reaper(store), budget, per_run, bar)
     finally:
         if bar is not None:
             bar.close()
@@ -194,7 +195,7 @@ def _run_pairs(
     cst: Any,
     objective: _Confirm,
     pairs: list[tuple[int, int]],
-    heartbeat: bool,
+    reap: Reaper | None,
     budget: int | None,
     per_run: int,
     bar: Any,
@@ -202,8 +203,8 @@ def _run_pairs(
     """Run confirmation trials until every pair is done (or others run the rest)."""
     shown = 0
     while True:
-        if heartbeat:
-            optuna.storages.fail_stale_trials(cst)
+        if reap is not None:
+            reap(cst)
         trials = cst.get_trials(deepcopy=False)
         done = set(confirmed(trials))
         busy = {_pair(t) for t in trials if t.state.name == "RUNNING" and _live(t)}
@@ -214,7 +215,7 @@ def _run_pairs(
         if n_done == len(pairs):
             return
         if all(p in done or p in busy for p in pairs):
-            if not heartbeat:
+            if reap is None:
                 return  # the other worker finishes; a rerun redoes a run it lost
             time.sleep(0.25)
             continue
@@ -224,6 +225,4 @@ def _run_pairs(
             )
             if spent + per_run > budget:
                 return
-        cst.optimize(
-            objective, n_trials=1, catch=(Surplus,), gc_after_trial=False, show_progress_bar=False
-        )
+        run_one(optuna, cst, objective)

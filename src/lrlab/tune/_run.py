@@ -15,7 +15,14 @@ import numpy as np
 
 from lrlab.errors import UsageError
 from lrlab.tune._finalists import SUFFIX, race
-from lrlab.tune._trial import Surplus, create_study, train_once
+from lrlab.tune._trial import (
+    Reaper,
+    Surplus,
+    create_study,
+    lost_database,
+    run_one,
+    train_once,
+)
 from lrlab.tune.result import TuneResult
 from lrlab.tune.space import Space
 from lrlab.tune.storage import has_heartbeat, open_storage
@@ -178,20 +185,35 @@ class _Objective:
         self.repeats, self.folds, self.per_fold, self.target = repeats, folds, per_fold, target
 
     def _surplus(self, trial: Any) -> bool:
-        """Whether ``target`` trials numbered below this one already finished or are running."""
+        """Whether this trial would run one too many.
+
+        It would when ``target`` trials numbered below it finished, are running
+        or wait to be retried (a retry of a killed worker's trial takes its
+        place in the count: without it, a new trial and the retry both ran, 9
+        finished for a target of 8).  On a grid it also would when its grid
+        point finished in another trial, or runs or waits in a lower-numbered
+        one: each point runs once.
+        """
         import optuna
 
-        states = (
-            optuna.trial.TrialState.COMPLETE,
-            optuna.trial.TrialState.PRUNED,
-            optuna.trial.TrialState.RUNNING,
-        )
-        ahead = [
+        S = optuna.trial.TrialState
+        live = [
             t
-            for t in trial.study.get_trials(deepcopy=False, states=states)
-            if t.number < trial.number and not t.user_attrs.get("lrlab_surplus")
+            for t in trial.study.get_trials(
+                deepcopy=False, states=(S.COMPLETE, S.PRUNED, S.RUNNING, S.WAITING)
+            )
+            if t.number != trial.number and not t.user_attrs.get("lrlab_surplus")
         ]
-        return len(ahead) >= self.target
+        if sum(t.number < trial.number for t in live) >= self.target:
+            return True
+        if not self.grid:
+            return False
+        point = trial.study._storage.get_trial_system_attrs(trial._trial_id).get("grid_id")
+        return any(
+            t.system_attrs.get("grid_id") == point
+            and (t.state in (S.COMPLETE, S.PRUNED) or t.number < trial.number)
+            for t in live
+        )
 
     def __call__(self, trial: Any) -> float:
         import optuna
@@ -294,9 +316,11 @@ def tune(
     ``trials`` -- a worker that would start trial ``target + 1`` marks it as
     surplus (``FAIL``, user attribute ``lrlab_surplus``) before any training.
     On RDB storages (heartbeat) a worker waits while other workers' trials are
-    running, so a trial of a killed worker is failed by the heartbeat, retried,
-    and the study still ends with exactly ``trials`` finished; on journal
-    storages (no heartbeat) it stops instead, and a rerun tops the study up.
+    running, so a trial of a killed worker is failed by the heartbeat (or, if
+    it never beat, after the grace period of silence), retried, and the study
+    still ends with exactly ``trials`` finished (a waiting retry counts as
+    running; on a grid, each point finishes once); on journal storages (no
+    heartbeat) it stops instead, and a rerun tops the study up.
 
     Args:
         task: a :class:`lrlab.tasks.Task` or a built-in task name.
@@ -337,7 +361,9 @@ def tune(
         run_dir: folder of the default SQLite file.
         steps: training steps per run (default ``task.steps``).
         seed: model initialisation / batch order of every run, fold split, sampler seed.
-        worker: added to the sampler's seed so that workers sample differently.
+        worker: added to the sampler's seed so that workers sample differently
+            (not on a grid: there every worker must map a grid id to the same
+            point, and each point runs once).
         budget: stop before a trial could take the study's total steps above this.
         heartbeat_interval, grace_period: heartbeat of RDB storages (seconds).
         quiet: no progress bar (also hidden when stderr is not a terminal).
@@ -494,10 +520,12 @@ def _open_study(
     meta: dict[str, Any],
 ) -> Any:
     """Create or load study ``name``; a resumed study must be for the same task and settings."""
+    # Workers sample differently (seed + 7919 * worker), except on a grid: there the
+    # seed shuffles the grid, and every worker must map a grid id to the same point.
     st = create_study(
         name,
         store,
-        _sampler(sampler, space, seed + 7919 * worker),
+        _sampler(sampler, space, seed if sampler == "grid" else seed + 7919 * worker),
         _pruner(pruner, cv, steps, eval_every, repeats),
     )
     stored = st.user_attrs.get("lrlab")
@@ -535,15 +563,26 @@ def _loop(
 ) -> None:
     """Run trials until the study holds ``target`` finished ones (or the budget is spent)."""
     heartbeat = has_heartbeat(store)
+    reap = Reaper(store) if heartbeat else None
     shown_done = 0
+    lost_since: float | None = None
     while True:
-        if heartbeat:
-            optuna.storages.fail_stale_trials(st)
-        all_trials = st.get_trials(deepcopy=False)
+        try:
+            if reap is not None:
+                reap(st)
+            all_trials = st.get_trials(deepcopy=False)
+        except Exception as exc:  # a database restart: wait up to a minute for it
+            lost_since = lost_since or time.monotonic()
+            if not lost_database(exc) or time.monotonic() - lost_since > 60:
+                raise
+            time.sleep(1.0)
+            continue
+        lost_since = None
         finished = sum(t.state.name in FINISHED for t in all_trials)
         running = sum(
             t.state.name == "RUNNING" and not t.user_attrs.get("lrlab_surplus") for t in all_trials
         )
+        waiting = sum(t.state.name == "WAITING" for t in all_trials)
         if bar is not None and finished > shown_done:
             bar.update(finished - shown_done)
             shown_done = finished
@@ -553,20 +592,14 @@ def _loop(
             spent = sum(int(t.user_attrs.get("steps", 0)) for t in all_trials)
             if spent + per_trial > budget:
                 return
-        if finished + running >= target:
+        if finished + running >= target and not waiting:
             if not heartbeat:
                 # Without heartbeats a killed worker's trial stays RUNNING for ever:
                 # waiting could hang, so stop; a rerun tops the study up if one failed.
                 return
             time.sleep(0.25)  # others' trials may still fail; wait for them
             continue
-        st.optimize(
-            objective,
-            n_trials=1,
-            catch=(Surplus,),
-            gc_after_trial=False,
-            show_progress_bar=False,
-        )
+        run_one(optuna, st, objective)  # a waiting retry first (Optuna's ask pops it)
 
 
 def _bar(total: int, name: str) -> Any:

@@ -10,15 +10,19 @@
 ``"sqlite:///path.db"``, ``"postgresql://user:pw@host/db"``, ``"mysql://..."``
     an :class:`optuna.storages.RDBStorage` with a heartbeat: a worker that is
     killed mid-trial leaves a trial that the next worker marks ``FAIL`` once
-    its heartbeat is older than ``grace_period`` seconds (and re-enqueues with
-    :class:`optuna.storages.RetryHeartbeatStaleTrialCallback`).  SQLite connections
+    its heartbeat is older than the grace period (``grace_period`` seconds, at
+    least four heartbeat intervals), or once it has had no heartbeat at all for
+    that long (a worker killed before its trial's first beat), and re-enqueues
+    with :class:`optuna.storages.RetryHeartbeatStaleTrialCallback`.  SQLite connections
     wait up to 60 s on a lock instead of failing with "database is locked".
 ``"journal:path.log"``
     an append-only :class:`optuna.storages.JournalStorage` file, safe for
     several processes on one machine (no heartbeat: a killed trial stays
     ``RUNNING``).
 
-Passwords in URLs are never printed: :func:`redact` replaces them with ``***``.
+Passwords in URLs are never printed: :func:`redact` replaces them with ``***``,
+reading the URL with SQLAlchemy (the library that opens it), so that
+``?password=...`` and ``user:pass/with/slashes@host`` are hidden too.
 """
 
 from __future__ import annotations
@@ -33,30 +37,92 @@ from lrlab.errors import UsageError
 
 __all__ = ["has_heartbeat", "open_storage", "redact"]
 
+#: The least grace period, in heartbeat intervals.
+GRACE_BEATS = 4
 _RDB_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "oracle", "mssql")
 
 
+#: Query parameters that carry a secret (libpq, MySQL drivers, cloud connectors).
+_SECRET_KEYS = frozenset(
+    {"password", "passwd", "pwd", "pass", "sslpassword", "secret", "token", "access_token"}
+)
+
+
+def _secrets(url: str) -> tuple[str | None, list[str]]:
+    """``(redacted url, the secrets in it)``, parsed as SQLAlchemy parses it to connect.
+
+    The URL's password (``user:pass/with/slashes@host`` too), the values of the
+    query's secret parameters (``?password=...``), and when the text holds more
+    than one ``@`` before its query, everything before the last one.  A URL
+    that SQLAlchemy cannot read is ``(None, [])``.
+    """
+    from sqlalchemy.engine import make_url
+
+    head, _, rest = url.partition("://")
+    try:
+        parsed = make_url(url)
+    except Exception:  # sqlalchemy.exc.ArgumentError, ValueError (a bad port), ...
+        return None, []
+    secrets = [parsed.password] if parsed.password else []
+    hide = {}
+    for key, value in parsed.query.items():
+        if key.lower() in _SECRET_KEYS:
+            values = [value] if isinstance(value, str) else list(value)
+            secrets.extend(v for v in values if v)
+            hide[key] = "***"
+    shown = parsed.update_query_dict(hide).render_as_string(hide_password=True)
+    shown = shown.replace("%2A%2A%2A", "***")
+    userinfo = rest.split("?", 1)[0].rpartition("@")[0]
+    if userinfo.count("@") or (":" in userinfo and not parsed.password):
+        # an unescaped '@' (or a ':' SQLAlchemy did not read as a password): no
+        # reading of who the user is can be trusted, so none of it is shown
+        secrets.append(userinfo.partition(":")[2] or userinfo)
+        shown = f"{head}://***@{rest.split('?', 1)[0].rpartition('@')[2]}"
+    return shown, secrets
+
+
 def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***``.
+    """``url`` with its password and secret query parameters replaced by ``***``.
+
+    The URL is read by SQLAlchemy, which opens it; what it cannot read is
+    shown only up to its scheme.
 
     >>> redact("postgresql://bob:s3cret@db.example:5432/test")
     'postgresql://bob:***@db.example:5432/test'
+    >>> redact("postgresql://bob@db/test?password=s3cret")
+    'postgresql://bob@db/test?password=***'
+    >>> redact("postgresql://bob:pass/with/slashes@db/test")
+    'postgresql://bob:***@db/test'
     >>> redact("sqlite:///runs/a.db")
     'sqlite:///runs/a.db'
+    >>> redact("postgresql://bob:s3cret@db:port/test")
+    'postgresql://***'
     """
-    return re.sub(r"(?<=://)([^:/@]*):([^@/]*)@", r"\1:***@", url)
-
-
-def _password(url: str) -> str | None:
-    m = re.search(r"://[^:/@]*:([^@/]*)@", url)
-    return m.group(1) if m and m.group(1) else None
+    if "://" not in url:
+        return url
+    shown, _ = _secrets(url)
+    return f"{url.partition('://')[0]}://***" if shown is None else shown
 
 
 def scrub(text: str, url: str) -> str:
-    """``text`` with ``url``'s password (if any) replaced by ``***``."""
-    pw = _password(url)
+    """``text`` with ``url`` redacted and each of its secrets replaced by ``***``.
+
+    A URL SQLAlchemy cannot read hides everything after its scheme, wherever
+    that appears in ``text``.
+    """
+    from urllib.parse import quote
+
+    shown, secrets = _secrets(url) if "://" in url else (url, [])
     text = text.replace(url, redact(url))
-    return text.replace(pw, "***") if pw else text
+    if shown is None:  # what a reader would take for the password, and all the rest
+        rest = url.partition("://")[2]
+        userinfo = rest.split("?", 1)[0].rpartition("@")[0]
+        secrets = [rest, userinfo.partition(":")[2]]
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        for form in {secret, quote(secret, safe="")}:
+            # a whole token only: a password "p" must not turn "postgresql" into "***ostgresql"
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])", "***", text)
+    return text
 
 
 def _pg_driver(url: str) -> str:
@@ -152,6 +218,10 @@ def open_storage(
     elif scheme in ("postgresql", "postgres"):
         engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
         storage = _pg_driver(storage)
+    # A healthy trial's heartbeat can come seconds late on a loaded machine (a SQLite
+    # writer waits for the readers' locks; SQLite's clock has whole seconds): fail a
+    # trial as stale only after it missed at least four heartbeats.
+    grace = max(grace_period or 0, GRACE_BEATS * heartbeat_interval)
     for attempt in range(8):
         try:
             with warnings.catch_warnings():
@@ -160,7 +230,7 @@ def open_storage(
                     storage,
                     engine_kwargs=engine_kwargs,
                     heartbeat_interval=heartbeat_interval,
-                    grace_period=grace_period,
+                    grace_period=grace,
                     heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
                         max_retry=3
                     ),
