@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import socket
 
@@ -15,7 +16,9 @@ from lrlab.tasks import TASK_INFO, QuadraticTask
 
 
 def test_names_and_unknown_task() -> None:
-    assert tasks.names() == ["quadratic", "digits", "mnist1d", "breast_cancer", "diabetes"]
+    assert tasks.names() == [
+        "quadratic", "digits", "mnist1d", "breast_cancer", "diabetes", "text"
+    ]  # fmt: skip
     with pytest.raises(UsageError, match=r"Unknown task 'cifar'\. Available: quadratic, digits"):
         tasks.get("cifar")
     with pytest.raises(UsageError, match=r"Unknown parameter for task 'digits': depth\. Allowed"):
@@ -162,3 +165,26 @@ def test_task_info_matches_built_tasks() -> None:
         assert (len(task.x_train), len(task.x_val), len(task.x_test)) == info.sizes
         assert task.kind == info.kind and task.metric_name == info.metric
         assert task.steps == info.defaults["steps"]
+
+
+def test_text_is_the_next_character_of_pythons_own_docs() -> None:
+    """Each row's target is the character that follows its context in the source text, the
+    split sizes are the registry's, and a few hundred steps of Adam learn something."""
+    from pydoc_data.topics import topics
+
+    from lrlab.train import run
+
+    task = tasks.get("text")
+    assert (len(task.x_train), len(task.x_val), len(task.x_test)) == TASK_INFO["text"].sizes
+    text = " ".join(topics[k] for k in sorted(topics))[:120_000]
+    common = sorted(c for c in set(text) if text.count(c) >= 300)
+    ids = [common.index(c) + 1 if c in common else 0 for c in text]
+    windows = {tuple(ids[i : i + 9]) for i in range(0, 7 * 15_000, 7)}
+    for ctx, nxt in zip(task.x_train.tolist(), task.y_train.tolist()):
+        assert (*ctx, nxt) in windows
+    counts = torch.bincount(task.y_train, minlength=len(common) + 1)
+    assert int(counts.min()) >= 10  # every class splits three ways in cross-validation
+    short = tasks.get("text", steps=200, eval_every=100)
+    h = run(short, "adam", lr=3e-3, seed=0)
+    chance = math.log(len(common) + 1)
+    assert h.val_loss[-1] < 0.8 * chance and h.val_loss[-1] < h.val_loss[0]

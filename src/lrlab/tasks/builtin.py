@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import random
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -481,6 +482,79 @@ def _mnist1d(**params: Any) -> Task:
     )
 
 
+# ------------------------------------------------------------------------ text
+class _CharLM(torch.nn.Module):
+    """The next character from the previous ``context``: an embedding of each, concatenated,
+    one tanh hidden layer (Bengio et al.'s neural language model, at character level)."""
+
+    def __init__(self, vocab: int, context: int, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.emb = torch.nn.Embedding(vocab, dim)
+        self.mlp = torch.nn.Sequential(
+            torch.nn.Linear(context * dim, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, vocab)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(self.emb(x).flatten(1))
+
+
+def _text_arrays(context: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """15,000 windows of ``context + 1`` characters of Python's own documentation text
+    (``pydoc_data.topics``, shipped with the interpreter), every 7th position of its first
+    120,000 characters: ``(previous characters as ids, next character's id, vocabulary)``;
+    the 35 characters seen at least 300 times have their own ids, the rest share id 0."""
+    from pydoc_data.topics import topics
+
+    text = " ".join(topics[k] for k in sorted(topics))[:120_000]
+    # Characters seen fewer than 300 times share one id (0), so that every class has
+    # enough rows for a stratified cross-validation split.
+    counts = Counter(text)
+    common = sorted(c for c, n in counts.items() if n >= 300)
+    index = {c: i + 1 for i, c in enumerate(common)}
+    ids = np.fromiter((index.get(c, 0) for c in text), dtype=np.int64, count=len(text))
+    rows = np.lib.stride_tricks.sliding_window_view(ids, context + 1)[::7][:15_000]
+    return rows[:, :context].copy(), rows[:, context].copy(), len(index) + 1
+
+
+_TEXT_DEFAULTS = {
+    "context": 8,
+    "dim": 16,
+    "hidden": 128,
+    "batch_size": 64,
+    "steps": 800,
+    "eval_every": 80,
+    "split_seed": 0,
+}
+
+
+def _text(**params: Any) -> Task:
+    p = _check_params("text", params, _TEXT_DEFAULTS)
+    batch, steps, eval_every, split_seed = _common(p)
+    context, dim, hidden = (_pos_int(k, p[k]) for k in ("context", "dim", "hidden"))
+    x, y, vocab = _text_arrays(context)
+    tr, va, te = _split(len(x), (0.1, 0.1), split_seed)
+    x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
+    return Task(
+        name="text",
+        kind="classification",
+        x_train=x_t[tr],
+        y_train=y_t[tr],
+        x_val=x_t[va],
+        y_val=y_t[va],
+        x_test=x_t[te],
+        y_test=y_t[te],
+        model_factory=lambda: _CharLM(vocab, context, dim, hidden),
+        loss_fn=torch.nn.CrossEntropyLoss(),
+        metric_fn=accuracy,
+        metric_name="accuracy",
+        greater_is_better=True,
+        batch_size=batch,
+        steps=steps,
+        eval_every=eval_every,
+        params=p,
+    )
+
+
 # -------------------------------------------------------------------- registry
 @dataclass(frozen=True)
 class TaskInfo:
@@ -546,6 +620,15 @@ TASK_INFO: dict[str, TaskInfo] = {
         (266, 88, 88),
         _DIABETES_DEFAULTS,
         _diabetes,
+    ),
+    "text": TaskInfo(
+        "text",
+        "next character of Python's own docs from the 8 before; embeddings + MLP",
+        "classification",
+        "accuracy",
+        (12000, 1500, 1500),
+        _TEXT_DEFAULTS,
+        _text,
     ),
 }
 
