@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from lrlab._progress import on_terminal
 from lrlab.cli._args import SEED, writable
 
 
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     writable(args.out, folder=True)  # before the study's minute, not after it
 
     def progress(label: str) -> None:
-        if not args.quiet and not sys.stderr.isatty():
+        if not args.quiet and not on_terminal():
             print(f"report: {label} ...", file=sys.stderr, flush=True)
 
     rep = build_report(

@@ -7,7 +7,6 @@ import csv
 import json
 import math
 import re
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
 from lrlab.tasks import Task, get
 from lrlab.train import History, check_name, run
@@ -389,7 +389,7 @@ def compare(
     bar = tqdm(
         total=len(specs) * len(seed_list),
         desc=f"compare on {task.name}",
-        disable=quiet or not sys.stderr.isatty(),
+        disable=not shows_progress(quiet),
     )
     histories: dict[str, list[History]] = {}
     try:

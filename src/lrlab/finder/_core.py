@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import torch
 
+from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
 from lrlab.finder._result import FinderResult
 from lrlab.finder._state import Snapshot
@@ -573,7 +573,7 @@ def _val_loss(
 
 def _bar(total: int, quiet: bool, desc: str) -> Any:
     """A tqdm bar on stderr, or ``None`` when quiet or stderr is not a terminal."""
-    if quiet or not sys.stderr.isatty():
+    if not shows_progress(quiet):
         return None
     from tqdm import tqdm
 

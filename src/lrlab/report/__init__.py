@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
 from lrlab.report._budget import Budget, budget
 from lrlab.report._page import Section, render_page, write_assets
@@ -184,7 +185,7 @@ def _swap_into_place(staging: Path, target: Path) -> None:
 def _bar(quiet: bool) -> Any:
     import sys
 
-    if quiet or not sys.stderr.isatty():
+    if not shows_progress(quiet):
         return None
     try:
         from tqdm import tqdm

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
 from lrlab.schedules import parse_rule, reduce_on_plateau
 from lrlab.tasks import Task, get
@@ -152,7 +152,7 @@ class _StepMeter:
 def _progress(total: int, desc: str, quiet: bool) -> Any:
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, disable=quiet or not sys.stderr.isatty(), leave=False)
+    return tqdm(total=total, desc=desc, disable=not shows_progress(quiet), leave=False)
 
 
 def run(

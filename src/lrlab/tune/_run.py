@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
 from lrlab.tune._finalists import SUFFIX, race
 from lrlab.tune._trial import (
@@ -463,7 +464,7 @@ def tune(
             per_fold=pruner == "wilcoxon",
             target=target,
         )
-        bar = None if quiet or not sys.stderr.isatty() else _bar(target, study_name)
+        bar = _bar(target, study_name) if shows_progress(quiet) else None
         try:
             search_budget = None if budget is None else budget - reserve
             _loop(optuna, st, store, objective, target, search_budget, per_trial, bar)
@@ -485,7 +486,7 @@ def tune(
                 heartbeat=has_heartbeat(store),
                 budget=budget,
                 per_run=per_run,
-                progress=not quiet and sys.stderr.isatty(),
+                progress=shows_progress(quiet),
             )
         else:  # runs of an earlier call that raced: their steps were spent on this study
             try:

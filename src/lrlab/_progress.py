@@ -1,0 +1,21 @@
+"""Whether long work shows a progress bar: one rule for the whole package.
+
+A bar goes to stderr unless the caller asked for quiet or stderr is not a
+terminal (a log file, a pipe, CI), where a bar would only fill the log.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["on_terminal", "shows_progress"]
+
+
+def on_terminal() -> bool:
+    """Whether stderr is a terminal (read at each call: tests and callers may swap it)."""
+    return sys.stderr.isatty()
+
+
+def shows_progress(quiet: bool) -> bool:
+    """Whether to draw a bar: not ``quiet`` and stderr a terminal."""
+    return not quiet and on_terminal()
