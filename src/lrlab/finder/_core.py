@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lrlab._checks import positive_int, positive_number
 from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
 from lrlab.finder._result import FinderResult
@@ -166,17 +167,11 @@ def _step(
 
 
 def _check(name: str, value: Any, kind: str) -> None:
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float))
-        and math.isfinite(float(value))
-        and value > 0
-    )
+    """A positive integer (``kind="int"``) or a positive finite number, else a UsageError."""
     if kind == "int":
-        ok = ok and isinstance(value, int)
-    if not ok:
-        what = "a positive integer" if kind == "int" else "a positive finite number"
-        raise UsageError(f"Argument `{name}` must be {what}. Received: {name}={value!r}")
+        positive_int(name, value)
+    else:
+        positive_number(name, value)
 
 
 def _check_args(

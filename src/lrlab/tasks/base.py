@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 import torch
 
+from lrlab._checks import positive_int as _positive_int
 from lrlab.errors import UsageError
 
 __all__ = ["Task", "accuracy", "binary_accuracy", "r2", "rmse"]
@@ -64,14 +65,6 @@ def r2(outputs: torch.Tensor, targets: torch.Tensor) -> float:
     ss_res = torch.sum((t - o) ** 2)
     ss_tot = torch.sum((t - t.mean()) ** 2)
     return float(1.0 - ss_res / ss_tot)
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise UsageError(
-            f"Argument `{name}` must be a positive integer. Received: {name}={value!r}"
-        )
-    return value
 
 
 @dataclass(frozen=True, eq=False)

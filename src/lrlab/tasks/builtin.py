@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from lrlab._checks import positive_int as _pos_int
+from lrlab._checks import positive_number as _pos_float
 from lrlab.errors import UsageError
 from lrlab.tasks.base import Task, accuracy, binary_accuracy, r2, rmse
 
@@ -54,27 +56,6 @@ def _check_params(name: str, params: dict[str, Any], allowed: dict[str, Any]) ->
             f"Allowed: {', '.join(sorted(allowed))}"
         )
     return {**allowed, **params}
-
-
-def _pos_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise UsageError(
-            f"Argument `{name}` must be a positive integer. Received: {name}={value!r}"
-        )
-    return int(value)
-
-
-def _pos_float(name: str, value: Any, *, allow_zero: bool = False) -> float:
-    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
-    if ok:
-        v = float(value)
-        ok = np.isfinite(v) and (v >= 0 if allow_zero else v > 0)
-    if not ok:
-        what = "a non-negative" if allow_zero else "a positive"
-        raise UsageError(
-            f"Argument `{name}` must be {what} finite number. Received: {name}={value!r}"
-        )
-    return float(value)
 
 
 def _common(params: dict[str, Any]) -> tuple[int, int, int, int]:

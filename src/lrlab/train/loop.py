@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lrlab._checks import positive_int as _positive_int
 from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
 from lrlab.schedules import parse_rule, reduce_on_plateau
@@ -18,14 +19,6 @@ from lrlab.train.history import History
 from lrlab.train.optimizers import DEFAULT_LR, check_name, is_schedule_free, make_optimizer
 
 __all__ = ["resolve_schedule", "run"]
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise UsageError(
-            f"Argument `{name}` must be a positive integer. Received: {name}={value!r}"
-        )
-    return int(value)
 
 
 def resolve_schedule(

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from lrlab._checks import int_at_least as _check_int
 from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
 from lrlab.tune._finalists import SUFFIX, race
@@ -36,12 +37,6 @@ SAMPLERS = ("grid", "random", "tpe")
 TPE_STARTUP_TRIALS = 5
 PRUNERS = ("none", "median", "projected", "hyperband", "successive_halving", "wilcoxon")
 FINISHED = ("COMPLETE", "PRUNED")
-
-
-def _check_int(name: str, value: Any, minimum: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise UsageError(f"Argument `{name}` must be {what}. Received: {name}={value!r}")
-    return value
 
 
 def _sampler(name: str, space: Space, seed: int | None) -> Any:
