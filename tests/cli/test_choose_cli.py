@@ -164,8 +164,13 @@ def test_find_for_another_run_length_and_budget(capsys) -> None:  # type: ignore
     assert main([*base, "--budget", "1"]) == 0
     thorough = json.loads(capsys.readouterr().out)
     assert 300 // 4 < thorough["steps"] <= 300 and thorough["settings"]["budget"] == 1.0
-    assert main([*base, "--budget", "0"]) == 2
-    assert "Received: budget=0.0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # argparse refuses it, naming the flag
+        main([*base, "--budget", "0"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--budget" in err and "Received: '0'" in err
+    assert main([*base, "--budget", "11"]) == 2  # above one run x 10: the library's own check
+    assert "Received: budget=11.0" in capsys.readouterr().err
 
 
 @pytest.mark.postgres

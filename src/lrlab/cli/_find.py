@@ -43,7 +43,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--budget",
-        type=FINITE,
+        type=POSITIVE,
         default=0.25,
         help="the fraction of one run's steps the advice may spend (default 0.25; 1 races the "
         "candidates for longer)",
