@@ -28,6 +28,7 @@ import torch
 
 from lrlab.tasks import Task
 from lrlab.tasks.base import accuracy, r2
+from lrlab.tasks.builtin import _CharLM  # the lab's `text` model, on the whole vocabulary
 
 __all__ = ["FAMILIES", "Case", "cases", "make"]
 
@@ -275,20 +276,6 @@ def _digits_cnn2d() -> Task:
     )  # fmt: skip
 
 
-class _CharLM(torch.nn.Module):
-    """Next character from the previous 8: an embedding of each, concatenated, an MLP."""
-
-    def __init__(self, vocab: int, context: int = 8, dim: int = 16, hidden: int = 128) -> None:
-        super().__init__()
-        self.emb = torch.nn.Embedding(vocab, dim)
-        self.mlp = torch.nn.Sequential(
-            torch.nn.Linear(context * dim, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, vocab)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.mlp(self.emb(x).flatten(1))
-
-
 def _text_charlm() -> Task:
     from pydoc_data.topics import topics
 
@@ -300,8 +287,8 @@ def _text_charlm() -> Task:
     x, y = rows[:, :context].copy(), rows[:, context].copy()
     vocab = len(chars)
     return _task(
-        "text_charlm", x, y, 2000, lambda: _CharLM(vocab), kind="multiclass", batch_size=64,
-        steps=800, standardize=False,
+        "text_charlm", x, y, 2000, lambda: _CharLM(vocab, 8, 16, 128), kind="multiclass",
+        batch_size=64, steps=800, standardize=False,
     )  # fmt: skip
 
 

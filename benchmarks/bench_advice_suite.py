@@ -51,7 +51,7 @@ import numpy as np
 import suite_grid
 import torch
 
-from lrlab.finder import AdviceRule, find_lr_task
+from lrlab.finder import AdviceRule, find_lr_task, lattice
 from lrlab.finder._core import _anchor
 from lrlab.finder.advice import advise, lattice_index
 from lrlab.train import run
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         "families": fams,
         "cases": len(cases),
         "variants": len(rules),
-        "grid_best": {c.key: suite_grid.lattice(grids[c.key].best_j) for c in cases},
+        "grid_best": {c.key: lattice(grids[c.key].best_j) for c in cases},
     }
     t0 = time.time()
     for budget in BUDGETS:
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         dsweeps = peers_and_sweeps(design, dgrids)
         report["design"] = {
             "note": "lrlab's built-in tasks: no choice of this rule was made on them",
-            "grid_best": {c.key: suite_grid.lattice(dgrids[c.key].best_j) for c in design},
+            "grid_best": {c.key: lattice(dgrids[c.key].best_j) for c in design},
             **{
                 f"budget_{b}": real_runs(design, dgrids, b, {}, labels=("default",))
                 for b in BUDGETS
@@ -381,9 +381,8 @@ def real_runs(
                 assert sug is not None
                 j = round(lattice_index(sug.lr))
                 picks.append(j)
-                held += sug.low <= suite_grid.lattice(grids[c.key].best_j) * (1 + 1e-9) and (
-                    suite_grid.lattice(grids[c.key].best_j) <= sug.high * (1 + 1e-9)
-                )
+                best = lattice(grids[c.key].best_j)  # the same lattice value as the advice's
+                held += sug.low <= best <= sug.high
                 steps.append(r.steps / task.steps)
             ratios.append(ratio(grids[c.key], picks))
             per_case[c.key] = ratios[-1]

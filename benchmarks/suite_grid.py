@@ -30,13 +30,10 @@ from typing import Any
 import advice_suite
 import torch
 
+from lrlab.finder import lattice
+
 SEEDS = [0, 1, 2]
 GRID_J = list(range(21))
-
-
-def lattice(j: int) -> float:
-    """The ``j``-th rate of the grid (the same expression as ``lrlab.finder.lattice``)."""
-    return 10.0 ** ((3 * j - 50) / 10)
 
 
 def checkpoint_every(steps: int) -> int:

@@ -105,7 +105,7 @@ def test_the_cached_grid_is_what_the_lab_trains() -> None:
     """The replay reads the cache instead of training: a cached run must be the run."""
     suite, grid = _suite()
     store = grid.load(str(BENCH / "cache" / "advice_suite_grid.json.gz"))
-    for case in suite.cases(["iris_fullbatch", "blobs_mse"]):
+    for case in suite.cases(["iris_fullbatch", "blobs_mse", "text_charlm"]):
         for j, seed in ((8, 1), (14, 2)):
             want = store[case.key][f"{j}|{seed}"]
             assert grid.train_one(case, j, seed) == want
