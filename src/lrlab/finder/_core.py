@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lrlab._checks import positive_int, positive_number
+from lrlab._checks import int_at_least, positive_int, positive_number
 from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
 from lrlab.finder._result import FinderResult
@@ -174,6 +174,10 @@ def _check(name: str, value: Any, kind: str) -> None:
         positive_number(name, value)
 
 
+#: What ``horizon`` must be, in every message that refuses one.
+HORIZON_RULE = "a positive integer (the run's steps) or None"
+
+
 def _check_args(
     model: Any,
     optimizer: Any,
@@ -208,12 +212,8 @@ def _check_args(
         )
     if not (isinstance(beta, (int, float)) and 0.0 <= beta < 1.0):
         raise UsageError(f"Argument `beta` must be in [0, 1). Received: beta={beta!r}")
-    if confirm is not None and (
-        isinstance(confirm, bool) or not isinstance(confirm, int) or confirm < 0
-    ):
-        raise UsageError(
-            f"Argument `confirm` must be a non-negative integer. Received: confirm={confirm!r}"
-        )
+    if confirm is not None:
+        int_at_least("confirm", confirm, 0, "a non-negative integer")
     if (
         isinstance(budget, bool)
         or not isinstance(budget, (int, float))
@@ -224,13 +224,8 @@ def _check_args(
             "Argument `budget` must be a number in (0, 10] (the fraction of one run's steps "
             f"the advice may spend). Received: budget={budget!r}"
         )
-    if horizon is not None and (
-        isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1
-    ):
-        raise UsageError(
-            "Argument `horizon` must be a positive integer (the run's steps) or None. "
-            f"Received: horizon={horizon!r}"
-        )
+    if horizon is not None:
+        int_at_least("horizon", horizon, 1, HORIZON_RULE)
     if horizon_exponent is not None and (
         isinstance(horizon_exponent, bool)
         or not isinstance(horizon_exponent, (int, float))

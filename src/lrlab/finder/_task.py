@@ -6,8 +6,9 @@ from typing import Any
 
 import torch
 
+from lrlab._checks import int_at_least
 from lrlab.errors import UsageError
-from lrlab.finder._core import _check, find_lr
+from lrlab.finder._core import HORIZON_RULE, _check, find_lr
 from lrlab.finder._result import FinderResult
 
 __all__ = ["advice_budget", "find_lr_task"]
@@ -70,11 +71,8 @@ def find_lr_task(
     }
     test_opts = {k: v for k, v in options.items() if k in finder_keys}
     opt_opts = {k: v for k, v in options.items() if k not in finder_keys}
-    horizon = test_opts.pop("horizon", int(task.steps))
-    if isinstance(horizon, int) and not isinstance(horizon, bool) and horizon > 0:
-        sweep = advice_budget(horizon, 0.25)[0]
-    else:
-        sweep = 20  # find_lr names the bad horizon before anything trains
+    horizon = int_at_least("horizon", test_opts.pop("horizon", int(task.steps)), 1, HORIZON_RULE)
+    sweep, _ = advice_budget(horizon)
     model = task.make_model(seed)
     opt = make_optimizer(optimizer, model.parameters(), min_lr, **opt_opts)
     threads = torch.get_num_threads()
