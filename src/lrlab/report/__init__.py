@@ -41,52 +41,25 @@ class Report:
         return self.out / "index.html"
 
 
-#: The sections' shares of the run's time, measured on digits: they let the progress
-#: bar move at about the pace of the work.
-_SHARES = {
-    "decay strategies": 0.5,
-    "decay factor": 0.5,
-    "loss surface": 6.0,
-    "range test": 7.0,
-    "schedules": 14.0,
-    "optimizers": 28.0,
-    "search": 44.0,
-    "recommendation": 0.0,
-}
-
-_PAGE_ORDER = (
-    "decay",
-    "factor",
-    "landscape",
-    "schedules",
-    "optimizers",
-    "finder",
-    "search",
-    "recommendation",
-)
-
 _T = TypeVar("_T")
 
 
 class _Runner:
     """Runs one section after another: names it to ``progress`` and the bar, moves
-    the bar through its share, and records its time in the section's data."""
+    the bar through the section's share of the run, and records its time."""
 
     def __init__(self, bar: Any, progress: Callable[[str], Any] | None) -> None:
         self.bar, self.progress = bar, progress
-        self.total = sum(_SHARES.values())
-        self.done = self.weight = 0.0
-        self.sections: dict[str, Section] = {}
+        self.done = self.share = 0.0
 
     def advance(self, fraction: float) -> None:
         """Move the bar to ``fraction`` (0..1) of the running section."""
         if self.bar is not None:
-            at = self.done + self.weight * min(max(fraction, 0.0), 1.0)
-            self.bar.n = round(100 * at / self.total, 1)
+            self.bar.n = round(self.done + self.share * min(max(fraction, 0.0), 1.0), 1)
             self.bar.refresh()
 
-    def __call__(self, label: str, section: Callable[[], _T]) -> _T:
-        self.weight = _SHARES[label]
+    def __call__(self, label: str, share: float, section: Callable[[], _T]) -> _T:
+        self.share = share
         if self.progress is not None:
             self.progress(label)
         if self.bar is not None:
@@ -97,8 +70,7 @@ class _Runner:
         sec = out[0] if isinstance(out, tuple) else out
         assert isinstance(sec, Section)
         sec.data["seconds"] = round(time.perf_counter() - started, 3)
-        self.sections[sec.key] = sec
-        self.done += self.weight
+        self.done += share
         self.advance(0.0)
         return out
 
@@ -106,25 +78,28 @@ class _Runner:
 def _run_sections(
     task: str, seed: int, b: Budget, bar: Any, progress: Callable[[str], Any] | None
 ) -> list[Section]:
-    """Every section, each given the results it builds on; in page order."""
+    """Every section, each given the results it builds on; in page order.
+
+    The shares (percent of the run's time, measured on digits) let the progress bar
+    move at about the pace of the work.  The range test runs before the schedule and
+    optimizer sections, which train at its suggestion; the page still shows them in order.
+    """
     from lrlab.report import _sections as s
 
     step = _Runner(bar, progress)
     ctx = s.Context(task_name=task, seed=seed, budget=b, quiet=True, advance=step.advance)
-    step("decay strategies", lambda: s.decay_strategies(ctx))
-    step("decay factor", lambda: s.decay_factor(ctx))
-    step("loss surface", lambda: s.landscape(ctx))
-    # The range test runs before the schedule and optimizer sections, which train at
-    # its suggestion; the page still shows the sections in order.
-    _, finder = step("range test", lambda: s.range_test(ctx))
-    _, schedules = step("schedules", lambda: s.schedules_on_training(ctx, finder))
-    _, optimizers = step("optimizers", lambda: s.optimizers(ctx, finder))
-    _, best = step("search", lambda: s.search(ctx))
-    step(
-        "recommendation",
+    decay = step("decay strategies", 0.5, lambda: s.decay_strategies(ctx))
+    factor = step("decay factor", 0.5, lambda: s.decay_factor(ctx))
+    land = step("loss surface", 6.0, lambda: s.landscape(ctx))
+    found, finder = step("range test", 7.0, lambda: s.range_test(ctx))
+    sched, schedules = step("schedules", 14.0, lambda: s.schedules_on_training(ctx, finder))
+    opt, optimizers = step("optimizers", 28.0, lambda: s.optimizers(ctx, finder))
+    searched, best = step("search", 44.0, lambda: s.search(ctx))
+    advice = step(
+        "recommendation", 0.0,
         lambda: s.recommendation(ctx, finder, schedules, optimizers, best),
-    )
-    return [step.sections[k] for k in _PAGE_ORDER]
+    )  # fmt: skip
+    return [decay, factor, land, sched, opt, found, searched, advice]
 
 
 def _check_arguments(out: str | Path, task: str, seed: int, force: bool) -> Path:

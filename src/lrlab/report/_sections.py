@@ -531,7 +531,7 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}× lower" if a > b else f"{b / a:.2f}× higher"
 
 
-def _comparison_table(cmp: Any, name: str = "schedules") -> Table:
+def _comparison_table(cmp: Comparison, name: str = "schedules") -> Table:
     metric = cmp.metric_name
     rows = []
     for r in cmp.table:
@@ -637,23 +637,19 @@ def optimizers(ctx: Context, finder: RangeTest) -> tuple[Section, Comparison]:
 
     rates = _optimizer_rates(ctx, finder)
     cmp = compare(
-        ctx.task,
-        rates.runs,
-        seeds=ctx.seeds,
-        steps=ctx.steps,
-        quiet=ctx.quiet,
+        ctx.task, rates.runs, seeds=ctx.seeds, steps=ctx.steps, quiet=ctx.quiet,
         progress=lambda done, total: ctx.advance(0.2 + 0.5 * done / total),
-    )
+    )  # fmt: skip
     at_default = compare(
         ctx.task, rates.defaults, seeds=ctx.seeds, steps=ctx.steps, quiet=ctx.quiet,
         progress=lambda done, total: ctx.advance(0.7 + 0.3 * done / total),
     )  # fmt: skip
     figs = cmp.figures()
     blowups = _blowups(cmp)
-    if blowups["labels"]:  # the runaways' losses get a scale of their own too
+    if blowups.labels:  # the runaways' losses get a scale of their own too
         from lrlab.plots.training import plot_curves
 
-        figs["val_loss"] = plot_curves(cmp.histories, what="val_loss", apart=blowups["labels"])
+        figs["val_loss"] = plot_curves(cmp.histories, what="val_loss", apart=blowups.labels)
         figs["val_loss"].suptitle(f"{cmp.task}: validation loss over {len(ctx.seeds)} seed(s)")
         figs["val_loss"].tight_layout()
     best = cmp.best
@@ -684,13 +680,13 @@ def optimizers(ctx: Context, finder: RangeTest) -> tuple[Section, Comparison]:
             f"{fmt(best['final_val_loss_mean'])}. Learning-rate-free at defaults — {free_txt}. "
             "The last columns train each of the others at its customary default rate instead: "
             f"its own range-test rate did better for {better} of {len(plain)}.",
-            *([blowups["text"]] if blowups["text"] else []),
+            *([blowups.text] if blowups.text else []),
         ],
         figures=[
             Figure_(
                 "optimizers-val-loss",
                 figs["val_loss"],
-                _apart("Validation loss per optimizer", figs["val_loss"], blowups["labels"]),
+                _apart("Validation loss per optimizer", figs["val_loss"], blowups.labels),
             ),
             Figure_(
                 "optimizers-step-size",
@@ -698,7 +694,7 @@ def optimizers(ctx: Context, finder: RangeTest) -> tuple[Section, Comparison]:
                 _apart(
                     "Effective step size ‖Δθ‖/‖g‖ per optimizer (log scale)",
                     figs["step_size"],
-                    blowups["labels"],
+                    blowups.labels,
                 ),
             ),
         ],
@@ -708,7 +704,7 @@ def optimizers(ctx: Context, finder: RangeTest) -> tuple[Section, Comparison]:
             "at_default_lr": at_default.to_dict(histories=False),
             "range_test_lr": rates.found,
             "advice_steps": advice_steps,
-            "blowups": blowups["rows"],
+            "blowups": blowups.rows,
         },
     ), cmp
 
@@ -720,7 +716,15 @@ def _apart(caption: str, fig: Figure, labels: list[str]) -> str:
     return caption + "."
 
 
-def _blowups(cmp: Any) -> dict[str, Any]:
+class _Blowups(NamedTuple):
+    """The optimizers whose step ran away: their labels, numbers and a paragraph."""
+
+    labels: list[str]
+    rows: list[dict[str, Any]]
+    text: str
+
+
+def _blowups(cmp: Comparison) -> _Blowups:
     """Optimizers whose effective step ran away (more than 1000x the median level of all):
     how far, and what it did to their validation loss and metric, in words."""
     from lrlab.plots.training import _outliers, _step_sizes
@@ -731,7 +735,7 @@ def _blowups(cmp: Any) -> dict[str, Any]:
         }
     far = _outliers(means)
     if not far or len(far) == len(means):
-        return {"labels": [], "rows": [], "text": ""}
+        return _Blowups([], [], "")
     rows = {r["label"]: r for r in cmp.table}
     typical = float(np.median([np.nanmedian(v) for k, v in means.items() if k not in far]))
     facts, data, peaks = [], [], []
@@ -765,7 +769,7 @@ def _blowups(cmp: Any) -> dict[str, Any]:
         f"{why} Their step sizes have a panel of their own in the figure, so the others "
         "stay readable."
     )
-    return {"labels": far, "rows": data, "text": text}
+    return _Blowups(far, data, text)
 
 
 # -- 7. grid vs random vs Bayesian search --------------------------------------------------
