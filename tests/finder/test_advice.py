@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from lrlab.finder import AdviceRule, edge_lr, find_lr, lattice, ramp
 from lrlab.finder._core import _anchor, _Batches, _Prober
 from lrlab.finder._state import Snapshot
-from lrlab.finder.advice import advise, checkpoint_every, lattice_index
+from lrlab.finder.advice import DEFAULT_RULE, advise, checkpoint_every, lattice_index
 from lrlab.finder.rules import centered as _centered
 from lrlab.finder.rules import ema_debiased
 
@@ -186,16 +186,40 @@ def test_the_measured_exponent_carries_the_race_to_the_run() -> None:
     assert b.alpha == 0.0 and b.lr == lattice(round(lattice_index(b.pick_lr)))
 
 
-def test_full_batch_has_no_horizon_factor() -> None:
-    a = advise(0.5, _curves(_bias_noise, 100), horizon=6400, budget=1500, deterministic=True)
+def test_full_batch_has_no_horizon_factor_in_the_thorough_mode_only() -> None:
+    probe = _curves(_bias_noise, 100)
+    a = advise(0.5, probe, horizon=6400, budget=3200, deterministic=True)  # thorough
     assert a.alpha == 0.0 and "full batch" in a.reason
     assert a.lr == lattice(round(lattice_index(a.pick_lr)))
+    # At a quarter of a run the probes are short enough that the factor still applies.
+    b = advise(0.5, probe, horizon=6400, budget=1500, deterministic=True)
+    c = advise(0.5, probe, horizon=6400, budget=1500, deterministic=False)
+    assert b.alpha == DEFAULT_RULE.alpha_prior and "full batch" not in b.reason
+    assert (b.lr, b.pick_lr) == (c.lr, c.pick_lr) and b.lr < b.pick_lr
+
+
+def test_probes_that_learn_nothing_fall_back_to_the_largest_that_held() -> None:
+    # Every rate's loss stays at chance (2.3026 = ln 10) except the largest, which blows up:
+    # the scores carry no information, so the pick is the largest rate that held, unshifted.
+    def stuck(lr: float, t: int) -> float:
+        return math.inf if lr > 0.02 else 2.3026 + 1e-4 * math.sin(1e3 * lr + t)
+
+    a = advise(0.01, _curves(stuck, 10), horizon=640, budget=150)
+    held = [lr for lr, _, v in a.probes if math.isfinite(v)]
+    assert a.flags == ["no_progress"] and "no probe improved" in a.reason
+    assert a.lr == a.pick_lr == max(held) and a.alpha == 0.0 and a.horizon_factor == 1.0
+    # The same scores that *did* improve from the first checkpoint are merely flat.
+    b = advise(0.01, _curves(lambda lr, t: stuck(lr, t) * (1 + 1 / t), 10), horizon=640,
+               budget=150)  # fmt: skip
+    assert "no_progress" not in b.flags
 
 
 @pytest.mark.parametrize(("value", "flags"), [(0.337, ["flat"]), (0.0, ["zero_loss", "flat"])])
 def test_flat_or_exactly_zero_scores_take_the_middle_candidate(value: float, flags: list) -> None:
     rule = AdviceRule(candidates=5, gap=1, top=0, keep=0, extend=False)
-    a = advise(0.01, _curves(lambda lr, t: value, 10), horizon=640, budget=150, rule=rule)
+    # The losses fall over time (the runs learn) but end alike across the rates.
+    a = advise(0.01, _curves(lambda lr, t: value * (1 + 1 / t), 10), horizon=640, budget=150,
+               rule=rule)  # fmt: skip
     assert a.flags == flags and "flat scores: the middle candidate" in a.reason
     tried = sorted(round(lattice_index(lr)) for lr, _, _ in a.probes)
     assert tried == [6, 7, 8, 9, 10]

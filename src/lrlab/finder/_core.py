@@ -310,8 +310,9 @@ def find_lr(
         rule: the rule's free choices (:class:`~lrlab.finder.AdviceRule`);
             ``None`` for the defaults chosen for the budget (``DEFAULT_RULE``,
             or ``THOROUGH_RULE`` from ``budget=0.5`` up).
-        deterministic: the gradients are exact (full batch): no horizon factor,
-            since without gradient noise the best rate does not shrink with ``t``.
+        deterministic: the gradients are exact (full batch). The thorough rule
+            then drops the horizon factor; the default rule keeps it (``AdviceRule.
+            full_batch_horizon``: its probes are short, see :mod:`lrlab.finder.advice`).
         quiet: no progress bar (the bar also hides when stderr is not a terminal).
 
     Returns:

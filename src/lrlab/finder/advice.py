@@ -28,12 +28,19 @@ The steps:
    in ``j`` through it and its neighbours.  When the finite scores are all
    within ``flat_tol`` of each other (flat, saturated or exactly zero), no
    candidate is better than another: the middle one (or the largest,
-   ``flat_pick="largest"``) is taken and the reason says so.
+   ``flat_pick="largest"``) is taken and the reason says so.  When, besides,
+   no probe improved on its own first checkpoint (``no_progress``: the runs
+   learned nothing yet, as a recurrent net often does at first), the scores
+   say nothing about the rates: the pick is the largest candidate that held,
+   with no horizon factor.
 6. **The horizon**: the best rate of a run of ``t`` steps is taken to scale
    like ``t ** -alpha``.  ``alpha`` is measured from the same runs, from the
    pick at a quarter of the final length and at the final length, and mixed
    with a prior: ``alpha = w * measured + (1 - w) * prior``, clipped to
-   ``[0, alpha_max]``.  Without gradient noise (full batch) ``alpha = 0``.
+   ``[0, alpha_max]``.  Without gradient noise (full batch) ``alpha = 0``
+   unless ``full_batch_horizon``: the default rule keeps the factor there
+   too (its probes are short, and a too-large rate overfits the validation
+   set later in the run), the thorough rule drops it.
    The advice is the lattice rate nearest ``pick * (length / horizon) ** alpha``,
    never above the largest candidate that did not blow up.
 7. **The range**: ``range_steps`` lattice steps either side of the advice.
@@ -128,6 +135,7 @@ class AdviceRule:
     flat_tol: float = 0.03
     flat_pick: str = "middle"
     range_steps: int = 3
+    full_batch_horizon: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,7 +144,7 @@ class AdviceRule:
 #: The rule for the default budget (a quarter of a run), chosen on the advice suite.
 DEFAULT_RULE = AdviceRule()
 #: The rule for ``budget >= 0.5`` (the thorough mode), chosen on the suite at ``budget=1``.
-THOROUGH_RULE = AdviceRule(candidates=4, range_steps=2)
+THOROUGH_RULE = AdviceRule(candidates=4, range_steps=2, full_batch_horizon=False)
 
 
 def default_rule(budget: float) -> AdviceRule:
@@ -157,7 +165,7 @@ class Advice:
             (``None`` when they could not give one).
         length: the longest probe's steps; ``steps`` every probe step spent.
         probes: ``(lr, steps, score)`` of every probe at its final length.
-        flags: what was unusual (``"flat"``, ``"saturated"``, ``"zero_loss"``,
+        flags: what was unusual (``"flat"``, ``"no_progress"``, ``"zero_loss"``,
             ``"all_blew_up"``, ``"tiny_validation"``).
         reason: one line saying how the advice came about.
     """
@@ -314,29 +322,49 @@ def advise(
     if min(vals) == 0.0:
         flags.append("zero_loss")
     j_long, flat = _best_index(list(final), list(final.values()), rule.flat_tol, rule.flat_pick)
-    if flat:
+    held = [j for j in curves if math.isfinite(score(curves[j], reached[j]))]
+    stalled = (
+        flat
+        and min(vals) > 0.0
+        and all(curves[j][0][1] - final[j] <= rule.flat_tol * curves[j][0][1] for j in finite)
+    )
+    if stalled:
+        # No probe learned anything: their scores say nothing about the rates.  The
+        # sweep's anchor is the best evidence left: the largest candidate that held.
+        flags.append("no_progress")
+        j_long, flat = float(max(held)), False
+    elif flat:
         flags.append("flat")
     # The pick at a quarter of the final length, from every run that got there.
     short = max(length // 4 // every * every, every)
     alpha_measured: float | None = None
-    if short < length and not flat:
+    if short < length and not flat and not stalled:
         at_short = {j: score(curves[j], short) for j in curves if reached[j] >= short}
         if len(at_short) >= 2:
             j_short, flat_s = _best_index(list(at_short), list(at_short.values()), rule.flat_tol)
             if not flat_s:
                 alpha_measured = 0.3 * (j_short - j_long) / math.log10(length / short)
-    if deterministic:
+    exact = deterministic and not rule.full_batch_horizon
+    if exact or stalled:
         alpha = 0.0
     else:
         a = rule.alpha_prior if alpha_measured is None else alpha_measured
         alpha = rule.alpha_weight * a + (1 - rule.alpha_weight) * rule.alpha_prior
         alpha = float(np.clip(alpha, 0.0, rule.alpha_max))
     shift = alpha * math.log10(horizon / length) / 0.3 if horizon > length else 0.0
-    j_final = min(round(j_long - shift), max(finite))
+    j_top = max(held if stalled else finite)  # never above a rate that blew up
+    j_final = min(round(j_long - shift), j_top)
     lr = lattice(j_final)
     pick = lattice(j_long)
-    what = f"flat scores: the {rule.flat_pick} candidate" if flat else f"best at {pick:.3g}"
-    if deterministic:
+    if stalled:
+        what = f"no probe improved: the largest that held, {pick:.3g}"
+    elif flat:
+        what = f"flat scores: the {rule.flat_pick} candidate"
+    else:
+        what = f"best at {pick:.3g}"
+    if stalled:
+        how = "no horizon factor"
+    elif exact:
         how = "full batch: no horizon factor"
     elif alpha_measured is None or rule.alpha_weight == 0:
         seen = "" if alpha_measured is None else f"; the probes measured {alpha_measured:.2f}"
@@ -352,7 +380,7 @@ def advise(
     return Advice(
         lr=lr,
         low=lattice(j_final - rule.range_steps),
-        high=lattice(min(j_final + rule.range_steps, max(finite) + 1)),
+        high=lattice(min(j_final + rule.range_steps, j_top + 1)),
         pick_lr=pick,
         horizon_factor=lr / pick,
         alpha=alpha,
