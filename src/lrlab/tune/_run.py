@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from lrlab import _json
 from lrlab._checks import int_at_least as _check_int
 from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
@@ -241,7 +242,7 @@ class _Objective:
                 )
                 spent = len(losses) * self.steps + ran
                 losses.append(loss)
-                trial.set_user_attr("run_losses", [_json(v) for v in losses])
+                trial.set_user_attr("run_losses", _json.encode(losses))
                 if math.isinf(loss):  # the mean is inf whatever the other runs give
                     trial.set_user_attr("diverged", True)
                     return math.inf
@@ -252,10 +253,6 @@ class _Objective:
             return float(np.mean(losses))
         finally:
             trial.set_user_attr("steps", int(spent))
-
-
-def _json(v: float) -> float | None:
-    return v if math.isfinite(v) else None
 
 
 @contextmanager
