@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from lrlab import _json
+from lrlab._checks import int_at_least
 from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
 from lrlab.tasks import Task, get
@@ -390,91 +391,128 @@ def compare(
         quiet: no progress bar (also hidden when stderr is not a terminal).
         progress: called as ``progress(done, total)`` after each training run.
     """
-    if isinstance(task, str):
-        task = get(task)
-    if not isinstance(task, Task):
-        raise UsageError(f"Argument `task` must be a Task or a task name. Received: {task!r}")
-    specs = [_as_spec(r) for r in (runs if not isinstance(runs, (str, RunSpec)) else [runs])]
-    if not specs:
-        raise UsageError("Argument `runs` must hold at least one configuration. Received: []")
-    if isinstance(seeds, bool):
-        raise UsageError(f"Argument `seeds` must be a count or a list of ints. Received: {seeds}")
-    if isinstance(seeds, (int, np.integer)):
-        if seeds <= 0:
-            raise UsageError(f"Argument `seeds` must be a positive count. Received: seeds={seeds}")
-        seed_list = list(range(int(seeds)))
-    else:
-        seed_list = [int(s) for s in seeds]
-        if not seed_list or len(set(seed_list)) != len(seed_list):
-            raise UsageError(
-                f"Argument `seeds` must list distinct seeds. Received: seeds={list(seeds)}"
-            )
-    if target_loss is not None and not (
-        isinstance(target_loss, (int, float)) and math.isfinite(target_loss)
-    ):
-        raise UsageError(
-            f"Argument `target_loss` must be a finite number. Received: target_loss={target_loss!r}"
-        )
-    n_steps = task.steps if steps is None else steps
-    labels: list[str] = []
-    for spec in specs:
-        label = _label(spec)
-        k = 2
-        while label in labels:
-            label = f"{_label(spec)} #{k}"
-            k += 1
-        labels.append(label)
+    plan = _Plan.build(task, runs, seeds, steps, eval_every, target_loss)
+    histories = _train(plan, quiet, progress)
+    target = target_loss if target_loss is not None else _default_target(histories)
+    return Comparison(
+        task=plan.task.name,
+        metric_name=plan.task.metric_name,
+        greater_is_better=plan.task.greater_is_better,
+        specs=list(plan.specs),
+        seeds=list(plan.seeds),
+        steps=plan.steps,
+        target_loss=float(target),
+        histories=histories,
+        table=[
+            CompareRow.of(label, spec, histories[label], target)
+            for label, spec in zip(plan.labels, plan.specs)
+        ],
+    )
 
+
+@dataclass(frozen=True)
+class _Plan:
+    """What :func:`compare` runs, checked once: the task, the configurations with their
+    unique labels, the seeds and the steps of each run."""
+
+    task: Task
+    specs: tuple[RunSpec, ...]
+    labels: tuple[str, ...]
+    seeds: tuple[int, ...]
+    steps: int
+    eval_every: int | None
+
+    @classmethod
+    def build(
+        cls,
+        task: Task | str,
+        runs: Iterable[Any],
+        seeds: int | Sequence[int],
+        steps: int | None,
+        eval_every: int | None,
+        target_loss: float | None,
+    ) -> _Plan:
+        """Check ``compare``'s arguments (each error names its argument)."""
+        if isinstance(task, str):
+            task = get(task)
+        if not isinstance(task, Task):
+            raise UsageError(f"Argument `task` must be a Task or a task name. Received: {task!r}")
+        items = runs if not isinstance(runs, (str, RunSpec)) else [runs]
+        specs = tuple(_as_spec(r) for r in items)
+        if not specs:
+            raise UsageError("Argument `runs` must hold at least one configuration. Received: []")
+        seed_tuple = _seeds(seeds)
+        if target_loss is not None and not (
+            isinstance(target_loss, (int, float)) and math.isfinite(target_loss)
+        ):
+            raise UsageError(
+                "Argument `target_loss` must be a finite number. "
+                f"Received: target_loss={target_loss!r}"
+            )
+        labels: list[str] = []
+        for spec in specs:
+            label, k = _label(spec), 2
+            while label in labels:
+                label, k = f"{_label(spec)} #{k}", k + 1
+            labels.append(label)
+        n_steps = task.steps if steps is None else steps
+        return cls(task, specs, tuple(labels), seed_tuple, int(n_steps), eval_every)
+
+
+def _seeds(seeds: int | Sequence[int]) -> tuple[int, ...]:
+    """``seeds`` as a tuple: a count ``n`` is ``0 .. n-1``; a list must be distinct."""
+    if isinstance(seeds, (bool, int, np.integer)):
+        return tuple(range(int_at_least("seeds", seeds, 1, "a positive count")))
+    seed_list = [int(s) for s in seeds]
+    if not seed_list or len(set(seed_list)) != len(seed_list):
+        raise UsageError(
+            f"Argument `seeds` must list distinct seeds. Received: seeds={list(seeds)}"
+        )
+    return tuple(seed_list)
+
+
+def _train(
+    plan: _Plan, quiet: bool, progress: Callable[[int, int], Any] | None
+) -> dict[str, list[History]]:
+    """Every configuration once per seed: ``{label: [History per seed]}``."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(
-        total=len(specs) * len(seed_list),
-        desc=f"compare on {task.name}",
-        disable=not shows_progress(quiet),
-    )
+    total = len(plan.specs) * len(plan.seeds)
+    bar = tqdm(total=total, desc=f"compare on {plan.task.name}", disable=not shows_progress(quiet))
     histories: dict[str, list[History]] = {}
+    done = 0
     try:
-        for label, spec in zip(labels, specs):
-            hs = []
-            for seed in seed_list:
+        for label, spec in zip(plan.labels, plan.specs):
+            hs = histories.setdefault(label, [])
+            for seed in plan.seeds:
                 hs.append(
                     run(
-                        task,
+                        plan.task,
                         spec.optimizer,
                         lr=spec.lr,
                         schedule=spec.schedule,
-                        steps=n_steps,
+                        steps=plan.steps,
                         seed=seed,
-                        eval_every=eval_every,
+                        eval_every=plan.eval_every,
                         quiet=True,
                         **spec.options,
                     )
                 )
+                done += 1
                 bar.update(1)
                 if progress is not None:
-                    progress(sum(map(len, histories.values())) + len(hs), bar.total)
-            histories[label] = hs
+                    progress(done, total)
     finally:
         bar.close()
+    return histories
 
-    finals = {
-        label: [h.final_val_loss for h in hs if not h.diverged] for label, hs in histories.items()
-    }
-    if target_loss is None:
-        means = [float(np.mean(v)) for v in finals.values() if v]
-        target_loss = 1.1 * min(means) if means else math.inf
-    table = [
-        CompareRow.of(label, spec, histories[label], target_loss)
-        for label, spec in zip(labels, specs)
+
+def _default_target(histories: dict[str, list[History]]) -> float:
+    """1.1 x the best configuration's mean final validation loss over its seeds that did
+    not diverge (``inf`` when every run diverged)."""
+    means = [
+        float(np.mean(finals))
+        for hs in histories.values()
+        if (finals := [h.final_val_loss for h in hs if not h.diverged])
     ]
-    return Comparison(
-        task=task.name,
-        metric_name=task.metric_name,
-        greater_is_better=task.greater_is_better,
-        specs=specs,
-        seeds=seed_list,
-        steps=int(n_steps),
-        target_loss=float(target_loss),
-        histories=histories,
-        table=table,
-    )
+    return 1.1 * min(means) if means else math.inf
