@@ -1,12 +1,8 @@
-"""The one JSON convention of everything lrlab writes.
+"""The one JSON convention of everything lrlab writes: strict JSON that loses nothing.
 
-Strict JSON (no ``NaN`` / ``Infinity`` tokens) that loses nothing: a non-finite
-float is written as the string ``"nan"``, ``"inf"`` or ``"-inf"``, which
-``float()`` reads back; ``None`` stays ``null`` and means "no value" (a trial
-that never ran, a seed that never reached the target), never a number.
-NumPy arrays and scalars become lists and plain numbers, tuples become lists,
-dict keys become strings.  :func:`encode` / :func:`dumps` write it,
-:func:`number` and :func:`decode` read it back.
+A non-finite float is the string ``"nan"``, ``"inf"`` or ``"-inf"`` (``float()``
+reads it back); ``null`` means "no value", never a number.  Arrays and tuples
+become lists, NumPy scalars plain numbers, keys strings.
 """
 
 from __future__ import annotations
@@ -22,8 +18,7 @@ NON_FINITE = ("nan", "inf", "-inf")
 
 
 def encode(value: Any) -> Any:
-    """``value`` with every non-finite float as ``"nan"`` / ``"inf"`` / ``"-inf"``,
-    arrays and tuples as lists, NumPy scalars as Python numbers, keys as strings."""
+    """``value`` in the convention: non-finite floats as strings, arrays as lists."""
     if isinstance(value, dict):
         return {str(k): encode(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -46,9 +41,8 @@ def number(value: Any) -> float | None:
 
 
 def decode(value: Any) -> Any:
-    """Inverse of :func:`encode` for numbers: the strings ``"nan"``, ``"inf"``, ``"-inf"``
-    become floats again, anywhere in ``value`` (use it on data whose strings are not
-    labels that could read ``"inf"``)."""
+    """Inverse of :func:`encode` for numbers: the three strings become floats anywhere in
+    ``value`` (so not for data whose labels could read ``"inf"``)."""
     if isinstance(value, dict):
         return {k: decode(v) for k, v in value.items()}
     if isinstance(value, list):
