@@ -17,7 +17,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
 
 #: (layer, module prefixes), in the order of docs/architecture.md: top first.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("errors", ("lrlab.errors",)),
+    ("errors", ("lrlab.errors", "lrlab._json")),
     ("schedules", ("lrlab.schedules",)),
     ("checks and progress", ("lrlab._checks", "lrlab._progress")),
     ("adapters", ("lrlab._adapters", "lrlab.torch", "lrlab.keras", "lrlab.optax")),

@@ -44,7 +44,7 @@ def test_recommendation_without_a_search_starts_from_the_range_test(inputs) -> N
     assert f"cost {steps} training steps, {steps / ctx.steps:.0%} of one run" in sec.paragraphs[0]
     best = cmp.best
     assert [r[0] for r in sec.tables[0].rows] == ["learning rate", "schedule", "optimizer"]
-    assert sec.tables[0].rows[2][1] == best["label"]
+    assert sec.tables[0].rows[2][1] == best.label
     assert not any(p.startswith("Search:") for p in sec.paragraphs)
 
 

@@ -15,9 +15,9 @@ import sys
 import types
 from typing import Any
 
-from lrlab.compare.comparison import Comparison, RunSpec, compare, parse_run
+from lrlab.compare.comparison import CompareRow, Comparison, RunSpec, compare, parse_run
 
-__all__ = ["Comparison", "RunSpec", "compare", "parse_run"]
+__all__ = ["CompareRow", "Comparison", "RunSpec", "compare", "parse_run"]
 
 
 class _CallableModule(types.ModuleType):

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
-    from lrlab.tune import TuneResult
+    from lrlab.tune import TrialRow, TuneResult
 
 __all__ = ["best_so_far", "plot_history", "plot_lr_search", "plot_samplers"]
 
@@ -36,21 +36,19 @@ def plot_lr_search(result: TuneResult, ax: Any = None) -> Figure:
     joined to their search value; the best trial is ringed (at its mean when
     raced).  Log-log axes.
     """
-    rows = [r for r in result.trials if r["lr"] is not None]
+    rows = [r for r in result.trials if r.lr is not None]
     finite = [
-        r["value"]
-        for r in rows
-        if r["value"] is not None and math.isfinite(r["value"]) and r["value"] > 0
+        r.value for r in rows if r.value is not None and math.isfinite(r.value) and r.value > 0
     ]
     top = max(finite) * 1.5 if finite else 1.0
-    families = sorted({r["schedule"] for r in rows if r["schedule"]})
+    families = sorted({r.schedule for r in rows if r.schedule})
     colors = {fam: f"C{i % 10}" for i, fam in enumerate(families)}
     if ax is not None:
-        groups: list[tuple[str | None, list[dict[str, Any]]]] = [(None, rows)]
+        groups: list[tuple[str | None, list[TrialRow]]] = [(None, rows)]
         fig, axes = ax.figure, [ax]
     else:
-        names = sorted({str(r.get("optimizer") or "") for r in rows}) or [""]
-        groups = [(n, [r for r in rows if str(r.get("optimizer") or "") == n]) for n in names]
+        names = sorted({str(r.optimizer or "") for r in rows}) or [""]
+        groups = [(n, [r for r in rows if str(r.optimizer or "") == n]) for n in names]
         fig = Figure(figsize=(7 if len(groups) == 1 else 4.2 * len(groups) + 0.6, 4.5))
         first = fig.add_subplot(1, len(groups), 1)
         axes = [first] + [
@@ -77,21 +75,21 @@ def plot_lr_search(result: TuneResult, ax: Any = None) -> Figure:
 def _draw_lr_panel(
     ax: Any,
     result: TuneResult,
-    rows: list[dict[str, Any]],
+    rows: list[TrialRow],
     top: float,
     colors: dict[str, str],
 ) -> None:
     for fam, color in colors.items():
-        mine = [r for r in rows if r["schedule"] == fam]
-        done = [r for r in mine if _completed(r)]
-        finite = [r for r in done if math.isfinite(r["value"])]
-        diverged = [r for r in done if not math.isfinite(r["value"])]
-        pruned = [r for r in mine if r["state"] == "PRUNED"]
+        mine = [r for r in rows if r.schedule == fam]
+        done = [r for r in mine if r.state == "COMPLETE" and r.value is not None]
+        finite = [r for r in done if r.value is not None and math.isfinite(r.value)]
+        diverged = [r for r in done if r.value is not None and not math.isfinite(r.value)]
+        pruned = [r for r in mine if r.state == "PRUNED"]
         if not done and not pruned:
             continue
         ax.scatter(
-            [r["lr"] for r in finite],
-            [r["value"] for r in finite],
+            [r.lr for r in finite],
+            [r.value for r in finite],
             marker="o",
             s=24,
             color=color,
@@ -101,35 +99,35 @@ def _draw_lr_panel(
         for marker, kind, off in (("x", "pruned", pruned), ("^", "diverged", diverged)):
             if off:
                 ax.scatter(
-                    [r["lr"] for r in off],
+                    [r.lr for r in off],
                     [top] * len(off),
                     marker=marker,
                     s=24,
                     color=color,
                     label=f"_{kind}:{fam}",
                 )
-    raced = [r for r in rows if r.get("mean_loss") is not None and math.isfinite(r["mean_loss"])]
+    raced = [r for r in rows if r.mean_loss is not None and math.isfinite(r.mean_loss)]
     if raced:
         for r in raced:
-            ax.plot([r["lr"]] * 2, [r["value"], r["mean_loss"]], color="0.5", lw=0.8)
+            ax.plot([r.lr] * 2, [r.value, r.mean_loss], color="0.5", lw=0.8)
         ax.scatter(
-            [r["lr"] for r in raced],
-            [r["mean_loss"] for r in raced],
+            [r.lr for r in raced],
+            [r.mean_loss for r in raced],
             marker="D",
             s=30,
             color="k",
             label="finalists: mean over seeds",
         )
     best = result.best
-    if best is not None and any(r["number"] == best["number"] for r in rows):
-        y = best["mean_loss"] if best.get("mean_loss") is not None else best["value"]
+    if best is not None and any(r.number == best.number for r in rows):
+        y = best.mean_loss if best.mean_loss is not None else best.value
         ax.scatter(
-            [best["lr"]],
+            [best.lr],
             [y],
             s=140,
             facecolors="none",
             edgecolors="k",
-            label=f"best: lr {best['lr']:.3g}",
+            label=f"best: lr {best.lr:.3g}",
         )
     ax.legend(fontsize=7)
 
@@ -141,18 +139,19 @@ def plot_history(result: TuneResult, ax: Any = None) -> Figure:
     triangles at the top of the axes.
     """
     fig, ax = _axes(ax)
-    rows = sorted(result.trials, key=lambda r: r["number"])
-    shown = [i for i, r in enumerate(rows) if _completed(r) and math.isfinite(r["value"])]
-    xs = [rows[i]["number"] for i in shown]
-    ys = [rows[i]["value"] for i in shown]
+    rows = sorted(result.trials, key=lambda r: r.number)
+    values = [_value(r) for r in rows]
+    shown = [i for i, v in enumerate(values) if math.isfinite(v)]
+    xs = [rows[i].number for i in shown]
+    ys = [values[i] for i in shown]
     ax.scatter(xs, ys, s=18, color="tab:blue", label="trial")
     if xs:
         best = best_so_far(rows)[shown]
         ax.step(xs, best, where="post", color="tab:red", label="best so far")
-    pruned = [r["number"] for r in rows if r["state"] == "PRUNED"]
+    pruned = [r.number for r in rows if r.state == "PRUNED"]
     for n in pruned:
         ax.axvline(n, color="0.85", lw=0.8, zorder=0)
-    diverged = [r["number"] for r in rows if _completed(r) and not math.isfinite(r["value"])]
+    diverged = [r.number for r, v in zip(rows, values) if abs(v) == math.inf]
     if diverged:  # no value to plot: above every value, as in plot_lr_search
         top = max(ys) * 1.5 if ys else 1.0
         ax.scatter(
@@ -168,20 +167,22 @@ def plot_history(result: TuneResult, ax: Any = None) -> Figure:
     return fig
 
 
-def _completed(r: dict[str, Any]) -> bool:
-    """A trial that finished with a value (possibly non-finite: diverged)."""
-    return bool(r["state"] == "COMPLETE" and r["value"] is not None)
+def _value(r: TrialRow) -> float:
+    """A completed trial's value (``±inf``: it diverged); ``nan`` for any other trial
+    (Optuna never completes a trial with a NaN value)."""
+    return float(r.value) if r.state == "COMPLETE" and r.value is not None else math.nan
 
 
-def best_so_far(trials: list[dict[str, Any]]) -> np.ndarray:
+def best_so_far(trials: Sequence[TrialRow]) -> np.ndarray:
     """The lowest value of the completed trials up to each trial (in the given order);
     ``inf`` until a trial completes with a finite value.
 
-    >>> best_so_far([{"state": "PRUNED", "value": None}, {"state": "COMPLETE", "value": 2.0},
-    ...              {"state": "COMPLETE", "value": 3.0}]).tolist()
+    >>> from types import SimpleNamespace as Row
+    >>> best_so_far([Row(state="PRUNED", value=None), Row(state="COMPLETE", value=2.0),
+    ...              Row(state="COMPLETE", value=3.0)]).tolist()
     [inf, 2.0, 2.0]
     """
-    vals = np.array([r["value"] if _completed(r) else np.inf for r in trials], dtype=float)
+    vals = np.array([_value(r) for r in trials], dtype=float)
     return np.minimum.accumulate(np.where(np.isnan(vals), np.inf, vals))
 
 
@@ -195,32 +196,29 @@ def plot_samplers(results: Mapping[str, TuneResult], cv: int) -> Figure:
     """
     fig = Figure(figsize=(11.0, 4.4), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
-    overall = min(
-        (r["value"] for res in results.values() for r in res.trials if _completed(r)),
-        default=math.nan,
-    )
+    every = [_value(r) for res in results.values() for r in res.trials]
+    overall = min((v for v in every if not math.isnan(v)), default=math.nan)
     finite_vals: list[float] = []
     curves = []
     for label, res in results.items():
-        trials = sorted(res.trials, key=lambda r: r["number"])
-        spent = np.cumsum([r["steps"] for r in trials])
+        trials = sorted(res.trials, key=lambda r: r.number)
+        spent = np.cumsum([r.steps for r in trials])
         best = best_so_far(trials)
         ok = np.isfinite(best)
         curves.append((label, spent[ok], best[ok] - overall))
-        done = [r for r in trials if _completed(r)]
-        cut = [r for r in trials if r["state"] == "PRUNED" and r.get("run_losses")]
-        (dot,) = ax2.plot(
-            [r["lr"] for r in done], [r["value"] for r in done], "o", ms=5, label=label
-        )
+        done = [(r.lr, _value(r)) for r in trials if not math.isnan(_value(r))]
+        cut = [(r.lr, float(np.mean(r.run_losses))) for r in trials
+               if r.state == "PRUNED" and r.run_losses]  # fmt: skip
+        (dot,) = ax2.plot([x for x, _ in done], [y for _, y in done], "o", ms=5, label=label)
         ax2.plot(
-            [r["lr"] for r in cut],
-            [float(np.mean(r["run_losses"])) for r in cut],
+            [x for x, _ in cut],
+            [y for _, y in cut],
             "x",
             ms=5,
             color=dot.get_color(),
             alpha=0.6,
         )
-        finite_vals.extend(r["value"] for r in done if np.isfinite(r["value"]))
+        finite_vals.extend(y for _, y in done if math.isfinite(y))
     # The gap to the best any sampler found, on a log scale: the curves end within a
     # percent of each other, which a loss axis cannot show.  A gap of 0 (this sampler
     # found the overall best) sits on a floor line below the smallest gap.

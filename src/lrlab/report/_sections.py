@@ -37,7 +37,7 @@ from lrlab.schedules import (
 )
 
 if TYPE_CHECKING:
-    from lrlab.compare import Comparison
+    from lrlab.compare import CompareRow, Comparison
     from lrlab.finder import FinderResult
     from lrlab.tasks import Task
     from lrlab.tune import TuneResult
@@ -387,31 +387,31 @@ def schedule_family(lr: float, steps: int) -> dict[str, Schedule]:
 def _schedule_verdict(cmp: Comparison, n_seeds: int) -> str:
     """Which schedules won, and by how much against the fixed rate, in words."""
     best = cmp.best
-    fixed = next(r for r in cmp.table if r["label"] == "fixed")
+    fixed = next(r for r in cmp.table if r.label == "fixed")
     ties = _ties(cmp.table)
     spread = (
-        f"within {best['label']}'s seed spread (± {fmt(best['final_val_loss_std'])})"
+        f"within {best.label}'s seed spread (± {fmt(best.final_val_loss_std)})"
         if n_seeds > 1
         else "equal to it"
     )
     if len(ties) > 1:
-        names = _join([t["label"] for t in ties])
+        names = _join([t.label for t in ties])
         verdict = (
-            f"{names[0].upper()}{names[1:]} are tied: {best['label']} ended lowest, at "
-            f"{fmt(best['final_val_loss_mean'])}, and the others' mean final losses are "
+            f"{names[0].upper()}{names[1:]} are tied: {best.label} ended lowest, at "
+            f"{fmt(best.final_val_loss_mean)}, and the others' mean final losses are "
             f"{spread}."
         )
-        if all(t["label"] != "fixed" for t in ties):
+        if all(t.label != "fixed" for t in ties):
             verdict += (
-                f" The fixed rate ended at {fmt(fixed['final_val_loss_mean'])} "
-                f"({_ratio(fixed['final_val_loss_mean'], best['final_val_loss_mean'])})."
+                f" The fixed rate ended at {fmt(fixed.final_val_loss_mean)} "
+                f"({_ratio(fixed.final_val_loss_mean, best.final_val_loss_mean)})."
             )
         return verdict
-    if best["label"] != "fixed":
+    if best.label != "fixed":
         return (
-            f"The fixed rate finished at {fmt(fixed['final_val_loss_mean'])}; the best decay, "
-            f"{best['label']}, at {fmt(best['final_val_loss_mean'])} "
-            f"({_ratio(fixed['final_val_loss_mean'], best['final_val_loss_mean'])}), outside "
+            f"The fixed rate finished at {fmt(fixed.final_val_loss_mean)}; the best decay, "
+            f"{best.label}, at {fmt(best.final_val_loss_mean)} "
+            f"({_ratio(fixed.final_val_loss_mean, best.final_val_loss_mean)}), outside "
             "every other schedule's reach."
         )
     return (
@@ -536,16 +536,16 @@ def _comparison_table(cmp: Comparison, name: str = "schedules") -> Table:
     rows = []
     for r in cmp.table:
         # One seed has no spread: a dash, not "± 0".  Steps are counted in whole updates.
-        std = r["final_val_loss_std"] if r["seeds"] - r["diverged"] > 1 else None
-        to_target = r["steps_to_target_mean"]
+        std = r.final_val_loss_std if r.seeds - r.diverged > 1 else None
+        to_target = r.steps_to_target_mean
         rows.append(
             [
-                r["label"],
-                r["final_val_loss_mean"],
+                r.label,
+                r.final_val_loss_mean,
                 std,
-                r["final_val_metric_mean"],
+                r.final_val_metric_mean,
                 None if to_target is None else round(to_target),
-                r["diverged"],
+                r.diverged,
             ]
         )
     return Table(
@@ -626,7 +626,7 @@ def _optimizer_table(
     table = _comparison_table(cmp, "optimizers")
     table.columns += ["default lr", "val loss at default lr"]
     for row, r in zip(table.rows, cmp.table):
-        name = r["optimizer"]
+        name = r.optimizer
         row += [base[name], plain[name]] if name in plain else ["—", "—"]
     return table
 
@@ -653,14 +653,12 @@ def optimizers(ctx: Context, finder: RangeTest) -> tuple[Section, Comparison]:
         figs["val_loss"].suptitle(f"{cmp.task}: validation loss over {len(ctx.seeds)} seed(s)")
         figs["val_loss"].tight_layout()
     best = cmp.best
-    lr_free = [r for r in cmp.table if "LR-free" in r["label"]]
-    free_txt = "; ".join(f"{r['label']}: {fmt(r['final_val_loss_mean'])}" for r in lr_free)
+    lr_free = [r for r in cmp.table if "LR-free" in r.label]
+    free_txt = "; ".join(f"{r.label}: {fmt(r.final_val_loss_mean)}" for r in lr_free)
     # What the range test bought each optimizer over its customary default rate.
-    plain = {d["optimizer"]: d["final_val_loss_mean"] for d in at_default.table}
+    plain = {d.optimizer: d.final_val_loss_mean for d in at_default.table}
     better = sum(
-        r["final_val_loss_mean"] < plain[r["optimizer"]]
-        for r in cmp.table
-        if r["optimizer"] in plain
+        r.final_val_loss_mean < plain[r.optimizer] for r in cmp.table if r.optimizer in plain
     )
     advice_steps, tested_here = rates.advice_steps, rates.tested_here
     return Section(
@@ -676,8 +674,8 @@ def optimizers(ctx: Context, finder: RangeTest) -> tuple[Section, Comparison]:
             "To compare them fairly, every optimizer that takes a rate runs at its own "
             f"range-test suggestion (lrlab's rule; {advice_steps} training steps for the "
             f"{tested_here} range tests besides section 6's), the learning-rate-free ones and "
-            f"Schedule-Free at their defaults. Best: {best['label']} at "
-            f"{fmt(best['final_val_loss_mean'])}. Learning-rate-free at defaults — {free_txt}. "
+            f"Schedule-Free at their defaults. Best: {best.label} at "
+            f"{fmt(best.final_val_loss_mean)}. Learning-rate-free at defaults — {free_txt}. "
             "The last columns train each of the others at its customary default rate instead: "
             f"its own range-test rate did better for {better} of {len(plain)}.",
             *([blowups.text] if blowups.text else []),
@@ -736,7 +734,7 @@ def _blowups(cmp: Comparison) -> _Blowups:
     far = _outliers(means)
     if not far or len(far) == len(means):
         return _Blowups([], [], "")
-    rows = {r["label"]: r for r in cmp.table}
+    rows = {r.label: r for r in cmp.table}
     typical = float(np.median([np.nanmedian(v) for k, v in means.items() if k not in far]))
     facts, data, peaks = [], [], []
     for label in far:
@@ -745,14 +743,14 @@ def _blowups(cmp: Comparison) -> _Blowups:
         r = rows[label]
         data.append({"label": label, "peak_step_size": peak, "typical_others": typical})
         facts.append(
-            f"{label} peaked at {peak:.2g} (validation loss {fmt(r['final_val_loss_mean'])}, "
-            f"{cmp.metric_name} {fmt(r['final_val_metric_mean'])})"
+            f"{label} peaked at {peak:.2g} (validation loss {fmt(r.final_val_loss_mean)}, "
+            f"{cmp.metric_name} {fmt(r.final_val_metric_mean)})"
         )
-    rest = [r["final_val_metric_mean"] for k, r in rows.items() if k not in far]
+    rest = [r.final_val_metric_mean for k, r in rows.items() if k not in far]
     best_metric = max(rest) if cmp.greater_is_better else min(rest)
     kept = all(
-        np.isfinite(rows[k]["final_val_metric_mean"])
-        and abs(rows[k]["final_val_metric_mean"] - best_metric) <= 0.1 * abs(best_metric)
+        np.isfinite(rows[k].final_val_metric_mean)
+        and abs(rows[k].final_val_metric_mean - best_metric) <= 0.1 * abs(best_metric)
         for k in far
     )
     why = (
@@ -796,11 +794,11 @@ class _SamplerRow(NamedTuple):
 
 
 def _sampler_row(label: str, res: TuneResult) -> _SamplerRow:
-    best, pruned = res.best, sum(r["state"] == "PRUNED" for r in res.trials)
-    if best is None:
+    best, pruned = res.best, sum(r.state == "PRUNED" for r in res.trials)
+    if best is None or best.value is None or best.lr is None:
         return _SamplerRow(label, len(res.trials), pruned, res.total_steps, math.inf, math.nan, "—")
-    return _SamplerRow(label, len(res.trials), pruned, res.total_steps, best["value"],
-                       best["lr"], _schedule_name(best["schedule"]))  # fmt: skip
+    return _SamplerRow(label, len(res.trials), pruned, res.total_steps, best.value,
+                       best.lr, _schedule_name(str(best.schedule)))  # fmt: skip
 
 
 def _run_searches(ctx: Context, space: Any, steps: int) -> dict[str, TuneResult]:
@@ -835,15 +833,17 @@ def _search_best(results: Mapping[str, TuneResult], steps: int, cv: int) -> Sear
     found: SearchBest | None = None
     for sampler, res in results.items():
         best = res.best
-        if best is None or (found is not None and best["value"] >= found.value):
+        if best is None or best.value is None or best.lr is None:
+            continue
+        if found is not None and best.value >= found.value:
             continue
         found = SearchBest(
             sampler=SAMPLER_NAMES[sampler],
-            lr=float(best["lr"]),
-            value=float(best["value"]),
+            lr=float(best.lr),
+            value=float(best.value),
             config=(
-                f"{best['optimizer']} with the {_schedule_name(best['schedule'])} schedule "
-                f"at lr {best['lr']:.3g}"
+                f"{best.optimizer} with the {_schedule_name(str(best.schedule))} schedule "
+                f"at lr {best.lr:.3g}"
             ),
             steps=int(res.total_steps),
             steps_per_fold=steps,
@@ -932,16 +932,14 @@ def search(ctx: Context) -> tuple[Section, SearchBest | None]:
 # -- 8. recommendation ----------------------------------------------------------------------
 
 
-def _ties(table: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _ties(table: list[CompareRow]) -> list[CompareRow]:
     """Rows whose mean final loss is within the winner's seed spread (std) of it."""
-    finite = [row for row in table if np.isfinite(row["final_val_loss_mean"])]
+    finite = [row for row in table if np.isfinite(row.final_val_loss_mean)]
     if not finite:
         return []
-    best = min(finite, key=lambda row: row["final_val_loss_mean"])
-    spread = best["final_val_loss_std"] if np.isfinite(best["final_val_loss_std"]) else 0.0
-    return [
-        row for row in finite if row["final_val_loss_mean"] <= best["final_val_loss_mean"] + spread
-    ]
+    best = min(finite, key=lambda row: row.final_val_loss_mean)
+    spread = best.final_val_loss_std if np.isfinite(best.final_val_loss_std) else 0.0
+    return [row for row in finite if row.final_val_loss_mean <= best.final_val_loss_mean + spread]
 
 
 def _rate_advice(
@@ -988,41 +986,41 @@ def _schedule_advice(schedules: Comparison) -> tuple[str, list[Any]]:
     """The schedule to use, or the ones tied within the winner's seed spread."""
     sched = schedules.best
     ties = _ties(schedules.table)
-    names = ", ".join(t["label"] for t in ties)
+    names = ", ".join(t.label for t in ties)
     pm = (
-        f" ± {fmt(sched['final_val_loss_std'])} over {sched['seeds']} seeds"
-        if sched["seeds"] > 1
+        f" ± {fmt(sched.final_val_loss_std)} over {sched.seeds} seeds"
+        if sched.seeds > 1
         else " (one seed)"
     )
     if len(ties) > 1:
         line = (
-            f"Schedule: {_join([t['label'] for t in ties])} are tied. "
-            f"{sched['label'][0].upper()}{sched['label'][1:]} reached the lowest "
+            f"Schedule: {_join([t.label for t in ties])} are tied. "
+            f"{sched.label[0].upper()}{sched.label[1:]} reached the lowest "
             "validation loss, "
-            f"{fmt(sched['final_val_loss_mean'])}{pm}, and the others are within that "
+            f"{fmt(sched.final_val_loss_mean)}{pm}, and the others are within that "
             "spread of it: at this budget the choice among them matters less than the "
             "learning rate."
         )
     else:
         line = (
-            f"Schedule: {sched['label']} won clearly, "
-            f"{fmt(sched['final_val_loss_mean'])}{pm}; every other schedule ended outside "
+            f"Schedule: {sched.label} won clearly, "
+            f"{fmt(sched.final_val_loss_mean)}{pm}; every other schedule ended outside "
             "that spread."
         )
-    item = ["schedule", names or sched["label"], f"val loss {fmt(sched['final_val_loss_mean'])}"]
+    item = ["schedule", names or sched.label, f"val loss {fmt(sched.final_val_loss_mean)}"]
     return line, item
 
 
 def _optimizer_advice(optimizers: Comparison) -> tuple[str, list[Any]]:
     """The optimizer that did best, and those within its seed spread."""
     opt = optimizers.best
-    others = [t["label"] for t in _ties(optimizers.table) if t["label"] != opt["label"]]
+    others = [t.label for t in _ties(optimizers.table) if t.label != opt.label]
     line = (
-        f"Optimizer: {opt['label']} did best at its rate (validation loss "
-        f"{fmt(opt['final_val_loss_mean'])})"
+        f"Optimizer: {opt.label} did best at its rate (validation loss "
+        f"{fmt(opt.final_val_loss_mean)})"
         + (f"; within its seed spread: {', '.join(others)}." if others else ".")
     )
-    return line, ["optimizer", opt["label"], f"val loss {fmt(opt['final_val_loss_mean'])}"]
+    return line, ["optimizer", opt.label, f"val loss {fmt(opt.final_val_loss_mean)}"]
 
 
 def recommendation(

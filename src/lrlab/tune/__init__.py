@@ -16,7 +16,7 @@ import types
 from typing import Any
 
 from lrlab.tune._run import PRUNERS, SAMPLERS, TPE_STARTUP_TRIALS, tune
-from lrlab.tune.result import TuneResult
+from lrlab.tune.result import TrialRow, TuneResult
 from lrlab.tune.space import FAMILIES, Choice, Family, Float, Int, Space
 from lrlab.tune.storage import open_storage, redact
 
@@ -30,6 +30,7 @@ __all__ = [
     "Float",
     "Int",
     "Space",
+    "TrialRow",
     "TuneResult",
     "open_storage",
     "redact",
