@@ -167,7 +167,7 @@ def _tpe(
         e = _entry([o[0] for o in out], [o[1] for o in out], [lr], [res.total_steps], ref)
         e["trials"] = len(res.trials)
         e["steps_fraction_of_grid"] = res.total_steps / (4 * budget)
-        e["pruned"] = sum(r["state"] == "PRUNED" for r in res.trials)
+        e["pruned"] = sum(r.state == "PRUNED" for r in res.trials)
         if wanted:
             e["finalists"] = options["finalists"]
         studies.append(e)

@@ -82,7 +82,7 @@ def reference_best(points: int) -> tuple[tuple[float, str], float]:
         storage="memory", steps=8,
     )  # fmt: skip
     assert res.best is not None
-    return (round(res.best["lr"], 12), res.best["optimizer"]), float(res.best["value"])
+    return (round(res.best.lr, 12), res.best.optimizer), float(res.best.value)
 
 
 def _start(script: Path, storage: str, study: str, worker: int, points: int, nap: float) -> Any:

@@ -58,7 +58,7 @@ def test_a_plateau_rule_runs_per_seed_on_its_own_validation_losses() -> None:
     res = compare(task, [{"optimizer": "momentum", "schedule": text}], seeds=2)
     (row,) = res.table
     rule = schedules.reduce_on_plateau.parse(text)
-    assert row["schedule"] == str(rule)
+    assert row.schedule == str(rule)
     (hs,) = res.histories.values()
     for h in hs:
         after = rule(h.val_loss[:-1])  # the rate in force after each evaluation but the last
@@ -83,31 +83,31 @@ def result() -> Comparison:
 
 
 def test_table_is_the_statistics_of_the_histories(result: Comparison) -> None:
-    assert [r["label"] for r in result.table] == [
+    assert [r.label for r in result.table] == [
         "adam: constant(0.01)",
         "sgd: step(lr=0.5, factor=0.5, every=20)",
         "huge",
         "momentum(momentum=0.8): lr=0.05",
     ]
     for row in result.table:
-        hs = result.histories[row["label"]]
+        hs = result.histories[row.label]
         ok = [h for h in hs if not h.diverged]
-        assert row["seeds"] == 2 and row["diverged"] == 2 - len(ok)
+        assert row.seeds == 2 and row.diverged == 2 - len(ok)
         if ok:
             losses = [h.val_loss[-1] for h in ok]
-            assert row["final_val_loss_mean"] == pytest.approx(np.mean(losses), rel=1e-12)
-            assert row["final_val_loss_std"] == pytest.approx(np.std(losses, ddof=1), rel=1e-9)
+            assert row.final_val_loss_mean == pytest.approx(np.mean(losses), rel=1e-12)
+            assert row.final_val_loss_std == pytest.approx(np.std(losses, ddof=1), rel=1e-9)
             metrics = [h.val_metric[-1] for h in ok]
-            assert row["final_val_metric_mean"] == pytest.approx(np.mean(metrics), rel=1e-12)
+            assert row.final_val_metric_mean == pytest.approx(np.mean(metrics), rel=1e-12)
         hits = [h.steps_to(result.target_loss) for h in hs]
         hits = [s for s in hits if s is not None]
-        assert row["reached"] == len(hits)
-        assert row["steps_to_target_mean"] == (np.mean(hits) if hits else None)
+        assert row.reached == len(hits)
+        assert row.steps_to_target_mean == (np.mean(hits) if hits else None)
     huge = result.table[2]
-    assert huge["diverged"] == 2 and huge["final_val_loss_mean"] == math.inf
-    finals = [r["final_val_loss_mean"] for r in result.table if r["diverged"] < 2]
+    assert huge.diverged == 2 and huge.final_val_loss_mean == math.inf
+    finals = [r.final_val_loss_mean for r in result.table if r.diverged < 2]
     assert result.target_loss == pytest.approx(1.1 * min(finals), rel=1e-12)
-    assert result.best["final_val_loss_mean"] == min(finals)
+    assert result.best.final_val_loss_mean == min(finals)
 
 
 def test_histories_are_the_same_as_single_runs(result: Comparison) -> None:
@@ -119,13 +119,18 @@ def test_histories_are_the_same_as_single_runs(result: Comparison) -> None:
 
 def test_files_and_figures(result: Comparison, tmp_path: Path) -> None:
     rows = list(csv.DictReader(result.to_csv(tmp_path / "r.csv").open()))
-    assert [r["label"] for r in rows] == [r["label"] for r in result.table]
+    assert [r["label"] for r in rows] == [r.label for r in result.table]
+    assert list(rows[0]) == [
+        "label", "optimizer", "schedule", "options", "seeds", "final_val_loss_mean",
+        "final_val_loss_std", "final_val_metric_mean", "final_val_metric_std",
+        "steps_to_target_mean", "reached", "diverged", "wall_time_mean",
+    ]  # fmt: skip
     assert float(rows[2]["final_val_loss_mean"]) == math.inf
-    assert float(rows[0]["final_val_loss_mean"]) == result.table[0]["final_val_loss_mean"]
+    assert float(rows[0]["final_val_loss_mean"]) == result.table[0].final_val_loss_mean
     data = json.loads((result.to_json(tmp_path / "r.json")).read_text())
     assert data["task"] == "breast_cancer" and data["seeds"] == [0, 3]
     assert data["table"][2]["final_val_loss_mean"] == "inf"
-    assert data["best"] == result.best["label"]
+    assert data["best"] == result.best.label
     assert len(data["histories"]["huge"]) == 2
     figs = result.figures()
     assert sorted(figs) == ["loss", "lr", "step_size", "val_loss"]
@@ -145,7 +150,7 @@ def test_compare_input_errors() -> None:
     with pytest.raises(UsageError, match=r"Each run must be"):
         compare(task, [42])
     dup = compare(task, ["sgd", "sgd"], seeds=1)
-    assert [r["label"] for r in dup.table] == ["sgd", "sgd #2"]
+    assert [r.label for r in dup.table] == ["sgd", "sgd #2"]
 
 
 def test_the_source_claims_on_the_noisy_quadratic() -> None:
@@ -164,17 +169,17 @@ def test_the_source_claims_on_the_noisy_quadratic() -> None:
     )
     big, step, cos, small = r.table
     for decayed in (step, cos):
-        assert decayed["final_val_loss_mean"] < big["final_val_loss_mean"]
-        assert decayed["final_val_loss_std"] < big["final_val_loss_std"]
-        assert decayed["final_val_loss_mean"] < 1.1 * task.noise_floor
+        assert decayed.final_val_loss_mean < big.final_val_loss_mean
+        assert decayed.final_val_loss_std < big.final_val_loss_std
+        assert decayed.final_val_loss_mean < 1.1 * task.noise_floor
     # the late validation losses of the constant large LR keep moving; the decays' do not
     wobble = {
-        row["label"]: np.mean([np.std(h.val_loss[-5:]) for h in r.histories[row["label"]]])
+        row.label: np.mean([np.std(h.val_loss[-5:]) for h in r.histories[row.label]])
         for row in r.table
     }
-    assert wobble[step["label"]] < 0.1 * wobble[big["label"]]
-    assert small["reached"] == 3 and step["reached"] == 3
-    assert small["steps_to_target_mean"] > step["steps_to_target_mean"]
+    assert wobble[step.label] < 0.1 * wobble[big.label]
+    assert small.reached == 3 and step.reached == 3
+    assert small.steps_to_target_mean > step.steps_to_target_mean
 
 
 def test_progress_is_called_after_every_run() -> None:

@@ -13,4 +13,4 @@ def test_lrlab_compare_is_callable_after_the_package_is_imported() -> None:
     second = lrlab.compare("breast_cancer", ["sgd"], seeds=1, steps=3, eval_every=3)
     direct = compare("breast_cancer", ["sgd"], seeds=1, steps=3, eval_every=3)
     assert isinstance(first, Comparison) and isinstance(second, Comparison)
-    assert first.table[0]["final_val_loss_mean"] == direct.table[0]["final_val_loss_mean"]
+    assert first.table[0].final_val_loss_mean == direct.table[0].final_val_loss_mean

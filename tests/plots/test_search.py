@@ -23,19 +23,19 @@ def test_search_figures(tmp_path) -> None:  # type: ignore[no-untyped-def]
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
     by_family = {c.get_label(): c for c in ax.collections}
-    assert all(np.isfinite(r["value"]) for r in res.trials)  # no diverged trial to set apart
+    assert all(np.isfinite(r.value) for r in res.trials)  # no diverged trial to set apart
     drawn = 0
     for fam in ("constant", "cosine"):
-        rows = [r for r in res.trials if r["schedule"] == fam]
+        rows = [r for r in res.trials if r.schedule == fam]
         if rows:
             xs = by_family[fam].get_offsets()[:, 0]
-            np.testing.assert_allclose(sorted(xs), sorted(r["lr"] for r in rows), rtol=1e-12)
+            np.testing.assert_allclose(sorted(xs), sorted(r.lr for r in rows), rtol=1e-12)
             drawn += len(rows)
     assert drawn == 6
-    assert res.best is not None and f"best: lr {res.best['lr']:.3g}" in by_family
+    assert res.best is not None and f"best: lr {res.best.lr:.3g}" in by_family
     hist = res.plot_history()
     step_line = hist.axes[0].get_lines()[0]
-    values = [r["value"] for r in sorted(res.trials, key=lambda r: r["number"])]
+    values = [r.value for r in sorted(res.trials, key=lambda r: r.number)]
     np.testing.assert_allclose(step_line.get_ydata(), np.minimum.accumulate(values), rtol=1e-12)
     hist.savefig(tmp_path / "h.png")
     assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
@@ -54,14 +54,14 @@ def test_search_figure_marks_the_raced_finalists() -> None:
     )
     ax = res.plot_lr().axes[0]
     by_label = {c.get_label(): c for c in ax.collections}
-    raced = sorted((r for r in res.trials if r.get("mean_loss") is not None), key=lambda r: r["lr"])
+    raced = sorted((r for r in res.trials if r.mean_loss is not None), key=lambda r: r.lr)
     assert len(raced) == 2
     diamonds = by_label["finalists: mean over seeds"].get_offsets()
     got = sorted(map(tuple, np.asarray(diamonds)))
-    np.testing.assert_allclose(got, [(r["lr"], r["mean_loss"]) for r in raced], rtol=1e-12)
+    np.testing.assert_allclose(got, [(r.lr, r.mean_loss) for r in raced], rtol=1e-12)
     assert res.best is not None
-    ring = by_label[f"best: lr {res.best['lr']:.3g}"].get_offsets()[0]
-    np.testing.assert_allclose(ring, [res.best["lr"], res.best["mean_loss"]], rtol=1e-12)
+    ring = by_label[f"best: lr {res.best.lr:.3g}"].get_offsets()[0]
+    np.testing.assert_allclose(ring, [res.best.lr, res.best.mean_loss], rtol=1e-12)
 
 
 def test_search_figure_gives_each_optimizer_its_own_panel() -> None:
@@ -75,20 +75,20 @@ def test_search_figure_gives_each_optimizer_its_own_panel() -> None:
         space=Space(optimizers=("momentum", "adam"), schedules=("constant", "cosine")),
         steps=8,
     )
-    names = sorted({r["optimizer"] for r in res.trials})
+    names = sorted({r.optimizer for r in res.trials})
     assert names == ["adam", "momentum"]  # seed 0 samples both
     fig = res.plot_lr()
     panels = [a for a in fig.axes if a.get_title() in names]
     assert [a.get_title() for a in panels] == names
     assert panels[1].get_shared_y_axes().joined(panels[0], panels[1])
     for name, ax in zip(names, panels, strict=True):
-        mine = sorted(r["lr"] for r in res.trials if r["optimizer"] == name)
+        mine = sorted(r.lr for r in res.trials if r.optimizer == name)
         fams = [c for c in ax.collections if c.get_label() in ("constant", "cosine")]
         xs = sorted(float(x) for c in fams for x in c.get_offsets()[:, 0])
         np.testing.assert_allclose(xs, mine, rtol=1e-12)
     assert res.best is not None
     ringed = [a for a in panels if any(c.get_label().startswith("best: lr") for c in a.collections)]
-    assert [a.get_title() for a in ringed] == [res.best["optimizer"]]
+    assert [a.get_title() for a in ringed] == [res.best.optimizer]
     # Given one axes, every trial goes on it.
     one = Figure().add_subplot(1, 1, 1)
     res.plot_lr(ax=one)
@@ -112,26 +112,26 @@ def test_search_figures_mark_pruned_and_diverged_trials_apart() -> None:
         space=Space(lr=(1e-4, 100.0), optimizers=("sgd",), schedules=("constant",)),
         steps=40,
     )
-    ok = [r for r in res.trials if r["state"] == "COMPLETE" and np.isfinite(r["value"])]
-    diverged = [r for r in res.trials if r["state"] == "COMPLETE" and not np.isfinite(r["value"])]
-    pruned = [r for r in res.trials if r["state"] == "PRUNED"]
+    ok = [r for r in res.trials if r.state == "COMPLETE" and np.isfinite(r.value)]
+    diverged = [r for r in res.trials if r.state == "COMPLETE" and not np.isfinite(r.value)]
+    pruned = [r for r in res.trials if r.state == "PRUNED"]
     assert ok and diverged and pruned  # seed 0 gives all three
     ax = res.plot_lr().axes[0]
     by_label = {c.get_label(): np.asarray(c.get_offsets()) for c in ax.collections}
-    top = max(r["value"] for r in ok + pruned) * 1.5  # above every finite value
+    top = max(r.value for r in ok + pruned) * 1.5  # above every finite value
     for label, rows, ys in (
-        ("constant", ok, [r["value"] for r in ok]),
+        ("constant", ok, [r.value for r in ok]),
         ("_pruned:constant", pruned, [top] * len(pruned)),
         ("_diverged:constant", diverged, [top] * len(diverged)),
     ):
         got = sorted(map(tuple, by_label[label]))
-        np.testing.assert_allclose(got, sorted(zip([r["lr"] for r in rows], ys)), rtol=1e-12)
+        np.testing.assert_allclose(got, sorted(zip([r.lr for r in rows], ys)), rtol=1e-12)
     assert "▲ diverged" in ax.get_title()
     hist = res.plot_history().axes[0]
     marks = {c.get_label(): np.asarray(c.get_offsets()) for c in hist.collections}
-    np.testing.assert_array_equal(marks["diverged"][:, 0], [r["number"] for r in diverged])
-    assert np.all(marks["diverged"][:, 1] > max(r["value"] for r in ok))  # above every value
+    np.testing.assert_array_equal(marks["diverged"][:, 0], [r.number for r in diverged])
+    assert np.all(marks["diverged"][:, 1] > max(r.value for r in ok))  # above every value
     lo, hi = hist.get_xlim()  # every mark inside the axes, the last trial's too
-    assert lo < min(r["number"] for r in res.trials) and max(r["number"] for r in res.trials) < hi
-    np.testing.assert_array_equal(marks["trial"][:, 0], [r["number"] for r in ok])
+    assert lo < min(r.number for r in res.trials) and max(r.number for r in res.trials) < hi
+    np.testing.assert_array_equal(marks["trial"][:, 0], [r.number for r in ok])
     assert f"{len(diverged)} diverged" in hist.get_title()

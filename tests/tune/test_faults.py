@@ -190,5 +190,5 @@ def test_grid_workers_map_ids_to_the_same_points(tmp_path) -> None:  # type: ign
           "study": "g", "steps": 5}  # fmt: skip
     tune("breast_cancer", trials=3, worker=0, **kw)
     res = tune("breast_cancer", trials=7, worker=3, **kw)
-    lrs = sorted(round(r["lr"], 12) for r in res.trials if r["state"] == "COMPLETE")
+    lrs = sorted(round(r.lr, 12) for r in res.trials if r.state == "COMPLETE")
     assert len(lrs) == 7 and len(set(lrs)) == 7, lrs

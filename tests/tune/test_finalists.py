@@ -26,8 +26,8 @@ def cancer():  # type: ignore[no-untyped-def]
 
 def _plain(task, row, seed, steps):  # type: ignore[no-untyped-def]
     """The trial's configuration trained by plain ``train.run`` with ``seed``."""
-    sched = rule_from_config(row["schedule_config"])
-    h = run(task, row["optimizer"], schedule=sched, steps=steps, seed=seed, step_size_every=10**9)
+    sched = rule_from_config(row.schedule_config)
+    h = run(task, row.optimizer, schedule=sched, steps=steps, seed=seed, step_size_every=10**9)
     return h.final_val_loss
 
 
@@ -43,26 +43,26 @@ def test_finalists_are_retrained_on_new_seeds_and_picked_by_the_mean(cancer, tmp
         study="f", steps=steps, seed=3, repeats=2, finalists=2, finalist_seeds=2,
     )  # fmt: skip
     done = sorted(
-        (r for r in res.trials if r["value"] is not None and math.isfinite(r["value"])),
-        key=lambda r: r["value"],
+        (r for r in res.trials if r.value is not None and math.isfinite(r.value)),
+        key=lambda r: r.value,
     )
     top, rest = done[:2], done[2:]
     for row in top:
         # the search ran seeds 3 and 4 (repeats=2); the finalists' runs are seeds 5 and 6
-        assert list(row["finalist_losses"]) == [5, 6]
-        for s, loss in row["finalist_losses"].items():
+        assert list(row.finalist_losses) == [5, 6]
+        for s, loss in row.finalist_losses.items():
             assert loss == _plain(cancer, row, s, steps)
-        runs = [*row["run_losses"], *row["finalist_losses"].values()]
-        assert row["mean_loss"] == pytest.approx(float(np.mean(runs)), rel=1e-12)
-    assert all("mean_loss" not in r for r in rest)
+        runs = [*row.run_losses, *row.finalist_losses.values()]
+        assert row.mean_loss == pytest.approx(float(np.mean(runs)), rel=1e-12)
+    assert all(r.finalist_losses is None for r in rest)
     assert res.best is not None
-    assert res.best["number"] == min(top, key=lambda r: r["mean_loss"])["number"]
+    assert res.best.number == min(top, key=lambda r: r.mean_loss).number
     # every confirmation run counted once: 6 trials x 2 seeds, then 2 finalists x 2 seeds
     assert res.finalist_steps == 4 * steps
     assert res.total_steps == 6 * 2 * steps + 4 * steps
     confirm = _confirm_trials(storage, "f")
     assert sorted((t.user_attrs["finalist"], t.user_attrs["seed"]) for t in confirm) == sorted(
-        (r["number"], s) for r in top for s in (5, 6)
+        (r.number, s) for r in top for s in (5, 6)
     )
     assert all(t.state.name == "COMPLETE" for t in confirm)
     # the search study's sampler and pruner never saw these runs
@@ -82,16 +82,16 @@ def test_a_resumed_study_reuses_the_runs_it_has(cancer, tmp_path) -> None:  # ty
     confirm = _confirm_trials(storage, "r")
     pairs = [(t.user_attrs["finalist"], t.user_attrs["seed"]) for t in confirm]
     assert len(pairs) == len(set(pairs))  # no run twice
-    raced = [r for r in more.trials if r.get("mean_loss") is not None]
+    raced = [r for r in more.trials if r.mean_loss is not None]
     assert len(raced) == 3
-    want = {(r["number"], s) for r in raced for s in (1, 2)}
+    want = {(r.number, s) for r in raced for s in (1, 2)}
     assert want <= set(pairs)
     # the runs kept from the first call are those of its finalists on seed 1
-    assert {(r["number"], 1) for r in first.trials if r.get("mean_loss") is not None} <= set(pairs)
+    assert {(r.number, 1) for r in first.trials if r.mean_loss is not None} <= set(pairs)
     assert more.finalist_steps == 20 * len(pairs)
     plain = tune(cancer, trials=8, **kw)  # no racing now: the earlier runs still count
     assert plain.finalist_steps == more.finalist_steps and plain.total_steps == more.total_steps
-    assert all("mean_loss" not in r for r in plain.trials)
+    assert all(r.finalist_losses is None for r in plain.trials)
 
 
 def test_finalists_with_cv_run_every_fold_per_seed(cancer) -> None:  # type: ignore[no-untyped-def]
@@ -99,11 +99,11 @@ def test_finalists_with_cv_run_every_fold_per_seed(cancer) -> None:  # type: ign
         cancer, sampler="random", trials=3, cv=2, pruner="none", space=SPACE, storage="memory",
         steps=10, finalists=1, finalist_seeds=2,
     )  # fmt: skip
-    assert res.best is not None and res.best["mean_loss"] is not None
+    assert res.best is not None and res.best.mean_loss is not None
     assert res.finalist_steps == 2 * 2 * 10  # 2 seeds x 2 folds
-    runs = [res.best["value"], *res.best["finalist_losses"].values()]
-    assert res.best["mean_loss"] == pytest.approx(float(np.mean(runs)), rel=1e-12)
-    assert res.best["mean_seeds"] == 3  # the search's seed and 2 more, 2 folds each
+    runs = [res.best.value, *res.best.finalist_losses.values()]
+    assert res.best.mean_loss == pytest.approx(float(np.mean(runs)), rel=1e-12)
+    assert res.best.mean_seeds == 3  # the search's seed and 2 more, 2 folds each
 
 
 def test_budget_leaves_room_for_the_finalists(cancer) -> None:  # type: ignore[no-untyped-def]
@@ -118,10 +118,10 @@ def test_budget_leaves_room_for_the_finalists(cancer) -> None:  # type: ignore[n
 def test_no_finalists_is_the_plain_search(cancer) -> None:  # type: ignore[no-untyped-def]
     kw = dict(sampler="random", trials=3, pruner="none", space=SPACE, storage="memory", steps=10)
     plain = tune(cancer, **kw)  # type: ignore[arg-type]
-    assert plain.finalist_steps == 0 and all("mean_loss" not in r for r in plain.trials)
+    assert plain.finalist_steps == 0 and all(r.finalist_losses is None for r in plain.trials)
     assert "finalist mean" not in plain.table()
     raced = tune(cancer, finalists=1, **kw)  # type: ignore[arg-type]
-    assert [r["value"] for r in raced.trials] == [r["value"] for r in plain.trials]
+    assert [r.value for r in raced.trials] == [r.value for r in plain.trials]
     assert "finalist mean" in raced.table()
 
 
@@ -210,20 +210,20 @@ def test_the_pick_when_finalists_diverge_on_a_new_seed() -> None:
     run(1, math.inf)  # the search's best (lr 0.2) diverges on seed 1
     run(0, 0.36)
     # until every finalist has run, the best is the search's, as without racing
-    assert pick().best["number"] == 1  # type: ignore[index]
+    assert pick().best.number == 1  # type: ignore[union-attr]
     run(2, 0.30)
     res = pick()
-    assert res.best is not None and res.best["number"] == 0  # mean 0.33 against 0.35 and inf
-    assert res.best["mean_loss"] == pytest.approx(0.33, rel=1e-12)
+    assert res.best is not None and res.best.number == 0  # mean 0.33 against 0.35 and inf
+    assert res.best.mean_loss == pytest.approx(0.33, rel=1e-12)
     assert res.finalist_steps == 30 and res.total_steps == 4 * 10 + 30
-    assert [r.get("mean_loss") for r in res.trials][1] == math.inf
-    assert res.to_dict()["trials"][1]["mean_loss"] is None  # JSON-safe
+    assert [r.mean_loss for r in res.trials][1] == math.inf
+    assert res.to_dict()["trials"][1]["mean_loss"] == "inf"  # strict JSON, lrlab._json
     # every finalist diverged somewhere: the search value decides, as without racing
     storage2 = optuna.storages.InMemoryStorage()
     confirm = optuna.create_study(study_name="s2", storage=storage2)
     for n in (0, 1, 2):
         run(n, math.inf)
-    assert pick().best["number"] == 1  # type: ignore[index]
+    assert pick().best.number == 1  # type: ignore[union-attr]
 
 
 def test_the_plateau_family_is_searched_raced_and_read_back(cancer) -> None:  # type: ignore[no-untyped-def]
@@ -238,11 +238,11 @@ def test_the_plateau_family_is_searched_raced_and_read_back(cancer) -> None:  # 
         steps=steps, seed=1, finalists=1, finalist_seeds=1,
     )  # fmt: skip
     for row in res.trials:
-        rule = rule_from_config(row["schedule_config"])
+        rule = rule_from_config(row.schedule_config)
         assert isinstance(rule, reduce_on_plateau)
         assert 0.1 <= rule.factor <= 0.7 and 0 <= rule.patience <= 2
-        assert rule.lr == pytest.approx(row["lr"], rel=1e-12)
+        assert rule.lr == pytest.approx(row.lr, rel=1e-12)
     best = res.best
     assert best is not None and isinstance(res.best_schedule, reduce_on_plateau)
-    (seed,) = best["finalist_losses"]
-    assert best["finalist_losses"][seed] == _plain(cancer, best, seed, steps)
+    (seed,) = best.finalist_losses
+    assert best.finalist_losses[seed] == _plain(cancer, best, seed, steps)

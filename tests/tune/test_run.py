@@ -46,16 +46,16 @@ def test_cv_trials_report_each_fold_and_count_steps(cancer, tmp_path) -> None:  
         study_name="breast_cancer-random", storage=f"sqlite:///{tmp_path}/lrlab-studies.db"
     )
     for row, t in zip(res.trials, st.trials):
-        assert row["state"] == "COMPLETE"
-        folds = row["run_losses"]
+        assert row.state == "COMPLETE"
+        folds = row.run_losses
         assert len(folds) == 3
-        assert row["value"] == pytest.approx(float(np.mean(folds)), rel=1e-12)
-        assert row["steps"] == 3 * 12
+        assert row.value == pytest.approx(float(np.mean(folds)), rel=1e-12)
+        assert row.steps == 3 * 12
         # reported after each fold: the running mean of the folds so far
         assert sorted(t.intermediate_values) == [0, 1, 2]
         assert t.intermediate_values[1] == pytest.approx(np.mean(folds[:2]), rel=1e-12)
     assert res.total_steps == 4 * 36
-    assert res.best is not None and res.best["value"] == min(r["value"] for r in res.trials)
+    assert res.best is not None and res.best.value == min(r.value for r in res.trials)
 
 
 def test_repeats_average_seeds_and_report_one_step_axis(cancer) -> None:  # type: ignore[no-untyped-def]
@@ -72,13 +72,13 @@ def test_repeats_average_seeds_and_report_one_step_axis(cancer) -> None:  # type
     for row in st:
         # each run is the plain training run with seed 4, 5, 6
         want = [
-            run(cancer, "adam", lr=row["lr"], steps=steps, seed=s, step_size_every=10**9)
+            run(cancer, "adam", lr=row.lr, steps=steps, seed=s, step_size_every=10**9)
             for s in (4, 5, 6)
         ]
-        assert row["run_losses"] == [h.final_val_loss for h in want]
-        assert row["value"] == pytest.approx(float(np.mean(row["run_losses"])), rel=1e-12)
-        assert row["steps"] == 3 * steps
-        assert len(set(row["run_losses"])) == 3  # the seeds differ
+        assert row.run_losses == [h.final_val_loss for h in want]
+        assert row.value == pytest.approx(float(np.mean(row.run_losses)), rel=1e-12)
+        assert row.steps == 3 * steps
+        assert len(set(row.run_losses)) == 3  # the seeds differ
 
 
 def test_repeats_running_mean_is_what_the_pruner_sees(cancer, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -91,7 +91,7 @@ def test_repeats_running_mean_is_what_the_pruner_sees(cancer, tmp_path) -> None:
     st = optuna.load_study(study_name="r", storage=storage)
     assert cancer.eval_every == 30
     for row, t in zip(res.trials, st.trials):
-        first, second = row["run_losses"]
+        first, second = row.run_losses
         iv = t.intermediate_values
         assert sorted(iv) == [30, 60, 70, 70 + 30, 70 + 60, 140]
         assert iv[steps] == first  # the end of run 0: its own final loss
@@ -102,8 +102,8 @@ def test_repeats_running_mean_is_what_the_pruner_sees(cancer, tmp_path) -> None:
         storage=storage, steps=8, study="rcv",
     )  # fmt: skip
     t = optuna.load_study(study_name="rcv", storage=storage).trials[0]
-    runs = cv.trials[0]["run_losses"]
-    assert len(runs) == 4 and cv.trials[0]["steps"] == 4 * 8
+    runs = cv.trials[0].run_losses
+    assert len(runs) == 4 and cv.trials[0].steps == 4 * 8
     assert [t.intermediate_values[k] for k in range(4)] == pytest.approx(
         [np.mean(runs[: k + 1]) for k in range(4)], rel=1e-12
     )
@@ -137,7 +137,7 @@ def test_resume_by_name_to_a_total_target(cancer, tmp_path, capsys) -> None:  # 
     err = capsys.readouterr().err
     assert "resumed study 'resume' in " in err and "with 3 finished trials" in err
     assert first.n_finished == 3 and again.n_finished == 5
-    assert [r["value"] for r in again.trials[:3]] == [r["value"] for r in first.trials]
+    assert [r.value for r in again.trials[:3]] == [r.value for r in first.trials]
     same = tune(
         cancer, sampler="tpe", trials=5, space=SPACE, run_dir=tmp_path, steps=10, study="resume"
     )
@@ -157,7 +157,7 @@ def test_grid_covers_each_point_once(cancer) -> None:  # type: ignore[no-untyped
         cancer, sampler="grid", trials=50, pruner="none", space=space, storage="memory", steps=8
     )
     assert res.target == 6 and res.n_finished == 6
-    points = {(round(r["lr"], 12), r["schedule"]) for r in res.trials}
+    points = {(round(r.lr, 12), r.schedule) for r in res.trials}
     want = {(round(v, 12), s) for v in np.geomspace(1e-3, 1e-1, 3) for s in ("constant", "cosine")}
     assert points == want
 
@@ -180,8 +180,7 @@ def test_tpe_starts_with_random_searchs_draws_then_parts(cancer) -> None:  # typ
     }
     configs = {
         sampler: [
-            (r["optimizer"], r["schedule_config"])
-            for r in sorted(res.trials, key=lambda r: r["number"])
+            (r.optimizer, r.schedule_config) for r in sorted(res.trials, key=lambda r: r.number)
         ]
         for sampler, res in runs.items()
     }
@@ -202,11 +201,11 @@ def test_median_pruning_stops_bad_trials_and_saves_steps(cancer) -> None:  # typ
         steps=10,
         seed=0,
     )
-    pruned = [r for r in res.trials if r["state"] == "PRUNED"]
+    pruned = [r for r in res.trials if r.state == "PRUNED"]
     assert pruned, res.table()
     for r in pruned:
-        assert r["steps"] < 3 * 10 and r["steps"] % 10 == 0
-    assert res.total_steps == sum(r["steps"] for r in res.trials) < 6 * 30
+        assert r.steps < 3 * 10 and r.steps % 10 == 0
+    assert res.total_steps == sum(r.steps for r in res.trials) < 6 * 30
 
 
 def _study_with(finished: list[tuple[dict[int, float], float]]) -> optuna.Study:
@@ -259,11 +258,11 @@ def test_projected_pruning_in_a_study(cancer) -> None:  # type: ignore[no-untype
         cancer, sampler="grid", trials=8, pruner="projected", space=space, storage="memory",
         steps=90, seed=0,
     )  # fmt: skip
-    pruned = [r for r in res.trials if r["state"] == "PRUNED"]
+    pruned = [r for r in res.trials if r.state == "PRUNED"]
     assert pruned, res.table()
-    assert all(r["steps"] < 90 and r["steps"] % 30 == 0 for r in pruned)
-    done = [r["value"] for r in res.trials if r["state"] == "COMPLETE"]
-    assert res.best is not None and res.best["value"] == min(done)
+    assert all(r.steps < 90 and r.steps % 30 == 0 for r in pruned)
+    done = [r.value for r in res.trials if r.state == "COMPLETE"]
+    assert res.best is not None and res.best.value == min(done)
 
 
 def test_hyperband_prunes_at_evaluation_steps(cancer) -> None:  # type: ignore[no-untyped-def]
@@ -278,7 +277,7 @@ def test_hyperband_prunes_at_evaluation_steps(cancer) -> None:  # type: ignore[n
     )
     assert hb.n_finished == 4
     for r in hb.trials:
-        assert r["steps"] % cancer.eval_every == 0 or r["steps"] == 60
+        assert r.steps % cancer.eval_every == 0 or r.steps == 60
 
 
 def test_wilcoxon_reports_fold_losses_not_running_means(cancer, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -296,8 +295,8 @@ def test_wilcoxon_reports_fold_losses_not_running_means(cancer, tmp_path) -> Non
     )
     st = optuna.load_study(study_name="w", storage=storage)
     for row, t in zip(res.trials, st.trials):
-        if row["state"] == "COMPLETE":
-            folds = row["run_losses"]
+        if row.state == "COMPLETE":
+            folds = row.run_losses
             assert [t.intermediate_values[k] for k in range(3)] == folds
 
 
@@ -550,8 +549,8 @@ def test_killed_worker_mid_finalist_run_is_redone_by_a_rerun(tmp_path) -> None: 
         confirm[0].user_attrs["finalist"],
         confirm[0].user_attrs["seed"],
     )  # the killed run, redone
-    assert res.best is not None and res.best["mean_loss"] is not None
-    assert res.best["number"] == done[0].user_attrs["finalist"]
+    assert res.best is not None and res.best.mean_loss is not None
+    assert res.best.number == done[0].user_attrs["finalist"]
 
 
 def test_journal_storage_resumes(cancer, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -581,7 +580,7 @@ def test_median_pruning_waits_for_half_the_run(cancer) -> None:  # type: ignore[
         steps=90,
         seed=0,
     )
-    pruned = [r for r in res.trials if r["state"] == "PRUNED"]
+    pruned = [r for r in res.trials if r.state == "PRUNED"]
     assert pruned, res.table()
-    assert all(r["steps"] == 60 for r in pruned), res.table()
+    assert all(r.steps == 60 for r in pruned), res.table()
     assert res.total_steps < 8 * 90

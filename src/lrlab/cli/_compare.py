@@ -71,6 +71,6 @@ def run(args: argparse.Namespace) -> int:
     for name, fig in result.figures().items():
         fig.savefig(out / f"{name}.png", dpi=110)
     print(result.format_table())
-    print(f"best: {result.best['label']}")
+    print(f"best: {result.best.label}")
     print(f"wrote {out}/results.csv, results.json, loss.png, val_loss.png, lr.png, step_size.png")
     return 0

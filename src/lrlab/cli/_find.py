@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
+from lrlab import _json
 from lrlab.cli._args import FINITE, POSITIVE, SEED, STEPS, writable
 from lrlab.errors import UsageError
 
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         result.plot().savefig(out, dpi=120, bbox_inches="tight")
     if args.json:
-        print(json.dumps(result.to_dict(), indent=1))
+        print(_json.dumps(result.to_dict(), indent=1))
     else:
         print(result.summary())
         s = result.suggestion

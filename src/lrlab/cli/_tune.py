@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
+from lrlab import _json
 from lrlab.cli._args import BUDGET, COUNT, POSITIVE, SEED, STEPS, WORKER, writable
 from lrlab.errors import UsageError
 
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         quiet=args.quiet,
     )
     out.mkdir(parents=True, exist_ok=True)
-    (out / "trials.json").write_text(json.dumps(result.to_dict(), indent=1))
+    (out / "trials.json").write_text(_json.dumps(result.to_dict(), indent=1))
     result.plot_lr().savefig(out / "lr.png", dpi=110, bbox_inches="tight")
     result.plot_history().savefig(out / "history.png", dpi=110, bbox_inches="tight")
     print(
@@ -149,11 +149,11 @@ def run(args: argparse.Namespace) -> int:
             for k, v in result.best_params.items()
         )
         b = result.best
-        print(f"best: val loss {b['value']:.4g} with {params}")
-        if b.get("mean_loss") is not None:
+        print(f"best: val loss {b.value:.4g} with {params}")
+        if b.mean_loss is not None:
             print(
-                f"      picked among {sum(r.get('mean_loss') is not None for r in result.trials)} "
-                f"finalists by the mean over {b['mean_seeds']} seeds: {b['mean_loss']:.4g}"
+                f"      picked among {sum(r.mean_loss is not None for r in result.trials)} "
+                f"finalists by the mean over {b.mean_seeds} seeds: {b.mean_loss:.4g}"
             )
     shown = 20
     print(result.table(limit=shown))

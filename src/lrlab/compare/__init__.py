@@ -12,9 +12,9 @@ itself rather than to the function, so the package is made callable:
 from __future__ import annotations
 
 from lrlab._seams import callable_module
-from lrlab.compare.comparison import Comparison, RunSpec, compare, parse_run
+from lrlab.compare.comparison import CompareRow, Comparison, RunSpec, compare, parse_run
 
-__all__ = ["Comparison", "RunSpec", "compare", "parse_run"]
+__all__ = ["CompareRow", "Comparison", "RunSpec", "compare", "parse_run"]
 
 
 callable_module(__name__, compare)

@@ -7,19 +7,21 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lrlab import _json
+from lrlab._checks import int_at_least
 from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
 from lrlab.schedules import ScheduleError, parse_options, parse_rule, parse_value
 from lrlab.tasks import Task, get
 from lrlab.train import History, check_name, run
 
-__all__ = ["Comparison", "RunSpec", "compare", "parse_run"]
+__all__ = ["CompareRow", "Comparison", "RunSpec", "compare", "parse_run"]
 
 _OPTION_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.S)
 
@@ -139,13 +141,12 @@ def _stats(values: list[float]) -> tuple[float, float]:
     return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
 
 
-@dataclass
-class Comparison:
-    """The result of :func:`compare`.
+@dataclass(frozen=True)
+class CompareRow:
+    """One configuration's line of :attr:`Comparison.table` (its fields are the CSV columns).
 
-    ``histories[label]`` lists one :class:`~lrlab.train.History` per seed;
-    ``table`` has one row (a dict) per configuration, in the order given:
-
+    - ``label``, ``optimizer``, ``schedule`` (its text), ``options`` (JSON text),
+      ``seeds`` (how many ran);
     - ``final_val_loss_mean`` / ``_std`` and ``final_val_metric_mean`` / ``_std``:
       mean and sample standard deviation over the seeds that did not diverge
       (``inf`` / NaN when all diverged);
@@ -153,6 +154,52 @@ class Comparison:
       updates done at the first evaluation with validation loss ``<= target_loss``
       (None when no seed did), and ``reached`` the number of such seeds;
     - ``diverged``: how many seeds diverged; ``wall_time_mean`` in seconds.
+    """
+
+    label: str
+    optimizer: str
+    schedule: str
+    options: str
+    seeds: int
+    final_val_loss_mean: float
+    final_val_loss_std: float
+    final_val_metric_mean: float
+    final_val_metric_std: float
+    steps_to_target_mean: float | None
+    reached: int
+    diverged: int
+    wall_time_mean: float
+
+    @classmethod
+    def of(cls, label: str, spec: RunSpec, hs: list[History], target_loss: float) -> CompareRow:
+        """The row of configuration ``spec`` from its runs ``hs`` (one per seed)."""
+        ok = [h for h in hs if not h.diverged]
+        loss_mean, loss_std = _stats([h.final_val_loss for h in ok])
+        met_mean, met_std = _stats([h.final_val_metric for h in ok])
+        hits = [s for s in (h.steps_to(target_loss) for h in hs) if s is not None]
+        return cls(
+            label=label,
+            optimizer=spec.optimizer,
+            schedule=hs[0].meta["schedule"],
+            options=json.dumps(spec.options, sort_keys=True, default=repr),
+            seeds=len(hs),
+            final_val_loss_mean=loss_mean if ok else math.inf,
+            final_val_loss_std=loss_std,
+            final_val_metric_mean=met_mean,
+            final_val_metric_std=met_std,
+            steps_to_target_mean=float(np.mean(hits)) if hits else None,
+            reached=len(hits),
+            diverged=len(hs) - len(ok),
+            wall_time_mean=float(np.mean([h.wall_time for h in hs])),
+        )
+
+
+@dataclass
+class Comparison:
+    """The result of :func:`compare`.
+
+    ``histories[label]`` lists one :class:`~lrlab.train.History` per seed;
+    ``table`` has one :class:`CompareRow` per configuration, in the order given.
     """
 
     task: str
@@ -163,12 +210,12 @@ class Comparison:
     steps: int
     target_loss: float
     histories: dict[str, list[History]]
-    table: list[dict[str, Any]]
+    table: list[CompareRow]
 
     @property
-    def best(self) -> dict[str, Any]:
+    def best(self) -> CompareRow:
         """The row with the lowest mean final validation loss (fewest divergences on ties)."""
-        return min(self.table, key=lambda r: (r["final_val_loss_mean"], r["diverged"]))
+        return min(self.table, key=lambda r: (r.final_val_loss_mean, r.diverged))
 
     def figures(self) -> dict[str, Any]:
         """``{"loss", "val_loss", "lr", "step_size"}`` -> matplotlib Figure.
@@ -192,33 +239,34 @@ class Comparison:
     def to_csv(self, path: str | Path) -> Path:
         """Write :attr:`table` as CSV (non-finite numbers as ``inf`` / ``nan``, None empty)."""
         p = Path(path)
-        cols = list(self.table[0])
         with p.open("w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=cols)
+            w = csv.DictWriter(fh, fieldnames=[f.name for f in fields(CompareRow)])
             w.writeheader()
             for row in self.table:
-                w.writerow({k: ("" if v is None else v) for k, v in row.items()})
+                w.writerow({k: ("" if v is None else v) for k, v in asdict(row).items()})
         return p
 
     def to_dict(self, histories: bool = True) -> dict[str, Any]:
-        """JSON-safe: task, seeds, steps, target, the table, and (optionally) every history."""
+        """JSON-safe (:mod:`lrlab._json`'s convention): task, seeds, steps, target, the
+        table, and (optionally) every history."""
         out: dict[str, Any] = {
             "task": self.task,
             "metric_name": self.metric_name,
             "seeds": list(self.seeds),
             "steps": self.steps,
-            "target_loss": _json_num(self.target_loss),
-            "table": [{k: _json_num(v) for k, v in r.items()} for r in self.table],
-            "best": _json_num(self.best["label"]),
+            "target_loss": self.target_loss,
+            "table": [asdict(r) for r in self.table],
+            "best": self.best.label,
         }
         if histories:
             out["histories"] = {k: [h.to_dict() for h in hs] for k, hs in self.histories.items()}
-        return out
+        encoded: dict[str, Any] = _json.encode(out)
+        return encoded
 
     def to_json(self, path: str | Path, histories: bool = True) -> Path:
-        """Write :meth:`to_dict` as JSON (strict: non-finite floats as strings)."""
+        """Write :meth:`to_dict` as strict JSON (non-finite numbers as strings)."""
         p = Path(path)
-        p.write_text(json.dumps(self.to_dict(histories), indent=1, allow_nan=False))
+        p.write_text(_json.dumps(self.to_dict(histories), indent=1))
         return p
 
     def format_table(self) -> str:
@@ -228,30 +276,24 @@ class Comparison:
         rows = [head]
         for r in self.table:
             # The spread of one seed is not 0 but unknown: a dash.
-            one = r["seeds"] - r["diverged"] < 2
-            loss_sd = "—" if one else f"{r['final_val_loss_std']:.2g}"
-            metric_sd = "—" if one else f"{r['final_val_metric_std']:.2g}"
+            one = r.seeds - r.diverged < 2
+            loss_sd = "—" if one else f"{r.final_val_loss_std:.2g}"
+            metric_sd = "—" if one else f"{r.final_val_metric_std:.2g}"
             rows.append(
                 [
-                    r["label"],
-                    f"{r['final_val_loss_mean']:.4g} ± {loss_sd}",
-                    f"{r['final_val_metric_mean']:.4g} ± {metric_sd}",
+                    r.label,
+                    f"{r.final_val_loss_mean:.4g} ± {loss_sd}",
+                    f"{r.final_val_metric_mean:.4g} ± {metric_sd}",
                     "-"
-                    if r["steps_to_target_mean"] is None
-                    else f"{r['steps_to_target_mean']:.0f} ({r['reached']}/{r['seeds']})",
-                    f"{r['diverged']}/{r['seeds']}",
+                    if r.steps_to_target_mean is None
+                    else f"{r.steps_to_target_mean:.0f} ({r.reached}/{r.seeds})",
+                    f"{r.diverged}/{r.seeds}",
                 ]
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(lines)
-
-
-def _json_num(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return str(v)
-    return v
 
 
 def compare(
@@ -281,111 +323,128 @@ def compare(
         quiet: no progress bar (also hidden when stderr is not a terminal).
         progress: called as ``progress(done, total)`` after each training run.
     """
-    if isinstance(task, str):
-        task = get(task)
-    if not isinstance(task, Task):
-        raise UsageError(f"Argument `task` must be a Task or a task name. Received: {task!r}")
-    specs = [_as_spec(r) for r in (runs if not isinstance(runs, (str, RunSpec)) else [runs])]
-    if not specs:
-        raise UsageError("Argument `runs` must hold at least one configuration. Received: []")
-    if isinstance(seeds, bool):
-        raise UsageError(f"Argument `seeds` must be a count or a list of ints. Received: {seeds}")
-    if isinstance(seeds, (int, np.integer)):
-        if seeds <= 0:
-            raise UsageError(f"Argument `seeds` must be a positive count. Received: seeds={seeds}")
-        seed_list = list(range(int(seeds)))
-    else:
-        seed_list = [int(s) for s in seeds]
-        if not seed_list or len(set(seed_list)) != len(seed_list):
-            raise UsageError(
-                f"Argument `seeds` must list distinct seeds. Received: seeds={list(seeds)}"
-            )
-    if target_loss is not None and not (
-        isinstance(target_loss, (int, float)) and math.isfinite(target_loss)
-    ):
-        raise UsageError(
-            f"Argument `target_loss` must be a finite number. Received: target_loss={target_loss!r}"
-        )
-    n_steps = task.steps if steps is None else steps
-    labels: list[str] = []
-    for spec in specs:
-        label = _label(spec)
-        k = 2
-        while label in labels:
-            label = f"{_label(spec)} #{k}"
-            k += 1
-        labels.append(label)
+    plan = _Plan.build(task, runs, seeds, steps, eval_every, target_loss)
+    histories = _train(plan, quiet, progress)
+    target = target_loss if target_loss is not None else _default_target(histories)
+    return Comparison(
+        task=plan.task.name,
+        metric_name=plan.task.metric_name,
+        greater_is_better=plan.task.greater_is_better,
+        specs=list(plan.specs),
+        seeds=list(plan.seeds),
+        steps=plan.steps,
+        target_loss=float(target),
+        histories=histories,
+        table=[
+            CompareRow.of(label, spec, histories[label], target)
+            for label, spec in zip(plan.labels, plan.specs)
+        ],
+    )
 
+
+@dataclass(frozen=True)
+class _Plan:
+    """What :func:`compare` runs, checked once: the task, the configurations with their
+    unique labels, the seeds and the steps of each run."""
+
+    task: Task
+    specs: tuple[RunSpec, ...]
+    labels: tuple[str, ...]
+    seeds: tuple[int, ...]
+    steps: int
+    eval_every: int | None
+
+    @classmethod
+    def build(
+        cls,
+        task: Task | str,
+        runs: Iterable[Any],
+        seeds: int | Sequence[int],
+        steps: int | None,
+        eval_every: int | None,
+        target_loss: float | None,
+    ) -> _Plan:
+        """Check ``compare``'s arguments (each error names its argument)."""
+        if isinstance(task, str):
+            task = get(task)
+        if not isinstance(task, Task):
+            raise UsageError(f"Argument `task` must be a Task or a task name. Received: {task!r}")
+        items = runs if not isinstance(runs, (str, RunSpec)) else [runs]
+        specs = tuple(_as_spec(r) for r in items)
+        if not specs:
+            raise UsageError("Argument `runs` must hold at least one configuration. Received: []")
+        seed_tuple = _seeds(seeds)
+        if target_loss is not None and not (
+            isinstance(target_loss, (int, float)) and math.isfinite(target_loss)
+        ):
+            raise UsageError(
+                "Argument `target_loss` must be a finite number. "
+                f"Received: target_loss={target_loss!r}"
+            )
+        labels: list[str] = []
+        for spec in specs:
+            label, k = _label(spec), 2
+            while label in labels:
+                label, k = f"{_label(spec)} #{k}", k + 1
+            labels.append(label)
+        n_steps = task.steps if steps is None else steps
+        return cls(task, specs, tuple(labels), seed_tuple, int(n_steps), eval_every)
+
+
+def _seeds(seeds: int | Sequence[int]) -> tuple[int, ...]:
+    """``seeds`` as a tuple: a count ``n`` is ``0 .. n-1``; a list must be distinct."""
+    if isinstance(seeds, (bool, int, np.integer)):
+        return tuple(range(int_at_least("seeds", seeds, 1, "a positive count")))
+    seed_list = [int(s) for s in seeds]
+    if not seed_list or len(set(seed_list)) != len(seed_list):
+        raise UsageError(
+            f"Argument `seeds` must list distinct seeds. Received: seeds={list(seeds)}"
+        )
+    return tuple(seed_list)
+
+
+def _train(
+    plan: _Plan, quiet: bool, progress: Callable[[int, int], Any] | None
+) -> dict[str, list[History]]:
+    """Every configuration once per seed: ``{label: [History per seed]}``."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(
-        total=len(specs) * len(seed_list),
-        desc=f"compare on {task.name}",
-        disable=not shows_progress(quiet),
-    )
+    total = len(plan.specs) * len(plan.seeds)
+    bar = tqdm(total=total, desc=f"compare on {plan.task.name}", disable=not shows_progress(quiet))
     histories: dict[str, list[History]] = {}
+    done = 0
     try:
-        for label, spec in zip(labels, specs):
-            hs = []
-            for seed in seed_list:
+        for label, spec in zip(plan.labels, plan.specs):
+            hs = histories.setdefault(label, [])
+            for seed in plan.seeds:
                 hs.append(
                     run(
-                        task,
+                        plan.task,
                         spec.optimizer,
                         lr=spec.lr,
                         schedule=spec.schedule,
-                        steps=n_steps,
+                        steps=plan.steps,
                         seed=seed,
-                        eval_every=eval_every,
+                        eval_every=plan.eval_every,
                         quiet=True,
                         **spec.options,
                     )
                 )
+                done += 1
                 bar.update(1)
                 if progress is not None:
-                    progress(sum(map(len, histories.values())) + len(hs), bar.total)
-            histories[label] = hs
+                    progress(done, total)
     finally:
         bar.close()
+    return histories
 
-    finals = {
-        label: [h.final_val_loss for h in hs if not h.diverged] for label, hs in histories.items()
-    }
-    if target_loss is None:
-        means = [float(np.mean(v)) for v in finals.values() if v]
-        target_loss = 1.1 * min(means) if means else math.inf
-    table = []
-    for label, spec in zip(labels, specs):
-        hs = histories[label]
-        ok = [h for h in hs if not h.diverged]
-        loss_mean, loss_std = _stats([h.final_val_loss for h in ok])
-        met_mean, met_std = _stats([h.final_val_metric for h in ok])
-        hits = [s for s in (h.steps_to(target_loss) for h in hs) if s is not None]
-        table.append(
-            {
-                "label": label,
-                "optimizer": spec.optimizer,
-                "schedule": hs[0].meta["schedule"],
-                "options": json.dumps(spec.options, sort_keys=True, default=repr),
-                "seeds": len(hs),
-                "final_val_loss_mean": loss_mean if ok else math.inf,
-                "final_val_loss_std": loss_std,
-                "final_val_metric_mean": met_mean,
-                "final_val_metric_std": met_std,
-                "steps_to_target_mean": float(np.mean(hits)) if hits else None,
-                "reached": len(hits),
-                "diverged": len(hs) - len(ok),
-                "wall_time_mean": float(np.mean([h.wall_time for h in hs])),
-            }
-        )
-    return Comparison(
-        task=task.name,
-        metric_name=task.metric_name,
-        greater_is_better=task.greater_is_better,
-        specs=specs,
-        seeds=seed_list,
-        steps=int(n_steps),
-        target_loss=float(target_loss),
-        histories=histories,
-        table=table,
-    )
+
+def _default_target(histories: dict[str, list[History]]) -> float:
+    """1.1 x the best configuration's mean final validation loss over its seeds that did
+    not diverge (``inf`` when every run diverged)."""
+    means = [
+        float(np.mean(finals))
+        for hs in histories.values()
+        if (finals := [h.final_val_loss for h in hs if not h.diverged])
+    ]
+    return 1.1 * min(means) if means else math.inf

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from lrlab import _json
 from lrlab.finder.advice import Advice
 from lrlab.finder.rules import Suggestion
 
@@ -52,24 +53,24 @@ class FinderResult:
         return self.suggestions.get("lrlab")
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict (non-finite losses become ``None``)."""
-
-        def clean(a: np.ndarray) -> list[float | None]:
-            return [float(v) if np.isfinite(v) else None for v in a]
-
-        return {
-            "lrs": clean(self.lrs),
-            "losses": clean(self.losses),
-            "smoothed": clean(self.smoothed),
-            "suggestions": {k: s.to_dict() for k, s in self.suggestions.items()},
-            "stop_reason": self.stop_reason,
-            "divergence_lr": self.divergence_lr,
-            "stop_lr": self.stop_lr,
-            "confirmations": [[lr, v if np.isfinite(v) else None] for lr, v in self.confirmations],
-            "steps": self.steps,
-            "settings": dict(self.settings),
-            "advice": None if self.advice is None else self.advice.to_dict(),
-        }
+        """A JSON-safe dict (:mod:`lrlab._json`'s convention: non-finite losses as
+        ``"nan"`` / ``"inf"`` / ``"-inf"``)."""
+        out: dict[str, Any] = _json.encode(
+            {
+                "lrs": self.lrs,
+                "losses": self.losses,
+                "smoothed": self.smoothed,
+                "suggestions": {k: s.to_dict() for k, s in self.suggestions.items()},
+                "stop_reason": self.stop_reason,
+                "divergence_lr": self.divergence_lr,
+                "stop_lr": self.stop_lr,
+                "confirmations": self.confirmations,
+                "steps": self.steps,
+                "settings": dict(self.settings),
+                "advice": None if self.advice is None else self.advice.to_dict(),
+            }
+        )
+        return out
 
     def summary(self) -> str:
         """Lines naming each suggestion, lrlab's range, and the divergence point."""

@@ -60,6 +60,8 @@ from typing import Any
 
 import numpy as np
 
+from lrlab import _json
+
 __all__ = [
     "DEFAULT_RULE",
     "THOROUGH_RULE",
@@ -184,8 +186,8 @@ class Advice:
     reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["probes"] = [[a, b, c if math.isfinite(c) else None] for a, b, c in self.probes]
+        """A JSON-safe dict (:mod:`lrlab._json`'s convention)."""
+        d: dict[str, Any] = _json.encode(asdict(self))
         return d
 
 

@@ -8,7 +8,6 @@ import base64
 import csv
 import html
 import io
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
+
+from lrlab import _json
 
 __all__ = ["Figure_", "Section", "Table", "render_page", "write_assets"]
 
@@ -96,19 +97,7 @@ def write_assets(sections: Sequence[Section], folder: Path) -> None:
         for t in s.tables:
             t.to_csv(tabdir / f"{t.name}.csv")
     results = {s.key: {"title": s.title, **s.data} for s in sections}
-    (folder / "results.json").write_text(json.dumps(_jsonable(results), indent=1))
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, float) and not math.isfinite(v):
-        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    if hasattr(v, "tolist"):
-        return _jsonable(v.tolist())
-    return v
+    (folder / "results.json").write_text(_json.dumps(results, indent=1))
 
 
 _CSS = """

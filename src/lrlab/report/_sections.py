@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -28,6 +28,9 @@ from lrlab.schedules import (
     step,
     wsd,
 )
+
+if TYPE_CHECKING:
+    from lrlab.compare import CompareRow
 
 __all__ = ["Context", "schedule_family"]
 
@@ -358,33 +361,33 @@ def schedules_on_training(ctx: Context) -> Section:
     from lrlab.plots.training import plot_small_multiples
 
     best = cmp.best
-    fixed = next(r for r in cmp.table if r["label"] == "fixed")
+    fixed = next(r for r in cmp.table if r.label == "fixed")
     table = _comparison_table(cmp)
     ctx.results["best_schedule"] = best
     ctx.results["schedule_table"] = cmp.table
     ties = _ties(cmp.table)
     spread = (
-        f"within {best['label']}'s seed spread (± {fmt(best['final_val_loss_std'])})"
+        f"within {best.label}'s seed spread (± {fmt(best.final_val_loss_std)})"
         if len(ctx.seeds) > 1
         else "equal to it"
     )
     if len(ties) > 1:
-        names = _join([t["label"] for t in ties])
+        names = _join([t.label for t in ties])
         verdict = (
-            f"{names[0].upper()}{names[1:]} are tied: {best['label']} ended lowest, at "
-            f"{fmt(best['final_val_loss_mean'])}, and the others' mean final losses are "
+            f"{names[0].upper()}{names[1:]} are tied: {best.label} ended lowest, at "
+            f"{fmt(best.final_val_loss_mean)}, and the others' mean final losses are "
             f"{spread}."
         )
-        if all(t["label"] != "fixed" for t in ties):
+        if all(t.label != "fixed" for t in ties):
             verdict += (
-                f" The fixed rate ended at {fmt(fixed['final_val_loss_mean'])} "
-                f"({_ratio(fixed['final_val_loss_mean'], best['final_val_loss_mean'])})."
+                f" The fixed rate ended at {fmt(fixed.final_val_loss_mean)} "
+                f"({_ratio(fixed.final_val_loss_mean, best.final_val_loss_mean)})."
             )
-    elif best["label"] != "fixed":
+    elif best.label != "fixed":
         verdict = (
-            f"The fixed rate finished at {fmt(fixed['final_val_loss_mean'])}; the best decay, "
-            f"{best['label']}, at {fmt(best['final_val_loss_mean'])} "
-            f"({_ratio(fixed['final_val_loss_mean'], best['final_val_loss_mean'])}), outside "
+            f"The fixed rate finished at {fmt(fixed.final_val_loss_mean)}; the best decay, "
+            f"{best.label}, at {fmt(best.final_val_loss_mean)} "
+            f"({_ratio(fixed.final_val_loss_mean, best.final_val_loss_mean)}), outside "
             "every other schedule's reach."
         )
     else:
@@ -479,16 +482,16 @@ def _comparison_table(cmp: Any, name: str = "schedules") -> Table:
     rows = []
     for r in cmp.table:
         # One seed has no spread: a dash, not "± 0".  Steps are counted in whole updates.
-        std = r["final_val_loss_std"] if r["seeds"] - r["diverged"] > 1 else None
-        to_target = r["steps_to_target_mean"]
+        std = r.final_val_loss_std if r.seeds - r.diverged > 1 else None
+        to_target = r.steps_to_target_mean
         rows.append(
             [
-                r["label"],
-                r["final_val_loss_mean"],
+                r.label,
+                r.final_val_loss_mean,
                 std,
-                r["final_val_metric_mean"],
+                r.final_val_metric_mean,
                 None if to_target is None else round(to_target),
-                r["diverged"],
+                r.diverged,
             ]
         )
     return Table(
@@ -573,19 +576,17 @@ def optimizers(ctx: Context) -> Section:
     best = cmp.best
     ctx.results["best_optimizer"] = best
     ctx.results["optimizer_table"] = cmp.table
-    lr_free = [r for r in cmp.table if "LR-free" in r["label"]]
-    free_txt = "; ".join(f"{r['label']}: {fmt(r['final_val_loss_mean'])}" for r in lr_free)
+    lr_free = [r for r in cmp.table if "LR-free" in r.label]
+    free_txt = "; ".join(f"{r.label}: {fmt(r.final_val_loss_mean)}" for r in lr_free)
     # What the range test bought each optimizer over its customary default rate.
-    plain = {d["optimizer"]: d["final_val_loss_mean"] for d in at_default.table}
+    plain = {d.optimizer: d.final_val_loss_mean for d in at_default.table}
     table = _comparison_table(cmp, "optimizers")
     table.columns += ["default lr", "val loss at default lr"]
     for row, r in zip(table.rows, cmp.table):
-        name = r["optimizer"]
+        name = r.optimizer
         row += [base[name], plain[name]] if name in plain else ["—", "—"]
     better = sum(
-        r["final_val_loss_mean"] < plain[r["optimizer"]]
-        for r in cmp.table
-        if r["optimizer"] in plain
+        r.final_val_loss_mean < plain[r.optimizer] for r in cmp.table if r.optimizer in plain
     )
     return Section(
         key="optimizers",
@@ -600,8 +601,8 @@ def optimizers(ctx: Context) -> Section:
             "To compare them fairly, every optimizer that takes a rate runs at its own "
             f"range-test suggestion (lrlab's rule; {advice_steps} training steps for the "
             f"{tested_here} range tests besides section 6's), the learning-rate-free ones and "
-            f"Schedule-Free at their defaults. Best: {best['label']} at "
-            f"{fmt(best['final_val_loss_mean'])}. Learning-rate-free at defaults — {free_txt}. "
+            f"Schedule-Free at their defaults. Best: {best.label} at "
+            f"{fmt(best.final_val_loss_mean)}. Learning-rate-free at defaults — {free_txt}. "
             "The last columns train each of the others at its customary default rate instead: "
             f"its own range-test rate did better for {better} of {len(plain)}.",
             *([blowups["text"]] if blowups["text"] else []),
@@ -652,7 +653,7 @@ def _blowups(cmp: Any) -> dict[str, Any]:
     far = _outliers(means)
     if not far or len(far) == len(means):
         return {"labels": [], "rows": [], "text": ""}
-    rows = {r["label"]: r for r in cmp.table}
+    rows = {r.label: r for r in cmp.table}
     typical = float(np.median([np.nanmedian(v) for k, v in means.items() if k not in far]))
     facts, data, peaks = [], [], []
     for label in far:
@@ -661,14 +662,14 @@ def _blowups(cmp: Any) -> dict[str, Any]:
         r = rows[label]
         data.append({"label": label, "peak_step_size": peak, "typical_others": typical})
         facts.append(
-            f"{label} peaked at {peak:.2g} (validation loss {fmt(r['final_val_loss_mean'])}, "
-            f"{cmp.metric_name} {fmt(r['final_val_metric_mean'])})"
+            f"{label} peaked at {peak:.2g} (validation loss {fmt(r.final_val_loss_mean)}, "
+            f"{cmp.metric_name} {fmt(r.final_val_metric_mean)})"
         )
-    rest = [r["final_val_metric_mean"] for k, r in rows.items() if k not in far]
+    rest = [r.final_val_metric_mean for k, r in rows.items() if k not in far]
     best_metric = max(rest) if cmp.greater_is_better else min(rest)
     kept = all(
-        np.isfinite(rows[k]["final_val_metric_mean"])
-        and abs(rows[k]["final_val_metric_mean"] - best_metric) <= 0.1 * abs(best_metric)
+        np.isfinite(rows[k].final_val_metric_mean)
+        and abs(rows[k].final_val_metric_mean - best_metric) <= 0.1 * abs(best_metric)
         for k in far
     )
     why = (
@@ -735,42 +736,37 @@ def search(ctx: Context) -> Section:
     ax1, ax2 = fig.subplots(1, 2)
     rows, data = [], {}
     finite_vals: list[float] = []
-    best_overall = None
+    best_overall: dict[str, Any] | None = None
     overall = min(
-        (r["value"] for res in results.values() for r in res.trials
-         if r["state"] == "COMPLETE" and r["value"] is not None),
+        (r.value for res in results.values() for r in res.trials
+         if r.state == "COMPLETE" and r.value is not None),
         default=math.nan,
     )  # fmt: skip
     curves = []
     for sampler, res in results.items():
-        trials = sorted(res.trials, key=lambda r: r["number"])
-        spent = np.cumsum([r["steps"] for r in trials])
+        trials = sorted(res.trials, key=lambda r: r.number)
+        spent = np.cumsum([r.steps for r in trials])
         vals = np.array(
-            [
-                r["value"] if r["state"] == "COMPLETE" and r["value"] is not None else np.inf
-                for r in trials
-            ],
+            [r.value if r.state == "COMPLETE" and r.value is not None else np.inf for r in trials],
             dtype=float,
         )
         best_so_far = np.minimum.accumulate(vals)
         ok = np.isfinite(best_so_far)
         label = SAMPLER_NAMES[sampler]
         curves.append((label, spent[ok], best_so_far[ok] - overall))
-        done = [r for r in trials if r["state"] == "COMPLETE" and r["value"] is not None]
-        cut = [r for r in trials if r["state"] == "PRUNED" and r.get("run_losses")]
-        (dot,) = ax2.plot(
-            [r["lr"] for r in done], [r["value"] for r in done], "o", ms=5, label=label
-        )
+        done = [r for r in trials if r.state == "COMPLETE" and r.value is not None]
+        cut = [r for r in trials if r.state == "PRUNED" and r.run_losses]
+        (dot,) = ax2.plot([r.lr for r in done], [r.value for r in done], "o", ms=5, label=label)
         ax2.plot(
-            [r["lr"] for r in cut],
-            [float(np.mean(r["run_losses"])) for r in cut],
+            [r.lr for r in cut],
+            [float(np.mean(r.run_losses or [])) for r in cut],
             "x",
             ms=5,
             color=dot.get_color(),
             alpha=0.6,
         )
-        finite_vals.extend(r["value"] for r in done)
-        pruned = sum(r["state"] == "PRUNED" for r in trials)
+        finite_vals.extend(r.value for r in done if r.value is not None)
+        pruned = sum(r.state == "PRUNED" for r in trials)
         best = res.best
         rows.append(
             [
@@ -778,22 +774,27 @@ def search(ctx: Context) -> Section:
                 len(trials),
                 pruned,
                 res.total_steps,
-                best["value"] if best else math.inf,
-                best["lr"] if best else math.nan,
-                _schedule_name(best["schedule"]) if best else "—",
+                best.value if best else math.inf,
+                best.lr if best else math.nan,
+                _schedule_name(str(best.schedule)) if best else "—",
             ]
         )
         study = res.to_dict()
         study.pop("storage")  # a temporary file, gone with the run
         data[sampler] = study
-        if best is not None and (best_overall is None or best["value"] < best_overall["value"]):
+        if (
+            best is not None
+            and best.value is not None
+            and best.lr is not None
+            and (best_overall is None or best.value < best_overall["value"])
+        ):
             best_overall = {
                 "sampler": label,
-                "lr": float(best["lr"]),
-                "value": float(best["value"]),
+                "lr": float(best.lr),
+                "value": float(best.value),
                 "config": (
-                    f"{best['optimizer']} with the {_schedule_name(best['schedule'])} schedule "
-                    f"at lr {best['lr']:.3g}"
+                    f"{best.optimizer} with the {_schedule_name(str(best.schedule))} schedule "
+                    f"at lr {best.lr:.3g}"
                 ),
                 "steps": int(res.total_steps),
                 "steps_per_fold": steps,
@@ -882,16 +883,14 @@ def search(ctx: Context) -> Section:
 # -- 8. recommendation ----------------------------------------------------------------------
 
 
-def _ties(table: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _ties(table: list[CompareRow]) -> list[CompareRow]:
     """Rows whose mean final loss is within the winner's seed spread (std) of it."""
-    finite = [row for row in table if np.isfinite(row["final_val_loss_mean"])]
+    finite = [row for row in table if np.isfinite(row.final_val_loss_mean)]
     if not finite:
         return []
-    best = min(finite, key=lambda row: row["final_val_loss_mean"])
-    spread = best["final_val_loss_std"] if np.isfinite(best["final_val_loss_std"]) else 0.0
-    return [
-        row for row in finite if row["final_val_loss_mean"] <= best["final_val_loss_mean"] + spread
-    ]
+    best = min(finite, key=lambda row: row.final_val_loss_mean)
+    spread = best.final_val_loss_std if np.isfinite(best.final_val_loss_std) else 0.0
+    return [row for row in finite if row.final_val_loss_mean <= best.final_val_loss_mean + spread]
 
 
 def recommendation(ctx: Context) -> Section:
@@ -944,39 +943,39 @@ def recommendation(ctx: Context) -> Section:
             items.append(["learning rate", f"{lr:.3g}", f"range test, {finder.steps} steps"])
     if sched is not None:
         ties = _ties(r.get("schedule_table", []))
-        names = ", ".join(t["label"] for t in ties)
+        names = ", ".join(t.label for t in ties)
         pm = (
-            f" ± {fmt(sched['final_val_loss_std'])} over {sched['seeds']} seeds"
-            if sched["seeds"] > 1
+            f" ± {fmt(sched.final_val_loss_std)} over {sched.seeds} seeds"
+            if sched.seeds > 1
             else " (one seed)"
         )
         if len(ties) > 1:
             lines.append(
-                f"Schedule: {_join([t['label'] for t in ties])} are tied. "
-                f"{sched['label'][0].upper()}{sched['label'][1:]} reached the lowest "
+                f"Schedule: {_join([t.label for t in ties])} are tied. "
+                f"{sched.label[0].upper()}{sched.label[1:]} reached the lowest "
                 "validation loss, "
-                f"{fmt(sched['final_val_loss_mean'])}{pm}, and the others are within that "
+                f"{fmt(sched.final_val_loss_mean)}{pm}, and the others are within that "
                 "spread of it: at this budget the choice among them matters less than the "
                 "learning rate."
             )
         else:
             lines.append(
-                f"Schedule: {sched['label']} won clearly, "
-                f"{fmt(sched['final_val_loss_mean'])}{pm}; every other schedule ended outside "
+                f"Schedule: {sched.label} won clearly, "
+                f"{fmt(sched.final_val_loss_mean)}{pm}; every other schedule ended outside "
                 "that spread."
             )
         items.append(
-            ["schedule", names or sched["label"], f"val loss {fmt(sched['final_val_loss_mean'])}"]
+            ["schedule", names or sched.label, f"val loss {fmt(sched.final_val_loss_mean)}"]
         )
     if opt is not None:
         ties = _ties(r.get("optimizer_table", []))
-        others = [t["label"] for t in ties if t["label"] != opt["label"]]
+        others = [t.label for t in ties if t.label != opt.label]
         lines.append(
-            f"Optimizer: {opt['label']} did best at its rate (validation loss "
-            f"{fmt(opt['final_val_loss_mean'])})"
+            f"Optimizer: {opt.label} did best at its rate (validation loss "
+            f"{fmt(opt.final_val_loss_mean)})"
             + (f"; within its seed spread: {', '.join(others)}." if others else ".")
         )
-        items.append(["optimizer", opt["label"], f"val loss {fmt(opt['final_val_loss_mean'])}"])
+        items.append(["optimizer", opt.label, f"val loss {fmt(opt.final_val_loss_mean)}"])
     if search is not None:
         lines.append(
             f"Search: the best configuration, found by {search['sampler']}, was "

@@ -8,20 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from lrlab import _json
+
 __all__ = ["History"]
 
 _ARRAYS = ("lr", "train_loss", "step_size", "eval_steps", "val_loss", "val_metric")
-
-
-def _encode(a: np.ndarray) -> list[Any]:
-    """A JSON-safe list: non-finite floats become the strings ``"nan"``, ``"inf"``, ``"-inf"``."""
-    if a.dtype.kind in "iu":
-        return [int(v) for v in a]
-    return [float(v) if math.isfinite(v) else str(float(v)) for v in a.tolist()]
-
-
-def _decode(values: list[Any], dtype: Any) -> np.ndarray:
-    return np.array([float(v) if isinstance(v, str) else v for v in values], dtype=dtype)
 
 
 @dataclass(eq=False)
@@ -71,22 +62,27 @@ class History:
         return int(self.eval_steps[hit[0]]) if len(hit) else None
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict; :meth:`from_dict` rebuilds an equal history."""
-        out: dict[str, Any] = {k: _encode(np.asarray(getattr(self, k))) for k in _ARRAYS}
+        """A JSON-safe dict (:mod:`lrlab._json`'s convention: non-finite numbers as
+        ``"nan"`` / ``"inf"`` / ``"-inf"``); :meth:`from_dict` rebuilds an equal history."""
+        out: dict[str, Any] = {k: getattr(self, k) for k in _ARRAYS}
         out.update(
             steps=int(self.steps),
             wall_time=float(self.wall_time),
             diverged=bool(self.diverged),
-            final_val_loss=_encode(np.array([self.final_val_loss]))[0],
-            final_val_metric=_encode(np.array([self.final_val_metric]))[0],
+            final_val_loss=self.final_val_loss,
+            final_val_metric=self.final_val_metric,
             meta=dict(self.meta),
         )
-        return out
+        encoded: dict[str, Any] = _json.encode(out)
+        return encoded
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> History:
         """Inverse of :meth:`to_dict`."""
-        arrays = {k: _decode(d[k], np.int64 if k == "eval_steps" else np.float64) for k in _ARRAYS}
+        arrays = {
+            k: np.array([_json.number(v) for v in d[k]], np.int64 if k == "eval_steps" else float)
+            for k in _ARRAYS
+        }
         return cls(
             **arrays,
             steps=int(d["steps"]),

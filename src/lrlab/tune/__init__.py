@@ -13,7 +13,7 @@ The package itself is callable: ``lrlab.tune(task, ...)`` is :func:`tune`.
 
 from lrlab._seams import callable_module
 from lrlab.tune._run import PRUNERS, SAMPLERS, TPE_STARTUP_TRIALS, tune
-from lrlab.tune.result import TuneResult
+from lrlab.tune.result import TrialRow, TuneResult
 from lrlab.tune.space import FAMILIES, Choice, Family, Float, Int, Space
 from lrlab.tune.storage import open_storage, redact
 
@@ -27,6 +27,7 @@ __all__ = [
     "Float",
     "Int",
     "Space",
+    "TrialRow",
     "TuneResult",
     "open_storage",
     "redact",

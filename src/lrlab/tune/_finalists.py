@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from lrlab import _json
 from lrlab.tune._trial import Reaper, Surplus, create_study, run_one, train_once
 
 __all__ = ["SUFFIX", "confirmed", "finalists", "race"]
@@ -124,7 +125,7 @@ class _Confirm:
                 loss, ran = train_once(self.task, cfg["optimizer"], sched, self.steps, seed, split)
                 spent += ran
                 losses.append(loss)
-                trial.set_user_attr("run_losses", [v if math.isfinite(v) else None for v in losses])
+                trial.set_user_attr("run_losses", _json.encode(losses))
                 if math.isinf(loss):
                     trial.set_user_attr("diverged", True)
                     return math.inf

@@ -8,11 +8,13 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lrlab import _json
 from lrlab._checks import int_at_least as _check_int
 from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
@@ -241,7 +243,7 @@ class _Objective:
                 )
                 spent = len(losses) * self.steps + ran
                 losses.append(loss)
-                trial.set_user_attr("run_losses", [_json(v) for v in losses])
+                trial.set_user_attr("run_losses", _json.encode(losses))
                 if math.isinf(loss):  # the mean is inf whatever the other runs give
                     trial.set_user_attr("diverged", True)
                     return math.inf
@@ -252,10 +254,6 @@ class _Objective:
             return float(np.mean(losses))
         finally:
             trial.set_user_attr("steps", int(spent))
-
-
-def _json(v: float) -> float | None:
-    return v if math.isfinite(v) else None
 
 
 @contextmanager
@@ -367,163 +365,161 @@ def tune(
     Returns:
         A :class:`~lrlab.tune.TuneResult`.
     """
-    import optuna
-
-    from lrlab import tasks
-
-    if sampler not in SAMPLERS:
-        raise UsageError(
-            f"Argument `sampler` must be one of {', '.join(SAMPLERS)}. "
-            f"Received: sampler={sampler!r}"
-        )
-    if pruner not in PRUNERS:
-        raise UsageError(
-            f"Argument `pruner` must be one of {', '.join(PRUNERS)}. Received: pruner={pruner!r}"
-        )
-    _check_int("trials", trials, 1, "a positive integer")
-    if cv is not None:
-        _check_int("cv", cv, 2, "an integer of at least 2 (or None)")
-    if pruner == "wilcoxon" and cv is None:
-        raise UsageError(
-            "Argument `pruner` may be 'wilcoxon' only with cross-validation. "
-            "Received: pruner='wilcoxon', cv=None"
-        )
-    _check_int("repeats", repeats, 1, "a positive integer")
-    _check_int("finalists", finalists, 0, "a non-negative integer")
-    _check_int("finalist_seeds", finalist_seeds, 1, "a positive integer")
-    _check_int("worker", worker, 0, "a non-negative integer")
-    _check_int("heartbeat_interval", heartbeat_interval, 1, "a positive integer")
-    if budget is not None:
-        _check_int("budget", budget, 1, "a positive integer")
-    if isinstance(task, str):
-        task = tasks.get(task)
-    steps = (
-        int(task.steps) if steps is None else _check_int("steps", steps, 1, "a positive integer")
-    )
-    space = Space() if space is None else space
-    if not isinstance(space, Space):
-        raise UsageError(f"Argument `space` must be a lrlab.tune.Space. Received: space={space!r}")
-    study_name = study or f"{task.name}-{sampler}"
-    target = min(trials, space.grid_size()) if sampler == "grid" else trials
-    folds = _folds(task, cv, seed) if cv else None
-    per_trial = steps * (cv or 1) * repeats
-    per_run = steps * (cv or 1)  # one finalist seed
-    reserve = finalists * finalist_seeds * per_run
-    if budget is not None and budget - reserve < per_trial:
-        runs = (
-            f" and the finalists' runs ({finalists} x {finalist_seeds} x {per_run} steps)"
-            if finalists
-            else ""
-        )
-        raise UsageError(
-            f"Argument `budget` must cover one trial ({per_trial} steps){runs}. "
-            f"Received: budget={budget}"
-        )
-
+    s = _Settings.build(**locals())  # every argument, by name, checked once
     with _quiet_optuna():
         store, shown = open_storage(
-            storage, run_dir, heartbeat_interval=heartbeat_interval, grace_period=grace_period
+            s.storage,
+            s.run_dir,
+            heartbeat_interval=s.heartbeat_interval,
+            grace_period=s.grace_period,
         )
-        meta = {
-            "task": task.name,
-            "sampler": sampler,
-            "cv": cv,
-            "repeats": repeats,
-            "steps": steps,
-            "seed": seed,
-            "space": space.describe(),
-        }
-        st = _open_study(
-            store,
-            shown,
-            study_name,
-            sampler,
-            space,
-            seed,
-            worker,
-            pruner,
-            cv,
-            steps,
-            int(task.eval_every),
-            repeats,
-            meta,
-        )
-        objective = _Objective(
-            task,
-            space,
-            grid=sampler == "grid",
-            steps=steps,
-            seed=seed,
-            repeats=repeats,
-            folds=folds,
-            per_fold=pruner == "wilcoxon",
-            target=target,
-        )
-        bar = _bar(target, study_name) if shows_progress(quiet) else None
-        try:
-            search_budget = None if budget is None else budget - reserve
-            _loop(optuna, st, store, objective, target, search_budget, per_trial, bar)
-        finally:
-            if bar is not None:
-                bar.close()
-        cst = None
-        seeds = [seed + repeats + j for j in range(finalist_seeds)]
-        if finalists:
-            cst = race(
-                optuna,
-                st,
-                store,
-                task=task,
-                steps=steps,
-                folds=folds,
-                k=finalists,
-                seeds=seeds,
-                heartbeat=has_heartbeat(store),
-                budget=budget,
-                per_run=per_run,
-                progress=shows_progress(quiet),
-            )
-        else:  # runs of an earlier call that raced: their steps were spent on this study
-            try:
-                cst = optuna.load_study(study_name=study_name + SUFFIX, storage=store)
-            except KeyError:
-                cst = None
+        st = _open_study(store, shown, s)
+        _search(st, store, s)
         return TuneResult.from_study(
             st,
             shown,
-            target=target,
-            task=task.name,
-            finalists_study=cst,
-            finalists=finalists,
-            extra_seeds=seeds,
-            repeats=repeats,
+            target=s.target,
+            task=s.task.name,
+            finalists_study=_race(st, store, s),
+            finalists=s.finalists,
+            extra_seeds=s.finalist_seed_list,
+            repeats=s.repeats,
         )
 
 
-def _open_study(
-    store: Any,
-    shown: str,
-    name: str,
-    sampler: str,
-    space: Space,
-    seed: int,
-    worker: int,
-    pruner: str,
-    cv: int | None,
-    steps: int,
-    eval_every: int,
-    repeats: int,
-    meta: dict[str, Any],
-) -> Any:
-    """Create or load study ``name``; a resumed study must be for the same task and settings."""
+@dataclass(frozen=True)
+class _Settings:
+    """The arguments of one :func:`tune` call, checked once, defaults resolved."""
+
+    task: Any
+    sampler: str
+    target: int
+    cv: int | None
+    repeats: int
+    finalists: int
+    finalist_seeds: int
+    pruner: str
+    space: Space
+    storage: str | None
+    study: str
+    run_dir: str | Path
+    steps: int
+    seed: int
+    worker: int
+    budget: int | None
+    heartbeat_interval: int
+    grace_period: int | None
+    quiet: bool
+    folds: list[tuple[np.ndarray, np.ndarray]] | None
+
+    @classmethod
+    def build(cls, *, task: Any, trials: int, space: Space | None, **kw: Any) -> _Settings:
+        """Check ``tune``'s arguments (each error names its argument) and resolve defaults."""
+        from lrlab import tasks
+
+        sampler, pruner, cv, budget = kw["sampler"], kw["pruner"], kw["cv"], kw["budget"]
+        if sampler not in SAMPLERS:
+            raise UsageError(
+                f"Argument `sampler` must be one of {', '.join(SAMPLERS)}. "
+                f"Received: sampler={sampler!r}"
+            )
+        if pruner not in PRUNERS:
+            raise UsageError(
+                f"Argument `pruner` must be one of {', '.join(PRUNERS)}. "
+                f"Received: pruner={pruner!r}"
+            )
+        _check_int("trials", trials, 1, "a positive integer")
+        if cv is not None:
+            _check_int("cv", cv, 2, "an integer of at least 2 (or None)")
+        if pruner == "wilcoxon" and cv is None:
+            raise UsageError(
+                "Argument `pruner` may be 'wilcoxon' only with cross-validation. "
+                "Received: pruner='wilcoxon', cv=None"
+            )
+        for name, low in _COUNTS:
+            _check_int(
+                name, kw[name], low, "a positive integer" if low else "a non-negative integer"
+            )
+        if budget is not None:
+            _check_int("budget", budget, 1, "a positive integer")
+        task = tasks.get(task) if isinstance(task, str) else task
+        steps = kw["steps"]
+        steps = (
+            int(task.steps)
+            if steps is None
+            else _check_int("steps", steps, 1, "a positive integer")
+        )
+        space = Space() if space is None else space
+        if not isinstance(space, Space):
+            raise UsageError(
+                f"Argument `space` must be a lrlab.tune.Space. Received: space={space!r}"
+            )
+        s = cls(
+            **{**kw, "study": kw["study"] or f"{task.name}-{sampler}", "steps": steps},
+            task=task,
+            target=min(trials, space.grid_size()) if sampler == "grid" else trials,
+            space=space,
+            folds=_folds(task, cv, kw["seed"]) if cv else None,
+        )
+        if budget is not None and budget - s.reserve < s.per_trial:
+            runs = (
+                f" and the finalists' runs ({s.finalists} x {s.finalist_seeds} x {s.per_run} steps)"
+                if s.finalists
+                else ""
+            )
+            raise UsageError(
+                f"Argument `budget` must cover one trial ({s.per_trial} steps){runs}. "
+                f"Received: budget={budget}"
+            )
+        return s
+
+    @property
+    def per_run(self) -> int:  # one configuration on one seed, every fold
+        return self.steps * (self.cv or 1)
+
+    @property
+    def per_trial(self) -> int:  # every seed, every fold
+        return self.per_run * self.repeats
+
+    @property
+    def reserve(self) -> int:  # the budget's steps kept for the finalists' runs
+        return self.finalists * self.finalist_seeds * self.per_run
+
+    @property
+    def finalist_seed_list(self) -> list[int]:  # after the search's own seeds
+        return [self.seed + self.repeats + j for j in range(self.finalist_seeds)]
+
+
+#: The count arguments of ``tune`` checked alike, with their least value.
+_COUNTS = (
+    ("repeats", 1),
+    ("finalists", 0),
+    ("finalist_seeds", 1),
+    ("worker", 0),
+    ("heartbeat_interval", 1),
+)
+
+
+def _open_study(store: Any, shown: str, s: _Settings) -> Any:
+    """Create or load study ``s.study``; a resumed study must be for the same task and settings."""
     # Workers sample differently (seed + 7919 * worker), except on a grid: there the
     # seed shuffles the grid, and every worker must map a grid id to the same point.
+    seed = s.seed if s.sampler == "grid" else s.seed + 7919 * s.worker
     st = create_study(
-        name,
+        s.study,
         store,
-        _sampler(sampler, space, seed if sampler == "grid" else seed + 7919 * worker),
-        _pruner(pruner, cv, steps, eval_every, repeats),
+        _sampler(s.sampler, s.space, seed),
+        _pruner(s.pruner, s.cv, s.steps, int(s.task.eval_every), s.repeats),
     )
+    meta = {
+        "task": s.task.name,
+        "sampler": s.sampler,
+        "cv": s.cv,
+        "repeats": s.repeats,
+        "steps": s.steps,
+        "seed": s.seed,
+        "space": s.space.describe(),
+    }
     stored = st.user_attrs.get("lrlab")
     if stored is None:
         st.set_user_attr("lrlab", meta)
@@ -534,17 +530,66 @@ def _open_study(
                 raise UsageError(
                     f"Argument `study` names a study in {shown} made with "
                     f"{key}={was!r}; "
-                    f"it cannot be resumed with {key}={meta[key]!r}. Received: study={name!r}"
+                    f"it cannot be resumed with {key}={meta[key]!r}. Received: study={s.study!r}"
                 )
         # Said even when quiet: a rerun of the same call returns the old study's trials,
         # which is right for a resume and a surprise for anyone who wanted a new search.
         done = sum(t.state.name in FINISHED for t in st.get_trials(deepcopy=False))
         print(
-            f"lrlab: resumed study {name!r} in {shown} with {done} finished trials "
+            f"lrlab: resumed study {s.study!r} in {shown} with {done} finished trials "
             "(pass another study= / --study for a new search)",
             file=sys.stderr,
         )
     return st
+
+
+def _search(st: Any, store: Any, s: _Settings) -> None:
+    """Run the study's trials until it holds ``s.target`` finished ones or the budget is spent."""
+    import optuna
+
+    objective = _Objective(
+        s.task,
+        s.space,
+        grid=s.sampler == "grid",
+        steps=s.steps,
+        seed=s.seed,
+        repeats=s.repeats,
+        folds=s.folds,
+        per_fold=s.pruner == "wilcoxon",
+        target=s.target,
+    )
+    bar = _bar(s.target, s.study) if shows_progress(s.quiet) else None
+    try:
+        budget = None if s.budget is None else s.budget - s.reserve
+        _loop(optuna, st, store, objective, s.target, budget, s.per_trial, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _race(st: Any, store: Any, s: _Settings) -> Any:
+    """Race the finalists (with ``s.finalists``); the confirmation study, or ``None``."""
+    import optuna
+
+    if s.finalists:
+        return race(
+            optuna,
+            st,
+            store,
+            task=s.task,
+            steps=s.steps,
+            folds=s.folds,
+            k=s.finalists,
+            seeds=s.finalist_seed_list,
+            heartbeat=has_heartbeat(store),
+            budget=s.budget,
+            per_run=s.per_run,
+            progress=shows_progress(s.quiet),
+        )
+    try:  # runs of an earlier call that raced: their steps were spent on this study
+        return optuna.load_study(study_name=s.study + SUFFIX, storage=store)
+    except KeyError:
+        return None
 
 
 def _loop(
