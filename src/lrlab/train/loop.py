@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from lrlab._checks import positive_int as _positive_int
+from lrlab._checks import positive_number
 from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
 from lrlab.schedules import Schedule, constant, parse, parse_rule, reduce_on_plateau
@@ -33,10 +34,8 @@ def resolve_schedule(
     (``max(schedule(t))``, to relative 1e-9), or a :class:`UsageError` is raised.
     With no schedule, the LR is constant at ``lr`` (or the optimizer's default).
     """
-    if lr is not None and (
-        isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 <= lr < math.inf
-    ):
-        raise UsageError(f"Argument `lr` must be a non-negative finite number. Received: lr={lr!r}")
+    if lr is not None:
+        positive_number("lr", lr, allow_zero=True)
     sched: Schedule
     if schedule is None:
         sched = constant(float(DEFAULT_LR[optimizer] if lr is None else lr))
