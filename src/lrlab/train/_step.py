@@ -41,7 +41,7 @@ def diverges(value: float, limit: float) -> bool:
     >>> diverges(5.0, 10.0), diverges(11.0, 10.0), diverges(float("nan"), math.inf)
     (False, True, True)
     """
-    return not (value <= limit and value != math.inf)
+    return not (math.isfinite(value) and value <= limit)
 
 
 class StepMeter:
