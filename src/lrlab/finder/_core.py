@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lrlab._checks import int_at_least, positive_int, positive_number
+from lrlab._checks import int_at_least, number_in, positive_int, positive_number
 from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
 from lrlab.finder._result import FinderResult
@@ -150,6 +150,7 @@ class _Batches:
 
 #: What ``horizon`` must be, in every message that refuses one.
 HORIZON_RULE = "a positive integer (the run's steps) or None"
+BUDGET_RULE = "a number in (0, 10] (the fraction of one run's steps the advice may spend)"
 
 
 def _check_args(
@@ -184,31 +185,14 @@ def _check_args(
         raise UsageError(
             f"Argument `mode` must be 'exponential' or 'linear'. Received: mode={mode!r}"
         )
-    if not (isinstance(beta, (int, float)) and 0.0 <= beta < 1.0):
-        raise UsageError(f"Argument `beta` must be in [0, 1). Received: beta={beta!r}")
+    number_in("beta", beta, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
     if confirm is not None:
         int_at_least("confirm", confirm, 0, "a non-negative integer")
-    if (
-        isinstance(budget, bool)
-        or not isinstance(budget, (int, float))
-        or not math.isfinite(budget)
-        or not 0 < budget <= 10
-    ):
-        raise UsageError(
-            "Argument `budget` must be a number in (0, 10] (the fraction of one run's steps "
-            f"the advice may spend). Received: budget={budget!r}"
-        )
+    number_in("budget", budget, lambda v: 0 < v <= 10, BUDGET_RULE)
     if horizon is not None:
         int_at_least("horizon", horizon, 1, HORIZON_RULE)
-    if horizon_exponent is not None and (
-        isinstance(horizon_exponent, bool)
-        or not isinstance(horizon_exponent, (int, float))
-        or not 0.0 <= horizon_exponent <= 2.0
-    ):
-        raise UsageError(
-            "Argument `horizon_exponent` must be a number in [0, 2]. "
-            f"Received: horizon_exponent={horizon_exponent!r}"
-        )
+    if horizon_exponent is not None:
+        number_in("horizon_exponent", horizon_exponent, lambda v: 0 <= v <= 2, "a number in [0, 2]")
     if rule is not None and not isinstance(rule, AdviceRule):
         raise UsageError(
             f"Argument `rule` must be an AdviceRule or None. Received: rule={type(rule).__name__}"

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lrlab._checks import positive_int
 from lrlab.errors import UsageError
 from lrlab.landscape.surfaces import Surface, get_function
 from lrlab.train._step import Driver
@@ -134,8 +135,7 @@ def trajectories(
     """
     surface = get_function(fn)
     name = check_name(optimizer)
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps <= 0:
-        raise UsageError(f"Argument `steps` must be a positive integer. Received: steps={steps!r}")
+    steps = positive_int("steps", steps)
     if lrs is None:
         lrs = default_lrs(surface, name)
     lr_list = [lrs] if isinstance(lrs, (int, float)) else list(lrs)

@@ -1,22 +1,13 @@
-"""One training step, shared by the lab (:func:`lrlab.train.run`), the range test's sweep
-and probes (:mod:`lrlab.finder`) and the optimizer paths on a surface
-(:mod:`lrlab.landscape`).
+"""One training step, shared by :func:`lrlab.train.run`, the range test's sweep and probes
+and the paths on a loss surface: set the LR, zero the gradients, take the loss, apply
+:func:`diverges` (the one rule) and, only for a loss that passes, back-propagate and step.
 
-A step sets every param group's LR to ``group["lr_scale"] * lr`` (scale 1.0 when
-absent) with :mod:`lrlab.torch`'s own setter, the one pass over the groups that
-``ScheduleLR.step()`` and ``PlateauLR.step()`` make, so the lab trains at exactly the
-rates a user's loop with ``lrlab.torch.scheduler`` sets (a float LR is replaced, a
-tensor LR filled in place).  The driver is handed the rate of each step rather than a
-scheduler object: the lab evaluates the schedule's closed form once over the whole
-run (``History.lr`` records it, and ``ScheduleLR`` gives the same values bit for bit,
-see ``tests/train/test_step.py``), and the range test's ramp and constant-rate probes
-are rates, not schedules.  A scheduler object would also patch the caller's
-``optimizer.step`` (PyTorch's step-order check), which the range test must leave as
-it found it.
-
-Then zero the gradients, take the loss, apply :func:`diverges` (the one rule), and
-only for a loss that passes, back-propagate and step.  A loss that fails makes no
-update, so a stopped run ends on the state that produced its last finite loss.
+Every param group's LR is set to ``group["lr_scale"] * lr`` by :mod:`lrlab.torch`'s own
+setter, the pass ``ScheduleLR.step()`` and ``PlateauLR.step()`` make, so a run is a user's
+``lrlab.torch`` loop bit for bit (``tests/train/test_step.py``).  The driver takes a rate
+per step, not a scheduler: the lab evaluates the closed form once per run (what
+``History.lr`` records), the range test's ramp and probes are rates, and a scheduler
+would patch the caller's ``optimizer.step``, which the range test must leave as found.
 """
 
 from __future__ import annotations
