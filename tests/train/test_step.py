@@ -187,6 +187,9 @@ def test_run_settings_are_checked_once_and_frozen(cancer: tasks.Task) -> None:
     assert s.lrs == tuple(schedules.parse("cosine(0.01, 30)")(np.arange(30)).tolist())
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.steps = 5  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        s.options["weight_decay"] = 0.2  # type: ignore[index]
+    assert dict(s.options) == {"weight_decay": 0.1}
     with pytest.raises(UsageError, match=r"^Argument `step_size_every` must be a positive "):
         RunSettings.of(cancer, "sgd", None, None, 10, 0, None, 1e3, 0, {})
     with pytest.raises(UsageError, match=r"^Argument `divergence_factor` must be a number greater"):

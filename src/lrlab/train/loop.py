@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -90,7 +91,7 @@ class RunSettings:
     eval_every: int
     divergence_factor: float
     step_size_every: int
-    options: dict[str, Any]
+    options: Mapping[str, Any]  # read-only
 
     @classmethod
     def of(
@@ -139,7 +140,7 @@ class RunSettings:
         sched, lrs = resolve_schedule(name, lr, schedule, steps)
         return cls(
             task, name, sched, rule, tuple(lrs.tolist()), steps, int(seed), every,
-            float(divergence_factor), k_size, dict(options),
+            float(divergence_factor), k_size, MappingProxyType(dict(options)),
         )  # fmt: skip
 
 
