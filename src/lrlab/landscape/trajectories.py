@@ -181,8 +181,8 @@ def _path(
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """One path at rate ``lr``: the points, the values there, and whether it diverged.
 
-    The updates are the lab's (:class:`lrlab.train._step.Driver`); the value at the
-    last point is checked against the same rule without an update.
+    The updates and the divergence rule are the lab's (:class:`lrlab.train._step.Driver`);
+    the value at the last point is checked without an update.
     """
     p = torch.nn.Parameter(torch.tensor(x0, dtype=torch.float64))
     opt = make_optimizer(name, [p], lr, **options)
@@ -192,7 +192,7 @@ def _path(
     pts = [x0]
     vals: list[float] = []
     for t in range(steps + 1):
-        vals.append(driver.step(None) if t < steps else driver.check(None))
+        vals.append(driver.step(None, update=t < steps))
         if driver.diverged or t == steps:
             break
         xy = p.detach().tolist()

@@ -137,13 +137,15 @@ class Driver:
         self.diverged = False
         self.step_size = math.nan
 
-    def step(self, batch: Any, lr: float | None = None, *, measure: bool = False) -> float:
+    def step(
+        self, batch: Any, lr: float | None = None, *, measure: bool = False, update: bool = True
+    ) -> float:
         """One update on ``batch`` at rate ``lr`` (``None``: the groups' LRs as they are);
         the loss before it.
 
-        When the loss diverges, ``self.diverged`` is set and no update is made.  With
-        ``measure`` (and a meter), ``self.step_size`` is the update's
-        ``||delta theta|| / ||g||``, else NaN.
+        When the loss diverges, ``self.diverged`` is set and no update is made (nor with
+        ``update=False``).  With ``measure`` (and a meter), ``self.step_size`` is the
+        update's ``||delta theta|| / ||g||``, else NaN.
         """
         opt, meter = self.optimizer, self.meter
         if lr is not None:
@@ -154,7 +156,7 @@ class Driver:
             opt.zero_grad(set_to_none=True)
         loss = self.loss(batch)
         value = loss.item()
-        if self._diverges(value):
+        if self._diverges(value) or not update:
             return value
         loss.backward()
         if measure and meter is not None:
@@ -164,13 +166,6 @@ class Driver:
         else:
             opt.step()
             self.step_size = math.nan
-        return value
-
-    def check(self, batch: Any) -> float:
-        """The loss on ``batch`` under the divergence rule, without an update."""
-        with torch.no_grad():
-            value = self.loss(batch).item()
-        self._diverges(value)
         return value
 
     def _diverges(self, value: float) -> bool:
