@@ -51,7 +51,7 @@ from lrlab._adapters import as_plateau, as_schedule
 from lrlab.errors import ScheduleError, UsageError
 from lrlab.schedules import PlateauState, Schedule
 
-__all__ = ["PlateauLR", "ScheduleLR", "plateau", "scheduler"]
+__all__ = ["PlateauLR", "ScheduleLR", "plateau", "scheduler", "set_lrs"]
 
 _Tensor = torch.Tensor
 _INF = math.inf
@@ -94,10 +94,13 @@ def _check_groups(optimizer: Optimizer, key: str) -> None:
             )
 
 
-def _set_lrs(optimizer: Optimizer, key: str, value: float) -> list[float | torch.Tensor]:
+def set_lrs(optimizer: Optimizer, key: str, value: float) -> list[float | torch.Tensor]:
     """Set every group's LR to ``group[key] * value`` (scale 1.0 when absent); the LRs set.
 
-    One pass over the groups: this is the whole per-step cost of a scheduler.
+    One pass over the groups: this is the whole per-step cost of a scheduler, and
+    what a loop of your own calls to set a rate (``set_lrs(opt, "lr_scale", 0.01)``);
+    lrlab's lab, range test and surface paths set theirs through it too.  A tensor
+    LR is filled in place.
     """
     last: list[float | torch.Tensor] = []
     for i, group in enumerate(optimizer.param_groups):
@@ -181,7 +184,7 @@ class ScheduleLR(LRScheduler):
 
         One pass over the groups: this is the whole per-step cost.
         """
-        _seams.set_last_lr(self, _set_lrs(self.optimizer, self.scale_key, self.schedule(step)))
+        _seams.set_last_lr(self, set_lrs(self.optimizer, self.scale_key, self.schedule(step)))
 
     def get_lr(self) -> list[float | torch.Tensor]:
         """The LRs at ``last_epoch`` (PyTorch calls this inside ``step()``;
@@ -298,7 +301,7 @@ class PlateauLR(ReduceLROnPlateau):
         attributes."""
         s = self.state
         if lrs:
-            _seams.set_last_lr(self, _set_lrs(self.optimizer, self.scale_key, s.lr))
+            _seams.set_last_lr(self, set_lrs(self.optimizer, self.scale_key, s.lr))
         self.best = s.best
         self.num_bad_epochs = s.bad
         self.cooldown_counter = s.cooldown

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from lrlab.torch import _set_lrs
+from lrlab.torch import set_lrs
 
 __all__ = ["Driver", "StepMeter", "diverges"]
 
@@ -149,7 +149,7 @@ class Driver:
         """
         opt, meter = self.optimizer, self.meter
         if lr is not None:
-            _set_lrs(opt, "lr_scale", lr)
+            set_lrs(opt, "lr_scale", lr)
         if meter is not None:
             meter.zero_grad(opt)
         else:
