@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("errors", ("lrlab.errors", "lrlab._json")),
     ("schedules", ("lrlab.schedules",)),
     ("checks and progress", ("lrlab._checks", "lrlab._progress")),
-    ("adapters", ("lrlab._adapters", "lrlab.torch", "lrlab.keras", "lrlab.optax")),
+    ("adapters", ("lrlab._adapters", "lrlab._seams", "lrlab.torch", "lrlab.keras", "lrlab.optax")),
     ("figures", ("lrlab.plots",)),
     ("tasks and training", ("lrlab.tasks", "lrlab.train", "lrlab.landscape", "lrlab.compare")),
     ("choosing the rate", ("lrlab.finder", "lrlab.tune")),

@@ -579,3 +579,16 @@ def test_plateau_lr_in_lightning_gets_the_monitored_metric() -> None:
     assert sched.state.evaluations == len(metrics)
     assert sched.get_last_lr() == [rule(metrics)[-1]]
     assert sched.state.reductions >= 1
+
+
+def test_set_lrs_is_the_one_setter_a_loop_of_your_own_can_call() -> None:
+    w, b = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(1))
+    t = torch.tensor(0.5)
+    opt = torch.optim.SGD([{"params": [w], "lr_scale": 0.1}, {"params": [b], "lr": t}], lr=1.0)
+    got = lrlab.torch.set_lrs(opt, "lr_scale", 0.3)
+    assert opt.param_groups[0]["lr"] == 0.1 * 0.3 and got[0] == 0.1 * 0.3
+    assert opt.param_groups[1]["lr"] is t and float(t) == pytest.approx(0.3, rel=1e-7)
+    with pytest.raises(UsageError, match="lr_scale"):
+        lrlab.torch.set_lrs(
+            torch.optim.SGD([{"params": [w], "lr_scale": -1.0}], lr=1.0), "lr_scale", 0.3
+        )

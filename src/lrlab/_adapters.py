@@ -44,16 +44,14 @@ def as_plateau(rule: Any, where: str) -> reduce_on_plateau:
     >>> as_plateau("reduce_on_plateau(0.1, patience=2)", "f()").patience
     2
     """
-    try:
-        if isinstance(rule, Mapping):
-            return reduce_on_plateau.from_config(dict(rule))
-        if isinstance(rule, str):
-            return reduce_on_plateau.parse(rule)
-    except ScheduleError as e:
-        raise UsageError(str(e)) from None
-    if not isinstance(rule, reduce_on_plateau):
+    if not isinstance(rule, (reduce_on_plateau, str, Mapping)):
         raise UsageError(
             f"Argument `rule` of {where} must be a reduce_on_plateau rule, its text or its "
             f"config. Received: rule={rule!r}"
         )
-    return rule
+    try:
+        if isinstance(rule, Mapping):
+            return reduce_on_plateau.from_config(dict(rule))
+        return reduce_on_plateau.parse(rule)
+    except ScheduleError as e:
+        raise UsageError(str(e)) from None

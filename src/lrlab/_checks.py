@@ -11,13 +11,14 @@ Integers may be Python or NumPy integers (not ``bool``); numbers must be finite.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from numbers import Integral, Real
 from typing import Any
 
 from lrlab.errors import UsageError
 from lrlab.schedules._validate import shown
 
-__all__ = ["int_at_least", "positive_int", "positive_number"]
+__all__ = ["int_at_least", "number_in", "positive_int", "positive_number"]
 
 
 def int_at_least(name: str, value: Any, minimum: int, what: str) -> int:
@@ -40,19 +41,25 @@ def positive_int(name: str, value: Any) -> int:
     return int_at_least(name, value, 1, "a positive integer")
 
 
+def number_in(name: str, value: Any, ok: Callable[[float], bool], what: str) -> float:
+    """``value`` as a ``float`` if it is a finite number that ``ok`` accepts; ``what`` words
+    the rule.
+
+    >>> number_in("beta", 0.9, lambda v: 0 <= v < 1, "a number in [0, 1)")
+    0.9
+    """
+    good = isinstance(value, Real) and not isinstance(value, bool)
+    if not (good and math.isfinite(float(value)) and ok(float(value))):
+        raise UsageError(f"Argument `{name}` must be {what}. Received: {name}={shown(value)}")
+    return float(value)
+
+
 def positive_number(name: str, value: Any, *, allow_zero: bool = False) -> float:
     """``value`` as a ``float`` if it is a finite number ``> 0`` (``>= 0`` with ``allow_zero``).
 
     >>> positive_number("lr", 0.1)
     0.1
     """
-    ok = isinstance(value, Real) and not isinstance(value, bool)
-    if ok:
-        v = float(value)
-        ok = math.isfinite(v) and (v >= 0 if allow_zero else v > 0)
-    if not ok:
-        what = "a non-negative" if allow_zero else "a positive"
-        raise UsageError(
-            f"Argument `{name}` must be {what} finite number. Received: {name}={shown(value)}"
-        )
-    return float(value)
+    if allow_zero:
+        return number_in(name, value, lambda v: v >= 0, "a non-negative finite number")
+    return number_in(name, value, lambda v: v > 0, "a positive finite number")

@@ -42,6 +42,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environm
 import numpy as np
 from keras import ops
 
+from lrlab import _seams
 from lrlab._adapters import as_plateau, as_schedule
 from lrlab.errors import ScheduleError, UsageError
 from lrlab.schedules import PlateauState, Schedule, from_config, reduce_on_plateau
@@ -168,7 +169,7 @@ class PlateauCallback(keras.callbacks.Callback):
 
     def _set_lr(self) -> None:
         opt = self.model.optimizer
-        current = getattr(opt, "_learning_rate", None)
+        current = _seams.keras_rate(opt)
         if isinstance(current, keras.optimizers.schedules.LearningRateSchedule):
             raise UsageError(
                 "PlateauCallback needs an optimizer whose learning_rate is a value, not a "

@@ -86,8 +86,8 @@ def plateau(rule: Any, every: int = 1) -> Any:
     ``optax.contrib.reduce_on_plateau``), and the rate after it already scales
     that call's updates.  Chain it after an optimizer with a unit rate and a
     rule starting at the rate you want (or after one with the rate and a rule
-    starting at 1.0).  The steps are those of
-    :meth:`~lrlab.schedules.reduce_on_plateau.update` in ``jnp``: traced once
+    starting at 1.0).  The steps are the rule's own
+    (:meth:`~lrlab.schedules.reduce_on_plateau.step`, on ``jnp``): traced once
     under ``jax.jit``, equal to the Python rule bit for bit with
     ``jax_enable_x64`` (float32 otherwise).
 
@@ -110,7 +110,6 @@ def plateau(rule: Any, every: int = 1) -> Any:
             f"Argument `every` of {where} must be a positive integer. Received: every={every!r}"
         )
     r = rule
-    rel = 1.0 - r.threshold if r.mode == "min" else r.threshold + 1.0
 
     def init_fn(params: Any) -> PlateauScaleState:
         del params
@@ -123,25 +122,15 @@ def plateau(rule: Any, every: int = 1) -> Any:
         )  # fmt: skip
 
     def evaluate(s: PlateauScaleState, x: jax.Array) -> PlateauScaleState:
-        if r.mode == "min":
-            better = x < (s.best * rel if r.threshold_mode == "rel" else s.best - r.threshold)
-        else:
-            better = x > (s.best * rel if r.threshold_mode == "rel" else s.best + r.threshold)
-        best = jnp.where(better, x, s.best)
-        bad = jnp.where(better, 0, s.bad + 1)
-        cooling = s.cooldown > 0
-        cooldown = jnp.where(cooling, s.cooldown - 1, s.cooldown)
-        bad = jnp.where(cooling, 0, bad)
-        trigger = bad > r.patience
-        lowered = jnp.maximum(s.lr * r.factor, jnp.asarray(r.min_lr, s.lr.dtype))
-        apply = trigger & (s.lr - lowered > r.eps)
+        # the rule's own step, written once over the array namespace
+        lr, best, bad, cooldown, reduced = r.step(jnp, s.lr, s.best, s.bad, s.cooldown, x)
         return s._replace(
-            lr=jnp.where(apply, lowered, s.lr),
+            lr=lr,
             best=best,
-            bad=jnp.where(trigger, 0, bad).astype(jnp.int32),
-            cooldown=jnp.where(trigger, r.cooldown, cooldown).astype(jnp.int32),
+            bad=bad.astype(jnp.int32),
+            cooldown=cooldown.astype(jnp.int32),
             evaluations=s.evaluations + 1,
-            reductions=s.reductions + apply.astype(jnp.int32),
+            reductions=s.reductions + reduced.astype(jnp.int32),
             pending=jnp.zeros_like(s.pending),
             seen=jnp.zeros_like(s.seen),
         )

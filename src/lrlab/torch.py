@@ -39,7 +39,6 @@ rule's plain-data :class:`~lrlab.schedules.PlateauState`.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,11 +46,12 @@ import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
+from lrlab import _seams
 from lrlab._adapters import as_plateau, as_schedule
 from lrlab.errors import ScheduleError, UsageError
 from lrlab.schedules import PlateauState, Schedule
 
-__all__ = ["PlateauLR", "ScheduleLR", "plateau", "scheduler"]
+__all__ = ["PlateauLR", "ScheduleLR", "plateau", "scheduler", "set_lrs"]
 
 _Tensor = torch.Tensor
 _INF = math.inf
@@ -94,10 +94,13 @@ def _check_groups(optimizer: Optimizer, key: str) -> None:
             )
 
 
-def _set_lrs(optimizer: Optimizer, key: str, value: float) -> list[float | torch.Tensor]:
+def set_lrs(optimizer: Optimizer, key: str, value: float) -> list[float | torch.Tensor]:
     """Set every group's LR to ``group[key] * value`` (scale 1.0 when absent); the LRs set.
 
-    One pass over the groups: this is the whole per-step cost of a scheduler.
+    One pass over the groups: this is the whole per-step cost of a scheduler, and
+    what a loop of your own calls to set a rate (``set_lrs(opt, "lr_scale", 0.01)``);
+    lrlab's lab, range test and surface paths set theirs through it too.  A tensor
+    LR is filled in place.
     """
     last: list[float | torch.Tensor] = []
     for i, group in enumerate(optimizer.param_groups):
@@ -181,18 +184,12 @@ class ScheduleLR(LRScheduler):
 
         One pass over the groups: this is the whole per-step cost.
         """
-        self._last_lr = _set_lrs(self.optimizer, self.scale_key, self.schedule(step))
+        _seams.set_last_lr(self, set_lrs(self.optimizer, self.scale_key, self.schedule(step)))
 
     def get_lr(self) -> list[float | torch.Tensor]:
         """The LRs at ``last_epoch`` (PyTorch calls this inside ``step()``;
         use :meth:`get_last_lr` to read the current LRs)."""
-        if not self._get_lr_called_within_step:
-            warnings.warn(
-                "To get the last learning rate computed by the scheduler, "
-                "please use `get_last_lr()`.",
-                UserWarning,
-                stacklevel=2,
-            )
+        _seams.warn_unless_in_step(self)
         return list(self._lrs(self.last_epoch))
 
     def _get_closed_form_lr(self) -> list[float | torch.Tensor]:
@@ -203,43 +200,18 @@ class ScheduleLR(LRScheduler):
         """Advance one step and set every group's LR to ``scale * schedule(step)``.
 
         This bypasses ``LRScheduler.step``'s generic machinery (one closed
-        form, one pass over the groups) but keeps its bookkeeping:
-        ``last_epoch``, ``_step_count``, ``_last_lr`` and the warning when
-        ``scheduler.step()`` comes before ``optimizer.step()``.  The
-        deprecated ``step(epoch)`` goes through PyTorch's own path.
+        form, one pass over the groups) but keeps its bookkeeping
+        (:mod:`lrlab._seams`).  The constructor's step, the first one (with
+        PyTorch's warnings about the order of ``optimizer.step()`` and
+        ``scheduler.step()``) and the deprecated ``step(epoch)`` go through
+        PyTorch's own path.
         """
-        if epoch is not None:
+        if epoch is not None or not _seams.count_step(self):
             super().step(epoch)
             return
-        if self._step_count == 1:
-            self._warn_step_order()
-        self._step_count += 1
         step = self.last_epoch + 1
         self.last_epoch = step
         self._apply(step)
-
-    def _warn_step_order(self) -> None:
-        # The same checks and messages as LRScheduler.step (PyTorch issue 20124).
-        if not hasattr(self.optimizer.step, "_wrapped_by_lr_sched"):
-            warnings.warn(
-                "Seems like `optimizer.step()` has been overridden after learning rate "
-                "scheduler initialization. Please, make sure to call `optimizer.step()` before "
-                "`lr_scheduler.step()`. See more details at "
-                "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate",
-                UserWarning,
-                stacklevel=3,
-            )
-        elif not getattr(self.optimizer, "_opt_called", False):
-            warnings.warn(
-                "Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
-                "In PyTorch 1.1.0 and later, you should call them in the opposite order: "
-                "`optimizer.step()` before `lr_scheduler.step()`.  Failure to do this "
-                "will result in PyTorch skipping the first value of the learning rate schedule. "
-                "See more details at "
-                "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate",
-                UserWarning,
-                stacklevel=3,
-            )
 
     # -- state ---------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -258,7 +230,7 @@ class ScheduleLR(LRScheduler):
             )
         self.schedule = as_schedule(state_dict["schedule"], where)
         self.last_epoch = step
-        self._step_count = max(self._step_count, 1)
+        _seams.restored(self)
         self._apply(step)
 
 
@@ -329,7 +301,7 @@ class PlateauLR(ReduceLROnPlateau):
         attributes."""
         s = self.state
         if lrs:
-            self._last_lr = _set_lrs(self.optimizer, self.scale_key, s.lr)
+            _seams.set_last_lr(self, set_lrs(self.optimizer, self.scale_key, s.lr))
         self.best = s.best
         self.num_bad_epochs = s.bad
         self.cooldown_counter = s.cooldown

@@ -187,3 +187,79 @@ def test_kinds_are_found_only_in_the_registry() -> None:
     for name in ("ast", "parse", "from_config", "Schedule", "registry", "dataclasses"):
         with pytest.raises(ScheduleError, match="Unknown schedule kind"):
             lrlab.parse(f"{name}(0.1)")
+
+
+# -- one parser, one registry: rules and option values go through the same walker ------------
+
+
+def test_rules_and_schedules_share_one_registry_and_one_binder() -> None:
+    from lrlab.schedules._base import kinds
+
+    assert kinds()["reduce_on_plateau"] is ls.reduce_on_plateau
+    assert "reduce_on_plateau" not in ls.registry()  # a rule is not a schedule kind
+    # a Python call with a bad argument is worded as the text and the config are
+    for call in (
+        lambda: ls.reduce_on_plateau(0.1, patient=3),
+        lambda: ls.reduce_on_plateau.parse("reduce_on_plateau(0.1, patient=3)"),
+        lambda: ls.rule_from_config({"type": "reduce_on_plateau", "lr": 0.1, "patient": 3}),
+    ):
+        with pytest.raises(ScheduleError) as info:
+            call()
+        assert "Unknown argument `patient` of reduce_on_plateau()" in str(info.value)
+        assert "unknown keys ['patient']" in str(info.value)
+    with pytest.raises(ScheduleError, match=r"Missing argument `lr` of reduce_on_plateau\(\)"):
+        ls.reduce_on_plateau()  # type: ignore[call-arg]
+    # a rule is never a schedule's argument, in text or in a config
+    with pytest.raises(ScheduleError, match="driven by a metric, not the step"):
+        lrlab.parse("warmup(reduce_on_plateau(0.1), 10)")
+    with pytest.raises(ScheduleError, match=r"\(at config.schedule\) is driven by a metric"):
+        lrlab.from_config(
+            {"type": "warmup", "steps": 1, "schedule": {"type": "reduce_on_plateau", "lr": 0.1}}
+        )
+    # the one parser reads either at the top, a product included
+    assert ls.parse_rule("cosine(0.1, 10) * 0.5") == ls.scale(ls.cosine(0.1, 10), 0.5)
+    assert ls.parse_rule("reduce_on_plateau(1)") == ls.reduce_on_plateau(1.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("cnn", "cnn"),
+        ("'cnn'", "cnn"),
+        ("my-cnn", "my-cnn"),
+        ("data/set.csv", "data/set.csv"),
+        ("a.b", "a.b"),
+        ("True", True),
+        ("false", False),
+        ("none", None),
+        ("None", None),
+        ("-1e-3", -0.001),
+        ("7", 7),
+        ("[0.9, 0.99]", (0.9, 0.99)),
+        ("[[1, cnn], [], ('x',)]", ((1, "cnn"), (), ("x",))),
+        ("[1, [2, [3, none]]]", (1, (2, (3, None)))),
+    ],
+)
+def test_option_values(text: str, want: Any) -> None:
+    got = ls.parse_value(text)
+    assert got == want and type(got) is type(want)
+
+
+@pytest.mark.parametrize(
+    "text", ["__import__('os')", "f(1)", "1 + 2", "[1, f(2)]", "{1: 2}", "lambda: 1", "a b"]
+)
+def test_option_values_refuse_code(text: str) -> None:
+    with pytest.raises(ScheduleError, match="Option values must be") as info:
+        ls.parse_value(text)
+    assert "Received:" in str(info.value)
+
+
+def test_options_read_nested_lists_and_bare_words() -> None:
+    got = ls.parse_options("betas=[0.8, 0.99], grid=[[1, 2], [3, 4]], model=cnn, flag=true")
+    assert got == {"betas": (0.8, 0.99), "grid": ((1, 2), (3, 4)), "model": "cnn", "flag": True}
+    assert ls.parse_options("") == {} and ls.parse_options("  ") == {}
+    for bad in ("momentum", "a=1, a=2", "**{'a': 1}", "a=1,,", "a=(1"):
+        with pytest.raises(ScheduleError, match="Options must be key=value, each key once"):
+            ls.parse_options(bad)
+    with pytest.raises(ScheduleError, match="Option values must be"):
+        ls.parse_options("a=open('x')")

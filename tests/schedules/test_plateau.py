@@ -295,3 +295,47 @@ def test_optax_contrib_through_the_mapping(patience: int, cooldown: int, tol: st
     )  # fmt: skip
     np.testing.assert_allclose(rule(metrics), want, rtol=1e-6)
     assert len(set(want)) >= 3
+
+
+@pytest.mark.parametrize(
+    ("mode", "threshold_mode", "cooldown"),
+    list(itertools.product(("min", "max"), ("rel", "abs"), (0, 2))),
+)
+def test_the_step_is_one_formula_over_the_array_namespace(
+    mode: str, threshold_mode: str, cooldown: int
+) -> None:
+    """The rule's step on NumPy arrays of states (what the Optax transformation does on
+    jnp) is, element by element and bit for bit, update() on Python floats."""
+    from lrlab.schedules._xp import NUMPY
+
+    rng = np.random.default_rng(7)
+    rule = reduce_on_plateau(
+        0.1, factor=0.5, patience=1, threshold=0.05, threshold_mode=threshold_mode,
+        mode=mode, cooldown=cooldown, min_lr=0.02, eps=1e-3,
+    )  # fmt: skip
+    n = 400
+    states = [
+        PlateauState(
+            lr=float(rng.choice([0.1, 0.05, 0.0200001, 0.02])),
+            best=float(rng.choice([1.0, math.inf, -math.inf, 0.5])),
+            bad=int(rng.integers(0, 3)),
+            cooldown=int(rng.integers(0, 3)),
+        )
+        for _ in range(n)
+    ]
+    values = _metrics(rng, n)
+    lr, best, bad, cool, reduced = rule.step(
+        NUMPY,
+        np.array([s.lr for s in states]),
+        np.array([s.best for s in states]),
+        np.array([s.bad for s in states]),
+        np.array([s.cooldown for s in states]),
+        np.array(values),
+    )
+    want = [rule.update(s, v) for s, v in zip(states, values)]
+    assert lr.tolist() == [w.lr for w in want]
+    assert best.tolist() == [w.best for w in want]
+    assert bad.tolist() == [w.bad for w in want]
+    assert cool.tolist() == [w.cooldown for w in want]
+    assert reduced.astype(int).tolist() == [w.reductions for w in want]
+    assert 0 < reduced.sum() < n  # both branches were taken

@@ -11,20 +11,10 @@ itself rather than to the function, so the package is made callable:
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
-
+from lrlab._seams import callable_module
 from lrlab.compare.comparison import CompareRow, Comparison, RunSpec, compare, parse_run
 
 __all__ = ["CompareRow", "Comparison", "RunSpec", "compare", "parse_run"]
 
 
-class _CallableModule(types.ModuleType):
-    """This package, callable as :func:`compare`."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Comparison:
-        return compare(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+callable_module(__name__, compare)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import csv
 import json
 import math
@@ -18,6 +17,7 @@ from lrlab import _json
 from lrlab._checks import int_at_least
 from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
+from lrlab.schedules import ScheduleError, parse_options, parse_rule, parse_value
 from lrlab.tasks import Task, get
 from lrlab.train import History, check_name, run
 
@@ -49,83 +49,16 @@ def _fmt(v: Any) -> str:
     return str(v).lower() if isinstance(v, bool) else repr(v) if isinstance(v, str) else str(v)
 
 
-_BARE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]*$")
-_WORDS = {"true": True, "false": False, "none": None}
-
-
-def _value_error(text: str) -> UsageError:
-    return UsageError(
-        "Option values must be numbers, true/false, none, strings (quoted, or a bare word "
-        f"such as cnn) or [lists] of those. Received: {text.strip()!r}"
-    )
-
-
-def _literal(node: ast.AST, source: str) -> Any:
-    """One option value read off its syntax tree, never evaluated: what the schedule
-    parser's whitelist accepts as a literal (numbers, strings, booleans), lists of
-    those, and bare words (``cnn``, ``true``, ``none``) as themselves."""
-    from lrlab.errors import ScheduleError
-    from lrlab.schedules._parse import _Reader
-
-    segment = ast.get_source_segment(source, node) or ""
-    if isinstance(node, ast.Name):
-        return _WORDS.get(node.id.lower(), node.id)
-    if isinstance(node, ast.Constant) and node.value is None:
-        return None
-    if isinstance(node, (ast.List, ast.Tuple)):
-        return tuple(_literal(e, source) for e in node.elts)
-    if not isinstance(node, (ast.Call, ast.BinOp)):
-        try:
-            return _Reader(segment).value(node, 0)
-        except ScheduleError:
-            pass
-    if _BARE.match(segment.strip()):  # a word the grammar reads otherwise: my-cnn, a/b
-        return segment.strip()
-    raise _value_error(segment)
-
-
 def _parse_value(text: str) -> Any:
-    """A literal option value, parsed without eval: int, float, true/false, none, a quoted
-    string or a bare word, or a bracketed list/tuple of those.
+    """One option value (``--param model=cnn``), read by the schedules' one parser.
 
-    >>> _parse_value("cnn"), _parse_value("'cnn'"), _parse_value("[0.9, 0.99]")
-    ('cnn', 'cnn', (0.9, 0.99))
-    >>> _parse_value("1e-3"), _parse_value("true"), _parse_value("my-cnn")
-    (0.001, True, 'my-cnn')
+    >>> _parse_value("cnn"), _parse_value("[0.9, 0.99]"), _parse_value("true")
+    ('cnn', (0.9, 0.99), True)
     """
-    t = text.strip()
     try:
-        tree = ast.parse(t, mode="eval")
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        if _BARE.match(t):
-            return t
-        raise _value_error(text) from None
-    return _literal(tree.body, t)
-
-
-def _parse_options(inner: str, text: str) -> dict[str, Any]:
-    """``key=value, ...`` inside an optimizer's parentheses, read as a call's keywords."""
-    source = f"f({inner})"
-    try:
-        call = ast.parse(source, mode="eval").body
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        raise UsageError(
-            f"Optimizer options must be key=value, ... Received: {inner.strip()!r} in {text!r}"
-        ) from None
-    assert isinstance(call, ast.Call)
-    for arg in call.args:
-        raise UsageError(
-            "Optimizer options must be key=value. "
-            f"Received: {ast.get_source_segment(source, arg)!r} in {text!r}"
-        )
-    options: dict[str, Any] = {}
-    for kw in call.keywords:
-        if kw.arg is None or kw.arg in options:
-            raise UsageError(
-                f"Optimizer options must be key=value, each key once. Received: {text!r}"
-            )
-        options[kw.arg] = _literal(kw.value, source)
-    return options
+        return parse_value(text)
+    except ScheduleError as e:
+        raise UsageError(str(e)) from None
 
 
 def parse_run(text: str) -> RunSpec:
@@ -149,15 +82,16 @@ def parse_run(text: str) -> RunSpec:
             f"A run must be 'optimizer[(key=value, ...)]: schedule'. Received: {text!r}"
         )
     name = check_name(m.group(1))
-    options = _parse_options(m.group(2) or "", text)
+    try:
+        options = parse_options(m.group(2) or "")
+    except ScheduleError as e:
+        raise UsageError(f"{e} (in {text!r})") from None
     spec_text = tail.strip()
     schedule, lr = None, None
     if sep and spec_text:
         try:
             lr = float(spec_text)
         except ValueError:
-            from lrlab.schedules import parse_rule
-
             schedule = parse_rule(spec_text)
     elif sep:
         raise UsageError(f"A schedule must follow the colon. Received: {text!r}")
@@ -179,8 +113,6 @@ def _as_spec(item: Any) -> RunSpec:
             )
         sched = item.get("schedule")
         if isinstance(sched, str):
-            from lrlab.schedules import parse_rule
-
             sched = parse_rule(sched)
         return RunSpec(
             check_name(item["optimizer"]),

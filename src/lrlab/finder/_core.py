@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lrlab._checks import int_at_least, positive_int, positive_number
+from lrlab._checks import int_at_least, number_in, positive_int, positive_number
 from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
 from lrlab.finder._result import FinderResult
@@ -47,14 +47,8 @@ from lrlab.finder.advice import (
     lattice,
     lattice_index,
 )
-from lrlab.finder.rules import (
-    RULES,
-    Suggestion,
-    centered,
-    centered_half,
-    ema_debiased,
-    ema_plain,
-)
+from lrlab.finder.rules import RULES, Ema, Suggestion, centered, centered_half
+from lrlab.train._step import Driver
 
 __all__ = ["edge_lr", "find_lr", "ramp"]
 
@@ -154,35 +148,9 @@ class _Batches:
                 ) from None
 
 
-def _step(
-    model: torch.nn.Module,
-    loss_fn: Callable[[Any, Any], torch.Tensor],
-    optimizer: torch.optim.Optimizer,
-    batch: Batch,
-    lr: float,
-) -> float:
-    for group in optimizer.param_groups:
-        group["lr"] = lr * group.get("lr_scale", 1.0)  # as lrlab.torch and the lab set it
-    inputs, targets = batch
-    optimizer.zero_grad(set_to_none=True)
-    loss = loss_fn(model(inputs), targets)
-    value = float(loss.detach())
-    if math.isfinite(value):
-        loss.backward()
-        optimizer.step()
-    return value
-
-
-def _check(name: str, value: Any, kind: str) -> None:
-    """A positive integer (``kind="int"``) or a positive finite number, else a UsageError."""
-    if kind == "int":
-        positive_int(name, value)
-    else:
-        positive_number(name, value)
-
-
 #: What ``horizon`` must be, in every message that refuses one.
 HORIZON_RULE = "a positive integer (the run's steps) or None"
+BUDGET_RULE = "a number in (0, 10] (the fraction of one run's steps the advice may spend)"
 
 
 def _check_args(
@@ -202,8 +170,8 @@ def _check_args(
 ) -> None:
     """Refuse a bad argument before anything trains (one message form, argument named)."""
     for name, value in (("min_lr", min_lr), ("max_lr", max_lr), ("diverge", diverge)):
-        _check(name, value, "float")
-    _check("num_steps", num_steps, "int")
+        positive_number(name, value)
+    positive_int("num_steps", num_steps)
     if num_steps < 5:
         raise UsageError(
             f"Argument `num_steps` must be at least 5. Received: num_steps={num_steps}"
@@ -217,31 +185,14 @@ def _check_args(
         raise UsageError(
             f"Argument `mode` must be 'exponential' or 'linear'. Received: mode={mode!r}"
         )
-    if not (isinstance(beta, (int, float)) and 0.0 <= beta < 1.0):
-        raise UsageError(f"Argument `beta` must be in [0, 1). Received: beta={beta!r}")
+    number_in("beta", beta, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
     if confirm is not None:
         int_at_least("confirm", confirm, 0, "a non-negative integer")
-    if (
-        isinstance(budget, bool)
-        or not isinstance(budget, (int, float))
-        or not math.isfinite(budget)
-        or not 0 < budget <= 10
-    ):
-        raise UsageError(
-            "Argument `budget` must be a number in (0, 10] (the fraction of one run's steps "
-            f"the advice may spend). Received: budget={budget!r}"
-        )
+    number_in("budget", budget, lambda v: 0 < v <= 10, BUDGET_RULE)
     if horizon is not None:
         int_at_least("horizon", horizon, 1, HORIZON_RULE)
-    if horizon_exponent is not None and (
-        isinstance(horizon_exponent, bool)
-        or not isinstance(horizon_exponent, (int, float))
-        or not 0.0 <= horizon_exponent <= 2.0
-    ):
-        raise UsageError(
-            "Argument `horizon_exponent` must be a number in [0, 2]. "
-            f"Received: horizon_exponent={horizon_exponent!r}"
-        )
+    if horizon_exponent is not None:
+        number_in("horizon_exponent", horizon_exponent, lambda v: 0 <= v <= 2, "a number in [0, 2]")
     if rule is not None and not isinstance(rule, AdviceRule):
         raise UsageError(
             f"Argument `rule` must be an AdviceRule or None. Received: rule={type(rule).__name__}"
@@ -372,7 +323,7 @@ def find_lr(
         suggestions["lrlab"] = Suggestion(
             "lrlab", lr, lr, lr, None, "lrlab: sweep proposal (no confirmation)"
         )
-    smooth_curve = ema_debiased(sweep_losses, beta) if debias else ema_plain(sweep_losses, 1 - beta)
+    smooth_curve = Ema(beta, debias).curve(sweep_losses)
     return FinderResult(
         lrs=np.asarray(sweep_lrs, dtype=np.float64),
         losses=sweep_losses,
@@ -428,27 +379,30 @@ def _sweep(
 ) -> tuple[np.ndarray, str]:
     """The ramp: one step per rate until the smoothed loss diverges; ``(losses, stop reason)``."""
     model.train()
+    driver = Driver(_batch_loss(model, loss_fn), optimizer)
+    ema = Ema(beta, debias)
     losses: list[float] = []
-    best, avg, stop = math.inf, 0.0, "max_lr"
-    for i, lr in enumerate(lrs):
-        value = _step(model, loss_fn, optimizer, batches.next(), float(lr))
-        losses.append(value)
+    best, stop = math.inf, "max_lr"
+    for i, lr in enumerate(lrs.tolist()):
+        losses.append(driver.step(batches.next(), lr))
         if bar is not None:
             bar.update(1)
-        if not math.isfinite(value):
+        if driver.diverged:
             stop = "non-finite"
             break
-        if debias:
-            avg = beta * avg + (1 - beta) * value
-            smooth = avg / (1 - beta ** (i + 1))
-        else:
-            avg = value if i == 0 else (1 - beta) * value + beta * avg
-            smooth = avg
+        smooth = ema.add(losses[-1])
         if i > 0 and smooth > diverge * best:
             stop = "diverged"
             break
         best = min(best, smooth)
     return np.asarray(losses, dtype=np.float64), stop
+
+
+def _batch_loss(
+    model: torch.nn.Module, loss_fn: Callable[[Any, Any], torch.Tensor]
+) -> Callable[[Batch], torch.Tensor]:
+    """``loss_fn(model(inputs), targets)`` of one batch."""
+    return lambda batch: loss_fn(model(batch[0]), batch[1])
 
 
 class _Prober:
@@ -475,6 +429,7 @@ class _Prober:
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.start, self.batches, self.every = start, batches, every
         self.val_data, self.bar = val_data, bar
+        self.driver = Driver(_batch_loss(model, loss_fn), optimizer)
         self.shared: list[Batch] = []
         self.runs: dict[float, tuple[Snapshot, int, list[tuple[int, float]], list[float]]] = {}
         self.spent = 0
@@ -489,11 +444,11 @@ class _Prober:
             self.shared.append(self.batches.next())
         points, window = list(points), list(window)
         for i in range(done, steps):
-            value = _step(self.model, self.loss_fn, self.optimizer, self.shared[i], lr)
+            value = self.driver.step(self.shared[i], lr)
             self.spent += 1
             if self.bar is not None:
                 self.bar.update(1)
-            if not math.isfinite(value):
+            if self.driver.diverged:
                 points.append((i + 1, math.inf))
                 break
             window.append(value)

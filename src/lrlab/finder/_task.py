@@ -6,9 +6,9 @@ from typing import Any
 
 import torch
 
-from lrlab._checks import int_at_least
+from lrlab._checks import int_at_least, positive_number
 from lrlab.errors import UsageError
-from lrlab.finder._core import HORIZON_RULE, _check, find_lr
+from lrlab.finder._core import HORIZON_RULE, find_lr
 from lrlab.finder._result import FinderResult
 
 __all__ = ["advice_budget", "find_lr_task"]
@@ -62,7 +62,7 @@ def find_lr_task(
     if not hasattr(task, "make_model"):
         raise UsageError(f"Argument `task` must be a Task or a task name. Received: task={task!r}")
     for name, value in (("min_lr", min_lr), ("max_lr", max_lr)):
-        _check(name, value, "float")  # before the optimizer is made with min_lr (`lr` there)
+        positive_number(name, value)  # before the optimizer is made with min_lr (`lr` there)
     finder_keys = set(inspect.signature(find_lr).parameters) - {
         "model",
         "loss_fn",

@@ -37,6 +37,7 @@ import torch
 
 __all__ = [
     "RULES",
+    "Ema",
     "Suggestion",
     "centered",
     "centered_half",
@@ -98,18 +99,48 @@ class Suggestion:
         }
 
 
+class Ema:
+    """The smoothed loss of a sweep, one loss at a time; :func:`ema_debiased` and
+    :func:`ema_plain` are it run over a whole curve, and the range test's stop rule
+    reads it as the sweep goes, so the curve it stops on is the curve it reports.
+
+    ``Ema(beta)``: bias-corrected, ``a_i = β a_{i-1} + (1-β) x_i``, ``s_i = a_i / (1 - β^(i+1))``.
+    ``Ema(beta, debias=False)``: torch-lr-finder's, ``s_0 = x_0``,
+    ``s_i = f x_i + (1 - f) s_{i-1}`` with ``f = 1 - β`` (or ``smooth_f`` given as is).
+
+    >>> e = Ema(0.5)
+    >>> e.add(1.0), round(e.add(3.0), 12)
+    (1.0, 2.333333333333)
+    """
+
+    def __init__(self, beta: float, debias: bool = True, *, smooth_f: float | None = None) -> None:
+        self.beta, self.debias = beta, debias
+        self.f = 1.0 - beta if smooth_f is None else smooth_f
+        self.avg, self.i = 0.0, 0
+
+    def add(self, x: float) -> float:
+        """Take the next loss; the smoothed value there."""
+        self.i += 1
+        if self.debias:
+            self.avg = self.beta * self.avg + (1.0 - self.beta) * x
+            return self.avg / (1.0 - self.beta**self.i)
+        f = self.f
+        self.avg = x if self.i == 1 else f * x + (1.0 - f) * self.avg
+        return self.avg
+
+    def curve(self, losses: np.ndarray) -> np.ndarray:
+        """The smoothed values of ``losses`` (continuing from what was added before)."""
+        x = np.asarray(losses, dtype=np.float64)
+        return np.array([self.add(v) for v in x.tolist()], dtype=np.float64)
+
+
 def ema_debiased(losses: np.ndarray, beta: float = 0.98) -> np.ndarray:
     """Bias-corrected EMA: ``a_i = β a_{i-1} + (1-β) x_i``, ``s_i = a_i / (1 - β^(i+1))``.
 
     >>> [round(float(v), 12) for v in ema_debiased(np.array([1.0, 3.0]), beta=0.5)]
     [1.0, 2.333333333333]
     """
-    out = np.empty(len(losses), dtype=np.float64)
-    avg = 0.0
-    for i, x in enumerate(np.asarray(losses, dtype=np.float64)):
-        avg = beta * avg + (1.0 - beta) * x
-        out[i] = avg / (1.0 - beta ** (i + 1))
-    return out
+    return Ema(beta).curve(losses)
 
 
 def ema_plain(losses: np.ndarray, smooth_f: float = 0.05) -> np.ndarray:
@@ -118,11 +149,7 @@ def ema_plain(losses: np.ndarray, smooth_f: float = 0.05) -> np.ndarray:
     >>> ema_plain(np.array([1.0, 3.0]), smooth_f=0.5).tolist()
     [1.0, 2.0]
     """
-    x = np.asarray(losses, dtype=np.float64)
-    out = np.empty(len(x), dtype=np.float64)
-    for i in range(len(x)):
-        out[i] = x[0] if i == 0 else smooth_f * x[i] + (1.0 - smooth_f) * out[i - 1]
-    return out
+    return Ema(1.0 - smooth_f, debias=False, smooth_f=smooth_f).curve(losses)
 
 
 def _fastai_trim(lrs: np.ndarray, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

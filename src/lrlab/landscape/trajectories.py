@@ -10,9 +10,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from lrlab._checks import positive_int
 from lrlab.errors import UsageError
 from lrlab.landscape.surfaces import Surface, get_function
-from lrlab.train.optimizers import check_name, make_optimizer
+from lrlab.train._step import Driver
+from lrlab.train.optimizers import check_name, is_schedule_free, make_optimizer
 
 __all__ = ["LandscapeResult", "default_lrs", "trajectories"]
 
@@ -133,8 +135,7 @@ def trajectories(
     """
     surface = get_function(fn)
     name = check_name(optimizer)
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps <= 0:
-        raise UsageError(f"Argument `steps` must be a positive integer. Received: steps={steps!r}")
+    steps = positive_int("steps", steps)
     if lrs is None:
         lrs = default_lrs(surface, name)
     lr_list = [lrs] if isinstance(lrs, (int, float)) else list(lrs)
@@ -152,33 +153,9 @@ def trajectories(
 
     paths, losses, diverged = [], [], []
     for lr in lr_list:
-        p = torch.nn.Parameter(torch.tensor(x0, dtype=torch.float64))
-        opt = make_optimizer(name, [p], float(lr), **options)
-        if hasattr(opt, "train") and name.startswith("schedulefree_"):
-            opt.train()
-        pts = [x0]
-        vals: list[float] = []
-        div = False
-        limit = math.inf
-        for t in range(steps + 1):
-            opt.zero_grad(set_to_none=True)
-            value = surface.fn(p)
-            v = value.item()
-            vals.append(v)
-            if t == 0:
-                limit = divergence_factor * max(abs(v), 1e-12)
-            elif not v <= limit:
-                div = True
-                break
-            if t == steps:
-                break
-            value.backward()
-            opt.step()
-            xy = p.detach().tolist()
-            pts.append((xy[0], xy[1]))
-        div = div or vals[-1] > vals[0]
-        paths.append(np.asarray(pts[: len(vals)], dtype=np.float64))
-        losses.append(np.asarray(vals, dtype=np.float64))
+        path, vals, div = _path(surface, name, float(lr), steps, x0, divergence_factor, options)
+        paths.append(path)
+        losses.append(vals)
         diverged.append(div)
     return LandscapeResult(
         surface=surface,
@@ -191,3 +168,34 @@ def trajectories(
         diverged=diverged,
         options=dict(options),
     )
+
+
+def _path(
+    surface: Surface,
+    name: str,
+    lr: float,
+    steps: int,
+    x0: tuple[float, float],
+    factor: float,
+    options: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """One path at rate ``lr``: the points, the values there, and whether it diverged.
+
+    The updates and the divergence rule are the lab's (:class:`lrlab.train._step.Driver`);
+    the value at the last point is checked without an update.
+    """
+    p = torch.nn.Parameter(torch.tensor(x0, dtype=torch.float64))
+    opt = make_optimizer(name, [p], lr, **options)
+    if is_schedule_free(name):
+        opt.train()  # type: ignore[attr-defined]
+    driver = Driver(lambda _: surface.fn(p), opt, factor=factor)
+    pts = [x0]
+    vals: list[float] = []
+    for t in range(steps + 1):
+        vals.append(driver.step(None, update=t < steps))
+        if driver.diverged or t == steps:
+            break
+        xy = p.detach().tolist()
+        pts.append((xy[0], xy[1]))
+    div = driver.diverged or vals[-1] > vals[0]
+    return np.asarray(pts[: len(vals)], dtype=np.float64), np.asarray(vals, dtype=np.float64), div

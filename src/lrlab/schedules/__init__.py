@@ -37,13 +37,15 @@ from lrlab.schedules._kinds import (
     step,
     wsd,
 )
-from lrlab.schedules._parse import from_config, parse
-from lrlab.schedules._plateau import (
-    PlateauState,
+from lrlab.schedules._parse import (
+    from_config,
+    parse,
+    parse_options,
     parse_rule,
-    reduce_on_plateau,
+    parse_value,
     rule_from_config,
 )
+from lrlab.schedules._plateau import PlateauState, reduce_on_plateau
 
 __all__ = [
     "PlateauState",
@@ -62,7 +64,9 @@ __all__ = [
     "multistep",
     "one_cycle",
     "parse",
+    "parse_options",
     "parse_rule",
+    "parse_value",
     "piecewise",
     "polynomial",
     "reduce_on_plateau",

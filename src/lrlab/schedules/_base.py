@@ -16,29 +16,45 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from lrlab.errors import ScheduleError
+from lrlab.schedules._validate import shown
 from lrlab.schedules._xp import NUMPY, SCALAR, prepare
 
-__all__ = ["Schedule", "register", "registry"]
+__all__ = ["Schedule", "bind", "register", "registry"]
 
-_REGISTRY: dict[str, type[Schedule]] = {}
+#: Every kind the text and config forms know: the schedules, and the rules
+#: driven by a metric (reduce_on_plateau), which are not schedules.
+_REGISTRY: dict[str, type] = {}
 
 # NumPy arrays longer than this are evaluated in blocks of this many steps, so
 # that a formula's temporaries stay in cache instead of streaming through memory.
 CHUNK = 16384
 
-S = TypeVar("S", bound="type[Schedule]")
+K = TypeVar("K", bound=type)
 
 
 def registry() -> dict[str, type[Schedule]]:
-    """The schedule kinds by name (a copy)."""
+    """The schedule kinds by name (a copy; the rules driven by a metric are not in it)."""
+    return {k: c for k, c in _REGISTRY.items() if issubclass(c, Schedule)}
+
+
+def kinds() -> dict[str, type]:
+    """Every kind the text and config forms read, schedules and rules (a copy)."""
     return dict(_REGISTRY)
 
 
-def register(name: str) -> Callable[[S], S]:
-    """Class decorator: register a (frozen dataclass) schedule kind as ``name``."""
+def known() -> str:
+    """The schedule kinds an error message lists."""
+    return ", ".join(sorted(k for k in registry() if k != "scale"))
 
-    def wrap(cls: S) -> S:
-        cls.kind = name
+
+def register(name: str) -> Callable[[K], K]:
+    """Class decorator: register a frozen dataclass -- a schedule kind, or a rule
+    such as reduce_on_plateau -- as ``name``, which is how the text and config
+    forms find it."""
+
+    def wrap(cls: K) -> K:
+        cls.kind = name  # type: ignore[attr-defined]
         _REGISTRY[name] = cls
         _checked_init(cls)
         return cls
@@ -46,24 +62,62 @@ def register(name: str) -> Callable[[S], S]:
     return wrap
 
 
-def _checked_init(cls: type[Schedule]) -> None:
+def _checked_init(cls: type) -> None:
     """Make a bad call (missing, unknown, duplicate or surplus arguments) raise
     :class:`~lrlab.errors.ScheduleError` with the same message as the text
     form, instead of the dataclass's bare ``TypeError``."""
-    init = cls.__init__
+    init = cls.__init__  # type: ignore[misc]
     signature = inspect.signature(init)
 
     @functools.wraps(init)
-    def __init__(self: Schedule, *args: Any, **kwargs: Any) -> None:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         try:
             signature.bind(self, *args, **kwargs)
         except TypeError:
-            from lrlab.schedules._parse import _bind
-
-            _bind(cls.kind, list(args), kwargs, "")  # raises the ScheduleError
+            bind(cls, list(args), kwargs, "")  # raises the ScheduleError
         init(self, *args, **kwargs)
 
-    cls.__init__ = __init__  # type: ignore[method-assign,assignment]
+    cls.__init__ = __init__  # type: ignore[misc]
+
+
+def bind(cls: type, args: list[Any], kwargs: dict[Any, Any], where: str) -> Any:
+    """``cls(*args, **kwargs)`` with errors that say what was wrong: the one place the
+    text form, the config form and a Python call check a kind's arguments."""
+    kind: str = cls.kind  # type: ignore[attr-defined]
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    if len(args) > len(names):
+        raise ScheduleError(
+            f"{kind}() takes at most {len(names)} arguments ({', '.join(names)}), "
+            f"got {len(args)}{where}"
+        )
+    bound = dict(zip(names, args))
+    unknown = [k if isinstance(k, str) else shown(k) for k in kwargs if k not in names]
+    if unknown:
+        raise ScheduleError(
+            f"Unknown argument `{unknown[0]}` of {kind}(){where}: unknown keys {unknown}. "
+            f"Allowed: {', '.join(names)}"
+        )
+    for name, value in kwargs.items():
+        if name in bound:
+            raise ScheduleError(f"Argument `{name}` of {kind}() given twice{where}")
+        bound[name] = value
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.init
+        and f.name not in bound
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ScheduleError(
+            f"Missing argument `{missing[0]}` of {kind}(){where}. "
+            f"{kind}() takes: {', '.join(names)}"
+        )
+    try:
+        return cls(**bound)
+    except ScheduleError as exc:
+        raise ScheduleError(f"{exc}{where}") from None
 
 
 class Schedule:

@@ -1,4 +1,4 @@
-"""Text and config forms of schedules, parsed without evaluating anything.
+"""The one text parser and config reader of lrlab, evaluating nothing.
 
 The text grammar is a tiny subset of Python expressions, read with
 :func:`ast.parse` and walked against a whitelist::
@@ -9,77 +9,125 @@ The text grammar is a tiny subset of Python expressions, read with
     value  := number | "-" number | string | True | False | "[" value, ... "]" | spec
 
 Nothing in the text is ever executed: names are looked up only in the
-registry of schedule kinds, and only literal numbers, strings, booleans and
-lists are accepted as values.
+registry of kinds (``_base.register``: the schedules and the rules driven by a
+metric, such as ``reduce_on_plateau``, whose arguments are literals only), and
+only literal numbers, strings, booleans and lists are accepted as values.  A
+call is bound to its kind by ``_base.bind``, the one place a kind's arguments
+are counted, named and checked, whether they come from text, a config or Python.
+
+Option values (``lrlab compare``'s ``optimizer(key=value)`` and ``--param``)
+are read by the same walker with bare words allowed: ``cnn``, ``true``,
+``none``, ``my-cnn``.
 """
 
 from __future__ import annotations
 
 import ast
-import dataclasses
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from lrlab.errors import ScheduleError
-from lrlab.schedules._base import Schedule, registry
-from lrlab.schedules._validate import ast_parse, check_text, shown
+from lrlab.schedules._base import Schedule, bind, kinds, known
+from lrlab.schedules._validate import ast_parse, check_text, fail, shown
 
-__all__ = ["from_config", "parse"]
+__all__ = [
+    "from_config",
+    "parse",
+    "parse_options",
+    "parse_rule",
+    "parse_value",
+    "read",
+    "read_config",
+    "rule_from_config",
+]
 
 MAX_TEXT = 20_000
 MAX_DEPTH = 32
+EXAMPLE = "step(0.1, 0.5, 10)"
+
+#: An option value that Python's grammar reads otherwise, taken as the word it is.
+_BARE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]*$")
+_WORDS = {"true": True, "false": False, "none": None}
 
 
-def _known() -> str:
-    return ", ".join(sorted(k for k in registry() if k != "scale"))
-
-
-def _bind(kind: str, args: list[Any], kwargs: dict[str, Any], where: str) -> Schedule:
-    """Build kind(*args, **kwargs) with errors that say what was wrong."""
-    classes = registry()
+def _expected(kind: str, where: str) -> ScheduleError:
     if kind == "reduce_on_plateau":
-        raise ScheduleError(
+        return ScheduleError(
             f"reduce_on_plateau{where} is driven by a metric, not the step, so it is not a "
             "schedule: read it with lrlab.schedules.parse_rule() or "
             "reduce_on_plateau.parse(), and train with it through "
             "lrlab.train.run(task, schedule=...) or lrlab.torch.plateau()"
         )
-    if kind not in classes:
-        raise ScheduleError(f"Unknown schedule kind {shown(kind)}{where}. Known kinds: {_known()}")
-    cls = classes[kind]
-    fields = [f for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
-    names = [f.name for f in fields]
-    if len(args) > len(fields):
+    return ScheduleError(f"Unknown schedule kind {shown(kind)}{where}. Known kinds: {known()}")
+
+
+def _kind(kind: str, where: str, accept: type | None) -> type:
+    """The registered class of ``kind``, if it is what the caller accepts
+    (``None``: a schedule or a rule; a rule is never a schedule's argument)."""
+    cls = kinds().get(kind)
+    if cls is None or (accept is not None and not issubclass(cls, accept)):
+        raise _expected(kind, where)
+    return cls
+
+
+def _tree(text: Any, noun: str, example: str) -> ast.AST:
+    """The syntax tree of ``text``, or the error that says why there is none."""
+    if not isinstance(text, str):
         raise ScheduleError(
-            f"{kind}() takes at most {len(fields)} arguments ({', '.join(names)}), "
-            f"got {len(args)}{where}"
+            f"A {noun} spec must be text such as {example!r}. Received: {shown(text)}"
         )
-    bound = dict(zip(names, args))
-    for name, value in kwargs.items():
-        if name not in names:
-            raise ScheduleError(
-                f"Unknown argument `{name if isinstance(name, str) else shown(name)}` of "
-                f"{kind}(){where}. Allowed: {', '.join(names)}"
-            )
-        if name in bound:
-            raise ScheduleError(f"Argument `{name}` of {kind}() given twice{where}")
-        bound[name] = value
-    missing = [
-        f.name
-        for f in fields
-        if f.name not in bound
-        and f.default is dataclasses.MISSING
-        and f.default_factory is dataclasses.MISSING
-    ]
-    if missing:
+    if len(text) > MAX_TEXT:
         raise ScheduleError(
-            f"Missing argument `{missing[0]}` of {kind}(){where}. "
-            f"{kind}() takes: {', '.join(names)}"
+            f"{noun.capitalize()} text is too long ({len(text)} characters, at most {MAX_TEXT})"
         )
+    if not text.strip():
+        raise ScheduleError(f"{noun.capitalize()} text is empty. Example: {example!r}")
+    check_text(text, f"{noun.capitalize()} text")
     try:
-        return cls(**bound)
-    except ScheduleError as exc:
-        raise ScheduleError(f"{exc}{where}") from None
+        return ast_parse(text.strip()).body
+    except (RecursionError, MemoryError):
+        # CPython's parser gives up on deep nesting (e.g. thousands of unary
+        # minus signs or chained `*`) with these instead of a SyntaxError.
+        raise ScheduleError(
+            f"{noun.capitalize()} text nests too deeply to read ({len(text)} characters); "
+            f"at most {MAX_DEPTH} levels are allowed"
+        ) from None
+    except (SyntaxError, ValueError) as exc:  # ValueError: a NUL character (Python < 3.12)
+        if not isinstance(exc, SyntaxError):
+            exc = SyntaxError(str(exc))
+        col = (exc.offset or 1) if exc.lineno in (None, 1) else None
+        at = f" at column {col}" if col is not None else ""
+        raise ScheduleError(
+            f"Malformed {noun} text {text.strip()!r}{at}: {exc.msg}. "
+            f"Expected a form like {example!r}"
+        ) from None
+
+
+def read(text: Any, accept: type | None, noun: str = "schedule", example: str = EXAMPLE) -> Any:
+    """The kind ``text`` spells, built: a schedule (``accept=Schedule``), one rule
+    (``accept=reduce_on_plateau``) or either (``None``).  ``noun`` and ``example``
+    word the errors."""
+    if accept is not None and isinstance(text, accept):
+        return text
+    if accept is None and isinstance(text, tuple(kinds().values())):
+        return text
+    node = _tree(text, noun, example)
+    reader = _Reader(text.strip())
+    if accept is None or issubclass(accept, Schedule):
+        if accept is None and isinstance(node, ast.Call):
+            return reader.call(node, 0, None)
+        return reader.schedule(node, 0)
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == accept.kind  # type: ignore[attr-defined]
+    ):
+        raise ScheduleError(
+            f"Malformed {noun} text {text.strip()!r}: not a {noun} rule. "
+            f"Expected a form like {example!r}"
+        )
+    return reader.call(node, 0, accept)
 
 
 def parse(text: str | Schedule) -> Schedule:
@@ -96,43 +144,27 @@ def parse(text: str | Schedule) -> Schedule:
     ...
     lrlab.errors.ScheduleError: Argument `every` of step() must be a positive integer. ...
     """
-    if isinstance(text, Schedule):
-        return text
-    if not isinstance(text, str):
-        raise ScheduleError(
-            f"A schedule spec must be text such as 'step(0.1, 0.5, 10)'. Received: {shown(text)}"
-        )
-    if len(text) > MAX_TEXT:
-        raise ScheduleError(
-            f"Schedule text is too long ({len(text)} characters, at most {MAX_TEXT})"
-        )
-    if not text.strip():
-        raise ScheduleError("Schedule text is empty. Example: 'step(0.1, 0.5, 10)'")
-    check_text(text, "Schedule text")
-    try:
-        tree = ast_parse(text.strip())
-    except (RecursionError, MemoryError):
-        # CPython's parser gives up on deep nesting (e.g. thousands of unary
-        # minus signs or chained `*`) with these instead of a SyntaxError.
-        raise ScheduleError(
-            f"Schedule text nests too deeply to read ({len(text)} characters); "
-            f"at most {MAX_DEPTH} levels are allowed"
-        ) from None
-    except (SyntaxError, ValueError) as exc:  # ValueError: a NUL character (Python < 3.12)
-        if not isinstance(exc, SyntaxError):
-            exc = SyntaxError(str(exc))
-        col = (exc.offset or 1) if exc.lineno in (None, 1) else None
-        at = f" at column {col}" if col is not None else ""
-        raise ScheduleError(
-            f"Malformed schedule text {text.strip()!r}{at}: {exc.msg}. "
-            "Expected a form like 'step(0.1, 0.5, 10)'"
-        ) from None
-    return _Reader(text.strip()).schedule(tree.body, 0)
+    return cast(Schedule, read(text, Schedule))
+
+
+def parse_rule(text: Any) -> Any:
+    """A schedule or a :class:`reduce_on_plateau` rule from its text (or the object itself).
+
+    >>> parse_rule("cosine(0.1, 100)")
+    cosine(lr=0.1, steps=100, min_lr=0.0)
+    >>> parse_rule("reduce_on_plateau(0.1, patience=3)").patience
+    3
+    """
+    return read(text, None)
 
 
 class _Reader:
-    def __init__(self, text: str) -> None:
+    """Walks one text's syntax tree against the whitelist; ``words`` reads option
+    values, where a bare word is a string."""
+
+    def __init__(self, text: str, words: bool = False) -> None:
         self.text = text
+        self.words = words
 
     def where(self, node: ast.AST) -> str:
         return f" (in {self.text!r} at column {getattr(node, 'col_offset', 0) + 1})"
@@ -145,64 +177,148 @@ class _Reader:
         if depth > MAX_DEPTH:
             raise self.bad(node, f"Schedule nests deeper than {MAX_DEPTH} levels")
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
-            left_is_num = self._is_number(node.left)
+            left_is_num = _is_number(node.left)
             sched_node, num_node = (
                 (node.right, node.left) if left_is_num else (node.left, node.right)
             )
             inner = self.schedule(sched_node, depth + 1)
             factor = self.value(num_node, depth + 1)
-            from lrlab.schedules._combinators import scale
+            return cast(Schedule, bind(kinds()["scale"], [inner, factor], {}, self.where(node)))
+        return cast(Schedule, self.call(node, depth, Schedule))
 
-            try:
-                return scale(inner, factor)
-            except ScheduleError as exc:
-                raise ScheduleError(f"{exc}{self.where(node)}") from None
+    def call(self, node: ast.AST, depth: int, accept: type | None) -> Any:
+        """``KIND(args)``, bound to its registered class."""
         if not isinstance(node, ast.Call):
             raise self.bad(node, "Expected a schedule such as step(0.1, 0.5, 10), got")
         if not isinstance(node.func, ast.Name):
             raise self.bad(node.func, "Expected a schedule kind name")
+        kind = node.func.id
+        cls = _kind(kind, self.where(node), accept)
+        # a rule's arguments are literals; a schedule's may be schedules
+        literal = not issubclass(cls, Schedule)
         args = []
         for a in node.args:
             if isinstance(a, ast.Starred):
-                raise self.bad(a, "Unsupported syntax")
-            args.append(self.value(a, depth + 1))
+                raise self.bad(a, f"Arguments of {kind}() must be written out, not unpacked with *")
+            args.append(self.argument(kind, a, depth + 1, literal))
         kwargs: dict[str, Any] = {}
         for kw in node.keywords:
             if kw.arg is None:
-                raise self.bad(kw, "Unsupported syntax")
-            if kw.arg in kwargs:
-                raise ScheduleError(
-                    f"Argument `{kw.arg}` of {node.func.id}() given twice{self.where(kw)}"
+                raise self.bad(
+                    kw, f"Arguments of {kind}() must be written out, not unpacked with **"
                 )
-            kwargs[kw.arg] = self.value(kw.value, depth + 1)
-        return _bind(node.func.id, args, kwargs, self.where(node))
+            if kw.arg in kwargs:
+                raise ScheduleError(f"Argument `{kw.arg}` of {kind}() given twice{self.where(kw)}")
+            kwargs[kw.arg] = self.argument(kind, kw.value, depth + 1, literal)
+        return bind(cls, args, kwargs, self.where(node))
 
-    @staticmethod
-    def _is_number(node: ast.AST) -> bool:
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-            node = node.operand
-        return (
-            isinstance(node, ast.Constant)
-            and isinstance(node.value, (int, float))
-            and not isinstance(node.value, bool)
-        )
+    def argument(self, kind: str, node: ast.AST, depth: int, literal: bool) -> Any:
+        if literal and not (
+            _is_number(node)
+            or (isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool)))
+        ):
+            raise self.bad(
+                node, f"Arguments of {kind}() must be literal numbers, strings or booleans, got"
+            )
+        return self.value(node, depth)
 
     def value(self, node: ast.AST, depth: int) -> Any:
         if depth > MAX_DEPTH:
             raise self.bad(node, f"Schedule nests deeper than {MAX_DEPTH} levels")
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool)):
             return node.value
-        if self._is_number(node):
+        if _is_number(node):
             assert isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant)
             v: Any = node.operand.value
             return -v if isinstance(node.op, ast.USub) else v
         if isinstance(node, (ast.List, ast.Tuple)):
-            return [self.value(e, depth + 1) for e in node.elts]
+            items = [self.value(e, depth + 1) for e in node.elts]
+            return tuple(items) if self.words else items
+        if self.words:
+            return self.word(node)
         if isinstance(node, (ast.Call, ast.BinOp)):
             return self.schedule(node, depth + 1)
         if isinstance(node, ast.Name):
             raise self.bad(node, "Unknown name (values are numbers, strings, lists or schedules)")
         raise self.bad(node, "Unsupported syntax")
+
+    def word(self, node: ast.AST) -> Any:
+        """An option value that is not a literal: a bare word (``cnn``, ``true``,
+        ``none``, ``my-cnn``, ``a/b``) as itself."""
+        if isinstance(node, ast.Name):
+            return _WORDS.get(node.id.lower(), node.id)
+        if isinstance(node, ast.Constant) and node.value is None:
+            return None
+        segment = (ast.get_source_segment(self.text, node) or "").strip()
+        if not isinstance(node, ast.Call) and _BARE.match(segment):
+            return segment
+        raise _option_error(segment)
+
+
+def _is_number(node: ast.AST) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        node = node.operand
+    return (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, (int, float))
+        and not isinstance(node.value, bool)
+    )
+
+
+# -- option values ------------------------------------------------------------------------------
+
+
+def _option_error(text: str) -> ScheduleError:
+    return ScheduleError(
+        "Option values must be numbers, true/false, none, strings (quoted, or a bare word "
+        f"such as cnn) or [lists] of those. Received: {text.strip()!r}"
+    )
+
+
+def parse_value(text: str) -> Any:
+    """One option value, parsed without evaluating anything: a number, true/false, none,
+    a quoted string or a bare word, or a bracketed list (a tuple) of those.
+
+    >>> parse_value("cnn"), parse_value("'cnn'"), parse_value("[0.9, 0.99]")
+    ('cnn', 'cnn', (0.9, 0.99))
+    >>> parse_value("1e-3"), parse_value("true"), parse_value("my-cnn")
+    (0.001, True, 'my-cnn')
+    """
+    t = text.strip()
+    try:
+        node = ast_parse(t).body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        if _BARE.match(t):
+            return t
+        raise _option_error(text) from None
+    return _Reader(t, words=True).value(node, 0)
+
+
+def parse_options(text: str) -> dict[str, Any]:
+    """``key=value, ...`` (what goes between an optimizer's parentheses), values as
+    :func:`parse_value` reads them.
+
+    >>> parse_options("betas=[0.8, 0.99], amsgrad=true, model=cnn")
+    {'betas': (0.8, 0.99), 'amsgrad': True, 'model': 'cnn'}
+    """
+    source = f"f({text})"
+    usage = f"Options must be key=value, each key once. Received: {text.strip()!r}"
+    try:
+        call = ast_parse(source).body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        raise ScheduleError(usage) from None
+    if not isinstance(call, ast.Call) or call.args:
+        raise ScheduleError(usage)
+    reader = _Reader(source, words=True)
+    options: dict[str, Any] = {}
+    for kw in call.keywords:
+        if kw.arg is None or kw.arg in options:
+            raise ScheduleError(usage)
+        options[kw.arg] = reader.value(kw.value, 0)
+    return options
+
+
+# -- the config form ------------------------------------------------------------------------
 
 
 def from_config(config: Mapping[str, Any]) -> Schedule:
@@ -212,10 +328,30 @@ def from_config(config: Mapping[str, Any]) -> Schedule:
     >>> from_config(step(0.1, 0.5, 10).to_config()) == step(0.1, 0.5, 10)
     True
     """
-    return _from_config(config, "config", 0)
+    return cast(Schedule, read_config(config, Schedule))
 
 
-def _from_config(config: Any, path: str, depth: int) -> Schedule:
+def rule_from_config(config: Any) -> Any:
+    """A schedule or a :class:`reduce_on_plateau` rule from its config (``to_config()``).
+
+    >>> rule_from_config({"type": "reduce_on_plateau", "lr": 0.1, "patience": 3}).patience
+    3
+    >>> rule_from_config({"type": "constant", "lr": 0.1})
+    constant(lr=0.1)
+    """
+    return read_config(config, None)
+
+
+def read_config(config: Any, accept: type | None) -> Any:
+    """The kind ``config`` describes: a schedule (``accept=Schedule``), one rule or either."""
+    if accept is not None and accept is not Schedule:
+        kind: str = accept.kind  # type: ignore[attr-defined]
+        if not isinstance(config, Mapping) or config.get("type") != kind:
+            raise fail(kind, "config", config, f"a dict with 'type': {kind!r}")
+    return _from_config(config, "config", 0, accept)
+
+
+def _from_config(config: Any, path: str, depth: int, accept: type | None) -> Any:
     if depth > MAX_DEPTH:
         raise ScheduleError(f"Schedule config nests deeper than {MAX_DEPTH} levels at {path}")
     if not isinstance(config, Mapping):
@@ -225,7 +361,7 @@ def _from_config(config: Any, path: str, depth: int) -> Schedule:
         )
     if "type" not in config:
         raise ScheduleError(
-            f"A schedule config needs a 'type' key (one of {_known()}). Received at {path}: "
+            f"A schedule config needs a 'type' key (one of {known()}). Received at {path}: "
             f"{shown(dict(config))}"
         )
     kind = config["type"]
@@ -233,13 +369,14 @@ def _from_config(config: Any, path: str, depth: int) -> Schedule:
         raise ScheduleError(
             f"Schedule 'type' must be a string. Received at {path}: type={shown(kind)}"
         )
+    cls = _kind(kind, f" (at {path})", accept)
     kwargs = {}
     for key, value in config.items():
         if key == "type":
             continue
         name = key if isinstance(key, str) else shown(key)
         kwargs[key] = _config_value(value, f"{path}.{name}", depth + 1)
-    return _bind(kind, [], kwargs, f" (at {path})")
+    return bind(cls, [], kwargs, f" (at {path})")
 
 
 def _config_value(value: Any, path: str, depth: int) -> Any:
@@ -248,7 +385,7 @@ def _config_value(value: Any, path: str, depth: int) -> Any:
     ):  # lists too: a list nested 500 deep is valid JSON (and a cycle is endless)
         raise ScheduleError(f"Schedule config nests deeper than {MAX_DEPTH} levels at {path}")
     if isinstance(value, Mapping):
-        return _from_config(value, path, depth)
+        return _from_config(value, path, depth, Schedule)
     if isinstance(value, list):
         return [_config_value(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
     return value

@@ -17,26 +17,20 @@ their arguments map onto these is in ``docs/peers.md`` and tested.
 
 from __future__ import annotations
 
-import ast
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, cast
 
 import numpy as np
 
 from lrlab.errors import ScheduleError
-from lrlab.schedules._validate import (
-    ast_parse,
-    check_choice,
-    check_int,
-    check_real,
-    check_text,
-    fail,
-    shown,
-)
+from lrlab.schedules._base import register
+from lrlab.schedules._parse import read, read_config
+from lrlab.schedules._validate import check_choice, check_int, check_real
+from lrlab.schedules._xp import SCALAR
 
-__all__ = ["PlateauState", "parse_rule", "reduce_on_plateau", "rule_from_config"]
+__all__ = ["PlateauState", "reduce_on_plateau"]
 
 _KIND = "reduce_on_plateau"
 
@@ -86,6 +80,7 @@ class PlateauState(NamedTuple):
         return cls(**{n: data[n] for n in names})
 
 
+@register(_KIND)
 @dataclass(frozen=True, repr=False)
 class reduce_on_plateau:
     """Lower the rate by ``factor`` when the metric has not improved for ``patience`` evaluations.
@@ -154,8 +149,9 @@ class reduce_on_plateau:
         start = self.lr if lr is None else check_real(_KIND, "lr", lr, low=0.0)
         return PlateauState(lr=start, best=math.inf if self.mode == "min" else -math.inf)
 
-    def improves(self, value: float, best: float) -> bool:
-        """Whether ``value`` counts as an improvement on ``best`` (step 1 above)."""
+    def improves(self, value: Any, best: Any) -> Any:
+        """Whether ``value`` counts as an improvement on ``best`` (step 1 above);
+        elementwise on arrays."""
         if self.mode == "min":
             if self.threshold_mode == "rel":
                 return value < best * (1.0 - self.threshold)
@@ -164,30 +160,33 @@ class reduce_on_plateau:
             return value > best * (self.threshold + 1.0)
         return value > best + self.threshold
 
+    def step(self, xp: Any, lr: Any, best: Any, bad: Any, cooldown: Any, value: Any) -> Any:
+        """Steps 1-3 above, written once over the array namespace ``xp`` (lrlab's
+        Python-float namespace for :meth:`update`, ``jax.numpy`` for
+        :func:`lrlab.optax.plateau`): the new ``(lr, best, bad, cooldown, reduced)``."""
+        where = xp.where
+        better = self.improves(value, best)
+        cooling = cooldown > 0
+        bad = where(better | cooling, 0, bad + 1)  # a cooldown's evaluations do not count
+        trigger = bad > self.patience
+        lowered = xp.maximum(lr * self.factor, self.min_lr)
+        reduced = trigger & (lr - lowered > self.eps)
+        return (
+            where(reduced, lowered, lr),
+            where(better, value, best),
+            where(trigger, 0, bad),
+            where(trigger, self.cooldown, cooldown - cooling),
+            reduced,
+        )
+
     def update(self, state: PlateauState, metric: Any) -> PlateauState:
         """The state after one more metric (``state`` is not changed)."""
-        value = _metric(metric)
-        best, bad, cooldown, lr, reductions = (
-            state.best,
-            state.bad,
-            state.cooldown,
-            state.lr,
-            state.reductions,
+        lr, best, bad, cooldown, reduced = self.step(
+            SCALAR, state.lr, state.best, state.bad, state.cooldown, _metric(metric)
         )
-        if self.improves(value, best):
-            best, bad = value, 0
-        else:
-            bad += 1
-        if cooldown > 0:
-            cooldown -= 1
-            bad = 0
-        if bad > self.patience:
-            new_lr = max(lr * self.factor, self.min_lr)
-            if lr - new_lr > self.eps:
-                lr = new_lr
-                reductions += 1
-            cooldown, bad = self.cooldown, 0
-        return PlateauState(lr, best, bad, cooldown, state.evaluations + 1, reductions)
+        return PlateauState(
+            lr, best, bad, cooldown, state.evaluations + 1, state.reductions + reduced
+        )
 
     def run(self, metrics: Iterable[Any], state: PlateauState | None = None) -> list[PlateauState]:
         """The state after each metric, starting from ``state`` (default :meth:`init`)."""
@@ -214,23 +213,7 @@ class reduce_on_plateau:
     @classmethod
     def from_config(cls, config: Any) -> reduce_on_plateau:
         """The rule :meth:`to_config` described."""
-        if not isinstance(config, dict) or config.get("type") != _KIND:
-            raise fail(_KIND, "config", config, f"a dict with 'type': {_KIND!r}")
-        args = {k: v for k, v in config.items() if k != "type"}
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(k if isinstance(k, str) else shown(k) for k in set(args) - names)
-        if unknown:
-            raise ScheduleError(
-                f"Argument `config` of {_KIND}() has unknown keys {unknown}; "
-                f"allowed: {sorted(names)}. Received: config={shown(config)}"
-            )
-        if "lr" not in args:
-            raise ScheduleError(
-                f"Missing argument `lr` of {_KIND}() in its config. "
-                f"{_KIND}() takes: {', '.join(f.name for f in fields(cls))}. "
-                f"Received: config={shown(config)}"
-            )
-        return cls(**args)
+        return cast(reduce_on_plateau, read_config(config, cls))
 
     @classmethod
     def parse(cls, text: Any) -> reduce_on_plateau:
@@ -242,49 +225,8 @@ class reduce_on_plateau:
         >>> reduce_on_plateau.parse("reduce_on_plateau(0.1, factor=0.5, patience=2)").patience
         2
         """
-        if isinstance(text, cls):
-            return text
-        example = "Expected a form like 'reduce_on_plateau(0.1, factor=0.5, patience=5)'"
-        if not isinstance(text, str) or len(text) > _MAX_TEXT:
-            raise ScheduleError(f"A {_KIND} spec must be text. {example}. Received: {shown(text)}")
-        check_text(text, f"{_KIND} text")
-        try:
-            node = ast_parse(text.strip()).body
-        except (SyntaxError, RecursionError, MemoryError, ValueError):
-            raise ScheduleError(f"Malformed {_KIND} text {text.strip()!r}. {example}") from None
-        if not (
-            isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == _KIND
-        ):
-            raise ScheduleError(f"Malformed {_KIND} text {text.strip()!r}. {example}")
-        names = [f.name for f in fields(cls)]
-        if len(node.args) > len(names):
-            raise ScheduleError(
-                f"{_KIND}() takes at most {len(names)} arguments ({', '.join(names)}), "
-                f"got {len(node.args)} (in {text.strip()!r})"
-            )
-        bound = {n: _literal(text, a) for n, a in zip(names, node.args)}
-        for kw in node.keywords:
-            if kw.arg is None:
-                raise ScheduleError(
-                    f"Arguments of {_KIND}() must be written out, not unpacked with **. "
-                    f"Received: {text.strip()!r}"
-                )
-            if kw.arg not in names:
-                raise ScheduleError(
-                    f"Unknown argument `{kw.arg}` of {_KIND}() (in {text.strip()!r}). "
-                    f"Allowed: {', '.join(names)}"
-                )
-            if kw.arg in bound:
-                raise ScheduleError(
-                    f"Argument `{kw.arg}` of {_KIND}() given twice (in {text.strip()!r})"
-                )
-            bound[kw.arg] = _literal(text, kw.value)
-        if "lr" not in bound:
-            raise ScheduleError(
-                f"Missing argument `lr` of {_KIND}() (in {text.strip()!r}). "
-                f"{_KIND}() takes: {', '.join(names)}"
-            )
-        return cls(**bound)
+        example = "reduce_on_plateau(0.1, factor=0.5, patience=5)"
+        return cast(reduce_on_plateau, read(text, cls, _KIND, example))
 
     def with_lr(self, lr: float) -> reduce_on_plateau:
         """The same rule starting from another rate."""
@@ -296,56 +238,6 @@ class reduce_on_plateau:
 
     def __repr__(self) -> str:
         return str(self)
-
-
-_MAX_TEXT = 2_000
-
-
-def _literal(text: str, node: ast.AST) -> Any:
-    """A literal number, string or boolean of the text form (``ast.literal_eval``: no code runs)."""
-    try:
-        value = ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
-        value = None
-    if value is None or not isinstance(value, (int, float, str, bool)):
-        snippet = ast.get_source_segment(text.strip(), node) or type(node).__name__
-        raise ScheduleError(
-            f"Arguments of {_KIND}() must be literal numbers, strings or booleans. "
-            f"Received: {snippet!r} (in {text.strip()!r})"
-        )
-    return value
-
-
-def parse_rule(text: Any) -> Any:
-    """A schedule or a :class:`reduce_on_plateau` rule from its text (or the object itself).
-
-    >>> parse_rule("cosine(0.1, 100)")
-    cosine(lr=0.1, steps=100, min_lr=0.0)
-    >>> parse_rule("reduce_on_plateau(0.1, patience=3)").patience
-    3
-    """
-    if isinstance(text, reduce_on_plateau):
-        return text
-    if isinstance(text, str) and text.strip().startswith(_KIND):
-        return reduce_on_plateau.parse(text)
-    from lrlab.schedules._parse import parse
-
-    return parse(text)
-
-
-def rule_from_config(config: Any) -> Any:
-    """A schedule or a :class:`reduce_on_plateau` rule from its config (``to_config()``).
-
-    >>> rule_from_config(reduce_on_plateau(0.1, patience=3).to_config()).patience
-    3
-    >>> rule_from_config({"type": "constant", "lr": 0.1})
-    constant(lr=0.1)
-    """
-    if isinstance(config, dict) and config.get("type") == _KIND:
-        return reduce_on_plateau.from_config(config)
-    from lrlab.schedules._parse import from_config
-
-    return from_config(config)
 
 
 def _metric(value: Any) -> float:

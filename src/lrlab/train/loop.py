@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import torch
 
 from lrlab._checks import positive_int as _positive_int
+from lrlab._checks import positive_number
 from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
-from lrlab.schedules import parse_rule, reduce_on_plateau
+from lrlab.schedules import Schedule, constant, parse, parse_rule, reduce_on_plateau
 from lrlab.tasks import Task, get
+from lrlab.train._step import Driver, StepMeter
 from lrlab.train.history import History
 from lrlab.train.optimizers import DEFAULT_LR, check_name, is_schedule_free, make_optimizer
 
@@ -31,12 +35,8 @@ def resolve_schedule(
     (``max(schedule(t))``, to relative 1e-9), or a :class:`UsageError` is raised.
     With no schedule, the LR is constant at ``lr`` (or the optimizer's default).
     """
-    from lrlab.schedules import Schedule, constant, parse
-
-    if lr is not None and (
-        isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 <= lr < math.inf
-    ):
-        raise UsageError(f"Argument `lr` must be a non-negative finite number. Received: lr={lr!r}")
+    if lr is not None:
+        positive_number("lr", lr, allow_zero=True)
     sched: Schedule
     if schedule is None:
         sched = constant(float(DEFAULT_LR[optimizer] if lr is None else lr))
@@ -67,85 +67,81 @@ def resolve_schedule(
     return sched, lrs
 
 
-class _StepMeter:
-    """Measures the effective step ``||theta_{t+1} - theta_t|| / ||g_t||`` cheaply.
-
-    When all parameters share a dtype and device they are moved into one flat
-    buffer (each parameter becomes a view of it) and their gradients into
-    another, so a measurement costs a handful of tensor ops on two flat
-    vectors instead of one per parameter.  Gradients are then zeroed in place
-    rather than set to None (the same values, since the backward pass adds to
-    zeros).  If an optimizer ever rebinds a parameter's storage, the meter
-    falls back to per-parameter ``torch._foreach`` ops.
-    """
-
-    def __init__(self, params: list[torch.Tensor]) -> None:
-        self.params = params
-        self.flat: torch.Tensor | None = None
-        self.gflat: torch.Tensor | None = None
-        self.gnorm: torch.Tensor | None = None
-        first = params[0] if params else None
-        if first is not None and all(
-            p.dtype == first.dtype and p.device == first.device for p in params
-        ):
-            n = sum(p.numel() for p in params)
-            flat = torch.empty(n, dtype=first.dtype, device=first.device)
-            gflat = torch.zeros(n, dtype=first.dtype, device=first.device)
-            off = 0
-            for p in params:
-                k = p.numel()
-                flat[off : off + k].copy_(p.detach().reshape(-1))
-                p.data = flat[off : off + k].view_as(p)
-                p.grad = gflat[off : off + k].view_as(p)
-                off += k
-            self.flat, self.gflat, self.prev_flat = flat, gflat, torch.empty_like(flat)
-            self._ptrs = self._pointers()
-        else:
-            self._fallback()
-
-    def _pointers(self) -> list[tuple[int, int]]:
-        return [(p.data_ptr(), p.grad.data_ptr() if p.grad is not None else 0) for p in self.params]
-
-    def _fallback(self) -> None:
-        self.flat = self.gflat = None
-        self.prev = [p.detach().clone() for p in self.params]
-
-    def zero_grad(self, opt: torch.optim.Optimizer) -> None:
-        if self.gflat is not None:
-            self.gflat.zero_()
-        else:
-            opt.zero_grad(set_to_none=True)
-
-    def before(self) -> None:
-        """Record ``||g||`` and the parameters before ``optimizer.step()``."""
-        if self.flat is not None and self.gflat is not None:
-            self.gnorm = torch.linalg.vector_norm(self.gflat)
-            self.prev_flat.copy_(self.flat)
-        else:
-            grads = [p.grad for p in self.params if p.grad is not None]
-            self.gnorm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-            torch._foreach_copy_(self.prev, self.params)
-
-    def after(self) -> float:
-        """``||theta_before - theta_now|| / ||g||`` (NaN when ``g = 0``)."""
-        gnorm = self.gnorm
-        assert gnorm is not None
-        if self.flat is not None:
-            if self._pointers() != self._ptrs:  # storage rebound: measure per parameter
-                self._fallback()
-                return math.nan
-            dnorm = torch.linalg.vector_norm(self.prev_flat.sub_(self.flat))
-        else:
-            torch._foreach_sub_(self.prev, self.params)
-            dnorm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(self.prev)))
-        ratio = (dnorm / gnorm).item()
-        return ratio if math.isfinite(ratio) else math.nan
-
-
 def _progress(total: int, desc: str, quiet: bool) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, disable=not shows_progress(quiet), leave=False)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything one :func:`run` needs, checked when made (:meth:`of`), then never changed.
+
+    ``lrs`` are the rates of updates ``0 .. steps-1`` (a plateau rule's own ``lr`` at
+    every step: its reductions are decided while training).
+    """
+
+    task: Task
+    optimizer: str
+    schedule: Schedule
+    rule: reduce_on_plateau | None
+    lrs: tuple[float, ...]
+    steps: int
+    seed: int
+    eval_every: int
+    divergence_factor: float
+    step_size_every: int
+    options: Mapping[str, Any]  # read-only
+
+    @classmethod
+    def of(
+        cls,
+        task: Task | str,
+        optimizer: str,
+        lr: float | None,
+        schedule: Any,
+        steps: int | None,
+        seed: int,
+        eval_every: int | None,
+        divergence_factor: float,
+        step_size_every: int,
+        options: dict[str, Any],
+    ) -> RunSettings:
+        """The settings of :func:`run`'s arguments, or a :class:`UsageError` naming the first
+        bad one."""
+        if isinstance(task, str):
+            task = get(task)
+        if not isinstance(task, Task):
+            raise UsageError(
+                f"Argument `task` must be a Task or a task name. Received: task={task!r}"
+            )
+        name = check_name(optimizer)
+        steps = task.steps if steps is None else _positive_int("steps", steps)
+        every = task.eval_every if eval_every is None else _positive_int("eval_every", eval_every)
+        k_size = _positive_int("step_size_every", step_size_every)
+        if not (isinstance(divergence_factor, (int, float)) and divergence_factor > 1):
+            raise UsageError(
+                "Argument `divergence_factor` must be a number greater than 1. "
+                f"Received: divergence_factor={divergence_factor!r}"
+            )
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+            raise UsageError(f"Argument `seed` must be an integer. Received: seed={seed!r}")
+        rule = None
+        if isinstance(schedule, str):
+            schedule = parse_rule(schedule)
+        if isinstance(schedule, reduce_on_plateau):
+            rule = schedule
+            if lr is not None and lr != rule.lr:
+                raise UsageError(
+                    "Arguments `lr` and `schedule` disagree: a reduce_on_plateau rule starts at "
+                    f"its own lr. Received: lr={lr!r}, schedule={rule}"
+                )
+            schedule, lr = None, rule.lr
+        sched, lrs = resolve_schedule(name, lr, schedule, steps)
+        return cls(
+            task, name, sched, rule, tuple(lrs.tolist()), steps, int(seed), every,
+            float(divergence_factor), k_size, MappingProxyType(dict(options)),
+        )  # fmt: skip
 
 
 def run(
@@ -197,126 +193,123 @@ def run(
     Returns:
         A :class:`~lrlab.train.History`.
     """
-    if isinstance(task, str):
-        task = get(task)
-    if not isinstance(task, Task):
-        raise UsageError(f"Argument `task` must be a Task or a task name. Received: task={task!r}")
-    name = check_name(optimizer)
-    steps = task.steps if steps is None else _positive_int("steps", steps)
-    eval_every = task.eval_every if eval_every is None else _positive_int("eval_every", eval_every)
-    k_size = _positive_int("step_size_every", step_size_every)
-    if not (isinstance(divergence_factor, (int, float)) and divergence_factor > 1):
-        raise UsageError(
-            "Argument `divergence_factor` must be a number greater than 1. "
-            f"Received: divergence_factor={divergence_factor!r}"
+    s = RunSettings.of(
+        task, optimizer, lr, schedule, steps, seed, eval_every, divergence_factor,
+        step_size_every, optimizer_options,
+    )  # fmt: skip
+    rec = _Record(s)
+    bar = _progress(s.steps, f"{s.task.name}/{s.optimizer}", quiet)
+    try:
+        _train(s, rec, on_eval, bar)
+    finally:
+        bar.close()
+    return rec.history(s, time.perf_counter() - rec.start)
+
+
+class _Record:
+    """What a run has done so far: the rates, losses and step sizes per update, the
+    evaluations, and whether (and where) it stopped as diverged."""
+
+    def __init__(self, s: RunSettings) -> None:
+        self.lr = list(s.lrs)
+        self.train_loss = np.full(s.steps, np.nan)
+        self.step_size = np.full(s.steps, np.nan)
+        self.eval_steps: list[int] = []
+        self.val_loss: list[float] = []
+        self.val_metric: list[float] = []
+        self.done = 0  # updates made
+        self.diverged = False
+        self.stopped_by_train_loss = False
+        self.start = time.perf_counter()  # reset when the first update starts
+
+    def history(self, s: RunSettings, wall: float) -> History:
+        # A run stopped by its training loss keeps that loss as its last iteration.
+        n = self.done + 1 if self.stopped_by_train_loss else self.done
+        return History(
+            lr=np.asarray(self.lr[:n], dtype=np.float64),
+            train_loss=self.train_loss[:n],
+            step_size=self.step_size[:n],
+            eval_steps=np.asarray(self.eval_steps, dtype=np.int64),
+            val_loss=np.asarray(self.val_loss, dtype=np.float64),
+            val_metric=np.asarray(self.val_metric, dtype=np.float64),
+            steps=self.done,
+            wall_time=wall,
+            diverged=self.diverged,
+            meta={
+                "task": s.task.name,
+                "optimizer": s.optimizer,
+                "schedule": str(s.schedule if s.rule is None else s.rule),
+                "seed": s.seed,
+                "metric_name": s.task.metric_name,
+                "options": {k: _jsonable(v) for k, v in s.options.items()},
+            },
         )
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise UsageError(f"Argument `seed` must be an integer. Received: seed={seed!r}")
-    rule, state = None, None
-    if isinstance(schedule, str):
-        schedule = parse_rule(schedule)
-    if isinstance(schedule, reduce_on_plateau):
-        rule, state = schedule, schedule.init()
-        if lr is not None and lr != rule.lr:
-            raise UsageError(
-                "Arguments `lr` and `schedule` disagree: a reduce_on_plateau rule starts at its "
-                f"own lr. Received: lr={lr!r}, schedule={rule}"
-            )
-        schedule, lr = None, rule.lr
-    sched, lrs = resolve_schedule(name, lr, schedule, steps)
 
-    model = task.make_model(int(seed))
+
+def _train(
+    s: RunSettings, rec: _Record, on_eval: Callable[[int, float], Any] | None, bar: Any
+) -> None:
+    """Train a fresh model of ``s.task`` for ``s.steps`` updates (or until it diverges),
+    recording into ``rec``."""
+    task = s.task
+    model = task.make_model(s.seed)
     params: list[torch.Tensor] = [p for p in model.parameters() if p.requires_grad]
-    meter = _StepMeter(params)  # before the optimizer: it may move parameters into one buffer
-    opt = make_optimizer(name, params, float(lrs[0]), **optimizer_options)
-    schedule_free = is_schedule_free(name)
-    groups = opt.param_groups
-    scales = [float(g.get("lr_scale", 1.0)) for g in groups]
-    batches = task.batches(int(seed))
+    meter = StepMeter(params)  # before the optimizer: it may move parameters into one buffer
+    opt = make_optimizer(s.optimizer, params, s.lrs[0], **s.options)
+    schedule_free = is_schedule_free(s.optimizer)
     loss_fn = task.loss_fn
-
-    train_loss = np.full(steps, np.nan)
-    step_size = np.full(steps, np.nan)
-    eval_steps: list[int] = []
-    val_loss: list[float] = []
-    val_metric: list[float] = []
-    diverged = False
-    limit = math.inf
-    done = 0
-    t = -1
-    lr_list = lrs.tolist()
-
-    bar = _progress(steps, f"{task.name}/{name}", quiet)
-    start = time.perf_counter()
+    driver = Driver(
+        lambda batch: loss_fn(model(batch[0]), batch[1]), opt, factor=s.divergence_factor,
+        meter=meter,
+    )  # fmt: skip
+    batches = task.batches(s.seed)
+    lr, k_size, every, steps = rec.lr, s.step_size_every, s.eval_every, s.steps
+    state = None if s.rule is None else s.rule.init()
     model.train()
     if schedule_free:
         opt.train()  # type: ignore[attr-defined]
-    try:
-        for t in range(steps):
-            lr_t = lr_list[t]
-            for g, s in zip(groups, scales):
-                g["lr"] = lr_t * s
-            x, y = next(batches)
-            meter.zero_grad(opt)
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            value = loss.item()
-            train_loss[t] = value
-            if t == 0:
-                limit = divergence_factor * max(abs(value), 1e-12)
-            if not value <= limit:  # also catches NaN
-                diverged = True
-                break
-            measure = t % k_size == 0
-            if measure:
-                meter.before()
-            opt.step()
-            done = t + 1
-            if measure:
-                step_size[t] = meter.after()
-            if done % eval_every == 0 or done == steps:
-                if schedule_free:
-                    opt.eval()  # type: ignore[attr-defined]
-                vl, vm = task.evaluate(model, "val")
-                if schedule_free:
-                    opt.train()  # type: ignore[attr-defined]
-                eval_steps.append(done)
-                val_loss.append(vl)
-                val_metric.append(vm)
-                if not math.isfinite(vl):
-                    diverged = True
-                    break
-                if on_eval is not None:
-                    on_eval(done, vl)
-                if rule is not None and state is not None and done < steps:
-                    state = rule.update(state, vl)
-                    if state.lr != lr_list[done]:
-                        lr_list[done:] = [state.lr] * (steps - done)
-            bar.update(1)
-    finally:
-        bar.close()
-    wall = time.perf_counter() - start
-    # A run stopped by its training loss keeps that loss as its last iteration.
-    n = done + 1 if diverged and done < steps and t == done else done
-    return History(
-        lr=np.asarray(lr_list[:n], dtype=np.float64),
-        train_loss=train_loss[:n],
-        step_size=step_size[:n],
-        eval_steps=np.asarray(eval_steps, dtype=np.int64),
-        val_loss=np.asarray(val_loss, dtype=np.float64),
-        val_metric=np.asarray(val_metric, dtype=np.float64),
-        steps=done,
-        wall_time=wall,
-        diverged=diverged,
-        meta={
-            "task": task.name,
-            "optimizer": name,
-            "schedule": str(sched if rule is None else rule),
-            "seed": int(seed),
-            "metric_name": task.metric_name,
-            "options": {k: _jsonable(v) for k, v in optimizer_options.items()},
-        },
-    )
+    rec.start = time.perf_counter()
+    for t in range(steps):
+        measure = t % k_size == 0
+        rec.train_loss[t] = driver.step(next(batches), lr[t], measure=measure)
+        if driver.diverged:
+            rec.diverged = rec.stopped_by_train_loss = True
+            return
+        rec.done = done = t + 1
+        if measure:
+            rec.step_size[t] = driver.step_size
+        if done % every == 0 or done == steps:
+            vl = _evaluate(task, model, opt, schedule_free, rec)
+            if not math.isfinite(vl):
+                rec.diverged = True
+                return
+            if on_eval is not None:
+                on_eval(done, vl)
+            if s.rule is not None and state is not None and done < steps:
+                state = s.rule.update(state, vl)
+                if state.lr != lr[done]:  # a reduction: it applies from the next update on
+                    lr[done:] = [state.lr] * (steps - done)
+        bar.update(1)
+
+
+def _evaluate(
+    task: Task,
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    schedule_free: bool,
+    rec: _Record,
+) -> float:
+    """Evaluate on the validation split (a Schedule-Free optimizer in its eval mode) and
+    record it; the validation loss."""
+    if schedule_free:
+        opt.eval()  # type: ignore[attr-defined]
+    vl, vm = task.evaluate(model, "val")
+    if schedule_free:
+        opt.train()  # type: ignore[attr-defined]
+    rec.eval_steps.append(rec.done)
+    rec.val_loss.append(vl)
+    rec.val_metric.append(vm)
+    return vl
 
 
 def _jsonable(v: Any) -> Any:

@@ -33,6 +33,7 @@ from typing import Any
 
 import torch
 
+from lrlab._checks import positive_number
 from lrlab.errors import UsageError
 
 __all__ = ["DEFAULT_LR", "OPTIMIZERS", "is_schedule_free", "make_optimizer"]
@@ -130,13 +131,7 @@ def make_optimizer(
     name = check_name(name)
     if lr is None:
         lr = DEFAULT_LR[name]
-    if (
-        isinstance(lr, bool)
-        or not isinstance(lr, (int, float))
-        or not lr >= 0
-        or lr == float("inf")
-    ):
-        raise UsageError(f"Argument `lr` must be a non-negative finite number. Received: lr={lr!r}")
+    positive_number("lr", lr, allow_zero=True)
     allowed = option_names(name)
     for key in options:
         if key not in allowed:

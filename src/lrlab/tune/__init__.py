@@ -11,10 +11,7 @@ workers, and counts the training steps every trial spends.
 The package itself is callable: ``lrlab.tune(task, ...)`` is :func:`tune`.
 """
 
-import sys
-import types
-from typing import Any
-
+from lrlab._seams import callable_module
 from lrlab.tune._run import PRUNERS, SAMPLERS, TPE_STARTUP_TRIALS, tune
 from lrlab.tune.result import TrialRow, TuneResult
 from lrlab.tune.space import FAMILIES, Choice, Family, Float, Int, Space
@@ -38,11 +35,4 @@ __all__ = [
 ]
 
 
-class _CallableModule(types.ModuleType):
-    """This package, callable as :func:`tune`."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> TuneResult:
-        return tune(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+callable_module(__name__, tune)

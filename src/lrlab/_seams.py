@@ -1,0 +1,89 @@
+"""The one place lrlab touches another library's private attributes, or Python's module magic.
+
+lrlab's adapters are exact against the frameworks' own schedulers and cheap
+per step; three things need more than the frameworks' public API:
+
+* **PyTorch** -- ``lrlab.torch.ScheduleLR.step`` skips ``LRScheduler.step``'s
+  generic ``get_lr`` pass (one closed form, one pass over the groups) once the
+  first step has gone through it, but keeps its bookkeeping: ``_step_count``,
+  ``_last_lr`` (what ``get_last_lr()`` returns), and ``get_lr()``'s warning
+  outside a step, read off ``_get_lr_called_within_step``.
+* **Keras** -- an optimizer's ``learning_rate`` property evaluates a schedule,
+  so whether the rate *is* a schedule is only in ``_learning_rate``.
+* **Callable packages** -- ``lrlab.compare(...)`` and ``lrlab.tune(...)``: the
+  package module's class is swapped for a callable subclass.
+
+No framework is imported here: each function takes the framework's object.
+``tests/test_seams.py`` checks every private name against the installed
+PyTorch and Keras, so an upgrade that drops one fails there, loudly, and not
+as a silent change of behaviour.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+__all__ = [
+    "callable_module",
+    "count_step",
+    "keras_rate",
+    "restored",
+    "set_last_lr",
+    "warn_unless_in_step",
+]
+
+#: The private attributes of torch.optim.lr_scheduler.LRScheduler this module uses.
+TORCH_SCHEDULER_ATTRS = ("_step_count", "_last_lr", "_get_lr_called_within_step")
+
+
+def count_step(scheduler: Any) -> bool:
+    """Count one ``step()`` of ``scheduler`` as ``LRScheduler.step`` does, unless it is
+    the constructor's or the first one after it (``False``: nothing counted).  Those
+    take PyTorch's own ``step``, which warns when ``scheduler.step()`` comes before
+    ``optimizer.step()``; after them there is nothing to check, only to count."""
+    if scheduler._step_count <= 1:
+        return False
+    scheduler._step_count += 1
+    return True
+
+
+def restored(scheduler: Any) -> None:
+    """After ``load_state_dict``: the scheduler counts as stepped at least once, as
+    after its constructor."""
+    scheduler._step_count = max(scheduler._step_count, 1)
+
+
+def set_last_lr(scheduler: Any, lrs: list[Any]) -> None:
+    """Record the LRs just set, which ``get_last_lr()`` returns."""
+    scheduler._last_lr = lrs
+
+
+def warn_unless_in_step(scheduler: Any) -> None:
+    """PyTorch's warning when ``get_lr()`` is called outside ``step()``."""
+    if not scheduler._get_lr_called_within_step:
+        warnings.warn(
+            "To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def keras_rate(optimizer: Any) -> Any:
+    """What a Keras optimizer was given as its ``learning_rate``: a value (a variable)
+    or a ``LearningRateSchedule`` (the public property evaluates the schedule)."""
+    return optimizer._learning_rate
+
+
+def callable_module(name: str, function: Callable[..., Any]) -> None:
+    """Make the already imported module ``name`` callable as ``function``
+    (``lrlab.compare(...)`` is ``lrlab.compare.compare(...)``)."""
+
+    class _CallableModule(types.ModuleType):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            return function(*args, **kwargs)
+
+    sys.modules[name].__class__ = _CallableModule

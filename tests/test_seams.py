@@ -1,0 +1,126 @@
+"""lrlab._seams: every private attribute lrlab reads or writes exists in the installed
+PyTorch and Keras and means what lrlab assumes; if an upgrade drops one, these fail.
+lrlab's scheduler gives PyTorch's own step-order warnings, on the first step only."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import sys
+import types
+import warnings
+from typing import Any
+
+import pytest
+import torch
+
+import lrlab.torch as lt
+from lrlab import _seams
+from lrlab.schedules import step
+
+
+def _sgd() -> torch.optim.SGD:
+    return torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=1.0)
+
+
+def _messages(record: list[warnings.WarningMessage]) -> list[str]:
+    return [str(w.message) for w in record]
+
+
+def test_torch_schedulers_have_the_private_attributes_the_seam_uses() -> None:
+    opt = _sgd()
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, 0.5)
+    for name in _seams.TORCH_SCHEDULER_ATTRS:
+        assert name in vars(sched), f"torch's LRScheduler no longer sets {name}"
+    assert sched._step_count == 1  # the constructor's step
+    assert sched._last_lr is sched.get_last_lr()
+    ours = lt.scheduler(opt, "constant(0.5)")
+    assert ours._step_count == 1 and ours._last_lr is ours.get_last_lr() == [0.5]
+
+
+def test_get_lr_is_flagged_inside_step_only() -> None:
+    seen: list[bool] = []
+
+    class Probe(torch.optim.lr_scheduler.LRScheduler):
+        def get_lr(self) -> list[Any]:
+            seen.append(self._get_lr_called_within_step)
+            return [g["lr"] for g in self.optimizer.param_groups]
+
+    opt = _sgd()
+    probe = Probe(opt)
+    opt.step()
+    probe.step()
+    assert seen == [True, True] and probe._get_lr_called_within_step is False
+    ours, theirs = lt.scheduler(_sgd(), "constant(1.0)"), torch.optim.lr_scheduler.StepLR(_sgd(), 3)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        assert ours.get_lr() == [1.0]
+        theirs.get_lr()
+    assert len(record) == 2 and _messages(record)[0] == _messages(record)[1]
+    assert record[0].filename == __file__  # the warning points at the caller
+
+
+@pytest.mark.parametrize("misuse", ["scheduler first", "optimizer.step replaced"])
+def test_the_step_order_warnings_are_pytorchs_own(misuse: str) -> None:
+    out = []
+    for make in (
+        lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.5),
+        lambda o: lt.scheduler(o, step(1.0, 0.5, 1)),
+    ):
+        opt = _sgd()
+        sched = make(opt)
+        if misuse == "optimizer.step replaced":
+            opt.step = opt.step.__wrapped__.__get__(opt)  # type: ignore[attr-defined,method-assign]
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            sched.step()
+            sched.step()  # warned on the first step only
+        assert sched._step_count == 3
+        assert sched.get_last_lr() == [0.25]
+        out.append(_messages(record))
+    assert len(out[0]) == 1 and out[0] == out[1], out
+
+
+def test_the_right_order_does_not_warn_and_a_restored_scheduler_counts_as_stepped() -> None:
+    opt = _sgd()
+    sched = lt.scheduler(opt, step(1.0, 0.5, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opt.step()
+        sched.step()
+        fresh = lt.scheduler(_sgd(), step(1.0, 0.5, 1))
+        fresh._step_count = 0
+        fresh.load_state_dict(sched.state_dict())
+        assert fresh._step_count == 1 and fresh.get_last_lr() == [0.5]
+
+
+def test_keras_keeps_a_schedule_only_in_its_private_slot() -> None:
+    keras = pytest.importorskip("keras")
+    import lrlab.keras as lk
+
+    lr = lk.schedule("constant(0.1)")
+    opt = keras.optimizers.SGD(learning_rate=lr)
+    assert _seams.keras_rate(opt) is lr
+    assert not isinstance(opt.learning_rate, keras.optimizers.schedules.LearningRateSchedule)
+    plain = keras.optimizers.SGD(learning_rate=0.25)
+    assert float(_seams.keras_rate(plain)) == 0.25
+
+
+def test_callable_module_calls_the_function_and_keeps_the_module() -> None:
+    name = "lrlab_seam_probe"
+    module = types.ModuleType(name)
+    module.value = 3  # type: ignore[attr-defined]
+    sys.modules[name] = module
+    try:
+        _seams.callable_module(name, lambda x, *, y=0: x * 10 + y)
+        assert module(4, y=2) == 42  # type: ignore[operator]
+        assert module.value == 3 and isinstance(module, types.ModuleType)
+    finally:
+        del sys.modules[name]
+    import lrlab.compare
+    import lrlab.tune
+
+    assert lrlab.compare.__call__.__self__ is lrlab.compare  # type: ignore[operator]
+    assert callable(lrlab.compare) and callable(lrlab.tune)
