@@ -14,9 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lrlab.finder import AdviceRule, edge_lr, find_lr, lattice, ramp
-from lrlab.finder._core import _anchor, _Batches, _centered, _Prober
+from lrlab.finder._core import _anchor, _Batches, _Prober
 from lrlab.finder._state import Snapshot
 from lrlab.finder.advice import DEFAULT_RULE, advise, checkpoint_every, lattice_index
+from lrlab.finder.rules import centered as _centered
 from lrlab.finder.rules import ema_debiased
 
 

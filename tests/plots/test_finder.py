@@ -51,7 +51,7 @@ def test_plot_marks_each_suggestion_and_the_edge(tmp_path) -> None:  # type: ign
     # The smoothed curve is drawn as recorded, and so is the lag-free one lrlab's rule reads.
     smooth_line = next(line for line in ax.get_lines() if line.get_label().startswith("smoothed"))
     np.testing.assert_allclose(smooth_line.get_ydata(), res.smoothed[np.isfinite(res.smoothed)])
-    from lrlab.finder._core import _centered
+    from lrlab.finder.rules import centered as _centered
 
     centered = next(line for line in ax.get_lines() if line.get_label().startswith("centered"))
     half = max(1, round(len(res.losses) * 0.05))

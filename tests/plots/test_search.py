@@ -135,3 +135,49 @@ def test_search_figures_mark_pruned_and_diverged_trials_apart() -> None:
     assert lo < min(r.number for r in res.trials) and max(r.number for r in res.trials) < hi
     np.testing.assert_array_equal(marks["trial"][:, 0], [r.number for r in ok])
     assert f"{len(diverged)} diverged" in hist.get_title()
+
+
+def test_samplers_figure_draws_each_samplers_gap_to_the_best_any_found() -> None:
+    from lrlab.plots.search import best_so_far, plot_samplers
+
+    space = Space(optimizers=("sgd",), schedules=("constant",))
+    results = {
+        name: tune("breast_cancer", sampler=sampler, trials=4, pruner="none",
+                   storage="memory", space=space, steps=8, seed=1)
+        for name, sampler in (("random search", "random"), ("grid search", "grid"))
+    }  # fmt: skip
+    fig = plot_samplers(results, cv=1)
+    left, right = fig.axes
+    overall = min(r.value for res in results.values() for r in res.trials)
+    lines = {line.get_label(): line for line in left.get_lines() if line.get_label()[0] != "_"}
+    assert set(lines) == set(results)
+    floors = []
+    for name, res in results.items():
+        trials = sorted(res.trials, key=lambda r: r.number)
+        np.testing.assert_array_equal(lines[name].get_xdata(), np.cumsum([r.steps for r in trials]))
+        gap = best_so_far(trials) - overall
+        floor = float(np.min(lines[name].get_ydata()))
+        floors.append(floor)
+        np.testing.assert_allclose(lines[name].get_ydata(), np.maximum(gap, floor), rtol=1e-12)
+    # The sampler that found the overall best ends on the dotted floor, below every gap.
+    positive = [g for res in results.values() for g in best_so_far(res.trials) - overall if g > 0]
+    assert min(floors) == min(positive) / 3
+    dots = {line.get_label(): line for line in right.get_lines() if line.get_marker() == "o"}
+    for name, res in results.items():
+        assert sorted(dots[name].get_xdata()) == sorted(r.lr for r in res.trials)
+    assert left.get_yscale() == "log" and right.get_xscale() == "log"
+
+
+def test_best_so_far_ignores_unfinished_and_nan_trials() -> None:
+    from types import SimpleNamespace as Row
+
+    from lrlab.plots.search import best_so_far
+
+    rows = [
+        Row(state="COMPLETE", value=3.0),
+        Row(state="PRUNED", value=1.0),  # a pruned trial's partial value does not count
+        Row(state="COMPLETE", value=float("nan")),
+        Row(state="COMPLETE", value=2.5),
+        Row(state="FAIL", value=None),
+    ]
+    assert best_so_far(rows).tolist() == [3.0, 3.0, 3.0, 2.5, 2.5]

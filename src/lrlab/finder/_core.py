@@ -47,7 +47,7 @@ from lrlab.finder.advice import (
     lattice,
     lattice_index,
 )
-from lrlab.finder.rules import RULES, Ema, Suggestion
+from lrlab.finder.rules import RULES, Ema, Suggestion, centered, centered_half
 from lrlab.train._step import Driver
 
 __all__ = ["edge_lr", "find_lr", "ramp"]
@@ -486,8 +486,8 @@ def _anchor(lrs: np.ndarray, losses: np.ndarray) -> float | None:
     """
     if len(losses) < 3:
         return None
-    half = max(1, round(len(losses) * 0.05))
-    smooth = _centered(losses, half)
+    half = centered_half(len(losses))
+    smooth = centered(losses, half)
     finite = np.isfinite(smooth)
     if not finite.any():
         return None
@@ -498,15 +498,6 @@ def _anchor(lrs: np.ndarray, losses: np.ndarray) -> float | None:
     noise = 1.4826 * float(np.median(np.abs(resid - np.median(resid)))) / math.sqrt(2 * half + 1)
     k = max(k, int(np.flatnonzero(finite & (smooth <= smooth[k] + noise))[-1]))
     return float(lrs[k])
-
-
-def _centered(losses: np.ndarray, half: int) -> np.ndarray:
-    """Centered moving mean of ``losses`` over ``2 * half + 1`` steps (shorter at the ends)."""
-    x = np.where(np.isfinite(losses), losses, np.inf)
-    out = np.empty(len(x))
-    for i in range(len(x)):
-        out[i] = float(np.mean(x[max(0, i - half) : i + half + 1]))
-    return out
 
 
 def _val_loss(

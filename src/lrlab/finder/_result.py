@@ -9,7 +9,7 @@ import numpy as np
 
 from lrlab import _json
 from lrlab.finder.advice import Advice
-from lrlab.finder.rules import Suggestion
+from lrlab.finder.rules import Suggestion, centered, centered_half
 
 __all__ = ["FinderResult"]
 
@@ -93,6 +93,11 @@ class FinderResult:
             lines.append(f"why: {a.reason}")
         lines.append(f"steps spent: {self.steps}")
         return "\n".join(lines)
+
+    @property
+    def centered(self) -> np.ndarray:
+        """The centered moving mean of :attr:`losses` that lrlab's rule reads (no lag)."""
+        return centered(self.losses, centered_half(len(self.losses)))
 
     def plot(self, ax: Any = None) -> Any:
         """Draw the loss against the rate with every suggestion marked; returns the Figure."""

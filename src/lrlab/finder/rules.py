@@ -39,6 +39,8 @@ __all__ = [
     "RULES",
     "Ema",
     "Suggestion",
+    "centered",
+    "centered_half",
     "ema_debiased",
     "ema_plain",
     "fastai_minimum",
@@ -257,3 +259,23 @@ RULES: dict[str, Callable[[np.ndarray, np.ndarray], Suggestion | None]] = {
     "lightning_steepest": lightning_steepest,
     "torch_lr_finder_steepest": torch_lr_finder_steepest,
 }
+
+
+def centered_half(n: int) -> int:
+    """Half-width of the centered mean lrlab's rule reads over a sweep of ``n`` steps:
+    a twentieth of it each side, so the window spans a tenth."""
+    return max(1, round(n * 0.05))
+
+
+def centered(losses: np.ndarray, half: int) -> np.ndarray:
+    """Centered moving mean of ``losses`` over ``2 * half + 1`` steps (shorter at the ends);
+    a non-finite loss makes every window that holds it ``inf``.
+
+    >>> centered(np.array([1.0, 2.0, 3.0, 4.0]), 1).tolist()
+    [1.5, 2.0, 3.0, 3.5]
+    """
+    x = np.where(np.isfinite(losses), losses, np.inf)
+    out = np.empty(len(x))
+    for i in range(len(x)):
+        out[i] = float(np.mean(x[max(0, i - half) : i + half + 1]))
+    return out

@@ -77,8 +77,6 @@ def plot_finder(result: FinderResult, ax: Any = None) -> Figure:
     """
     from matplotlib.transforms import blended_transform_factory
 
-    from lrlab.finder._core import _centered
-
     if ax is None:
         fig = Figure(figsize=(8.5, 5.6), layout="constrained")
         ax = fig.add_subplot(1, 1, 1)
@@ -89,7 +87,7 @@ def plot_finder(result: FinderResult, ax: Any = None) -> Figure:
     curves = ax.plot(
         lrs[ok], raw[ok], color="0.65", lw=1, marker=".", ms=3, label="loss of each batch"
     )
-    centered = _centered(raw, max(1, round(len(raw) * 0.05)))
+    centered = result.centered
     ok = np.isfinite(centered)
     curves += ax.plot(
         lrs[ok], centered[ok], color="tab:blue", lw=2,

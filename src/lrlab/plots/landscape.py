@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from lrlab.errors import UsageError
-from lrlab.landscape import LandscapeResult, Surface
+
+if TYPE_CHECKING:
+    from lrlab.landscape import LandscapeResult, Surface
 
 __all__ = ["contour", "plot_trajectories"]
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
     from lrlab.tune import TrialRow, TuneResult
 
-__all__ = ["plot_history", "plot_lr_search"]
+__all__ = ["best_so_far", "plot_history", "plot_lr_search", "plot_samplers"]
 
 _MARKERS = {"COMPLETE": "o", "PRUNED": "x"}
 
@@ -138,28 +140,18 @@ def plot_history(result: TuneResult, ax: Any = None) -> Figure:
     """
     fig, ax = _axes(ax)
     rows = sorted(result.trials, key=lambda r: r.number)
-    xs, ys, best_x, best_y = [], [], [], []
-    best = math.inf
-    for r in rows:
-        v = r.value
-        if r.state != "COMPLETE" or v is None or not math.isfinite(v):
-            continue
-        xs.append(r.number)
-        ys.append(v)
-        best = min(best, v)
-        best_x.append(r.number)
-        best_y.append(best)
+    values = [_value(r) for r in rows]
+    shown = [i for i, v in enumerate(values) if math.isfinite(v)]
+    xs = [rows[i].number for i in shown]
+    ys = [values[i] for i in shown]
     ax.scatter(xs, ys, s=18, color="tab:blue", label="trial")
-    if best_x:
-        ax.step(best_x, best_y, where="post", color="tab:red", label="best so far")
+    if xs:
+        best = best_so_far(rows)[shown]
+        ax.step(xs, best, where="post", color="tab:red", label="best so far")
     pruned = [r.number for r in rows if r.state == "PRUNED"]
     for n in pruned:
         ax.axvline(n, color="0.85", lw=0.8, zorder=0)
-    diverged = [
-        r.number
-        for r in rows
-        if r.state == "COMPLETE" and r.value is not None and not math.isfinite(r.value)
-    ]
+    diverged = [r.number for r, v in zip(rows, values) if abs(v) == math.inf]
     if diverged:  # no value to plot: above every value, as in plot_lr_search
         top = max(ys) * 1.5 if ys else 1.0
         ax.scatter(
@@ -172,4 +164,86 @@ def plot_history(result: TuneResult, ax: Any = None) -> Figure:
     said = f"{len(pruned)} pruned, grey" + (f"; {len(diverged)} diverged, ▲" if diverged else "")
     ax.set_title(f"{result.study}: search history ({said})")
     ax.legend(fontsize=7)
+    return fig
+
+
+def _value(r: TrialRow) -> float:
+    """A completed trial's value (``±inf``: it diverged); ``nan`` for any other trial
+    (Optuna never completes a trial with a NaN value)."""
+    return float(r.value) if r.state == "COMPLETE" and r.value is not None else math.nan
+
+
+def best_so_far(trials: Sequence[TrialRow]) -> np.ndarray:
+    """The lowest value of the completed trials up to each trial (in the given order);
+    ``inf`` until a trial completes with a finite value.
+
+    >>> from types import SimpleNamespace as Row
+    >>> best_so_far([Row(state="PRUNED", value=None), Row(state="COMPLETE", value=2.0),
+    ...              Row(state="COMPLETE", value=3.0)]).tolist()
+    [inf, 2.0, 2.0]
+    """
+    vals = np.array([_value(r) for r in trials], dtype=float)
+    return np.minimum.accumulate(np.where(np.isnan(vals), np.inf, vals))
+
+
+def plot_samplers(results: Mapping[str, TuneResult], cv: int) -> Figure:
+    """The same space searched by several samplers (label -> result), side by side.
+
+    Left: how far each sampler's best value so far is above the best any of them
+    found, against the training steps spent (log scale; a dotted floor stands for
+    a gap of 0).  Right: each trial's value against its rate (dots: completed;
+    crosses: pruned, at the mean of the folds they ran), framed on the good region.
+    """
+    fig = Figure(figsize=(11.0, 4.4), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2)
+    every = [_value(r) for res in results.values() for r in res.trials]
+    overall = min((v for v in every if not math.isnan(v)), default=math.nan)
+    finite_vals: list[float] = []
+    curves = []
+    for label, res in results.items():
+        trials = sorted(res.trials, key=lambda r: r.number)
+        spent = np.cumsum([r.steps for r in trials])
+        best = best_so_far(trials)
+        ok = np.isfinite(best)
+        curves.append((label, spent[ok], best[ok] - overall))
+        done = [(r.lr, _value(r)) for r in trials if not math.isnan(_value(r))]
+        cut = [(r.lr, float(np.mean(r.run_losses))) for r in trials
+               if r.state == "PRUNED" and r.run_losses]  # fmt: skip
+        (dot,) = ax2.plot([x for x, _ in done], [y for _, y in done], "o", ms=5, label=label)
+        ax2.plot(
+            [x for x, _ in cut],
+            [y for _, y in cut],
+            "x",
+            ms=5,
+            color=dot.get_color(),
+            alpha=0.6,
+        )
+        finite_vals.extend(y for _, y in done if math.isfinite(y))
+    # The gap to the best any sampler found, on a log scale: the curves end within a
+    # percent of each other, which a loss axis cannot show.  A gap of 0 (this sampler
+    # found the overall best) sits on a floor line below the smallest gap.
+    gaps = [g for _, _, c in curves for g in c if np.isfinite(g) and g > 0]
+    floor = min(gaps) / 3 if gaps else (abs(overall) or 1.0) * 1e-4
+    for (label, x, gap), marker in zip(curves, ("o", "s", "^", "D", "v")):
+        ax1.step(x, np.maximum(gap, floor), where="post", marker=marker, ms=4, label=label)
+    ax1.axhline(floor, color="0.3", lw=0.8, ls=":")
+    ax1.text(
+        0.99, floor, "0: the best any sampler found ", transform=ax1.get_yaxis_transform(),
+        ha="right", va="bottom", fontsize=9, color="0.3",
+    )  # fmt: skip
+    ax1.set_yscale("log")
+    ax2.set_yscale("log")
+    if finite_vals:  # frame the good region; far-off trials would flatten it
+        ax2.set_ylim(min(finite_vals) / 1.05, min(finite_vals) * 2.5)
+    for ax in (ax1, ax2):
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=9)
+        ax.tick_params(labelsize=9)
+    ax1.set_xlabel("training steps spent")
+    ax1.set_ylabel(f"best {cv}-fold val loss so far − best overall")
+    ax2.set_xscale("log")
+    ax2.set_xlabel("peak learning rate")
+    ax2.set_ylabel(f"{cv}-fold validation loss")
+    ax1.set_title("Gap to the best found, against compute (lower is better)")
+    ax2.set_title("Every trial: dots completed, crosses pruned")
     return fig

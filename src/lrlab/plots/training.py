@@ -9,13 +9,29 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from lrlab.errors import UsageError
-from lrlab.train import History
+
+
+@runtime_checkable
+class History(Protocol):
+    """What the figures read of one training run: the fields of a
+    :class:`lrlab.train.History`, named here so that this module does not import
+    the lab (the lab's ``.figures()`` draws with it)."""
+
+    lr: np.ndarray
+    train_loss: np.ndarray
+    step_size: np.ndarray
+    eval_steps: np.ndarray
+    val_loss: np.ndarray
+    diverged: bool
+    meta: dict[str, Any]
+
 
 __all__ = [
     "plot_curves",

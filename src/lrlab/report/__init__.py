@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
@@ -41,35 +41,87 @@ class Report:
         return self.out / "index.html"
 
 
-def _section_plan() -> list[tuple[str, Callable[..., Section], float]]:
-    """(label, section, share of the run's time): the shares, measured on digits,
-    let the progress bar move at about the pace of the work."""
+_T = TypeVar("_T")
+
+
+class _Runner:
+    """Runs one section after another: names it to ``progress`` and the bar, moves
+    the bar through the section's share of the run, and records its time."""
+
+    def __init__(self, bar: Any, progress: Callable[[str], Any] | None) -> None:
+        self.bar, self.progress = bar, progress
+        self.done = self.share = 0.0
+
+    def advance(self, fraction: float) -> None:
+        """Move the bar to ``fraction`` (0..1) of the running section."""
+        if self.bar is not None:
+            self.bar.n = round(self.done + self.share * min(max(fraction, 0.0), 1.0), 1)
+            self.bar.refresh()
+
+    def __call__(self, label: str, share: float, section: Callable[[], _T]) -> _T:
+        self.share = share
+        if self.progress is not None:
+            self.progress(label)
+        if self.bar is not None:
+            self.bar.set_description(f"report: {label}")
+        self.advance(0.0)
+        started = time.perf_counter()
+        out = section()
+        sec = out[0] if isinstance(out, tuple) else out
+        assert isinstance(sec, Section)
+        sec.data["seconds"] = round(time.perf_counter() - started, 3)
+        self.done += share
+        self.advance(0.0)
+        return out
+
+
+def _run_sections(
+    task: str, seed: int, b: Budget, bar: Any, progress: Callable[[str], Any] | None
+) -> list[Section]:
+    """Every section, each given the results it builds on; in page order.
+
+    The shares (percent of the run's time, measured on digits) let the progress bar
+    move at about the pace of the work.  The range test runs before the schedule and
+    optimizer sections, which train at its suggestion; the page still shows them in order.
+    """
     from lrlab.report import _sections as s
 
-    # The range test runs before the schedule and optimizer sections, which
-    # train at its suggestion; the page still shows the sections in order.
-    return [
-        ("decay strategies", s.decay_strategies, 0.5),
-        ("decay factor", s.decay_factor, 0.5),
-        ("loss surface", s.landscape, 6.0),
-        ("range test", s.range_test, 7.0),
-        ("schedules", s.schedules_on_training, 14.0),
-        ("optimizers", s.optimizers, 28.0),
-        ("search", s.search, 44.0),
-        ("recommendation", s.recommendation, 0.0),
-    ]
+    step = _Runner(bar, progress)
+    ctx = s.Context(task_name=task, seed=seed, budget=b, quiet=True, advance=step.advance)
+    decay = step("decay strategies", 0.5, lambda: s.decay_strategies(ctx))
+    factor = step("decay factor", 0.5, lambda: s.decay_factor(ctx))
+    land = step("loss surface", 6.0, lambda: s.landscape(ctx))
+    found, finder = step("range test", 7.0, lambda: s.range_test(ctx))
+    sched, schedules = step("schedules", 14.0, lambda: s.schedules_on_training(ctx, finder))
+    opt, optimizers = step("optimizers", 28.0, lambda: s.optimizers(ctx, finder))
+    searched, best = step("search", 44.0, lambda: s.search(ctx))
+    advice = step(
+        "recommendation", 0.0,
+        lambda: s.recommendation(ctx, finder, schedules, optimizers, best),
+    )  # fmt: skip
+    return [decay, factor, land, sched, opt, found, searched, advice]
 
 
-_PAGE_ORDER = (
-    "decay",
-    "factor",
-    "landscape",
-    "schedules",
-    "optimizers",
-    "finder",
-    "search",
-    "recommendation",
-)
+def _check_arguments(out: str | Path, task: str, seed: int, force: bool) -> Path:
+    """The output folder, once every argument is known to be usable."""
+    from lrlab.tasks import get, names
+
+    if not isinstance(task, str) or task not in names():
+        raise UsageError(
+            f"Argument `task` must be one of {', '.join(names())}. Received: task={task!r}"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UsageError(f"Argument `seed` must be an integer >= 0. Received: seed={seed!r}")
+    target = Path(out)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"Argument `out` must be a folder. Received: out={str(out)!r} is a file")
+    if target.exists() and any(target.iterdir()) and not force:
+        raise UsageError(
+            f"Output folder {str(out)!r} already exists and is not empty; "
+            "pass --force (force=True) to replace it"
+        )
+    get(task)  # fail early on a task that cannot be built
+    return target
 
 
 def build_report(
@@ -89,58 +141,14 @@ def build_report(
     :class:`~lrlab.errors.UsageError`, before any work, for an unknown task or
     an existing ``out`` without ``force``.
     """
-    from lrlab.report._sections import Context
-    from lrlab.tasks import get, names
-
-    if not isinstance(task, str) or task not in names():
-        raise UsageError(
-            f"Argument `task` must be one of {', '.join(names())}. Received: task={task!r}"
-        )
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise UsageError(f"Argument `seed` must be an integer >= 0. Received: seed={seed!r}")
-    target = Path(out)
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"Argument `out` must be a folder. Received: out={str(out)!r} is a file")
-    if target.exists() and any(target.iterdir()) and not force:
-        raise UsageError(
-            f"Output folder {str(out)!r} already exists and is not empty; "
-            "pass --force (force=True) to replace it"
-        )
-    get(task)  # fail early on a task that cannot be built
-
-    b: Budget = budget(quick)
+    target = _check_arguments(out, task, seed, force)
     t0 = time.perf_counter()
-    plan = _section_plan()
     bar = _bar(quiet)
-    total = sum(w for _, _, w in plan)
-    done = 0.0
-    weight = 0.0
-
-    def advance(fraction: float) -> None:
-        """Move the bar to ``fraction`` (0..1) of the running section."""
-        if bar is not None:
-            bar.n = round(100 * (done + weight * min(max(fraction, 0.0), 1.0)) / total, 1)
-            bar.refresh()
-
-    ctx = Context(task_name=task, seed=seed, budget=b, quiet=True, advance=advance)
-    sections: dict[str, Section] = {}
     try:
-        for label, fn, weight in plan:
-            if progress is not None:
-                progress(label)
-            if bar is not None:
-                bar.set_description(f"report: {label}")
-            advance(0.0)
-            started = time.perf_counter()
-            sec = fn(ctx)
-            sec.data["seconds"] = round(time.perf_counter() - started, 3)
-            sections[sec.key] = sec
-            done += weight
-            advance(0.0)
+        ordered = _run_sections(task, seed, budget(quick), bar, progress)
     finally:
         if bar is not None:
             bar.close()
-    ordered = [sections[k] for k in _PAGE_ORDER if k in sections]
     work = time.perf_counter() - t0
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))

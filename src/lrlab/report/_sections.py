@@ -1,16 +1,23 @@
-"""The report's sections, each a function of the shared :class:`Context`.
+"""The report's sections, each a function of typed inputs.
 
-Every section runs real training through the public lrlab API and returns a
-:class:`~lrlab.report._page.Section`: prose built from the measured numbers,
-figures, tables, and the raw numbers for ``results.json``.
+Every section takes the :class:`Context` (task, seed, budget) and, when it builds
+on an earlier section, that section's typed output as an argument: the range
+test's :class:`RangeTest`, the schedules' and optimizers'
+:class:`~lrlab.compare.Comparison`, the search's :class:`SearchBest`.  Nothing is
+shared through a dict, so a missing upstream result is a call that cannot be
+made rather than a silent default.  Every section runs real training through
+the public lrlab API and returns a :class:`~lrlab.report._page.Section`: prose
+built from the measured numbers, figures, tables, and the raw numbers for
+``results.json``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -30,31 +37,30 @@ from lrlab.schedules import (
 )
 
 if TYPE_CHECKING:
-    from lrlab.compare import CompareRow
+    from lrlab.compare import CompareRow, Comparison
+    from lrlab.finder import FinderResult
+    from lrlab.tasks import Task
+    from lrlab.tune import TuneResult
 
-__all__ = ["Context", "schedule_family"]
+__all__ = ["Context", "RangeTest", "SearchBest", "schedule_family"]
 
 
 @dataclass
 class Context:
-    """What the sections share: the task, the seed, the budget, and results
-    that later sections build on (the finder's suggestion, the winners)."""
+    """What every section reads: the task, the seed and the budget."""
 
     task_name: str
     seed: int
     budget: Budget
     quiet: bool = True
-    results: dict[str, Any] = field(default_factory=dict)
     #: Called with the fraction (0..1) of the running section done: moves the progress bar.
     advance: Callable[[float], None] = field(default=lambda fraction: None)
 
-    @property
-    def task(self) -> Any:
+    @cached_property
+    def task(self) -> Task:
         from lrlab.tasks import get
 
-        if "_task" not in self.results:
-            self.results["_task"] = get(self.task_name)
-        return self.results["_task"]
+        return get(self.task_name)
 
     @property
     def steps(self) -> int:
@@ -64,6 +70,28 @@ class Context:
     @property
     def seeds(self) -> list[int]:
         return [self.seed + i for i in range(self.budget.seeds)]
+
+
+@dataclass(frozen=True)
+class RangeTest:
+    """What the range test hands on: its result, and the rate the schedules and the
+    recommendation start from (its suggestion, or 0.01 when the sweep gave none)."""
+
+    result: FinderResult
+    lr: float
+
+
+@dataclass(frozen=True)
+class SearchBest:
+    """The best configuration any sampler of the search found."""
+
+    sampler: str
+    lr: float
+    value: float
+    config: str
+    steps: int
+    steps_per_fold: int
+    cv: int
 
 
 # -- 1. the three decay strategies ---------------------------------------------
@@ -239,9 +267,35 @@ def landscape(ctx: Context) -> Section:
 # -- 6. the range test (run before 4, whose peak LR it chooses) -----------------------
 
 
-def range_test(ctx: Context) -> Section:
-    from lrlab.finder import advice_budget, find_lr_task
+class _Trained(NamedTuple):
+    """One rule's suggestion trained on every seed (mean: ``inf`` if a seed diverged)."""
+
+    rule: str
+    lr: float
+    val_losses: list[float]
+    mean: float
+    diverged: int
+
+
+def _train_suggestions(ctx: Context, res: FinderResult) -> list[_Trained]:
+    """Train each rule's suggestion for a run's length on every seed."""
     from lrlab.train import run
+
+    out = []
+    for name, sug in res.suggestions.items():
+        lr = float(sug.lr)
+        losses = [
+            run(ctx.task, "momentum", lr=lr, steps=ctx.steps, seed=s, quiet=True).final_val_loss
+            for s in ctx.seeds
+        ]
+        mean = float(np.mean(losses)) if all(np.isfinite(losses)) else math.inf
+        out.append(_Trained(name, lr, losses, mean, sum(not np.isfinite(v) for v in losses)))
+        ctx.advance(0.3 + 0.7 * len(out) / len(res.suggestions))
+    return out
+
+
+def range_test(ctx: Context) -> tuple[Section, RangeTest]:
+    from lrlab.finder import advice_budget, find_lr_task
 
     task = ctx.task
     sweep, _ = advice_budget(ctx.steps)
@@ -261,23 +315,10 @@ def range_test(ctx: Context) -> Section:
     ctx.advance(0.3)
     fig = res.plot()
     assert isinstance(fig, Figure)
-    rows: list[list[Any]] = []
-    data_rows = []
-    for name, sug in res.suggestions.items():
-        losses = []
-        for s in ctx.seeds:
-            h = run(task, "momentum", lr=float(sug.lr), steps=ctx.steps, seed=s, quiet=True)
-            losses.append(h.final_val_loss)
-        mean = float(np.mean(losses)) if all(np.isfinite(losses)) else math.inf
-        rows.append([name, float(sug.lr), mean, sum(not np.isfinite(v) for v in losses)])
-        data_rows.append({"rule": name, "lr": float(sug.lr), "val_losses": losses})
-        ctx.advance(0.3 + 0.7 * len(rows) / len(res.suggestions))
+    trained = _train_suggestions(ctx, res)
     ours = res.suggestion
     lr = float(ours.lr) if ours is not None else 0.01
-    ctx.results["finder_lr"] = lr
-    ctx.results["finder"] = res
-    best_row = min(rows, key=lambda r: float(r[2]))
-    ctx.results["finder_rows"] = rows
+    best_row = min(trained, key=lambda t: t.mean)
     beta = float(res.settings.get("beta", 0.98))
     if ours is None:
         span = "no range (the sweep was too short)"
@@ -300,8 +341,8 @@ def range_test(ctx: Context) -> Section:
             f"{ctx.steps} steps on {len(ctx.seeds)} seed(s) (the table).",
             f"lrlab's suggestion is lr = {lr:.3g}, with {span}; it spent {res.steps} "
             f"training steps in all ({res.steps / ctx.steps:.0%} of one training run).{why} The "
-            f"lowest validation loss came from the {best_row[0]!r} rule "
-            f"(lr = {best_row[1]:.3g}, loss {fmt(best_row[2])}).",
+            f"lowest validation loss came from the {best_row.rule!r} rule "
+            f"(lr = {best_row.lr:.3g}, loss {fmt(best_row.mean)}).",
         ],
         figures=[
             Figure_(
@@ -317,11 +358,14 @@ def range_test(ctx: Context) -> Section:
                 "range-test",
                 f"Each suggestion trained for {ctx.steps} steps (mean over seeds)",
                 ["rule", "lr", "final val loss", "diverged seeds"],
-                rows,
+                [[t.rule, t.lr, t.mean, t.diverged] for t in trained],
             )
         ],
-        data={"result": res.to_dict(), "trained": data_rows},
-    )
+        data={
+            "result": res.to_dict(),
+            "trained": [{"rule": t.rule, "lr": t.lr, "val_losses": t.val_losses} for t in trained],
+        },
+    ), RangeTest(result=res, lr=lr)
 
 
 # -- 4. schedules on real training ----------------------------------------------------
@@ -340,35 +384,14 @@ def schedule_family(lr: float, steps: int) -> dict[str, Schedule]:
     }
 
 
-def schedules_on_training(ctx: Context) -> Section:
-    from lrlab.compare import compare
-
-    lr = float(ctx.results.get("finder_lr", 0.05))
-    family = schedule_family(lr, ctx.steps)
-    runs: list[dict[str, Any]] = [
-        {"optimizer": "momentum", "schedule": s, "label": name} for name, s in family.items()
-    ]
-    # Driven by the validation loss rather than the step: halve the rate after two
-    # evaluations in a row without improvement.
-    plateau = reduce_on_plateau(lr, factor=0.5, patience=1)
-    runs.append({"optimizer": "momentum", "schedule": plateau, "label": "reduce-on-plateau"})
-    # 40 validation checks per run: finer curves, and enough checks for the plateau rule to act.
-    every = max(1, ctx.steps // 40)
-    cmp = compare(
-        ctx.task, runs, seeds=ctx.seeds, steps=ctx.steps, eval_every=every, quiet=ctx.quiet,
-        progress=lambda done, total: ctx.advance(done / total),
-    )  # fmt: skip
-    from lrlab.plots.training import plot_small_multiples
-
+def _schedule_verdict(cmp: Comparison, n_seeds: int) -> str:
+    """Which schedules won, and by how much against the fixed rate, in words."""
     best = cmp.best
     fixed = next(r for r in cmp.table if r.label == "fixed")
-    table = _comparison_table(cmp)
-    ctx.results["best_schedule"] = best
-    ctx.results["schedule_table"] = cmp.table
     ties = _ties(cmp.table)
     spread = (
         f"within {best.label}'s seed spread (± {fmt(best.final_val_loss_std)})"
-        if len(ctx.seeds) > 1
+        if n_seeds > 1
         else "equal to it"
     )
     if len(ties) > 1:
@@ -383,45 +406,76 @@ def schedules_on_training(ctx: Context) -> Section:
                 f" The fixed rate ended at {fmt(fixed.final_val_loss_mean)} "
                 f"({_ratio(fixed.final_val_loss_mean, best.final_val_loss_mean)})."
             )
-    elif best.label != "fixed":
-        verdict = (
+        return verdict
+    if best.label != "fixed":
+        return (
             f"The fixed rate finished at {fmt(fixed.final_val_loss_mean)}; the best decay, "
             f"{best.label}, at {fmt(best.final_val_loss_mean)} "
             f"({_ratio(fixed.final_val_loss_mean, best.final_val_loss_mean)}), outside "
             "every other schedule's reach."
         )
-    else:
-        verdict = (
-            "Here the fixed rate won, and no decay came within its seed spread: at this "
-            "budget no decay helped."
-        )
-    figs = {
-        "val_loss": plot_small_multiples(cmp.histories, what="val_loss"),
-        "loss": plot_small_multiples(cmp.histories, what="train_loss"),
-        "lr": plot_small_multiples(cmp.histories, what="lr"),
+    return (
+        "Here the fixed rate won, and no decay came within its seed spread: at this "
+        "budget no decay helped."
+    )
+
+
+def _schedule_figures(cmp: Comparison, n_seeds: int) -> dict[str, Figure]:
+    """Validation loss, training loss and rate: one panel per schedule."""
+    from lrlab.plots.training import plot_small_multiples
+
+    titles = {
+        "val_loss": f"validation loss of each schedule (grey: the others), {n_seeds} seed(s)",
+        "train_loss": (
+            f"training loss of each schedule, smoothed (grey: the others), {n_seeds} seed(s)"
+        ),
+        "lr": "the learning rate each schedule ran with",
     }
-    figs["val_loss"].suptitle(
-        f"{cmp.task}: validation loss of each schedule (grey: the others), {len(ctx.seeds)} seed(s)"
-    )
-    figs["loss"].suptitle(
-        f"{cmp.task}: training loss of each schedule, smoothed (grey: the others), "
-        f"{len(ctx.seeds)} seed(s)"
-    )
-    figs["lr"].suptitle(f"{cmp.task}: the learning rate each schedule ran with")
-    for f in figs.values():
-        f.tight_layout()
+    figs = {}
+    for what, title in titles.items():
+        fig = plot_small_multiples(cmp.histories, what=what)
+        fig.suptitle(f"{cmp.task}: {title}")
+        fig.tight_layout()
+        figs[what] = fig
+    return figs
+
+
+def _plateau_note(cmp: Comparison) -> tuple[list[int], str]:
+    """The step at which reduce-on-plateau first lowered its rate on each seed, in words."""
     hs = cmp.histories["reduce-on-plateau"]
     firsts = [int(np.argmax(h.lr < h.lr[0])) for h in hs if len(h.lr) and h.lr.min() < h.lr[0]]
     if firsts:
-        plateau_note = (
+        return firsts, (
             f"Reduce-on-plateau lowered its rate in {len(firsts)} of {len(hs)} seeds, first "
             f"at step {min(firsts)}."
         )
-    else:
-        plateau_note = (
-            "Reduce-on-plateau never lowered its rate here: the validation loss kept "
-            "improving, so it ran as the fixed rate did."
-        )
+    return firsts, (
+        "Reduce-on-plateau never lowered its rate here: the validation loss kept "
+        "improving, so it ran as the fixed rate did."
+    )
+
+
+def schedules_on_training(ctx: Context, finder: RangeTest) -> tuple[Section, Comparison]:
+    """The report's schedules, peaking at the range test's rate, trained on every seed."""
+    from lrlab.compare import compare
+
+    lr = finder.lr
+    runs: list[dict[str, Any]] = [
+        {"optimizer": "momentum", "schedule": s, "label": name}
+        for name, s in schedule_family(lr, ctx.steps).items()
+    ]
+    # Driven by the validation loss rather than the step: halve the rate after two
+    # evaluations in a row without improvement.
+    plateau = reduce_on_plateau(lr, factor=0.5, patience=1)
+    runs.append({"optimizer": "momentum", "schedule": plateau, "label": "reduce-on-plateau"})
+    # 40 validation checks per run: finer curves, and enough checks for the plateau rule to act.
+    every = max(1, ctx.steps // 40)
+    cmp = compare(
+        ctx.task, runs, seeds=ctx.seeds, steps=ctx.steps, eval_every=every, quiet=ctx.quiet,
+        progress=lambda done, total: ctx.advance(done / total),
+    )  # fmt: skip
+    figs = _schedule_figures(cmp, len(ctx.seeds))
+    firsts, plateau_note = _plateau_note(cmp)
     return Section(
         key="schedules",
         title="4. Schedules on real training",
@@ -433,9 +487,9 @@ def schedules_on_training(ctx: Context) -> Section:
             "same rate and halves it whenever the validation loss, checked every "
             f"{every} steps, has not improved for two checks in a row, so each "
             "seed can lower its rate at other steps (its thin lines in the rate figure).",
-            verdict + " " + plateau_note + " Spread over seeds is the ± column; 'steps to "
-            "target' counts the updates until the validation loss first came within 10% of the "
-            "winner's final loss.",
+            f"{_schedule_verdict(cmp, len(ctx.seeds))} {plateau_note} Spread over seeds is the "
+            "± column; 'steps to target' counts the updates until the validation loss first "
+            "came within 10% of the winner's final loss.",
         ],
         figures=[
             Figure_(
@@ -446,7 +500,7 @@ def schedules_on_training(ctx: Context) -> Section:
             ),
             Figure_(
                 "schedules-loss",
-                figs["loss"],
+                figs["train_loss"],
                 "Training loss, one panel per schedule (a moving mean over a fiftieth of the "
                 "run; band min–max over seeds), the other schedules in grey behind it.",
             ),
@@ -457,13 +511,13 @@ def schedules_on_training(ctx: Context) -> Section:
                 "one line per seed that lowered its rate at other steps).",
             ),
         ],
-        tables=[table],
+        tables=[_comparison_table(cmp)],
         data={
             "lr": lr,
             "comparison": cmp.to_dict(histories=False),
             "plateau_first_reductions": firsts,
         },
-    )
+    ), cmp
 
 
 def _join(names: list[str]) -> str:
@@ -477,7 +531,7 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}× lower" if a > b else f"{b / a:.2f}× higher"
 
 
-def _comparison_table(cmp: Any, name: str = "schedules") -> Table:
+def _comparison_table(cmp: Comparison, name: str = "schedules") -> Table:
     metric = cmp.metric_name
     rows = []
     for r in cmp.table:
@@ -522,16 +576,25 @@ OPTIMIZER_RUNS: tuple[tuple[str, str, float | None, bool], ...] = (
 )
 
 
-def optimizers(ctx: Context) -> Section:
-    """Each optimizer that needs a rate at its own range-test rate; the rest at defaults."""
-    from lrlab.compare import compare
+class _Rates(NamedTuple):
+    """The optimizers section's runs at range-test rates and at customary defaults, the
+    rates (optimizer -> lr) of both, and the steps and number of range tests it ran."""
+
+    runs: list[dict[str, Any]]
+    defaults: list[dict[str, Any]]
+    found: dict[str, float]
+    base: dict[str, float]
+    advice_steps: int
+    tested_here: int
+
+
+def _optimizer_rates(ctx: Context, finder: RangeTest) -> _Rates:
+    """A range test per optimizer that takes a rate (momentum reuses section 6's)."""
     from lrlab.finder import advice_budget, find_lr_task
     from lrlab.train import DEFAULT_LR
 
     sweep, _ = advice_budget(ctx.steps)
-    found: dict[str, float] = {}
-    if "finder_lr" in ctx.results:
-        found["momentum"] = float(ctx.results["finder_lr"])  # section 6's own range test
+    found = {"momentum": finder.lr}
     base: dict[str, float] = {}
     advice_steps = tested_here = 0
     runs, defaults = [], []
@@ -553,41 +616,51 @@ def optimizers(ctx: Context) -> Section:
             {"optimizer": name, "lr": found[name], "label": f"{label} (lr {found[name]:.3g})"}
         )
         defaults.append({"optimizer": name, "lr": base[name], "label": label})
-    cmp = compare(
-        ctx.task,
-        runs,
-        seeds=ctx.seeds,
-        steps=ctx.steps,
-        quiet=ctx.quiet,
-        progress=lambda done, total: ctx.advance(0.2 + 0.5 * done / total),
-    )
-    at_default = compare(
-        ctx.task, defaults, seeds=ctx.seeds, steps=ctx.steps, quiet=ctx.quiet,
-        progress=lambda done, total: ctx.advance(0.7 + 0.3 * done / total),
-    )  # fmt: skip
-    figs = cmp.figures()
-    blowups = _blowups(cmp)
-    if blowups["labels"]:  # the runaways' losses get a scale of their own too
-        from lrlab.plots.training import plot_curves
+    return _Rates(runs, defaults, found, base, advice_steps, tested_here)
 
-        figs["val_loss"] = plot_curves(cmp.histories, what="val_loss", apart=blowups["labels"])
-        figs["val_loss"].suptitle(f"{cmp.task}: validation loss over {len(ctx.seeds)} seed(s)")
-        figs["val_loss"].tight_layout()
-    best = cmp.best
-    ctx.results["best_optimizer"] = best
-    ctx.results["optimizer_table"] = cmp.table
-    lr_free = [r for r in cmp.table if "LR-free" in r.label]
-    free_txt = "; ".join(f"{r.label}: {fmt(r.final_val_loss_mean)}" for r in lr_free)
-    # What the range test bought each optimizer over its customary default rate.
-    plain = {d.optimizer: d.final_val_loss_mean for d in at_default.table}
+
+def _optimizer_table(
+    cmp: Comparison, plain: Mapping[str, float], base: Mapping[str, float]
+) -> Table:
+    """The comparison's table, plus each optimizer's default rate and its loss there."""
     table = _comparison_table(cmp, "optimizers")
     table.columns += ["default lr", "val loss at default lr"]
     for row, r in zip(table.rows, cmp.table):
         name = r.optimizer
         row += [base[name], plain[name]] if name in plain else ["—", "—"]
+    return table
+
+
+def optimizers(ctx: Context, finder: RangeTest) -> tuple[Section, Comparison]:
+    """Each optimizer that needs a rate at its own range-test rate; the rest at defaults."""
+    from lrlab.compare import compare
+
+    rates = _optimizer_rates(ctx, finder)
+    cmp = compare(
+        ctx.task, rates.runs, seeds=ctx.seeds, steps=ctx.steps, quiet=ctx.quiet,
+        progress=lambda done, total: ctx.advance(0.2 + 0.5 * done / total),
+    )  # fmt: skip
+    at_default = compare(
+        ctx.task, rates.defaults, seeds=ctx.seeds, steps=ctx.steps, quiet=ctx.quiet,
+        progress=lambda done, total: ctx.advance(0.7 + 0.3 * done / total),
+    )  # fmt: skip
+    figs = cmp.figures()
+    blowups = _blowups(cmp)
+    if blowups.labels:  # the runaways' losses get a scale of their own too
+        from lrlab.plots.training import plot_curves
+
+        figs["val_loss"] = plot_curves(cmp.histories, what="val_loss", apart=blowups.labels)
+        figs["val_loss"].suptitle(f"{cmp.task}: validation loss over {len(ctx.seeds)} seed(s)")
+        figs["val_loss"].tight_layout()
+    best = cmp.best
+    lr_free = [r for r in cmp.table if "LR-free" in r.label]
+    free_txt = "; ".join(f"{r.label}: {fmt(r.final_val_loss_mean)}" for r in lr_free)
+    # What the range test bought each optimizer over its customary default rate.
+    plain = {d.optimizer: d.final_val_loss_mean for d in at_default.table}
     better = sum(
         r.final_val_loss_mean < plain[r.optimizer] for r in cmp.table if r.optimizer in plain
     )
+    advice_steps, tested_here = rates.advice_steps, rates.tested_here
     return Section(
         key="optimizers",
         title="5. Optimizers that adapt the step themselves",
@@ -605,13 +678,13 @@ def optimizers(ctx: Context) -> Section:
             f"{fmt(best.final_val_loss_mean)}. Learning-rate-free at defaults — {free_txt}. "
             "The last columns train each of the others at its customary default rate instead: "
             f"its own range-test rate did better for {better} of {len(plain)}.",
-            *([blowups["text"]] if blowups["text"] else []),
+            *([blowups.text] if blowups.text else []),
         ],
         figures=[
             Figure_(
                 "optimizers-val-loss",
                 figs["val_loss"],
-                _apart("Validation loss per optimizer", figs["val_loss"], blowups["labels"]),
+                _apart("Validation loss per optimizer", figs["val_loss"], blowups.labels),
             ),
             Figure_(
                 "optimizers-step-size",
@@ -619,19 +692,19 @@ def optimizers(ctx: Context) -> Section:
                 _apart(
                     "Effective step size ‖Δθ‖/‖g‖ per optimizer (log scale)",
                     figs["step_size"],
-                    blowups["labels"],
+                    blowups.labels,
                 ),
             ),
         ],
-        tables=[table],
+        tables=[_optimizer_table(cmp, plain, rates.base)],
         data={
             "comparison": cmp.to_dict(histories=False),
             "at_default_lr": at_default.to_dict(histories=False),
-            "range_test_lr": found,
+            "range_test_lr": rates.found,
             "advice_steps": advice_steps,
-            "blowups": blowups["rows"],
+            "blowups": blowups.rows,
         },
-    )
+    ), cmp
 
 
 def _apart(caption: str, fig: Figure, labels: list[str]) -> str:
@@ -641,7 +714,15 @@ def _apart(caption: str, fig: Figure, labels: list[str]) -> str:
     return caption + "."
 
 
-def _blowups(cmp: Any) -> dict[str, Any]:
+class _Blowups(NamedTuple):
+    """The optimizers whose step ran away: their labels, numbers and a paragraph."""
+
+    labels: list[str]
+    rows: list[dict[str, Any]]
+    text: str
+
+
+def _blowups(cmp: Comparison) -> _Blowups:
     """Optimizers whose effective step ran away (more than 1000x the median level of all):
     how far, and what it did to their validation loss and metric, in words."""
     from lrlab.plots.training import _outliers, _step_sizes
@@ -652,7 +733,7 @@ def _blowups(cmp: Any) -> dict[str, Any]:
         }
     far = _outliers(means)
     if not far or len(far) == len(means):
-        return {"labels": [], "rows": [], "text": ""}
+        return _Blowups([], [], "")
     rows = {r.label: r for r in cmp.table}
     typical = float(np.median([np.nanmedian(v) for k, v in means.items() if k not in far]))
     facts, data, peaks = [], [], []
@@ -686,7 +767,7 @@ def _blowups(cmp: Any) -> dict[str, Any]:
         f"{why} Their step sizes have a panel of their own in the figure, so the others "
         "stay readable."
     )
-    return {"labels": far, "rows": data, "text": text}
+    return _Blowups(far, data, text)
 
 
 # -- 7. grid vs random vs Bayesian search --------------------------------------------------
@@ -700,21 +781,33 @@ def _schedule_name(family: str) -> str:
     return {"constant": "fixed"}.get(family, family)
 
 
-def search(ctx: Context) -> Section:
-    """The same space searched three ways, with k-fold cross-validation."""
+class _SamplerRow(NamedTuple):
+    """One sampler's line of the search table."""
+
+    label: str
+    trials: int
+    pruned: int
+    steps: int
+    best_value: float
+    best_lr: float
+    schedule: str
+
+
+def _sampler_row(label: str, res: TuneResult) -> _SamplerRow:
+    best, pruned = res.best, sum(r.state == "PRUNED" for r in res.trials)
+    if best is None or best.value is None or best.lr is None:
+        return _SamplerRow(label, len(res.trials), pruned, res.total_steps, math.inf, math.nan, "—")
+    return _SamplerRow(label, len(res.trials), pruned, res.total_steps, best.value,
+                       best.lr, _schedule_name(str(best.schedule)))  # fmt: skip
+
+
+def _run_searches(ctx: Context, space: Any, steps: int) -> dict[str, TuneResult]:
+    """The same space searched by each sampler (sampler -> result), in a temporary study."""
     import tempfile
 
-    from lrlab.tune import TPE_STARTUP_TRIALS, Space, tune
+    from lrlab.tune import tune
 
     b = ctx.budget
-    families = ("constant", "cosine")
-    space = Space(
-        lr=(1e-3, 1.0),
-        optimizers=("momentum",),
-        schedules=families,
-        grid_points=max(1, b.trials // len(families)),
-    )
-    steps = int(b.search_steps or ctx.steps)
     results = {}
     with tempfile.TemporaryDirectory(prefix="lrlab-report-search-") as tmp:
         for k, sampler in enumerate(SAMPLER_NAMES):
@@ -732,104 +825,56 @@ def search(ctx: Context) -> Section:
                 study=f"report-{sampler}",
                 quiet=True,
             )
-    fig = Figure(figsize=(11.0, 4.4), layout="constrained")
-    ax1, ax2 = fig.subplots(1, 2)
-    rows, data = [], {}
-    finite_vals: list[float] = []
-    best_overall: dict[str, Any] | None = None
-    overall = min(
-        (r.value for res in results.values() for r in res.trials
-         if r.state == "COMPLETE" and r.value is not None),
-        default=math.nan,
-    )  # fmt: skip
-    curves = []
+    return results
+
+
+def _search_best(results: Mapping[str, TuneResult], steps: int, cv: int) -> SearchBest | None:
+    """The best trial any sampler found (the first sampler's on a tie)."""
+    found: SearchBest | None = None
     for sampler, res in results.items():
-        trials = sorted(res.trials, key=lambda r: r.number)
-        spent = np.cumsum([r.steps for r in trials])
-        vals = np.array(
-            [r.value if r.state == "COMPLETE" and r.value is not None else np.inf for r in trials],
-            dtype=float,
-        )
-        best_so_far = np.minimum.accumulate(vals)
-        ok = np.isfinite(best_so_far)
-        label = SAMPLER_NAMES[sampler]
-        curves.append((label, spent[ok], best_so_far[ok] - overall))
-        done = [r for r in trials if r.state == "COMPLETE" and r.value is not None]
-        cut = [r for r in trials if r.state == "PRUNED" and r.run_losses]
-        (dot,) = ax2.plot([r.lr for r in done], [r.value for r in done], "o", ms=5, label=label)
-        ax2.plot(
-            [r.lr for r in cut],
-            [float(np.mean(r.run_losses or [])) for r in cut],
-            "x",
-            ms=5,
-            color=dot.get_color(),
-            alpha=0.6,
-        )
-        finite_vals.extend(r.value for r in done if r.value is not None)
-        pruned = sum(r.state == "PRUNED" for r in trials)
         best = res.best
-        rows.append(
-            [
-                label,
-                len(trials),
-                pruned,
-                res.total_steps,
-                best.value if best else math.inf,
-                best.lr if best else math.nan,
-                _schedule_name(str(best.schedule)) if best else "—",
-            ]
+        if best is None or best.value is None or best.lr is None:
+            continue
+        if found is not None and best.value >= found.value:
+            continue
+        found = SearchBest(
+            sampler=SAMPLER_NAMES[sampler],
+            lr=float(best.lr),
+            value=float(best.value),
+            config=(
+                f"{best.optimizer} with the {_schedule_name(str(best.schedule))} schedule "
+                f"at lr {best.lr:.3g}"
+            ),
+            steps=int(res.total_steps),
+            steps_per_fold=steps,
+            cv=cv,
         )
+    return found
+
+
+def search(ctx: Context) -> tuple[Section, SearchBest | None]:
+    """The same space searched three ways, with k-fold cross-validation."""
+    from lrlab.plots.search import plot_samplers
+    from lrlab.tune import TPE_STARTUP_TRIALS, Space
+
+    b = ctx.budget
+    families = ("constant", "cosine")
+    space = Space(
+        lr=(1e-3, 1.0),
+        optimizers=("momentum",),
+        schedules=families,
+        grid_points=max(1, b.trials // len(families)),
+    )
+    steps = int(b.search_steps or ctx.steps)
+    results = _run_searches(ctx, space, steps)
+    fig = plot_samplers({SAMPLER_NAMES[k]: res for k, res in results.items()}, b.cv)
+    rows = [_sampler_row(SAMPLER_NAMES[k], res) for k, res in results.items()]
+    data = {}
+    for sampler, res in results.items():
         study = res.to_dict()
         study.pop("storage")  # a temporary file, gone with the run
         data[sampler] = study
-        if (
-            best is not None
-            and best.value is not None
-            and best.lr is not None
-            and (best_overall is None or best.value < best_overall["value"])
-        ):
-            best_overall = {
-                "sampler": label,
-                "lr": float(best.lr),
-                "value": float(best.value),
-                "config": (
-                    f"{best.optimizer} with the {_schedule_name(str(best.schedule))} schedule "
-                    f"at lr {best.lr:.3g}"
-                ),
-                "steps": int(res.total_steps),
-                "steps_per_fold": steps,
-                "cv": b.cv,
-            }
-    finite_vals = [v for v in finite_vals if np.isfinite(v)]
-    # The gap to the best any sampler found, on a log scale: the three curves end within
-    # a percent of each other, which a loss axis cannot show.  A gap of 0 (this sampler
-    # found the overall best) sits on a floor line below the smallest gap.
-    gaps = [g for _, _, c in curves for g in c if np.isfinite(g) and g > 0]
-    floor = min(gaps) / 3 if gaps else (abs(overall) or 1.0) * 1e-4
-    for (label, x, gap), marker in zip(curves, ("o", "s", "^")):
-        ax1.step(x, np.maximum(gap, floor), where="post", marker=marker, ms=4, label=label)
-    ax1.axhline(floor, color="0.3", lw=0.8, ls=":")
-    ax1.text(
-        0.99, floor, "0: the best any sampler found ", transform=ax1.get_yaxis_transform(),
-        ha="right", va="bottom", fontsize=9, color="0.3",
-    )  # fmt: skip
-    ax1.set_yscale("log")
-    ax2.set_yscale("log")
-    if finite_vals:  # frame the good region; far-off trials would flatten it
-        ax2.set_ylim(min(finite_vals) / 1.05, min(finite_vals) * 2.5)
-    for ax in (ax1, ax2):
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=9)
-        ax.tick_params(labelsize=9)
-    ax1.set_xlabel("training steps spent")
-    ax1.set_ylabel(f"best {b.cv}-fold val loss so far − best overall")
-    ax2.set_xscale("log")
-    ax2.set_xlabel("peak learning rate")
-    ax2.set_ylabel(f"{b.cv}-fold validation loss")
-    ax1.set_title("Gap to the best found, against compute (lower is better)")
-    ax2.set_title("Every trial: dots completed, crosses pruned")
-    ctx.results["search_best"] = best_overall
-    cheapest = min(rows, key=lambda r: (r[4], r[3]))
+    cheapest = min(rows, key=lambda r: (r.best_value, r.steps))
     return Section(
         key="search",
         title="7. Grid, random and Bayesian search with cross-validation",
@@ -844,9 +889,13 @@ def search(ctx: Context) -> Section:
             f"{TPE_STARTUP_TRIALS} trials are random draws (its start-up), the very draws random "
             f"search makes with this seed; the two differ from trial {TPE_STARTUP_TRIALS + 1} "
             "on, where TPE starts modelling the results so far.",
-            f"Lowest cross-validated loss: {cheapest[0]}, {fmt(cheapest[4])} at lr "
-            f"{fmt(cheapest[5])} ({cheapest[6]}), after {cheapest[3]} training steps. "
-            + "; ".join(f"{r[0]}: {fmt(r[4])} in {r[3]} steps ({r[2]} pruned)" for r in rows)
+            f"Lowest cross-validated loss: {cheapest.label}, {fmt(cheapest.best_value)} at lr "
+            f"{fmt(cheapest.best_lr)} ({cheapest.schedule}), after {cheapest.steps} training "
+            "steps. "
+            + "; ".join(
+                f"{r.label}: {fmt(r.best_value)} in {r.steps} steps ({r.pruned} pruned)"
+                for r in rows
+            )
             + ".",
         ],
         figures=[
@@ -873,11 +922,11 @@ def search(ctx: Context) -> Section:
                     "best lr",
                     "schedule",
                 ],
-                rows,
+                [list(r) for r in rows],
             )
         ],
         data={"space": space.describe(), "steps_per_fold": steps, "studies": data},
-    )
+    ), _search_best(results, steps, b.cv)
 
 
 # -- 8. recommendation ----------------------------------------------------------------------
@@ -893,95 +942,105 @@ def _ties(table: list[CompareRow]) -> list[CompareRow]:
     return [row for row in finite if row.final_val_loss_mean <= best.final_val_loss_mean + spread]
 
 
-def recommendation(ctx: Context) -> Section:
+def _rate_advice(
+    ctx: Context, finder: RangeTest, search: SearchBest | None
+) -> tuple[list[str], list[list[Any]]]:
+    """The rate to use: the search's when there is one, the range test's otherwise."""
+    res, lr, s = finder.result, finder.lr, finder.result.suggestion
+    if s is None:
+        return [], []
+    cheap = (
+        f"the range test's lr ≈ {lr:.3g} ({s.span(' … ')}) cost {res.steps} training "
+        f"steps, {res.steps / ctx.steps:.0%} of one run"
+    )
+    if search is None:
+        return (
+            [f"Learning rate: for SGD + momentum start from lr ≈ {lr:.3g}; {cheap}."],
+            [["learning rate", f"{lr:.3g}", f"range test, {res.steps} steps"]],
+        )
+    length = (
+        "the length of the run it is for"
+        if search.steps_per_fold == ctx.steps
+        else f"{search.steps_per_fold} steps per fold"
+    )
+    inside = "inside" if s.low <= search.lr <= s.high else "outside"
+    line = (
+        f"Learning rate: use lr {search.lr:.3g} for SGD + momentum, the search's "
+        f"choice. It is the better-founded of the two: it was picked by training at "
+        f"{length} with {search.cv}-fold cross-validation, which asks the question "
+        f"directly, and it cost {search.steps} steps. By comparison, {cheap}: that "
+        "is the value to start from when a search costs too much. Here the two differ "
+        f"by {max(search.lr, lr) / min(search.lr, lr):.2g}×, and the search's choice lies "
+        f"{inside} the range test's range."
+    )
+    item = [
+        "learning rate",
+        f"{search.lr:.3g} (search)",
+        f"{search.cv}-fold search, {search.steps} steps; the range test's "
+        f"{lr:.3g} took {res.steps} steps",
+    ]
+    return [line], [item]
+
+
+def _schedule_advice(schedules: Comparison) -> tuple[str, list[Any]]:
+    """The schedule to use, or the ones tied within the winner's seed spread."""
+    sched = schedules.best
+    ties = _ties(schedules.table)
+    names = ", ".join(t.label for t in ties)
+    pm = (
+        f" ± {fmt(sched.final_val_loss_std)} over {sched.seeds} seeds"
+        if sched.seeds > 1
+        else " (one seed)"
+    )
+    if len(ties) > 1:
+        line = (
+            f"Schedule: {_join([t.label for t in ties])} are tied. "
+            f"{sched.label[0].upper()}{sched.label[1:]} reached the lowest "
+            "validation loss, "
+            f"{fmt(sched.final_val_loss_mean)}{pm}, and the others are within that "
+            "spread of it: at this budget the choice among them matters less than the "
+            "learning rate."
+        )
+    else:
+        line = (
+            f"Schedule: {sched.label} won clearly, "
+            f"{fmt(sched.final_val_loss_mean)}{pm}; every other schedule ended outside "
+            "that spread."
+        )
+    item = ["schedule", names or sched.label, f"val loss {fmt(sched.final_val_loss_mean)}"]
+    return line, item
+
+
+def _optimizer_advice(optimizers: Comparison) -> tuple[str, list[Any]]:
+    """The optimizer that did best, and those within its seed spread."""
+    opt = optimizers.best
+    others = [t.label for t in _ties(optimizers.table) if t.label != opt.label]
+    line = (
+        f"Optimizer: {opt.label} did best at its rate (validation loss "
+        f"{fmt(opt.final_val_loss_mean)})"
+        + (f"; within its seed spread: {', '.join(others)}." if others else ".")
+    )
+    return line, ["optimizer", opt.label, f"val loss {fmt(opt.final_val_loss_mean)}"]
+
+
+def recommendation(
+    ctx: Context,
+    finder: RangeTest,
+    schedules: Comparison,
+    optimizers: Comparison,
+    search: SearchBest | None,
+) -> Section:
     """What to use on this task, each claim with the number behind it."""
-    r = ctx.results
-    lr = r.get("finder_lr")
-    finder = r.get("finder")
-    sched = r.get("best_schedule")
-    opt = r.get("best_optimizer")
-    search = r.get("search_best")
-    items: list[list[Any]] = []
-    lines: list[str] = []
-    if lr is not None and finder is not None and finder.suggestion is not None:
-        s = finder.suggestion
-        cheap = (
-            f"the range test's lr ≈ {lr:.3g} ({s.span(' … ')}) cost {finder.steps} training "
-            f"steps, {finder.steps / ctx.steps:.0%} of one run"
-        )
-        if search is not None:
-            per_fold = int(search["steps_per_fold"])
-            length = (
-                "the length of the run it is for"
-                if per_fold == ctx.steps
-                else f"{per_fold} steps per fold"
-            )
-            inside = s.low <= search["lr"] <= s.high
-            lines.append(
-                f"Learning rate: use lr {search['lr']:.3g} for SGD + momentum, the search's "
-                f"choice. It is the better-founded of the two: it was picked by training at "
-                f"{length} with {search['cv']}-fold cross-validation, which asks the question "
-                f"directly, and it cost {search['steps']} steps. By comparison, {cheap}: that "
-                "is the value to start from when a search costs too much. Here the two differ "
-                f"by {max(search['lr'], lr) / min(search['lr'], lr):.2g}×"
-                + (
-                    ", and the search's choice lies inside the range test's range."
-                    if inside
-                    else ", and the search's choice lies outside the range test's range."
-                )
-            )
-            items.append(
-                [
-                    "learning rate",
-                    f"{search['lr']:.3g} (search)",
-                    f"{search['cv']}-fold search, {search['steps']} steps; the range test's "
-                    f"{lr:.3g} took {finder.steps} steps",
-                ]
-            )
-        else:
-            lines.append(f"Learning rate: for SGD + momentum start from lr ≈ {lr:.3g}; {cheap}.")
-            items.append(["learning rate", f"{lr:.3g}", f"range test, {finder.steps} steps"])
-    if sched is not None:
-        ties = _ties(r.get("schedule_table", []))
-        names = ", ".join(t.label for t in ties)
-        pm = (
-            f" ± {fmt(sched.final_val_loss_std)} over {sched.seeds} seeds"
-            if sched.seeds > 1
-            else " (one seed)"
-        )
-        if len(ties) > 1:
-            lines.append(
-                f"Schedule: {_join([t.label for t in ties])} are tied. "
-                f"{sched.label[0].upper()}{sched.label[1:]} reached the lowest "
-                "validation loss, "
-                f"{fmt(sched.final_val_loss_mean)}{pm}, and the others are within that "
-                "spread of it: at this budget the choice among them matters less than the "
-                "learning rate."
-            )
-        else:
-            lines.append(
-                f"Schedule: {sched.label} won clearly, "
-                f"{fmt(sched.final_val_loss_mean)}{pm}; every other schedule ended outside "
-                "that spread."
-            )
-        items.append(
-            ["schedule", names or sched.label, f"val loss {fmt(sched.final_val_loss_mean)}"]
-        )
-    if opt is not None:
-        ties = _ties(r.get("optimizer_table", []))
-        others = [t.label for t in ties if t.label != opt.label]
-        lines.append(
-            f"Optimizer: {opt.label} did best at its rate (validation loss "
-            f"{fmt(opt.final_val_loss_mean)})"
-            + (f"; within its seed spread: {', '.join(others)}." if others else ".")
-        )
-        items.append(["optimizer", opt.label, f"val loss {fmt(opt.final_val_loss_mean)}"])
+    lines, items = _rate_advice(ctx, finder, search)
+    for line, item in (_schedule_advice(schedules), _optimizer_advice(optimizers)):
+        lines.append(line)
+        items.append(item)
     if search is not None:
         lines.append(
-            f"Search: the best configuration, found by {search['sampler']}, was "
-            f"{search['config']} with cross-validated loss {fmt(search['value'])}."
+            f"Search: the best configuration, found by {search.sampler}, was "
+            f"{search.config} with cross-validated loss {fmt(search.value)}."
         )
-        items.append(["search best", search["config"], f"cv loss {fmt(search['value'])}"])
+        items.append(["search best", search.config, f"cv loss {fmt(search.value)}"])
     lines.append(
         "These hold for this task, this model and these budgets; re-run with `--task` or "
         "another `--seed` to see how far they carry."
