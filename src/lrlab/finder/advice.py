@@ -244,6 +244,79 @@ def _survivors(scores: dict[int, float], keep: int, gap: int, by_score: bool) ->
     return order[:keep]
 
 
+class _Race:
+    """The probes run so far: each lattice index's checkpoints, length and the steps spent."""
+
+    def __init__(self, probe: Probe) -> None:
+        self.probe = probe
+        self.curves: dict[int, Sequence[tuple[int, float]]] = {}
+        self.reached: dict[int, int] = {}
+        self.spent = 0
+
+    def run(self, j: int, length: int) -> float:
+        """Train (or continue) lattice rate ``j`` to ``length`` steps; its score there."""
+        self.curves[j] = self.probe(lattice(j), length)
+        done = self.curves[j][-1][0] if self.curves[j] else 0
+        self.spent += max(min(done, length) - self.reached.get(j, 0), 0)
+        self.reached[j] = length
+        return score(self.curves[j], length)
+
+    def held(self) -> list[int]:
+        """The rates whose probe did not blow up."""
+        return [j for j in self.curves if math.isfinite(score(self.curves[j], self.reached[j]))]
+
+
+def _race(
+    anchor_lr: float, race: _Race, budget: int, rule: AdviceRule, every: int
+) -> tuple[int, list[int]]:
+    """Steps 1-3: the candidates, stage one, the extension and stage two.
+
+    Returns the final length and the rates that reached it.
+    """
+    j_anchor = math.floor(lattice_index(anchor_lr) + 1e-9)
+    cands = [j_anchor - rule.top - rule.gap * i for i in range(max(rule.candidates, 1))]
+    n_slots = len(cands) + (1 if rule.extend else 0)
+    racing = 0 < rule.keep < len(cands)
+    stage1 = rule.stage_split * budget if racing else budget
+    length = max(int(stage1 // n_slots) // every * every, every)
+    s1: dict[int, float] = {}
+    for j in cands:
+        if race.spent + length > budget and s1:
+            break
+        s1[j] = race.run(j, length)
+    tried = sorted(s1)
+    if rule.extend and len(tried) >= 2 and race.spent + length <= budget:
+        best = min(tried, key=lambda j: (s1[j], j))
+        if best == tried[-1] and math.isfinite(s1[best]):
+            s1[best + rule.gap] = race.run(best + rule.gap, length)
+        elif best == tried[0]:
+            s1[best - rule.gap] = race.run(best - rule.gap, length)
+    if racing:
+        alive = _survivors(s1, rule.keep, rule.gap, rule.keep_by_score)
+        room = (budget - race.spent) // max(len(alive), 1)
+        length2 = length + int(room) // every * every
+        if alive and length2 > length:
+            for j in alive:
+                race.run(j, length2)
+            return length2, sorted(alive)
+    return length, sorted(s1)
+
+
+def _measured_alpha(
+    race: _Race, length: int, every: int, j_long: float, flat_tol: float
+) -> float | None:
+    """The horizon exponent the probes show: the pick at a quarter of ``length`` against
+    the pick ``j_long`` at ``length`` (``None`` when fewer than two runs got there or flat)."""
+    short = max(length // 4 // every * every, every)
+    if short >= length:
+        return None
+    at_short = {j: score(c, short) for j, c in race.curves.items() if race.reached[j] >= short}
+    if len(at_short) < 2:
+        return None
+    j_short, flat = _best_index(list(at_short), list(at_short.values()), flat_tol)
+    return None if flat else 0.3 * (j_short - j_long) / math.log10(length / short)
+
+
 def advise(
     anchor_lr: float,
     probe: Probe,
@@ -261,62 +334,19 @@ def advise(
     if rule is None:
         rule = default_rule(budget / max(horizon, 1))
     every = checkpoint_every(horizon)
-    flags: list[str] = []
-    if n_val is not None and n_val < 50:
-        flags.append("tiny_validation")
-    j_anchor = math.floor(lattice_index(anchor_lr) + 1e-9)
-    cands = [j_anchor - rule.top - rule.gap * i for i in range(max(rule.candidates, 1))]
-    n_slots = len(cands) + (1 if rule.extend else 0)
-    racing = 0 < rule.keep < len(cands)
-    stage1 = rule.stage_split * budget if racing else budget
-    length1 = max(int(stage1 // n_slots) // every * every, every)
-    curves: dict[int, Sequence[tuple[int, float]]] = {}
-    reached: dict[int, int] = {}
-    spent = 0
-
-    def run(j: int, length: int) -> None:
-        nonlocal spent
-        curves[j] = probe(lattice(j), length)
-        done = curves[j][-1][0] if curves[j] else 0
-        spent += max(min(done, length) - reached.get(j, 0), 0)
-        reached[j] = length
-
-    for j in cands:
-        if spent + length1 > budget and curves:
-            break
-        run(j, length1)
-    tried = sorted(curves)
-    s1 = {j: score(curves[j], length1) for j in tried}
-    if rule.extend and len(tried) >= 2 and spent + length1 <= budget:
-        best = min(tried, key=lambda j: (s1[j], j))
-        if best == tried[-1] and math.isfinite(s1[best]):
-            extra = best + rule.gap
-        elif best == tried[0]:
-            extra = best - rule.gap
-        else:
-            extra = None
-        if extra is not None:
-            run(extra, length1)
-            s1[extra] = score(curves[extra], length1)
-    length = length1
-    survivors = sorted(s1)
-    if racing:
-        alive = _survivors(s1, rule.keep, rule.gap, rule.keep_by_score)
-        room = (budget - spent) // max(len(alive), 1)
-        length2 = length1 + int(room) // every * every
-        if alive and length2 > length1:
-            for j in alive:
-                run(j, length2)
-            length, survivors = length2, sorted(alive)
+    flags = ["tiny_validation"] if n_val is not None and n_val < 50 else []
+    race = _Race(probe)
+    length, survivors = _race(anchor_lr, race, budget, rule, every)
+    curves = race.curves
     final = {j: score(curves[j], length) for j in survivors}
     finite = [j for j in final if math.isfinite(final[j])]
-    probes = [(lattice(j), reached[j], score(curves[j], reached[j])) for j in sorted(curves)]
+    probes = [(lattice(j), n, score(curves[j], n)) for j, n in sorted(race.reached.items())]
     if not finite:
         flags.append("all_blew_up")
         j_low = min(curves) - rule.gap
         lr = lattice(j_low)
         return Advice(
-            lr, lattice(j_low - rule.range_steps), lr, lr, 1.0, 0.0, None, length, spent,
+            lr, lattice(j_low - rule.range_steps), lr, lr, 1.0, 0.0, None, length, race.spent,
             probes, flags,
             f"every probe blew up; {lr:.3g}, one step below the smallest probe",
         )  # fmt: skip
@@ -324,7 +354,6 @@ def advise(
     if min(vals) == 0.0:
         flags.append("zero_loss")
     j_long, flat = _best_index(list(final), list(final.values()), rule.flat_tol, rule.flat_pick)
-    held = [j for j in curves if math.isfinite(score(curves[j], reached[j]))]
     stalled = (
         flat
         and min(vals) > 0.0
@@ -334,18 +363,12 @@ def advise(
         # No probe learned anything: their scores say nothing about the rates.  The
         # sweep's anchor is the best evidence left: the largest candidate that held.
         flags.append("no_progress")
-        j_long, flat = float(max(held)), False
+        j_long, flat = float(max(race.held())), False
     elif flat:
         flags.append("flat")
-    # The pick at a quarter of the final length, from every run that got there.
-    short = max(length // 4 // every * every, every)
-    alpha_measured: float | None = None
-    if short < length and not flat and not stalled:
-        at_short = {j: score(curves[j], short) for j in curves if reached[j] >= short}
-        if len(at_short) >= 2:
-            j_short, flat_s = _best_index(list(at_short), list(at_short.values()), rule.flat_tol)
-            if not flat_s:
-                alpha_measured = 0.3 * (j_short - j_long) / math.log10(length / short)
+    alpha_measured = (
+        None if flat or stalled else _measured_alpha(race, length, every, j_long, rule.flat_tol)
+    )
     exact = deterministic and not rule.full_batch_horizon
     if exact or stalled:
         alpha = 0.0
@@ -354,31 +377,16 @@ def advise(
         alpha = rule.alpha_weight * a + (1 - rule.alpha_weight) * rule.alpha_prior
         alpha = float(np.clip(alpha, 0.0, rule.alpha_max))
     shift = alpha * math.log10(horizon / length) / 0.3 if horizon > length else 0.0
-    j_top = max(held if stalled else finite)  # never above a rate that blew up
+    j_top = max(race.held() if stalled else finite)  # never above a rate that blew up
     j_final = min(round(j_long - shift), j_top)
-    lr = lattice(j_final)
-    pick = lattice(j_long)
+    lr, pick = lattice(j_final), lattice(j_long)
     if stalled:
-        what = f"no probe improved: the largest that held, {pick:.3g}"
-    elif flat:
-        what = f"flat scores: the {rule.flat_pick} candidate"
+        what, how = f"no probe improved: the largest that held, {pick:.3g}", "no horizon factor"
     else:
-        what = f"best at {pick:.3g}"
-    if stalled:
-        how = "no horizon factor"
-    elif exact:
-        how = "full batch: no horizon factor"
-    elif alpha_measured is None or rule.alpha_weight == 0:
-        seen = "" if alpha_measured is None else f"; the probes measured {alpha_measured:.2f}"
-        how = f"horizon exponent {alpha:.2f} (prior{seen})"
-    else:
-        how = f"horizon exponent {alpha:.2f} (measured {alpha_measured:.2f})"
-    reason = (
-        f"{len(curves)} probes, longest {length} steps; {what}; {how}"
-        f" -> {lr:.3g} for {horizon} steps"
-    )
-    if flags:
-        reason += f" [{', '.join(flags)}]"
+        what = f"flat scores: the {rule.flat_pick} candidate" if flat else f"best at {pick:.3g}"
+        how = _how(alpha, alpha_measured, exact, rule.alpha_weight)
+    reason = f"{len(curves)} probes, longest {length} steps; {what}; {how}"
+    reason += f" -> {lr:.3g} for {horizon} steps" + (f" [{', '.join(flags)}]" if flags else "")
     return Advice(
         lr=lr,
         low=lattice(j_final - rule.range_steps),
@@ -388,8 +396,18 @@ def advise(
         alpha=alpha,
         alpha_measured=alpha_measured,
         length=length,
-        steps=spent,
+        steps=race.spent,
         probes=probes,
         flags=flags,
         reason=reason,
     )
+
+
+def _how(alpha: float, measured: float | None, exact: bool, weight: float) -> str:
+    """How the reason words the horizon factor."""
+    if exact:
+        return "full batch: no horizon factor"
+    if measured is None or weight == 0:
+        seen = "" if measured is None else f"; the probes measured {measured:.2f}"
+        return f"horizon exponent {alpha:.2f} (prior{seen})"
+    return f"horizon exponent {alpha:.2f} (measured {measured:.2f})"
