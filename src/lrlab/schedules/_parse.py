@@ -165,9 +165,10 @@ class _Reader:
     def __init__(self, text: str, words: bool = False) -> None:
         self.text = text
         self.words = words
+        self.shown = repr(text)  # once: where() runs for every call in the text
 
     def where(self, node: ast.AST) -> str:
-        return f" (in {self.text!r} at column {getattr(node, 'col_offset', 0) + 1})"
+        return f" (in {self.shown} at column {getattr(node, 'col_offset', 0) + 1})"
 
     def bad(self, node: ast.AST, what: str) -> ScheduleError:
         snippet = ast.get_source_segment(self.text, node) or type(node).__name__
