@@ -42,7 +42,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lrlab.compare import compare, parse_run
-    from lrlab.compare.comparison import _parse_value
+    from lrlab.schedules import parse_value
     from lrlab.tasks import get, names
 
     if args.task not in names():
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         key, eq, value = item.partition("=")
         if not eq or not key.strip().isidentifier():
             raise UsageError(f"Argument `--param` must be KEY=VALUE. Received: --param {item!r}")
-        params[key.strip()] = _parse_value(value)
+        params[key.strip()] = parse_value(value)  # a ScheduleError is one CLI line
     specs = [parse_run(text) for text in args.run]  # bad specs fail before any training
     out = writable(args.out, folder=True)  # and so does a place the results cannot go
     task = get(args.task, **params)

@@ -17,7 +17,7 @@ from lrlab import _json
 from lrlab._checks import int_at_least
 from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
-from lrlab.schedules import ScheduleError, parse_options, parse_rule, parse_value
+from lrlab.schedules import ScheduleError, parse_options, parse_rule
 from lrlab.tasks import Task, get
 from lrlab.train import History, check_name, run
 
@@ -47,18 +47,6 @@ class RunSpec:
 
 def _fmt(v: Any) -> str:
     return str(v).lower() if isinstance(v, bool) else repr(v) if isinstance(v, str) else str(v)
-
-
-def _parse_value(text: str) -> Any:
-    """One option value (``--param model=cnn``), read by the schedules' one parser.
-
-    >>> _parse_value("cnn"), _parse_value("[0.9, 0.99]"), _parse_value("true")
-    ('cnn', (0.9, 0.99), True)
-    """
-    try:
-        return parse_value(text)
-    except ScheduleError as e:
-        raise UsageError(str(e)) from None
 
 
 def parse_run(text: str) -> RunSpec:
