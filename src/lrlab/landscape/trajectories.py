@@ -151,17 +151,15 @@ def trajectories(
         raise UsageError(f"Argument `start` must be two finite numbers. Received: start={start!r}")
     x0 = (float(xy0[0]), float(xy0[1]))
 
-    paths, losses, diverged = [], [], []
-    for lr in lr_list:
-        path, vals, div = _path(surface, name, float(lr), steps, x0, divergence_factor, options)
-        paths.append(path)
-        losses.append(vals)
-        diverged.append(div)
+    runs = [
+        _path(surface, name, float(lr), steps, x0, divergence_factor, options) for lr in lr_list
+    ]
+    paths, losses, diverged = (list(column) for column in zip(*runs))
     return LandscapeResult(
         surface=surface,
         optimizer=name,
         lrs=[float(v) for v in lr_list],
-        steps=int(steps),
+        steps=steps,
         start=x0,
         paths=paths,
         losses=losses,

@@ -14,7 +14,7 @@ import torch
 
 from lrlab._checks import positive_int as _positive_int
 from lrlab._checks import positive_number
-from lrlab._progress import shows_progress
+from lrlab._progress import progress_bar
 from lrlab.errors import UsageError
 from lrlab.schedules import Schedule, constant, parse, parse_rule, reduce_on_plateau
 from lrlab.tasks import Task, get
@@ -65,12 +65,6 @@ def resolve_schedule(
                 f"(peak {peak!r})"
             )
     return sched, lrs
-
-
-def _progress(total: int, desc: str, quiet: bool) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, disable=not shows_progress(quiet), leave=False)
 
 
 @dataclass(frozen=True)
@@ -198,7 +192,7 @@ def run(
         step_size_every, optimizer_options,
     )  # fmt: skip
     rec = _Record(s)
-    bar = _progress(s.steps, f"{s.task.name}/{s.optimizer}", quiet)
+    bar = progress_bar(s.steps, f"{s.task.name}/{s.optimizer}", quiet)
     try:
         _train(s, rec, on_eval, bar)
     finally:
