@@ -117,10 +117,6 @@ def _as_spec(item: Any) -> RunSpec:
     )
 
 
-def _label(spec: RunSpec) -> str:
-    return spec.label or spec.describe()
-
-
 def _stats(values: list[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for one value; NaN for none)."""
     if not values:
@@ -366,9 +362,10 @@ class _Plan:
             number_in("target_loss", target_loss, lambda v: True, "a finite number")
         labels: list[str] = []
         for spec in specs:
-            label, k = _label(spec), 2
+            base = label = spec.label or spec.describe()
+            k = 2
             while label in labels:
-                label, k = f"{_label(spec)} #{k}", k + 1
+                label, k = f"{base} #{k}", k + 1
             labels.append(label)
         n_steps = task.steps if steps is None else steps
         return cls(task, specs, tuple(labels), seed_tuple, int(n_steps), eval_every)

@@ -50,11 +50,11 @@ def resolve_schedule(
             f"Received: schedule={schedule!r}"
         )
     lrs = np.asarray(sched(np.arange(steps)), dtype=np.float64).reshape(steps)
-    if not np.all(np.isfinite(lrs)) or np.any(lrs < 0):
-        bad = int(np.nonzero(~(np.isfinite(lrs) & (lrs >= 0)))[0][0])
+    bad = np.flatnonzero(~(np.isfinite(lrs) & (lrs >= 0)))
+    if len(bad):
         raise UsageError(
             "Argument `schedule` must give a finite non-negative LR at every step. "
-            f"Received: schedule={sched} with lr={lrs[bad]!r} at step {bad}"
+            f"Received: schedule={sched} with lr={lrs[bad[0]]!r} at step {bad[0]}"
         )
     if lr is not None and schedule is not None:
         peak = float(lrs.max())
