@@ -83,7 +83,7 @@ def find_lr_task(
             s,
             model,
             task.loss_fn,
-            _Iter(task, seed),
+            task.batches(seed),  # a generator: a restart continues the stream
             opt,
             val_data=(task.x_val, task.y_val),
             deterministic=int(task.batch_size) >= len(task.x_train),
@@ -91,13 +91,3 @@ def find_lr_task(
         )
     finally:
         torch.set_num_threads(threads)
-
-
-class _Iter:
-    """An iterable over ``task.batches(seed)`` (each ``iter`` continues the same stream)."""
-
-    def __init__(self, task: Any, seed: int) -> None:
-        self.stream = task.batches(seed)
-
-    def __iter__(self) -> Any:
-        return self.stream

@@ -401,12 +401,11 @@ def _text_arrays(context: int) -> tuple[np.ndarray, np.ndarray, int]:
     """15,000 windows of ``context + 1`` characters of Python's own documentation text
     (``pydoc_data.topics``, shipped with the interpreter), every 7th position of its first
     120,000 characters: ``(previous characters as ids, next character's id, vocabulary)``;
-    the 35 characters seen at least 300 times have their own ids, the rest share id 0."""
+    the 35 characters seen at least 300 times have their own ids, the rest share id 0, so
+    that every class has enough rows for a stratified cross-validation split."""
     from pydoc_data.topics import topics
 
     text = " ".join(topics[k] for k in sorted(topics))[:120_000]
-    # Characters seen fewer than 300 times share one id (0), so that every class has
-    # enough rows for a stratified cross-validation split.
     counts = Counter(text)
     common = sorted(c for c, n in counts.items() if n >= 300)
     index = {c: i + 1 for i, c in enumerate(common)}
