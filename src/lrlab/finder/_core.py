@@ -342,7 +342,9 @@ def _range_test(
     advice: Advice | None = None
     probe_steps = 0
     try:
-        losses, stop = _sweep(s, ramp_lrs, model, loss_fn, optimizer, batches, bar)
+        model.train()
+        driver = Driver(_batch_loss(model, loss_fn), optimizer)
+        losses, stop = _sweep(s, ramp_lrs, driver, batches, bar)
         lrs = ramp_lrs[: len(losses)]
         anchor = _anchor(lrs, losses)
         every = checkpoint_every(s.horizon)
@@ -396,18 +398,10 @@ def _suggestions(
 
 
 def _sweep(
-    s: _Settings,
-    lrs: np.ndarray,
-    model: torch.nn.Module,
-    loss_fn: Callable[[Any, Any], torch.Tensor],
-    optimizer: torch.optim.Optimizer,
-    batches: _Batches,
-    bar: Any,
+    s: _Settings, lrs: np.ndarray, driver: Driver, batches: _Batches, bar: Any
 ) -> tuple[np.ndarray, str]:
     """The ramp ``lrs``: one step per rate until the smoothed loss diverges;
     ``(losses, stop reason)``."""
-    model.train()
-    driver = Driver(_batch_loss(model, loss_fn), optimizer)
     ema = Ema(s.beta, s.debias)
     losses: list[float] = []
     best, stop = math.inf, "max_lr"
