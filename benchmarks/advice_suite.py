@@ -28,21 +28,16 @@ import torch
 
 from lrlab.tasks import Task
 from lrlab.tasks.base import accuracy, r2
-from lrlab.tasks.builtin import _CharLM  # the lab's `text` model, on the whole vocabulary
+from lrlab.tasks.builtin import (
+    _CharLM,  # the lab's `text` model, on the whole vocabulary
+    _rows,  # the lab's splits and standardisation, as its built-in tasks make them
+    _split,
+    _standardize,
+)
 
 __all__ = ["FAMILIES", "Case", "cases", "make"]
 
 F32 = torch.float32
-
-
-def _split(n: int, n_val: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    perm = np.random.default_rng(seed).permutation(n)
-    return perm[n_val:], perm[:n_val]
-
-
-def _std(x: np.ndarray, tr: np.ndarray) -> np.ndarray:
-    mu, sd = x[tr].mean(0), x[tr].std(0)
-    return (x - mu) / np.where(sd > 0, sd, 1.0)
 
 
 def _task(
@@ -59,9 +54,9 @@ def _task(
     loss: str | None = None,
 ) -> Task:
     """A task from arrays: a random validation split of ``n_val`` rows (also the test split)."""
-    tr, va = _split(len(x), n_val)
+    tr, va, _ = _split(len(x), n_val, 0, 0)
     if standardize:
-        x = _std(x.astype(np.float64), tr)
+        x = _standardize(x.astype(np.float64), tr)
     xt = torch.as_tensor(x) if x.dtype.kind in "iu" else torch.as_tensor(x, dtype=F32)
     if kind == "multiclass":
         yt: torch.Tensor = torch.as_tensor(y, dtype=torch.long)
@@ -84,12 +79,7 @@ def _task(
     return Task(
         name=name,
         kind=task_kind,  # type: ignore[arg-type]
-        x_train=xt[tr],
-        y_train=yt[tr],
-        x_val=xt[va],
-        y_val=yt[va],
-        x_test=xt[va],
-        y_test=yt[va],
+        **_rows(xt, yt, train=tr, val=va, test=va),
         model_factory=factory,
         loss_fn=loss_fn,
         metric_fn=metric,

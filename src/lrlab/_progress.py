@@ -7,8 +7,9 @@ terminal (a log file, a pipe, CI), where a bar would only fill the log.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
-__all__ = ["on_terminal", "shows_progress"]
+__all__ = ["on_terminal", "progress_bar", "shows_progress"]
 
 
 def on_terminal() -> bool:
@@ -19,3 +20,11 @@ def on_terminal() -> bool:
 def shows_progress(quiet: bool) -> bool:
     """Whether to draw a bar: not ``quiet`` and stderr a terminal."""
     return not quiet and on_terminal()
+
+
+def progress_bar(total: int, desc: str, quiet: bool, *, leave: bool = False) -> Any:
+    """A tqdm bar of ``total`` steps, disabled (its updates do nothing) unless
+    :func:`shows_progress`."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=not shows_progress(quiet), leave=leave)

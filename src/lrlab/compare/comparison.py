@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from lrlab import _json
-from lrlab._checks import int_at_least
-from lrlab._progress import shows_progress
+from lrlab._checks import int_at_least, number_in
+from lrlab._progress import progress_bar
 from lrlab.errors import UsageError
 from lrlab.schedules import ScheduleError, parse_options, parse_rule
 from lrlab.tasks import Task, get
@@ -115,10 +115,6 @@ def _as_spec(item: Any) -> RunSpec:
         "Each run must be a 'optimizer: schedule' text, an (optimizer, schedule[, options]) "
         f"tuple, a dict or a RunSpec. Received: {item!r}"
     )
-
-
-def _label(spec: RunSpec) -> str:
-    return spec.label or spec.describe()
 
 
 def _stats(values: list[float]) -> tuple[float, float]:
@@ -362,18 +358,14 @@ class _Plan:
         if not specs:
             raise UsageError("Argument `runs` must hold at least one configuration. Received: []")
         seed_tuple = _seeds(seeds)
-        if target_loss is not None and not (
-            isinstance(target_loss, (int, float)) and math.isfinite(target_loss)
-        ):
-            raise UsageError(
-                "Argument `target_loss` must be a finite number. "
-                f"Received: target_loss={target_loss!r}"
-            )
+        if target_loss is not None:
+            number_in("target_loss", target_loss, lambda v: True, "a finite number")
         labels: list[str] = []
         for spec in specs:
-            label, k = _label(spec), 2
+            base = label = spec.label or spec.describe()
+            k = 2
             while label in labels:
-                label, k = f"{_label(spec)} #{k}", k + 1
+                label, k = f"{base} #{k}", k + 1
             labels.append(label)
         n_steps = task.steps if steps is None else steps
         return cls(task, specs, tuple(labels), seed_tuple, int(n_steps), eval_every)
@@ -395,10 +387,8 @@ def _train(
     plan: _Plan, quiet: bool, progress: Callable[[int, int], Any] | None
 ) -> dict[str, list[History]]:
     """Every configuration once per seed: ``{label: [History per seed]}``."""
-    from tqdm.auto import tqdm
-
     total = len(plan.specs) * len(plan.seeds)
-    bar = tqdm(total=total, desc=f"compare on {plan.task.name}", disable=not shows_progress(quiet))
+    bar = progress_bar(total, f"compare on {plan.task.name}", quiet, leave=True)
     histories: dict[str, list[History]] = {}
     done = 0
     try:

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from lrlab._checks import int_at_least, number_in, positive_int, positive_number
-from lrlab._progress import shows_progress
+from lrlab._progress import progress_bar
 from lrlab.errors import UsageError
 from lrlab.finder._result import FinderResult
 from lrlab.finder._state import Snapshot
@@ -97,10 +97,7 @@ def edge_lr(lrs: np.ndarray, losses: np.ndarray) -> float | None:
     tail = [i for i in range(k + 1, n) if x[i] >= 10.0 * x[k]]
     if len(tail) < 2:
         return None
-    start = tail[0]
-    idx = np.arange(start, n - 1)
-    if len(idx) < 1:
-        return None
+    idx = np.arange(tail[0], n - 1)  # not empty: the tail has two steps
     idx = idx[(x[idx] > 0) & (x[idx + 1] > 0)]
     if len(idx) < 1:
         return None
@@ -135,17 +132,15 @@ class _Batches:
         self.it: Iterator[Batch] = iter(data)
 
     def next(self) -> Batch:
-        try:
-            return next(self.it)
-        except StopIteration:
-            self.it = iter(self.data)
+        for _ in range(2):  # the iterator as it is, then once restarted
             try:
                 return next(self.it)
             except StopIteration:
-                raise UsageError(
-                    "Argument `data` must yield at least one (inputs, targets) batch. "
-                    "Received: an empty or exhausted iterable"
-                ) from None
+                self.it = iter(self.data)
+        raise UsageError(
+            "Argument `data` must yield at least one (inputs, targets) batch. "
+            "Received: an empty or exhausted iterable"
+        )
 
 
 #: What ``horizon`` must be, in every message that refuses one.
@@ -153,59 +148,99 @@ HORIZON_RULE = "a positive integer (the run's steps) or None"
 BUDGET_RULE = "a number in (0, 10] (the fraction of one run's steps the advice may spend)"
 
 
-def _check_args(
-    model: Any,
-    optimizer: Any,
-    min_lr: Any,
-    max_lr: Any,
-    num_steps: Any,
-    mode: Any,
-    beta: Any,
-    diverge: Any,
-    confirm: Any,
-    budget: Any,
-    horizon: Any,
-    horizon_exponent: Any,
-    rule: Any,
-) -> None:
-    """Refuse a bad argument before anything trains (one message form, argument named)."""
-    for name, value in (("min_lr", min_lr), ("max_lr", max_lr), ("diverge", diverge)):
-        positive_number(name, value)
-    positive_int("num_steps", num_steps)
-    if num_steps < 5:
-        raise UsageError(
-            f"Argument `num_steps` must be at least 5. Received: num_steps={num_steps}"
-        )
-    if min_lr >= max_lr:
-        raise UsageError(
-            f"Argument `min_lr` must be smaller than `max_lr`. Received: min_lr={min_lr}, "
-            f"max_lr={max_lr}"
-        )
-    if mode not in ("exponential", "linear"):
-        raise UsageError(
-            f"Argument `mode` must be 'exponential' or 'linear'. Received: mode={mode!r}"
-        )
-    number_in("beta", beta, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
-    if confirm is not None:
-        int_at_least("confirm", confirm, 0, "a non-negative integer")
-    number_in("budget", budget, lambda v: 0 < v <= 10, BUDGET_RULE)
-    if horizon is not None:
-        int_at_least("horizon", horizon, 1, HORIZON_RULE)
-    if horizon_exponent is not None:
-        number_in("horizon_exponent", horizon_exponent, lambda v: 0 <= v <= 2, "a number in [0, 2]")
-    if rule is not None and not isinstance(rule, AdviceRule):
-        raise UsageError(
-            f"Argument `rule` must be an AdviceRule or None. Received: rule={type(rule).__name__}"
-        )
-    if not isinstance(model, torch.nn.Module):
-        raise UsageError(
-            f"Argument `model` must be a torch.nn.Module. Received: model={type(model).__name__}"
-        )
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise UsageError(
-            "Argument `optimizer` must be a torch.optim.Optimizer. "
-            f"Received: optimizer={type(optimizer).__name__}"
-        )
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    """The range test's options, checked when made (:meth:`of`), then never changed;
+    ``dataclasses.asdict`` of it is ``FinderResult.settings``.
+
+    ``horizon`` is the length of the run the advice is for, resolved; ``rule`` the rule
+    to run: the budget's default (or the one given), with ``confirm`` candidates and a
+    fixed exponent if given.
+    """
+
+    min_lr: float
+    max_lr: float
+    num_steps: int
+    mode: str
+    beta: float
+    debias: bool
+    diverge: float
+    budget: float
+    horizon: int
+    horizon_exponent: float | None
+    rule: AdviceRule
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        min_lr: Any,
+        max_lr: Any,
+        num_steps: Any,
+        mode: Any,
+        beta: Any,
+        debias: bool,
+        diverge: Any,
+        confirm: Any,
+        budget: Any,
+        horizon: Any,
+        horizon_exponent: Any,
+        rule: Any,
+    ) -> _Settings:
+        """Refuse a bad option before anything trains (one message form, option named)."""
+        for name, value in (("min_lr", min_lr), ("max_lr", max_lr), ("diverge", diverge)):
+            positive_number(name, value)
+        positive_int("num_steps", num_steps)
+        if num_steps < 5:
+            raise UsageError(
+                f"Argument `num_steps` must be at least 5. Received: num_steps={num_steps}"
+            )
+        if min_lr >= max_lr:
+            raise UsageError(
+                f"Argument `min_lr` must be smaller than `max_lr`. Received: min_lr={min_lr}, "
+                f"max_lr={max_lr}"
+            )
+        if mode not in ("exponential", "linear"):
+            raise UsageError(
+                f"Argument `mode` must be 'exponential' or 'linear'. Received: mode={mode!r}"
+            )
+        number_in("beta", beta, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
+        if confirm is not None:
+            int_at_least("confirm", confirm, 0, "a non-negative integer")
+        number_in("budget", budget, lambda v: 0 < v <= 10, BUDGET_RULE)
+        if horizon is not None:
+            int_at_least("horizon", horizon, 1, HORIZON_RULE)
+        if horizon_exponent is not None:
+            number_in(
+                "horizon_exponent", horizon_exponent, lambda v: 0 <= v <= 2, "a number in [0, 2]"
+            )
+        if rule is not None and not isinstance(rule, AdviceRule):
+            raise UsageError(
+                "Argument `rule` must be an AdviceRule or None. "
+                f"Received: rule={type(rule).__name__}"
+            )
+        rule = default_rule(budget) if rule is None else rule
+        if confirm is not None:
+            rule = dataclasses.replace(
+                rule, candidates=confirm, keep=min(rule.keep, max(confirm - 1, 0))
+            )
+        if horizon_exponent is not None:
+            rule = dataclasses.replace(
+                rule,
+                alpha_weight=0.0,
+                alpha_prior=float(horizon_exponent),
+                alpha_max=max(2.0, horizon_exponent),
+            )
+        return cls(
+            float(min_lr), float(max_lr), int(num_steps), mode, beta, debias, float(diverge),
+            float(budget), 10 * int(num_steps) if horizon is None else int(horizon),
+            horizon_exponent, rule,
+        )  # fmt: skip
+
+    @property
+    def room(self) -> int:
+        """The steps the probes may spend: the budget's share of the run less the sweep."""
+        return int(self.budget * self.horizon) - self.num_steps
 
 
 def find_lr(
@@ -272,126 +307,112 @@ def find_lr(
     Raises:
         UsageError: on a bad argument, before anything trains.
     """
-    _check_args(
-        model, optimizer, min_lr, max_lr, num_steps, mode, beta, diverge, confirm, budget,
-        horizon, horizon_exponent, rule,
+    s = _Settings.of(
+        min_lr=min_lr, max_lr=max_lr, num_steps=num_steps, mode=mode, beta=beta, debias=debias,
+        diverge=diverge, confirm=confirm, budget=budget, horizon=horizon,
+        horizon_exponent=horizon_exponent, rule=rule,
     )  # fmt: skip
-    rule = _rule(rule, confirm, horizon_exponent, budget)
-    run_steps = 10 * num_steps if horizon is None else horizon
-    lrs = ramp(float(min_lr), float(max_lr), num_steps, mode)
+    if not isinstance(model, torch.nn.Module):
+        raise UsageError(
+            f"Argument `model` must be a torch.nn.Module. Received: model={type(model).__name__}"
+        )
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise UsageError(
+            "Argument `optimizer` must be a torch.optim.Optimizer. "
+            f"Received: optimizer={type(optimizer).__name__}"
+        )
+    return _range_test(s, model, loss_fn, data, optimizer, val_data, deterministic, quiet)
+
+
+def _range_test(
+    s: _Settings,
+    model: torch.nn.Module,
+    loss_fn: Callable[[Any, Any], torch.Tensor],
+    data: Iterable[Batch],
+    optimizer: torch.optim.Optimizer,
+    val_data: Batch | None,
+    deterministic: bool,
+    quiet: bool,
+) -> FinderResult:
+    """The sweep, then (room and an anchor permitting) the race; state restored after both."""
+    ramp_lrs = ramp(s.min_lr, s.max_lr, s.num_steps, s.mode)
     snap = Snapshot.take(model, optimizer)
     batches = _Batches(data)
-    room = int(budget * run_steps) - num_steps
-    bar = _bar(num_steps + max(room, 0), quiet, "lr range test")
+    bar = progress_bar(s.num_steps + max(s.room, 0), "lr range test", quiet)
     advice: Advice | None = None
+    probe_steps = 0
     try:
-        sweep_losses, stop = _sweep(model, loss_fn, optimizer, batches, lrs, beta, debias, diverge,
-                                    bar)  # fmt: skip
-        sweep_lrs = lrs[: len(sweep_losses)]
-        anchor = _anchor(sweep_lrs, sweep_losses)
-        every = checkpoint_every(run_steps)
-        probe_steps = 0
-        if anchor is not None and rule.candidates > 0 and room >= 2 * every:
+        model.train()
+        driver = Driver(_batch_loss(model, loss_fn), optimizer)
+        losses, stop = _sweep(s, ramp_lrs, driver, batches, bar)
+        lrs = ramp_lrs[: len(losses)]
+        anchor = _anchor(lrs, losses)
+        every = checkpoint_every(s.horizon)
+        if anchor is not None and s.rule.candidates > 0 and s.room >= 2 * every:
             prober = _Prober(model, loss_fn, optimizer, snap, batches, every, val_data, bar)
             advice = advise(
                 anchor,
                 prober,
-                horizon=run_steps,
-                budget=room,
-                rule=rule,
+                horizon=s.horizon,
+                budget=s.room,
+                rule=s.rule,
                 deterministic=deterministic,
                 n_val=None if val_data is None else len(val_data[1]),
             )
             probe_steps = prober.spent
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
         snap.restore(optimizer)
+    return FinderResult(
+        lrs=lrs,
+        losses=losses,
+        smoothed=Ema(s.beta, s.debias).curve(losses),
+        suggestions=_suggestions(lrs, losses, anchor, advice),
+        stop_reason=stop,
+        divergence_lr=edge_lr(lrs, losses) if stop != "max_lr" else None,
+        stop_lr=float(lrs[-1]),
+        confirmations=[] if advice is None else [(lr, sc) for lr, _, sc in advice.probes],
+        steps=len(losses) + probe_steps,
+        settings=dataclasses.asdict(s),
+        advice=advice,
+    )
 
-    suggestions: dict[str, Suggestion] = {}
-    for name, peer_rule in RULES.items():
-        s = peer_rule(sweep_lrs, sweep_losses)
-        if s is not None:
-            suggestions[name] = s
+
+def _suggestions(
+    lrs: np.ndarray, losses: np.ndarray, anchor: float | None, advice: Advice | None
+) -> dict[str, Suggestion]:
+    """The peer rules' suggestions and lrlab's: the race's advice, else (no probes) the
+    sweep's proposal, one lattice step below the anchor."""
+    out = {name: s for name, rule in RULES.items() if (s := rule(lrs, losses)) is not None}
     if advice is not None:
-        suggestions["lrlab"] = Suggestion(
+        out["lrlab"] = Suggestion(
             "lrlab", advice.lr, advice.low, advice.high, None,
             "lrlab: sweep, then a race of lattice rates carried to the run's length",
         )  # fmt: skip
     elif anchor is not None:
         lr = lattice(math.floor(lattice_index(anchor) + 1e-9) - 1)
-        suggestions["lrlab"] = Suggestion(
+        out["lrlab"] = Suggestion(
             "lrlab", lr, lr, lr, None, "lrlab: sweep proposal (no confirmation)"
-        )
-    smooth_curve = Ema(beta, debias).curve(sweep_losses)
-    return FinderResult(
-        lrs=np.asarray(sweep_lrs, dtype=np.float64),
-        losses=sweep_losses,
-        smoothed=smooth_curve,
-        suggestions=suggestions,
-        stop_reason=stop,
-        divergence_lr=edge_lr(sweep_lrs, sweep_losses) if stop != "max_lr" else None,
-        stop_lr=float(sweep_lrs[-1]),
-        confirmations=[] if advice is None else [(lr, sc) for lr, _, sc in advice.probes],
-        steps=len(sweep_losses) + probe_steps,
-        settings={
-            "min_lr": float(min_lr),
-            "max_lr": float(max_lr),
-            "num_steps": num_steps,
-            "mode": mode,
-            "beta": beta,
-            "debias": debias,
-            "diverge": float(diverge),
-            "budget": float(budget),
-            "horizon": run_steps,
-            "horizon_exponent": horizon_exponent,
-            "rule": rule.to_dict(),
-        },
-        advice=advice,
-    )
-
-
-def _rule(
-    rule: AdviceRule | None, confirm: int | None, exponent: float | None, budget: float
-) -> AdviceRule:
-    """The rule to run: the budget's default, with ``confirm`` candidates and a fixed exponent
-    if given."""
-    out = default_rule(budget) if rule is None else rule
-    if confirm is not None:
-        out = dataclasses.replace(out, candidates=confirm, keep=min(out.keep, max(confirm - 1, 0)))
-    if exponent is not None:
-        out = dataclasses.replace(
-            out, alpha_weight=0.0, alpha_prior=float(exponent), alpha_max=max(2.0, exponent)
         )
     return out
 
 
 def _sweep(
-    model: torch.nn.Module,
-    loss_fn: Callable[[Any, Any], torch.Tensor],
-    optimizer: torch.optim.Optimizer,
-    batches: _Batches,
-    lrs: np.ndarray,
-    beta: float,
-    debias: bool,
-    diverge: float,
-    bar: Any,
+    s: _Settings, lrs: np.ndarray, driver: Driver, batches: _Batches, bar: Any
 ) -> tuple[np.ndarray, str]:
-    """The ramp: one step per rate until the smoothed loss diverges; ``(losses, stop reason)``."""
-    model.train()
-    driver = Driver(_batch_loss(model, loss_fn), optimizer)
-    ema = Ema(beta, debias)
+    """The ramp ``lrs``: one step per rate until the smoothed loss diverges;
+    ``(losses, stop reason)``."""
+    ema = Ema(s.beta, s.debias)
     losses: list[float] = []
     best, stop = math.inf, "max_lr"
     for i, lr in enumerate(lrs.tolist()):
         losses.append(driver.step(batches.next(), lr))
-        if bar is not None:
-            bar.update(1)
+        bar.update(1)
         if driver.diverged:
             stop = "non-finite"
             break
         smooth = ema.add(losses[-1])
-        if i > 0 and smooth > diverge * best:
+        if i > 0 and smooth > s.diverge * best:
             stop = "diverged"
             break
         best = min(best, smooth)
@@ -513,12 +534,3 @@ def _val_loss(
         for m, flag in flags:
             m.training = flag
     return score if math.isfinite(score) else math.inf
-
-
-def _bar(total: int, quiet: bool, desc: str) -> Any:
-    """A tqdm bar on stderr, or ``None`` when quiet or stderr is not a terminal."""
-    if not shows_progress(quiet):
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -55,21 +55,7 @@ class FinderResult:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (:mod:`lrlab._json`'s convention: non-finite losses as
         ``"nan"`` / ``"inf"`` / ``"-inf"``)."""
-        out: dict[str, Any] = _json.encode(
-            {
-                "lrs": self.lrs,
-                "losses": self.losses,
-                "smoothed": self.smoothed,
-                "suggestions": {k: s.to_dict() for k, s in self.suggestions.items()},
-                "stop_reason": self.stop_reason,
-                "divergence_lr": self.divergence_lr,
-                "stop_lr": self.stop_lr,
-                "confirmations": self.confirmations,
-                "steps": self.steps,
-                "settings": dict(self.settings),
-                "advice": None if self.advice is None else self.advice.to_dict(),
-            }
-        )
+        out: dict[str, Any] = _json.encode(asdict(self))  # Suggestion, Advice: their to_dict
         return out
 
     def summary(self) -> str:

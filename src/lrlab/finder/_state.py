@@ -12,6 +12,7 @@ reference keep pointing at the same tensor objects.
 from __future__ import annotations
 
 import copy
+import itertools
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -73,10 +74,5 @@ class Snapshot:
 
 def _tensors(model: torch.nn.Module) -> list[torch.Tensor]:
     """All parameters and buffers of ``model`` (non-persistent buffers too), each once."""
-    seen: set[int] = set()
-    out: list[torch.Tensor] = []
-    for t in list(model.parameters()) + list(model.buffers()):
-        if id(t) not in seen:
-            seen.add(id(t))
-            out.append(t)
-    return out
+    unique = {id(t): t for t in itertools.chain(model.parameters(), model.buffers())}
+    return list(unique.values())  # in order of first appearance

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
 
-from lrlab._checks import int_at_least, positive_number
+from lrlab._checks import int_at_least
 from lrlab.errors import UsageError
-from lrlab.finder._core import HORIZON_RULE, find_lr
+from lrlab.finder._core import HORIZON_RULE, _range_test, _Settings, find_lr
 from lrlab.finder._result import FinderResult
 
 __all__ = ["advice_budget", "find_lr_task"]
+
+#: The options :func:`find_lr` checks into its settings, and their defaults there.
+_SETTINGS = inspect.signature(_Settings.of).parameters
+_DEFAULTS = {
+    k: p.default for k, p in inspect.signature(find_lr).parameters.items() if k in _SETTINGS
+}
 
 
 def advice_budget(total_steps: int, budget: float = 0.25) -> tuple[int, int]:
@@ -52,8 +59,6 @@ def find_lr_task(
     defaults to :func:`advice_budget`, the run the advice is for (``horizon``) to
     ``task.steps``, and the advice spends at most ``budget`` of that run.
     """
-    import inspect
-
     from lrlab import tasks
     from lrlab.train import make_optimizer
 
@@ -61,47 +66,28 @@ def find_lr_task(
         task = tasks.get(task)
     if not hasattr(task, "make_model"):
         raise UsageError(f"Argument `task` must be a Task or a task name. Received: task={task!r}")
-    for name, value in (("min_lr", min_lr), ("max_lr", max_lr)):
-        positive_number(name, value)  # before the optimizer is made with min_lr (`lr` there)
-    finder_keys = set(inspect.signature(find_lr).parameters) - {
-        "model",
-        "loss_fn",
-        "data",
-        "optimizer",
-    }
-    test_opts = {k: v for k, v in options.items() if k in finder_keys}
-    opt_opts = {k: v for k, v in options.items() if k not in finder_keys}
-    horizon = int_at_least("horizon", test_opts.pop("horizon", int(task.steps)), 1, HORIZON_RULE)
-    sweep, _ = advice_budget(horizon)
+    given = {"min_lr": min_lr, "max_lr": max_lr, "budget": budget, "horizon": int(task.steps)}
+    given.update((k, v) for k, v in options.items() if k in _SETTINGS)
+    horizon = int_at_least("horizon", given["horizon"], 1, HORIZON_RULE)
+    if num_steps is None:
+        num_steps, _ = advice_budget(horizon)
+    # Every option is checked before the optimizer is made with min_lr (`lr` there).
+    s = _Settings.of(**{**_DEFAULTS, **given, "num_steps": num_steps})
     model = task.make_model(seed)
+    opt_opts = {k: v for k, v in options.items() if k not in _SETTINGS}
     opt = make_optimizer(optimizer, model.parameters(), min_lr, **opt_opts)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small models: intra-op threads only cost (restored below)
     try:
-        return find_lr(
+        return _range_test(
+            s,
             model,
             task.loss_fn,
-            _Iter(task, seed),
+            task.batches(seed),  # a generator: a restart continues the stream
             opt,
-            min_lr=min_lr,
-            max_lr=max_lr,
-            num_steps=sweep if num_steps is None else num_steps,
-            budget=budget,
             val_data=(task.x_val, task.y_val),
-            horizon=horizon,
             deterministic=int(task.batch_size) >= len(task.x_train),
             quiet=quiet,
-            **test_opts,
         )
     finally:
         torch.set_num_threads(threads)
-
-
-class _Iter:
-    """An iterable over ``task.batches(seed)`` (each ``iter`` continues the same stream)."""
-
-    def __init__(self, task: Any, seed: int) -> None:
-        self.stream = task.batches(seed)
-
-    def __iter__(self) -> Any:
-        return self.stream

@@ -30,7 +30,7 @@ Each rule smooths and trims the curve the way its origin does:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -89,14 +89,7 @@ class Suggestion:
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-safe dict of the fields."""
-        return {
-            "name": self.name,
-            "lr": self.lr,
-            "low": self.low,
-            "high": self.high,
-            "index": self.index,
-            "origin": self.origin,
-        }
+        return asdict(self)
 
 
 class Ema:

@@ -7,13 +7,13 @@ same function gives a training loss (shape ``(2,)``) and a contour grid
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from lrlab._checks import positive_number
 from lrlab.errors import UsageError
 
 __all__ = ["Surface", "functions", "get_function"]
@@ -79,10 +79,7 @@ class Surface:
 
 def _quadratic(mu: float = 1.0, L: float = 10.0) -> Surface:
     for name, v in (("mu", mu), ("L", L)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
-            raise UsageError(
-                f"Argument `{name}` must be a positive finite number. Received: {name}={v!r}"
-            )
+        positive_number(name, v)
     if mu > L:
         raise UsageError(f"Argument `mu` must be at most `L`. Received: mu={mu}, L={L}")
     mu, big_l = float(mu), float(L)

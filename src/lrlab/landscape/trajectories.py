@@ -60,23 +60,19 @@ class LandscapeResult:
 
     def summary(self) -> list[dict[str, Any]]:
         """One row per LR: lr, steps, final point, value, distance to the nearest minimum."""
-        rows = []
         minima = np.asarray(self.surface.minima)
-        for lr, path, loss, div in zip(self.lrs, self.paths, self.losses, self.diverged):
-            end = path[-1]
-            dist = float(np.min(np.linalg.norm(minima - end, axis=1)))
-            rows.append(
-                {
-                    "lr": lr,
-                    "steps": len(path) - 1,
-                    "x": float(end[0]),
-                    "y": float(end[1]),
-                    "loss": float(loss[-1]),
-                    "distance": dist,
-                    "diverged": div,
-                }
-            )
-        return rows
+        return [
+            {
+                "lr": lr,
+                "steps": len(path) - 1,
+                "x": float(path[-1][0]),
+                "y": float(path[-1][1]),
+                "loss": float(loss[-1]),
+                "distance": float(np.min(np.linalg.norm(minima - path[-1], axis=1))),
+                "diverged": div,
+            }
+            for lr, path, loss, div in zip(self.lrs, self.paths, self.losses, self.diverged)
+        ]
 
 
 def default_lrs(surface: Surface | str, optimizer: str) -> tuple[float, ...]:
@@ -151,17 +147,15 @@ def trajectories(
         raise UsageError(f"Argument `start` must be two finite numbers. Received: start={start!r}")
     x0 = (float(xy0[0]), float(xy0[1]))
 
-    paths, losses, diverged = [], [], []
-    for lr in lr_list:
-        path, vals, div = _path(surface, name, float(lr), steps, x0, divergence_factor, options)
-        paths.append(path)
-        losses.append(vals)
-        diverged.append(div)
+    runs = [
+        _path(surface, name, float(lr), steps, x0, divergence_factor, options) for lr in lr_list
+    ]
+    paths, losses, diverged = (list(column) for column in zip(*runs))
     return LandscapeResult(
         surface=surface,
         optimizer=name,
         lrs=[float(v) for v in lr_list],
-        steps=int(steps),
+        steps=steps,
         start=x0,
         paths=paths,
         losses=losses,

@@ -112,12 +112,10 @@ class Task:
                 "Argument `kind` must be 'classification' or 'regression'. "
                 f"Received: kind={self.kind!r}"
             )
-        _positive_int("batch_size", self.batch_size)
-        _positive_int("steps", self.steps)
-        _positive_int("eval_every", self.eval_every)
+        for name in ("batch_size", "steps", "eval_every"):
+            _positive_int(name, getattr(self, name))
         for split in ("train", "val", "test"):
-            x = getattr(self, f"x_{split}")
-            y = getattr(self, f"y_{split}")
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
             if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
                 raise UsageError(
                     f"Arguments `x_{split}` and `y_{split}` must be torch tensors. "
@@ -143,8 +141,7 @@ class Task:
         """
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
-            model = self.model_factory()
-        return model
+            return self.model_factory()
 
     def metric(self, outputs: torch.Tensor, targets: torch.Tensor) -> float:
         """The task's metric (named :attr:`metric_name`) of ``outputs`` against ``targets``."""

@@ -1,6 +1,6 @@
 """The built-in tasks, all offline.
 
-``quadratic``, ``digits``, ``mnist1d``, ``breast_cancer`` and ``diabetes``.
+``quadratic``, ``digits``, ``mnist1d``, ``breast_cancer``, ``diabetes`` and ``text``.
 
 Every split is fixed by ``split_seed`` (default 0), features are standardised
 with the training split's mean and standard deviation, and each task has its
@@ -10,7 +10,9 @@ own defaults for the batch size, the step budget and the evaluation interval.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import itertools
 import json
 import os
 import random
@@ -32,11 +34,9 @@ __all__ = ["TASK_INFO", "QuadraticTask", "cache_dir", "get", "names"]
 
 
 # --------------------------------------------------------------------- helpers
-def _split(n: int, fractions: tuple[float, float], seed: int) -> tuple[np.ndarray, ...]:
-    """Indices of a train / validation / test split of ``n`` rows (val and test fractions)."""
+def _split(n: int, n_val: int, n_test: int, seed: int) -> tuple[np.ndarray, ...]:
+    """Indices of a train / validation / test split of ``n`` rows."""
     perm = np.random.default_rng(seed).permutation(n)
-    n_val = round(n * fractions[0])
-    n_test = round(n * fractions[1])
     return perm[n_val + n_test :], perm[:n_val], perm[n_val : n_val + n_test]
 
 
@@ -48,32 +48,38 @@ def _standardize(x: np.ndarray, train_idx: np.ndarray) -> np.ndarray:
     return (x - mean) / std
 
 
-def _check_params(name: str, params: dict[str, Any], allowed: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(params) - set(allowed))
+def _params(name: str, params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """``defaults`` overridden by ``params``; an unknown name is refused, and so is anything
+    but a positive integer where the default is an integer (``split_seed`` excepted)."""
+    unknown = sorted(set(params) - set(defaults))
     if unknown:
         raise UsageError(
             f"Unknown parameter for task {name!r}: {unknown[0]}. "
-            f"Allowed: {', '.join(sorted(allowed))}"
+            f"Allowed: {', '.join(sorted(defaults))}"
         )
-    return {**allowed, **params}
+    p = {**defaults, **params}
+    for key, default in defaults.items():
+        if isinstance(default, int) and key != "split_seed":
+            p[key] = _pos_int(key, p[key])
+    return p
 
 
-def _common(params: dict[str, Any]) -> tuple[int, int, int, int]:
-    return (
-        _pos_int("batch_size", params["batch_size"]),
-        _pos_int("steps", params["steps"]),
-        _pos_int("eval_every", params["eval_every"]),
-        int(params["split_seed"]),
-    )
+def _rows(x: torch.Tensor, y: torch.Tensor, **splits: Any) -> dict[str, Any]:
+    """``x_<split>`` and ``y_<split>`` of a :class:`Task`: the rows ``splits[split]``."""
+    return {f"{k}_{split}": t[i] for split, i in splits.items() for k, t in (("x", x), ("y", y))}
 
 
-def _mlp(sizes: list[int], dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+def _budget(p: dict[str, Any]) -> dict[str, Any]:
+    """The :class:`Task` fields taken from the parameters ``p`` as they are, ``p`` included."""
+    return {k: p[k] for k in ("batch_size", "steps", "eval_every")} | {"params": p}
+
+
+def _mlp(sizes: list[int]) -> torch.nn.Module:
+    """Linear layers of ``sizes`` (float32) with a ReLU between each two."""
     layers: list[torch.nn.Module] = []
-    for i in range(len(sizes) - 1):
-        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1], dtype=dtype))
-        if i < len(sizes) - 2:
-            layers.append(torch.nn.ReLU())
-    return torch.nn.Sequential(*layers)
+    for n_in, n_out in itertools.pairwise(sizes):
+        layers += [torch.nn.Linear(n_in, n_out, dtype=torch.float32), torch.nn.ReLU()]
+    return torch.nn.Sequential(*layers[:-1])
 
 
 def _t(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
@@ -158,21 +164,18 @@ _QUADRATIC_DEFAULTS = {
 
 
 def _quadratic(**params: Any) -> QuadraticTask:
-    p = _check_params("quadratic", params, _QUADRATIC_DEFAULTS)
+    p = _params("quadratic", params, _QUADRATIC_DEFAULTS)
     mu, big_l = _pos_float("mu", p["mu"]), _pos_float("L", p["L"])
     if mu > big_l:
         raise UsageError(f"Argument `mu` must be at most `L`. Received: mu={mu}, L={big_l}")
-    dim = _pos_int("dim", p["dim"])
-    n = _pos_int("n_train", p["n_train"])
+    dim, n = p["dim"], p["n_train"]
     if n < dim:
         raise UsageError(
             f"Argument `n_train` must be at least `dim` so the Hessian is full rank. "
             f"Received: n_train={n}, dim={dim}"
         )
-    n_val, n_test = _pos_int("n_val", p["n_val"]), _pos_int("n_test", p["n_test"])
     noise = _pos_float("noise", p["noise"], allow_zero=True)
     batch = n if p["batch_size"] is None else _pos_int("batch_size", p["batch_size"])
-    steps, eval_every = _pos_int("steps", p["steps"]), _pos_int("eval_every", p["eval_every"])
     rng = np.random.default_rng(int(p["split_seed"]))
 
     lam = np.geomspace(mu, big_l, dim) if dim > 1 else np.array([big_l])
@@ -182,36 +185,26 @@ def _quadratic(**params: Any) -> QuadraticTask:
     x_train = np.sqrt(n) * (u * np.sqrt(lam)) @ q.T
     w_star = rng.standard_normal(dim)
     w_star /= np.linalg.norm(w_star)
-    x_val = (rng.standard_normal((n_val, dim)) * np.sqrt(lam)) @ q.T
-    x_test = (rng.standard_normal((n_test, dim)) * np.sqrt(lam)) @ q.T
+    x_val = (rng.standard_normal((p["n_val"], dim)) * np.sqrt(lam)) @ q.T
+    x_test = (rng.standard_normal((p["n_test"], dim)) * np.sqrt(lam)) @ q.T
 
     def labels(x: np.ndarray) -> np.ndarray:
         return (x @ w_star + noise * rng.standard_normal(len(x)))[:, None]
 
-    y_train, y_val, y_test = labels(x_train), labels(x_val), labels(x_test)
     f64 = torch.float64
-
-    def factory() -> torch.nn.Module:
-        return torch.nn.Linear(dim, 1, bias=False, dtype=f64)
-
+    data: dict[str, Any] = {}
+    for split, x in (("train", x_train), ("val", x_val), ("test", x_test)):  # labels in order
+        data[f"x_{split}"], data[f"y_{split}"] = _t(x, f64), _t(labels(x), f64)
     return QuadraticTask(
         name="quadratic",
         kind="regression",
-        x_train=_t(x_train, f64),
-        y_train=_t(y_train, f64),
-        x_val=_t(x_val, f64),
-        y_val=_t(y_val, f64),
-        x_test=_t(x_test, f64),
-        y_test=_t(y_test, f64),
-        model_factory=factory,
+        **data,
+        model_factory=lambda: torch.nn.Linear(dim, 1, bias=False, dtype=f64),
         loss_fn=_HalfMSE(),
         metric_fn=rmse,
         metric_name="rmse",
         greater_is_better=False,
-        batch_size=batch,
-        steps=steps,
-        eval_every=eval_every,
-        params={**p, "batch_size": batch},
+        **_budget({**p, "batch_size": batch}),
         mu=mu,
         L=big_l,
         noise=noise,
@@ -220,95 +213,42 @@ def _quadratic(**params: Any) -> QuadraticTask:
 
 
 # ------------------------------------------------------------------ sklearn
-def _sklearn_task(
-    name: str,
-    loader: Callable[[], tuple[np.ndarray, np.ndarray]],
-    params: dict[str, Any],
-    defaults: dict[str, Any],
-    kind: str,
-) -> Task:
-    """A task on sklearn data: a 60/20/20 split, standardized features, and a one-hidden-layer
-    MLP when ``defaults`` has ``hidden``, else a linear model (logistic regression)."""
-    p = _check_params(name, params, defaults)
-    batch, steps, eval_every, split_seed = _common(p)
-    hidden = _pos_int("hidden", p["hidden"]) if "hidden" in p else 0
-    x, y = loader()
-    tr, va, te = _split(len(x), (0.2, 0.2), split_seed)
-    x = _standardize(x.astype(np.float64), tr)
-    f32 = torch.float32
+def _sklearn_task(name: str, kind: str, defaults: dict[str, Any], /, **params: Any) -> Task:
+    """A task on sklearn's data set ``name`` (``load_<name>``): a 60/20/20 split, standardized
+    features, and a one-hidden-layer MLP when ``defaults`` has ``hidden``, else a linear
+    model (logistic regression)."""
+    from sklearn import datasets
+
+    p = _params(name, params, defaults)
+    d = getattr(datasets, f"load_{name}")()
+    x, y = d.data, d.target
+    n_hold = round(len(x) * 0.2)
+    tr, va, te = _split(len(x), n_hold, n_hold, int(p["split_seed"]))
+    x_t = _t(_standardize(x.astype(np.float64), tr), torch.float32)
+    n_out = 1
     if kind == "multiclass":
         y_t = torch.from_numpy(y.astype(np.int64))
         loss_fn: Any = torch.nn.CrossEntropyLoss()
-        metric_fn, metric_name, task_kind, greater = accuracy, "accuracy", "classification", True
-        n_out = int(y.max()) + 1
+        metric_fn, metric_name, n_out = accuracy, "accuracy", int(y.max()) + 1
     elif kind == "binary":
         y_t = torch.from_numpy(y.astype(np.float32)[:, None])
-        loss_fn = torch.nn.BCEWithLogitsLoss()
-        metric_fn, metric_name, task_kind, greater = (
-            binary_accuracy,
-            "accuracy",
-            "classification",
-            True,
-        )
-        n_out = 1
+        loss_fn, metric_fn, metric_name = torch.nn.BCEWithLogitsLoss(), binary_accuracy, "accuracy"
     else:
         yf = y.astype(np.float64)
         yf = (yf - yf[tr].mean()) / yf[tr].std()
         y_t = torch.from_numpy(yf.astype(np.float32)[:, None])
-        loss_fn = torch.nn.MSELoss()
-        metric_fn, metric_name, task_kind, greater = r2, "r2", "regression", True
-        n_out = 1
-    x_t = _t(x, f32)
-    factory = _mlp_factory(x.shape[1], hidden, n_out)
+        loss_fn, metric_fn, metric_name = torch.nn.MSELoss(), r2, "r2"
+    sizes = [x.shape[1], p["hidden"], n_out] if "hidden" in p else [x.shape[1], n_out]
     return Task(
         name=name,
-        kind=task_kind,  # type: ignore[arg-type]
-        x_train=x_t[tr],
-        y_train=y_t[tr],
-        x_val=x_t[va],
-        y_val=y_t[va],
-        x_test=x_t[te],
-        y_test=y_t[te],
-        model_factory=factory,
+        kind="regression" if kind == "regression" else "classification",
+        **_rows(x_t, y_t, train=tr, val=va, test=te),
+        model_factory=lambda: _mlp(sizes),
         loss_fn=loss_fn,
         metric_fn=metric_fn,
         metric_name=metric_name,
-        greater_is_better=greater,
-        batch_size=batch,
-        steps=steps,
-        eval_every=eval_every,
-        params=p,
+        **_budget(p),
     )
-
-
-def _mlp_factory(n_in: int, hidden: int, n_out: int) -> Callable[[], torch.nn.Module]:
-    """``n_in -> hidden -> n_out`` with ReLU, or a linear ``n_in -> n_out`` when ``hidden=0``."""
-
-    def factory() -> torch.nn.Module:
-        return _mlp([n_in, hidden, n_out] if hidden else [n_in, n_out])
-
-    return factory
-
-
-def _load_digits() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    return d.data, d.target
-
-
-def _load_breast_cancer() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_breast_cancer
-
-    d = load_breast_cancer()
-    return d.data, d.target
-
-
-def _load_diabetes() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_diabetes
-
-    d = load_diabetes()
-    return d.data, d.target
 
 
 _DIGITS_DEFAULTS = {"hidden": 64, "batch_size": 64, "steps": 500, "eval_every": 50, "split_seed": 0}
@@ -320,18 +260,9 @@ _DIABETES_DEFAULTS = {
     "eval_every": 50,
     "split_seed": 0,
 }
-
-
-def _digits(**params: Any) -> Task:
-    return _sklearn_task("digits", _load_digits, params, _DIGITS_DEFAULTS, "multiclass")
-
-
-def _breast_cancer(**params: Any) -> Task:
-    return _sklearn_task("breast_cancer", _load_breast_cancer, params, _CANCER_DEFAULTS, "binary")
-
-
-def _diabetes(**params: Any) -> Task:
-    return _sklearn_task("diabetes", _load_diabetes, params, _DIABETES_DEFAULTS, "regression")
+_digits = functools.partial(_sklearn_task, "digits", "multiclass", _DIGITS_DEFAULTS)
+_breast_cancer = functools.partial(_sklearn_task, "breast_cancer", "binary", _CANCER_DEFAULTS)
+_diabetes = functools.partial(_sklearn_task, "diabetes", "regression", _DIABETES_DEFAULTS)
 
 
 # --------------------------------------------------------------------- mnist1d
@@ -376,13 +307,11 @@ def _mnist1d_arrays() -> dict[str, np.ndarray]:
     finally:
         np.random.set_state(np_state)
         random.setstate(py_state)
-    arrays = {k: np.asarray(data[k]) for k in ("x", "y", "x_test", "y_test")}
+    arrays: dict[str, Any] = {k: np.asarray(data[k]) for k in ("x", "y", "x_test", "y_test")}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(
-            tmp, x=arrays["x"], y=arrays["y"], x_test=arrays["x_test"], y_test=arrays["y_test"]
-        )
+        np.savez(tmp, **arrays)
         os.replace(tmp, path)
     except OSError:
         pass  # an unwritable cache only costs the regeneration next time
@@ -417,13 +346,10 @@ _MNIST1D_DEFAULTS = {
 
 
 def _mnist1d(**params: Any) -> Task:
-    p = _check_params("mnist1d", params, _MNIST1D_DEFAULTS)
-    batch, steps, eval_every, split_seed = _common(p)
-    model = p["model"]
+    p = _params("mnist1d", params, _MNIST1D_DEFAULTS)
+    model, hidden, channels, n_val = p["model"], p["hidden"], p["channels"], p["n_val"]
     if model not in ("mlp", "cnn"):
         raise UsageError(f"Argument `model` must be 'mlp' or 'cnn'. Received: model={model!r}")
-    hidden, channels = _pos_int("hidden", p["hidden"]), _pos_int("channels", p["channels"])
-    n_val = _pos_int("n_val", p["n_val"])
     d = _mnist1d_arrays()
     x, y = d["x"], d["y"]
     if n_val >= len(x):
@@ -431,8 +357,7 @@ def _mnist1d(**params: Any) -> Task:
             f"Argument `n_val` must be less than the {len(x)} training signals. "
             f"Received: n_val={n_val}"
         )
-    perm = np.random.default_rng(split_seed).permutation(len(x))
-    tr, va = perm[n_val:], perm[:n_val]
+    tr, va, _ = _split(len(x), n_val, 0, int(p["split_seed"]))
     f32 = torch.float32
     x_t, y_t = _t(x, f32), torch.from_numpy(y.astype(np.int64))
     length = x.shape[1]
@@ -445,21 +370,14 @@ def _mnist1d(**params: Any) -> Task:
     return Task(
         name="mnist1d",
         kind="classification",
-        x_train=x_t[tr],
-        y_train=y_t[tr],
-        x_val=x_t[va],
-        y_val=y_t[va],
+        **_rows(x_t, y_t, train=tr, val=va),
         x_test=_t(d["x_test"], f32),
         y_test=torch.from_numpy(d["y_test"].astype(np.int64)),
         model_factory=factory,
         loss_fn=torch.nn.CrossEntropyLoss(),
         metric_fn=accuracy,
         metric_name="accuracy",
-        greater_is_better=True,
-        batch_size=batch,
-        steps=steps,
-        eval_every=eval_every,
-        params=p,
+        **_budget(p),
     )
 
 
@@ -483,12 +401,11 @@ def _text_arrays(context: int) -> tuple[np.ndarray, np.ndarray, int]:
     """15,000 windows of ``context + 1`` characters of Python's own documentation text
     (``pydoc_data.topics``, shipped with the interpreter), every 7th position of its first
     120,000 characters: ``(previous characters as ids, next character's id, vocabulary)``;
-    the 35 characters seen at least 300 times have their own ids, the rest share id 0."""
+    the 35 characters seen at least 300 times have their own ids, the rest share id 0, so
+    that every class has enough rows for a stratified cross-validation split."""
     from pydoc_data.topics import topics
 
     text = " ".join(topics[k] for k in sorted(topics))[:120_000]
-    # Characters seen fewer than 300 times share one id (0), so that every class has
-    # enough rows for a stratified cross-validation split.
     counts = Counter(text)
     common = sorted(c for c, n in counts.items() if n >= 300)
     index = {c: i + 1 for i, c in enumerate(common)}
@@ -509,30 +426,20 @@ _TEXT_DEFAULTS = {
 
 
 def _text(**params: Any) -> Task:
-    p = _check_params("text", params, _TEXT_DEFAULTS)
-    batch, steps, eval_every, split_seed = _common(p)
-    context, dim, hidden = (_pos_int(k, p[k]) for k in ("context", "dim", "hidden"))
+    p = _params("text", params, _TEXT_DEFAULTS)
+    context, dim, hidden = p["context"], p["dim"], p["hidden"]
     x, y, vocab = _text_arrays(context)
-    tr, va, te = _split(len(x), (0.1, 0.1), split_seed)
-    x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
+    n_hold = round(len(x) * 0.1)
+    tr, va, te = _split(len(x), n_hold, n_hold, int(p["split_seed"]))
     return Task(
         name="text",
         kind="classification",
-        x_train=x_t[tr],
-        y_train=y_t[tr],
-        x_val=x_t[va],
-        y_val=y_t[va],
-        x_test=x_t[te],
-        y_test=y_t[te],
+        **_rows(torch.from_numpy(x), torch.from_numpy(y), train=tr, val=va, test=te),
         model_factory=lambda: _CharLM(vocab, context, dim, hidden),
         loss_fn=torch.nn.CrossEntropyLoss(),
         metric_fn=accuracy,
         metric_name="accuracy",
-        greater_is_better=True,
-        batch_size=batch,
-        steps=steps,
-        eval_every=eval_every,
-        params=p,
+        **_budget(p),
     )
 
 

@@ -14,7 +14,7 @@ import torch
 
 from lrlab._checks import positive_int as _positive_int
 from lrlab._checks import positive_number
-from lrlab._progress import shows_progress
+from lrlab._progress import progress_bar
 from lrlab.errors import UsageError
 from lrlab.schedules import Schedule, constant, parse, parse_rule, reduce_on_plateau
 from lrlab.tasks import Task, get
@@ -50,11 +50,11 @@ def resolve_schedule(
             f"Received: schedule={schedule!r}"
         )
     lrs = np.asarray(sched(np.arange(steps)), dtype=np.float64).reshape(steps)
-    if not np.all(np.isfinite(lrs)) or np.any(lrs < 0):
-        bad = int(np.nonzero(~(np.isfinite(lrs) & (lrs >= 0)))[0][0])
+    bad = np.flatnonzero(~(np.isfinite(lrs) & (lrs >= 0)))
+    if len(bad):
         raise UsageError(
             "Argument `schedule` must give a finite non-negative LR at every step. "
-            f"Received: schedule={sched} with lr={lrs[bad]!r} at step {bad}"
+            f"Received: schedule={sched} with lr={lrs[bad[0]]!r} at step {bad[0]}"
         )
     if lr is not None and schedule is not None:
         peak = float(lrs.max())
@@ -65,12 +65,6 @@ def resolve_schedule(
                 f"(peak {peak!r})"
             )
     return sched, lrs
-
-
-def _progress(total: int, desc: str, quiet: bool) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, disable=not shows_progress(quiet), leave=False)
 
 
 @dataclass(frozen=True)
@@ -198,7 +192,7 @@ def run(
         step_size_every, optimizer_options,
     )  # fmt: skip
     rec = _Record(s)
-    bar = _progress(s.steps, f"{s.task.name}/{s.optimizer}", quiet)
+    bar = progress_bar(s.steps, f"{s.task.name}/{s.optimizer}", quiet)
     try:
         _train(s, rec, on_eval, bar)
     finally:

@@ -38,35 +38,23 @@ from lrlab.errors import UsageError
 
 __all__ = ["DEFAULT_LR", "OPTIMIZERS", "is_schedule_free", "make_optimizer"]
 
-OPTIMIZERS: tuple[str, ...] = (
-    "sgd",
-    "momentum",
-    "nesterov",
-    "adagrad",
-    "adadelta",
-    "rmsprop",
-    "adam",
-    "adamw",
-    "prodigy",
-    "dadapt_adam",
-    "schedulefree_adamw",
-    "schedulefree_sgd",
-)
-
-DEFAULT_LR: dict[str, float] = {
-    "sgd": 0.1,
-    "momentum": 0.01,
-    "nesterov": 0.01,
-    "adagrad": 0.01,
-    "adadelta": 1.0,
-    "rmsprop": 1e-3,
-    "adam": 1e-3,
-    "adamw": 1e-3,
-    "prodigy": 1.0,
-    "dadapt_adam": 1.0,
-    "schedulefree_adamw": 0.0025,
-    "schedulefree_sgd": 1.0,
+# name -> (module, class, default lr); the class is imported only when the optimizer is built.
+_CLASSES: dict[str, tuple[str, str, float]] = {
+    "sgd": ("torch.optim", "SGD", 0.1),
+    "momentum": ("torch.optim", "SGD", 0.01),
+    "nesterov": ("torch.optim", "SGD", 0.01),
+    "adagrad": ("torch.optim", "Adagrad", 0.01),
+    "adadelta": ("torch.optim", "Adadelta", 1.0),
+    "rmsprop": ("torch.optim", "RMSprop", 1e-3),
+    "adam": ("torch.optim", "Adam", 1e-3),
+    "adamw": ("torch.optim", "AdamW", 1e-3),
+    "prodigy": ("prodigyopt", "Prodigy", 1.0),
+    "dadapt_adam": ("dadaptation", "DAdaptAdam", 1.0),
+    "schedulefree_adamw": ("schedulefree", "AdamWScheduleFree", 0.0025),
+    "schedulefree_sgd": ("schedulefree", "SGDScheduleFree", 1.0),
 }
+OPTIMIZERS: tuple[str, ...] = tuple(_CLASSES)
+DEFAULT_LR: dict[str, float] = {name: lr for name, (_, _, lr) in _CLASSES.items()}
 
 _PRESETS: dict[str, dict[str, Any]] = {
     "momentum": {"momentum": 0.9},
@@ -74,25 +62,8 @@ _PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-# name -> (module, class); imported only when the optimizer is built.
-_CLASSES: dict[str, tuple[str, str]] = {
-    "sgd": ("torch.optim", "SGD"),
-    "momentum": ("torch.optim", "SGD"),
-    "nesterov": ("torch.optim", "SGD"),
-    "adagrad": ("torch.optim", "Adagrad"),
-    "adadelta": ("torch.optim", "Adadelta"),
-    "rmsprop": ("torch.optim", "RMSprop"),
-    "adam": ("torch.optim", "Adam"),
-    "adamw": ("torch.optim", "AdamW"),
-    "prodigy": ("prodigyopt", "Prodigy"),
-    "dadapt_adam": ("dadaptation", "DAdaptAdam"),
-    "schedulefree_adamw": ("schedulefree", "AdamWScheduleFree"),
-    "schedulefree_sgd": ("schedulefree", "SGDScheduleFree"),
-}
-
-
 def _factory(name: str) -> Callable[..., torch.optim.Optimizer]:
-    module, cls = _CLASSES[name]
+    module, cls, _ = _CLASSES[name]
     return getattr(importlib.import_module(module), cls)
 
 
