@@ -725,13 +725,11 @@ class _Blowups(NamedTuple):
 def _blowups(cmp: Comparison) -> _Blowups:
     """Optimizers whose effective step ran away (more than 1000x the median level of all):
     how far, and what it did to their validation loss and metric, in words."""
-    from lrlab.plots.training import _outliers, _step_sizes
+    from lrlab.plots.training import outliers, step_sizes
 
     with np.errstate(all="ignore"):
-        means = {
-            label: np.nanmean(_step_sizes(hs, None), axis=0) for label, hs in cmp.histories.items()
-        }
-    far = _outliers(means)
+        means = {label: np.nanmean(r, axis=0) for label, r in step_sizes(cmp.histories).items()}
+    far = outliers(means)
     if not far or len(far) == len(means):
         return _Blowups([], [], "")
     rows = {r.label: r for r in cmp.table}
