@@ -39,6 +39,7 @@ from lrlab.schedules import (
 if TYPE_CHECKING:
     from lrlab.compare import CompareRow, Comparison
     from lrlab.finder import FinderResult
+    from lrlab.landscape import LandscapeResult
     from lrlab.tasks import Task
     from lrlab.tune import TuneResult
 
@@ -176,9 +177,20 @@ def decay_factor(ctx: Context) -> Section:
 # -- 3. fixed LR on a loss surface ----------------------------------------------------
 
 
+def _paths(result: LandscapeResult, subtitles: list[str], title: str, **kw: Any) -> Figure:
+    """The three paths of ``result`` side by side, each panel titled by its regime."""
+    from lrlab.plots.landscape import plot_trajectories
+
+    fig = plot_trajectories(result)
+    for ax, regime, sub in zip(fig.axes, ("too small", "near the best", "too large"), subtitles):
+        ax.set_title(f"{regime}\n{sub}", fontsize=10)
+    fig.suptitle(title, **kw)
+    fig.tight_layout()
+    return fig
+
+
 def landscape(ctx: Context) -> Section:
     from lrlab.landscape import get_function, trajectories
-    from lrlab.plots.landscape import plot_trajectories
 
     surface = get_function("quadratic", mu=1.0, L=10.0)
     edge, best = surface.stable_lr, surface.optimal_lr
@@ -186,31 +198,28 @@ def landscape(ctx: Context) -> Section:
     lrs = [round(0.1 * edge, 6), round(best, 6), round(1.05 * edge, 6)]
     steps = ctx.budget.landscape_steps
     res = trajectories(surface, "sgd", lrs, steps=steps)
-    fig = plot_trajectories(res)
-    fig.suptitle(
-        f"Gradient descent on a quadratic bowl, μ = 1, L = 10: 2/L = {edge:g}, 2/(L+μ) = {best:.4g}"
+    fig = _paths(
+        res,
+        [res.label(i) for i in range(len(lrs))],
+        f"Gradient descent on a quadratic bowl, μ = 1, L = 10: 2/L = {edge:g}, "
+        f"2/(L+μ) = {best:.4g}",
     )
-    rows = []
-    for lr, r in zip(lrs, res.summary()):
-        rho = surface.rate(lr)
-        rows.append([lr, lr / edge, rho, r["loss"], r["distance"], r["diverged"]])
-    small, good, large = res.summary()
-    for ax, regime in zip(fig.axes, ("too small", "near the best", "too large")):
-        ax.set_title(f"{regime}\n{ax.get_title()}", fontsize=10)
-    fig.tight_layout()
+    summary = res.summary()
+    small, good, large = summary
+    rows = [
+        [lr, lr / edge, surface.rate(lr), r["loss"], r["distance"], r["diverged"]]
+        for lr, r in zip(lrs, summary)
+    ]
     # Rosenbrock's valley is curved and flat along its floor: gradient descent needs
     # thousands of steps to follow it, so the paths get 60 times the bowl's.
-    ros_lrs = [2e-4, 2e-3, 4e-3]
-    ros = trajectories("rosenbrock", "sgd", ros_lrs, steps=steps * 60)
-    fig2 = plot_trajectories(ros)
+    ros = trajectories("rosenbrock", "sgd", [2e-4, 2e-3, 4e-3], steps=steps * 60)
     ros_rows = ros.summary()
-    for ax, regime, r in zip(fig2.axes, ("too small", "near the best", "too large"), ros_rows):
-        ax.set_title(f"{regime}\nlr={r['lr']:g}, ends {r['distance']:.2g} from ★", fontsize=10)
-    fig2.suptitle(
+    fig2 = _paths(
+        ros,
+        [f"lr={r['lr']:g}, ends {r['distance']:.2g} from ★" for r in ros_rows],
         f"SGD on Rosenbrock's valley, {ros.steps} steps from (−1.2, 1); ★ is the minimum (1, 1)",
         fontsize=11,
     )
-    fig2.tight_layout()
     return Section(
         key="landscape",
         title="3. A fixed learning rate on a loss surface",
@@ -254,12 +263,12 @@ def landscape(ctx: Context) -> Section:
             )
         ],
         data={
-            "mu": surface.params.get("mu", 1.0) if hasattr(surface, "params") else 1.0,
-            "L": 10.0,
+            "mu": surface.params["mu"],
+            "L": surface.params["L"],
             "stable_lr": edge,
             "optimal_lr": best,
-            "quadratic": res.summary(),
-            "rosenbrock": ros.summary(),
+            "quadratic": summary,
+            "rosenbrock": ros_rows,
         },
     )
 
@@ -533,21 +542,18 @@ def _ratio(a: float, b: float) -> str:
 
 def _comparison_table(cmp: Comparison, name: str = "schedules") -> Table:
     metric = cmp.metric_name
-    rows = []
-    for r in cmp.table:
-        # One seed has no spread: a dash, not "± 0".  Steps are counted in whole updates.
-        std = r.final_val_loss_std if r.seeds - r.diverged > 1 else None
-        to_target = r.steps_to_target_mean
-        rows.append(
-            [
-                r.label,
-                r.final_val_loss_mean,
-                std,
-                r.final_val_metric_mean,
-                None if to_target is None else round(to_target),
-                r.diverged,
-            ]
-        )
+    # One seed has no spread: a dash, not "± 0".  Steps are counted in whole updates.
+    rows = [
+        [
+            r.label,
+            r.final_val_loss_mean,
+            r.final_val_loss_std if r.seeds - r.diverged > 1 else None,
+            r.final_val_metric_mean,
+            None if r.steps_to_target_mean is None else round(r.steps_to_target_mean),
+            r.diverged,
+        ]
+        for r in cmp.table
+    ]
     return Table(
         name,
         f"{cmp.task}: final validation loss and {metric}, mean over seeds ('steps to target':"
@@ -867,11 +873,10 @@ def search(ctx: Context) -> tuple[Section, SearchBest | None]:
     results = _run_searches(ctx, space, steps)
     fig = plot_samplers({SAMPLER_NAMES[k]: res for k, res in results.items()}, b.cv)
     rows = [_sampler_row(SAMPLER_NAMES[k], res) for k, res in results.items()]
-    data = {}
-    for sampler, res in results.items():
-        study = res.to_dict()
-        study.pop("storage")  # a temporary file, gone with the run
-        data[sampler] = study
+    # Each study without its storage: a temporary file, gone with the run.
+    studies = {
+        k: {f: v for f, v in res.to_dict().items() if f != "storage"} for k, res in results.items()
+    }
     cheapest = min(rows, key=lambda r: (r.best_value, r.steps))
     return Section(
         key="search",
@@ -923,7 +928,7 @@ def search(ctx: Context) -> tuple[Section, SearchBest | None]:
                 [list(r) for r in rows],
             )
         ],
-        data={"space": space.describe(), "steps_per_fold": steps, "studies": data},
+        data={"space": space.describe(), "steps_per_fold": steps, "studies": studies},
     ), _search_best(results, steps, b.cv)
 
 
