@@ -13,23 +13,14 @@ if TYPE_CHECKING:
 
 __all__ = ["plot_finder"]
 
-_COLORS = {
-    "fastai_valley": "tab:orange",
-    "fastai_steep": "tab:purple",
-    "fastai_minimum": "tab:brown",
-    "lightning_steepest": "tab:pink",
-    "torch_lr_finder_steepest": "tab:olive",
-    "lrlab": "tab:green",
-}
-
-
-#: Names short enough to stand above a line.
-_SHORT = {
-    "fastai_valley": "fastai valley",
-    "fastai_steep": "fastai steep",
-    "fastai_minimum": "fastai min/10",
-    "lightning_steepest": "Lightning",
-    "torch_lr_finder_steepest": "torch-lr-finder",
+#: Each rule's colour, and a name short enough to stand above its line.
+_RULES = {
+    "fastai_valley": ("tab:orange", "fastai valley"),
+    "fastai_steep": ("tab:purple", "fastai steep"),
+    "fastai_minimum": ("tab:brown", "fastai min/10"),
+    "lightning_steepest": ("tab:pink", "Lightning"),
+    "torch_lr_finder_steepest": ("tab:olive", "torch-lr-finder"),
+    "lrlab": ("tab:green", "lrlab"),
 }
 
 
@@ -75,37 +66,55 @@ def plot_finder(result: FinderResult, ax: Any = None) -> Figure:
     rule and rate (dashed where it falls on an earlier rule's rate); lrlab's
     range is a shaded band; the fitted divergence edge is a dashed red line.
     """
-    from matplotlib.transforms import blended_transform_factory
-
     if ax is None:
         fig = Figure(figsize=(8.5, 5.6), layout="constrained")
         ax = fig.add_subplot(1, 1, 1)
     else:
         fig = ax.figure
-    lrs, raw, smooth = result.lrs, result.losses, result.smoothed
-    ok = np.isfinite(raw)
-    curves = ax.plot(
-        lrs[ok], raw[ok], color="0.65", lw=1, marker=".", ms=3, label="loss of each batch"
-    )
-    centered = result.centered
-    ok = np.isfinite(centered)
-    curves += ax.plot(
-        lrs[ok], centered[ok], color="tab:blue", lw=2,
-        label="centered mean, 10% of the sweep (read by lrlab's rule)",
-    )  # fmt: skip
-    ok = np.isfinite(smooth)
-    beta = result.settings.get("beta", 0.98)
-    curves += ax.plot(
-        lrs[ok], smooth[ok], color="tab:blue", lw=1, ls="--", alpha=0.7,
-        label=f"smoothed loss: EMA, β = {beta:g} (read by the peers' rules; lags)",
-    )  # fmt: skip
+    curves = _curves(ax, result)
     log = result.settings.get("mode", "exponential") == "exponential"
     if log:
         ax.set_xscale("log")
+    marks = _suggestion_lines(ax, result)
+    raw, finite = result.losses, result.centered[np.isfinite(result.centered)]
+    if len(finite):
+        lo = min(float(finite.min()), float(np.min(raw[np.isfinite(raw)], initial=np.inf)))
+        hi = float(max(finite[: max(len(finite) // 10, 1)].max(), np.median(finite)))
+        pad = 0.1 * max(hi - lo, abs(lo) * 1e-3, 1e-12)
+        ax.set_ylim(lo - pad, hi + 8 * pad)
+    _name_lines(ax, marks, log)
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("training loss")
+    fig.suptitle("LR range test: the loss as the rate grows, and each rule's suggestion")
+    # The legend names the curves; the suggestions carry their names on the plot.
+    ax.legend(handles=curves, fontsize=9, loc="lower left")
+    return fig
+
+
+def _curves(ax: Any, result: FinderResult) -> list[Any]:
+    """The raw loss, lrlab's centered mean and the peers' EMA, each where it is finite."""
+
+    def line(y: np.ndarray, **style: Any) -> list[Any]:
+        ok = np.isfinite(y)
+        return ax.plot(result.lrs[ok], y[ok], **style)
+
+    beta = result.settings.get("beta", 0.98)
+    return [
+        *line(result.losses, color="0.65", lw=1, marker=".", ms=3, label="loss of each batch"),
+        *line(result.centered, color="tab:blue", lw=2,
+              label="centered mean, 10% of the sweep (read by lrlab's rule)"),
+        *line(result.smoothed, color="tab:blue", lw=1, ls="--", alpha=0.7,
+              label=f"smoothed loss: EMA, β = {beta:g} (read by the peers' rules; lags)"),
+    ]  # fmt: skip
+
+
+def _suggestion_lines(ax: Any, result: FinderResult) -> list[tuple[float, str, str, bool]]:
+    """A vertical line per suggestion (lrlab's range shaded) and at the divergence edge;
+    returns each line's rate, name, colour and whether it is lrlab's."""
     drawn: list[tuple[float, str]] = []
     marks: list[tuple[float, str, str, bool]] = []
     for name, s in result.suggestions.items():
-        color = _COLORS.get(name, "k")
+        color, short = _RULES.get(name, ("k", name))
         if name == "lrlab" and s.high > s.low:
             ax.axvspan(s.low, s.high, color=color, alpha=0.15)
         # Two rules often read the same sweep step: the later line is dashed, so
@@ -119,39 +128,27 @@ def plot_finder(result: FinderResult, ax: Any = None) -> Figure:
             label=f"{name}: {s.lr:.3g}" + (f" (= {same})" if same else ""),
         )
         drawn.append((s.lr, name))
-        marks.append((s.lr, f"{_SHORT.get(name, name)} {s.lr:.3g}", color, name == "lrlab"))
-    if result.divergence_lr is not None:
-        ax.axvline(
-            result.divergence_lr,
-            color="tab:red",
-            ls="--",
-            lw=1,
-            label=f"divergence edge: {result.divergence_lr:.3g}",
-        )
-        marks.append((result.divergence_lr, f"edge {result.divergence_lr:.3g}", "tab:red", False))
-    finite = centered[np.isfinite(centered)]
-    if len(finite):
-        lo = min(float(finite.min()), float(np.min(raw[np.isfinite(raw)], initial=np.inf)))
-        hi = float(max(finite[: max(len(finite) // 10, 1)].max(), np.median(finite)))
-        pad = 0.1 * max(hi - lo, abs(lo) * 1e-3, 1e-12)
-        ax.set_ylim(lo - pad, hi + 8 * pad)
-    # Each suggestion's name and rate above the plot, over its line: labels of lines
-    # closer than a label's width are spread apart, each joined to its line by a tick.
+        marks.append((s.lr, f"{short} {s.lr:.3g}", color, name == "lrlab"))
+    edge = result.divergence_lr
+    if edge is not None:
+        ax.axvline(edge, color="tab:red", ls="--", lw=1, label=f"divergence edge: {edge:.3g}")
+        marks.append((edge, f"edge {edge:.3g}", "tab:red", False))
+    return marks
+
+
+def _name_lines(ax: Any, marks: list[tuple[float, str, str, bool]], log: bool) -> None:
+    """Each line's name and rate above the plot, over its line: labels of lines closer
+    than a label's width are spread apart, each joined to its line by a tick."""
+    from matplotlib.transforms import blended_transform_factory
+
     trans = blended_transform_factory(ax.transData, ax.transAxes)
     x0, x1 = (math.log10(v) for v in ax.get_xlim()) if log else ax.get_xlim()
-    marks.sort()
+    marks = sorted(marks)
     want = [((math.log10(x) if log else x) - x0) / (x1 - x0) for x, *_ in marks]
-    at = _spread(want, gap=0.034)
-    for (x, text, color, bold), pos in zip(marks, at):
+    for (x, text, color, bold), pos in zip(marks, _spread(want, gap=0.034)):
         ax.annotate(
             text, xy=(x, 1.0), xycoords=trans, xytext=(pos, 1.035), textcoords="axes fraction",
             rotation=90, ha="center", va="bottom", fontsize=9, color=color,
             fontweight="bold" if bold else "normal",
             arrowprops={"arrowstyle": "-", "color": color, "lw": 0.8, "shrinkA": 0, "shrinkB": 0},
         )  # fmt: skip
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("training loss")
-    fig.suptitle("LR range test: the loss as the rate grows, and each rule's suggestion")
-    # The legend names the curves; the suggestions carry their names on the plot.
-    ax.legend(handles=curves, fontsize=9, loc="lower left")
-    return fig

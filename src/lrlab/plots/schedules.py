@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from lrlab.errors import UsageError
-from lrlab.schedules import Schedule, exponential, inverse_time, parse, step
+from lrlab.schedules import Schedule, exponential, parse
 
 __all__ = [
     "SOURCE_SCHEDULES",
@@ -29,12 +29,13 @@ SOURCE_SCHEDULES: tuple[str, ...] = (
 
 
 def source_schedules() -> dict[str, Schedule]:
-    """The source's three strategies, labelled with their formulas."""
-    return {
-        "step decay: 0.1 · 0.5^⌊t/10⌋": step(0.1, 0.5, 10),
-        "exponential decay: 0.1 · e^(−0.1 t)": exponential(0.1, 0.1),
-        "1/t decay: 0.1 / (1 + 0.1 t)": inverse_time(0.1, 0.1),
-    }
+    """The source's three strategies (:data:`SOURCE_SCHEDULES`), labelled with their formulas."""
+    labels = (
+        "step decay: 0.1 · 0.5^⌊t/10⌋",
+        "exponential decay: 0.1 · e^(−0.1 t)",
+        "1/t decay: 0.1 / (1 + 0.1 t)",
+    )
+    return dict(zip(labels, map(parse, SOURCE_SCHEDULES)))
 
 
 def _as_schedules(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,15 +14,6 @@ if TYPE_CHECKING:
     from lrlab.tune import TrialRow, TuneResult
 
 __all__ = ["best_so_far", "plot_history", "plot_lr_search", "plot_samplers"]
-
-_MARKERS = {"COMPLETE": "o", "PRUNED": "x"}
-
-
-def _axes(ax: Any) -> tuple[Figure, Any]:
-    if ax is None:
-        fig = Figure(figsize=(7, 4.5))
-        return fig, fig.add_subplot(1, 1, 1)
-    return ax.figure, ax
 
 
 def plot_lr_search(result: TuneResult, ax: Any = None) -> Figure:
@@ -87,25 +79,12 @@ def _draw_lr_panel(
         pruned = [r for r in mine if r.state == "PRUNED"]
         if not done and not pruned:
             continue
-        ax.scatter(
-            [r.lr for r in finite],
-            [r.value for r in finite],
-            marker="o",
-            s=24,
-            color=color,
-            label=fam,
-        )
+        dots = partial(ax.scatter, s=24, color=color)
+        dots([r.lr for r in finite], [r.value for r in finite], marker="o", label=fam)
         # At the top of the axis, out of the legend (the title says what the marks are).
         for marker, kind, off in (("x", "pruned", pruned), ("^", "diverged", diverged)):
             if off:
-                ax.scatter(
-                    [r.lr for r in off],
-                    [top] * len(off),
-                    marker=marker,
-                    s=24,
-                    color=color,
-                    label=f"_{kind}:{fam}",
-                )
+                dots([r.lr for r in off], [top] * len(off), marker=marker, label=f"_{kind}:{fam}")
     raced = [r for r in rows if r.mean_loss is not None and math.isfinite(r.mean_loss)]
     if raced:
         for r in raced:
@@ -138,7 +117,8 @@ def plot_history(result: TuneResult, ax: Any = None) -> Figure:
     Pruned trials are grey vertical lines; diverged ones, which have no value,
     triangles at the top of the axes.
     """
-    fig, ax = _axes(ax)
+    if ax is None:
+        ax = Figure(figsize=(7, 4.5)).add_subplot(1, 1, 1)
     rows = sorted(result.trials, key=lambda r: r.number)
     values = [_value(r) for r in rows]
     shown = [i for i, v in enumerate(values) if math.isfinite(v)]
@@ -164,7 +144,7 @@ def plot_history(result: TuneResult, ax: Any = None) -> Figure:
     said = f"{len(pruned)} pruned, grey" + (f"; {len(diverged)} diverged, ▲" if diverged else "")
     ax.set_title(f"{result.study}: search history ({said})")
     ax.legend(fontsize=7)
-    return fig
+    return ax.figure
 
 
 def _value(r: TrialRow) -> float:

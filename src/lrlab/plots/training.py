@@ -34,12 +34,14 @@ class History(Protocol):
 
 
 __all__ = [
+    "outliers",
     "plot_curves",
     "plot_history",
     "plot_lr",
     "plot_small_multiples",
     "plot_step_size",
     "smooth",
+    "step_sizes",
 ]
 
 _COLORS = (
@@ -48,6 +50,13 @@ _COLORS = (
 )  # fmt: skip
 
 Histories = Mapping[str, Sequence[History]] | Sequence[History] | History
+
+_YLABELS = {
+    "train_loss": "training loss",
+    "val_loss": "validation loss",
+    "val_metric": "validation metric",
+    "lr": "learning rate",
+}
 
 
 def smooth(values: np.ndarray, window: int) -> np.ndarray:
@@ -107,6 +116,21 @@ def _figure(
     return fig, fig.add_subplot(1, 1, 1)
 
 
+def _two_panels() -> tuple[Figure, Axes, Axes]:
+    """A wide figure: the rest on the left, the configurations set apart on the right."""
+    fig = Figure(figsize=(11.0, 4.2))
+    main, side = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+    return fig, main, side
+
+
+def _frame(axis: Axes, levels: list[tuple[float, float]], below: float, above: float) -> None:
+    """Frame the y axis on the curves' levels (as :func:`_band` returns them), with room
+    ``below`` and ``above`` as factors, when they are finite and positive."""
+    lo, hi = min(lo for lo, _ in levels), max(hi for _, hi in levels)
+    if np.isfinite(lo) and np.isfinite(hi) and hi > lo > 0:
+        axis.set_ylim(lo / below, hi * above)
+
+
 def _band(
     ax: Axes, x: np.ndarray, rows: np.ndarray, color: str, label: str, band: str
 ) -> tuple[float, float]:
@@ -150,6 +174,20 @@ def _finish_apart(fig: Figure, main: Axes, side: Axes, ylabel: str, side_title: 
     return fig
 
 
+def _curve(
+    hs: Sequence[History], what: str, window: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The x values and the per-seed rows of one configuration's curve: the training
+    loss smoothed over ``window`` steps (default steps/50), or the evaluations."""
+    if what == "train_loss":
+        n = max(len(h.train_loss) for h in hs)
+        w = window if window is not None else max(1, n // 50)
+        rows = _stack([smooth(h.train_loss, w) for h in hs])
+        return np.arange(rows.shape[1], dtype=np.float64), rows
+    longest = max(hs, key=lambda h: len(h.eval_steps))
+    return longest.eval_steps.astype(np.float64), _stack([getattr(h, what) for h in hs])
+
+
 def plot_curves(
     histories: Histories,
     ax: Axes | Figure | None = None,
@@ -180,47 +218,27 @@ def plot_curves(
     groups = _normalize(histories)
     apart = [a for a in apart if a in groups] if ax is None else []
     if apart and len(apart) < len(groups):
-        fig = Figure(figsize=(11.0, 4.2))
-        axis, side = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+        fig, axis, side = _two_panels()
         panels = [axis, side]
     else:
         fig, axis = _figure(ax)
         panels = [axis]
-    lows: dict[Axes, list[float]] = {a: [] for a in panels}
-    highs: dict[Axes, list[float]] = {a: [] for a in panels}
+    levels: dict[Axes, list[tuple[float, float]]] = {a: [] for a in panels}
     for i, (label, hs) in enumerate(groups.items()):
-        color = _COLORS[i % len(_COLORS)]
         target = panels[-1] if label in apart else axis
-        if what == "train_loss":
-            n = max(len(h.train_loss) for h in hs)
-            w = window if window is not None else max(1, n // 50)
-            rows = _stack([smooth(h.train_loss, w) for h in hs])
-            x = np.arange(rows.shape[1])
-        else:
-            longest = max(hs, key=lambda h: len(h.eval_steps))
-            rows = _stack([getattr(h, what) for h in hs])
-            x = longest.eval_steps.astype(np.float64)
-        lo, hi = _band(target, x, rows, color, label, band)
-        lows[target].append(lo)
-        highs[target].append(hi)
-    for a in panels:
-        if log and what != "val_metric":
+        x, rows = _curve(hs, what, window)
+        levels[target].append(_band(target, x, rows, _COLORS[i % len(_COLORS)], label, band))
+    if log and what != "val_metric":
+        for a in panels:
             a.set_yscale("log")
-            lo, hi = min(lows[a]), max(highs[a])
-            if np.isfinite(lo) and np.isfinite(hi) and hi > lo > 0:
-                a.set_ylim(lo / 1.5, hi * 3)
-    names = {
-        "train_loss": "training loss",
-        "val_loss": "validation loss",
-        "val_metric": "validation metric",
-    }
+            _frame(a, levels[a], 1.5, 3)
+    ylabel = _YLABELS[what]
     if what == "val_metric":
         metric = next(iter(groups.values()))[0].meta.get("metric_name")
-        if metric:
-            names["val_metric"] = f"validation {metric}"
+        ylabel = f"validation {metric}" if metric else ylabel
     if len(panels) == 1:
-        return _finish(fig, axis, names[what])
-    return _finish_apart(fig, axis, panels[1], names[what], "own scale: " + ", ".join(apart))
+        return _finish(fig, axis, ylabel)
+    return _finish_apart(fig, axis, panels[1], ylabel, "own scale: " + ", ".join(apart))
 
 
 def plot_lr(histories: Histories, ax: Axes | Figure | None = None, *, log: bool = False) -> Figure:
@@ -255,28 +273,33 @@ def plot_lr(histories: Histories, ax: Axes | Figure | None = None, *, log: bool 
     return _finish(fig, axis, "learning rate")
 
 
-def _step_sizes(hs: Sequence[History], window: int | None) -> np.ndarray:
-    n = max(len(h.step_size) for h in hs)
-    w = window if window is not None else max(1, n // 50)
-    rows = []
-    for h in hs:
-        s = h.step_size.copy()
-        ok = np.isfinite(s)
-        if ok.any() and not ok.all():  # measured every K steps: hold the last value
-            idx = np.where(ok, np.arange(len(s)), 0)
-            np.maximum.accumulate(idx, out=idx)
-            s = s[idx]
-        rows.append(smooth(s, w))
-    return _stack(rows)
+def step_sizes(histories: Histories, window: int | None = None) -> dict[str, np.ndarray]:
+    """Each configuration's effective step size ``||delta theta|| / ||g||`` per step, one
+    row per seed (NaN-padded past a diverged run's end), smoothed like :func:`plot_curves`."""
+    out = {}
+    for label, hs in _normalize(histories).items():
+        n = max(len(h.step_size) for h in hs)
+        w = window if window is not None else max(1, n // 50)
+        rows = []
+        for h in hs:
+            s = h.step_size.copy()
+            ok = np.isfinite(s)
+            if ok.any() and not ok.all():  # measured every K steps: hold the last value
+                idx = np.where(ok, np.arange(len(s)), 0)
+                np.maximum.accumulate(idx, out=idx)
+                s = s[idx]
+            rows.append(smooth(s, w))
+        out[label] = _stack(rows)
+    return out
 
 
-def _outliers(levels: Mapping[str, np.ndarray], factor: float = 1e3) -> list[str]:
+def outliers(levels: Mapping[str, np.ndarray], factor: float = 1e3) -> list[str]:
     """The labels whose largest value exceeds ``factor`` times the median level of all.
 
     ``levels`` maps a label to positive values (NaN ignored); the median level is
     the median over labels of each one's median.
 
-    >>> _outliers({"a": np.array([1.0, 2.0]), "b": np.array([1.5]), "c": np.array([1.0, 1e9])})
+    >>> outliers({"a": np.array([1.0, 2.0]), "b": np.array([1.5]), "c": np.array([1.0, 1e9])})
     ['c']
     """
     meds = {k: float(np.nanmedian(v)) for k, v in levels.items() if np.isfinite(v).any()}
@@ -298,26 +321,23 @@ def plot_step_size(
     For plain SGD it equals the LR; for adaptive optimizers it shows how far
     they move the step away from it.  Smoothed like :func:`plot_curves`.  With
     ``split`` (and a new figure), configurations whose step size runs more than
-    1000x above the median level of all (see :func:`_outliers`) get a second
+    1000x above the median level of all (see :func:`outliers`) get a second
     panel with its own scale, so they do not flatten the others.
     """
-    groups = _normalize(histories)
-    rows = {label: _step_sizes(hs, window) for label, hs in groups.items()}
-    colors = {label: _COLORS[i % len(_COLORS)] for i, label in enumerate(groups)}
+    rows = step_sizes(histories, window)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns after divergence
         means = {label: np.nanmean(r, axis=0) for label, r in rows.items()}
-    far = _outliers(means) if split and ax is None else []
-    if far and len(far) < len(groups):
-        fig = Figure(figsize=(11.0, 4.2))
-        main, side = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+    far = outliers(means) if split and ax is None else []
+    side = None
+    if far and len(far) < len(rows):
+        fig, main, side = _two_panels()
     else:
-        far = []
         fig, main = _figure(ax)
-        side = None
-    for label, r in rows.items():
-        target = side if label in far and side is not None else main
-        _band(target, np.arange(r.shape[1], dtype=np.float64), r, colors[label], label, "minmax")
+    for i, (label, r) in enumerate(rows.items()):
+        target = side if side is not None and label in far else main
+        x = np.arange(r.shape[1], dtype=np.float64)
+        _band(target, x, r, _COLORS[i % len(_COLORS)], label, "minmax")
     main.set_yscale("log")
     if side is None:
         return _finish(fig, main, "effective step size ‖Δθ‖/‖g‖")
@@ -325,17 +345,6 @@ def plot_step_size(
     return _finish_apart(
         fig, main, side, "effective step size ‖Δθ‖/‖g‖", "own scale: more than 1000× the others"
     )
-
-
-def _curve(hs: Sequence[History], what: str) -> tuple[np.ndarray, np.ndarray]:
-    """The x values and the per-seed rows of one configuration's loss curve: the
-    training loss smoothed over steps/50 (as :func:`plot_curves`), or the evaluations."""
-    if what == "train_loss":
-        n = max(len(h.train_loss) for h in hs)
-        rows = _stack([smooth(h.train_loss, max(1, n // 50)) for h in hs])
-        return np.arange(rows.shape[1], dtype=np.float64), rows
-    longest = max(hs, key=lambda h: len(h.eval_steps))
-    return longest.eval_steps.astype(np.float64), _stack([getattr(h, what) for h in hs])
 
 
 def plot_small_multiples(
@@ -361,7 +370,7 @@ def plot_small_multiples(
     axes = np.atleast_1d(fig.subplots(nrows, cols, sharex=True, sharey=True, squeeze=False))
     flat = list(axes.ravel())
     curves = {} if what == "lr" else {label: _curve(hs, what) for label, hs in groups.items()}
-    lows, highs = [], []
+    levels = []
     for i, (label, hs) in enumerate(groups.items()):
         axis = flat[i]
         color = _COLORS[i % len(_COLORS)]
@@ -378,24 +387,19 @@ def plot_small_multiples(
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", RuntimeWarning)
                         axis.plot(x, np.nanmean(rows, axis=0), color="0.8", lw=0.9)
-            lo, hi = _band(axis, *curves[label], color, label, "minmax")
-            lows.append(lo)
-            highs.append(hi)
+            levels.append(_band(axis, *curves[label], color, label, "minmax"))
             axis.set_yscale("log")
         axis.set_title(label, fontsize=10, color=color)
         axis.grid(alpha=0.3)
         axis.tick_params(labelsize=9)
     for axis in flat[n:]:
         axis.set_visible(False)
-    if lows:
-        lo, hi = min(lows), max(highs)
-        if np.isfinite(lo) and np.isfinite(hi) and hi > lo > 0:
-            flat[0].set_ylim(lo / 1.3, hi * 1.5)
+    if levels:
+        _frame(flat[0], levels, 1.3, 1.5)
     for axis in axes[-1]:
         axis.set_xlabel("step", fontsize=9)
-    names = {"val_loss": "validation loss", "train_loss": "training loss", "lr": "learning rate"}
     for axis in axes[:, 0]:
-        axis.set_ylabel(names[what], fontsize=9)
+        axis.set_ylabel(_YLABELS[what], fontsize=9)
     fig.tight_layout()
     return fig
 

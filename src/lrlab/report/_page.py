@@ -166,34 +166,33 @@ def render_page(sections: Sequence[Section], *, title: str, subtitle: str, foote
                 f'<figure><img alt="{e(f.caption)}" src="data:image/png;base64,{data}">'
                 f"<figcaption>{e(f.caption)}</figcaption></figure>"
             )
-        for t in s.tables:
-            parts.append(f'<div class="table-wrap"><table><caption>{e(t.caption)}</caption>')
-            numeric = [
-                any(_is_number(r[i]) for r in t.rows)
-                and all(_is_number(r[i]) or fmt(r[i]) == "—" for r in t.rows)
-                for i in range(len(t.columns))
-            ]
-            parts.append(
-                "<tr>"
-                + "".join(f"<th{_NUM if n else ''}>{e(c)}</th>" for c, n in zip(t.columns, numeric))
-                + "</tr>"
-            )
-            for r in t.rows:
-                parts.append(
-                    "<tr>"
-                    + "".join(
-                        f"<td{_NUM if n else ''}>{e(fmt(v, t.digits.get(c, 4)))}</td>"
-                        for v, n, c in zip(r, numeric, t.columns)
-                    )
-                    + "</tr>"
-                )
-            parts.append("</table></div>")
+        parts.extend(_table(t) for t in s.tables)
         parts.append("</section>")
     parts.append(f"<footer>{e(footer)}</footer></main></body></html>")
     return "\n".join(parts)
 
 
 _NUM = ' class="n"'  # a numeric column: right-aligned, never wrapped mid-number
+
+
+def _table(t: Table) -> str:
+    """One table, its columns of numbers (dashes allowed) marked numeric."""
+    numeric = [
+        any(_is_number(r[i]) for r in t.rows)
+        and all(_is_number(r[i]) or fmt(r[i]) == "—" for r in t.rows)
+        for i in range(len(t.columns))
+    ]
+
+    def row(tag: str, cells: list[str]) -> str:
+        tds = (
+            f"<{tag}{_NUM if n else ''}>{html.escape(c)}</{tag}>" for c, n in zip(cells, numeric)
+        )
+        return f"<tr>{''.join(tds)}</tr>"
+
+    lines = [f'<div class="table-wrap"><table><caption>{html.escape(t.caption)}</caption>']
+    lines.append(row("th", t.columns))
+    lines += [row("td", [fmt(v, t.digits.get(c, 4)) for v, c in zip(r, t.columns)]) for r in t.rows]
+    return "\n".join([*lines, "</table></div>"])
 
 
 def _is_number(v: Any) -> bool:

@@ -39,6 +39,7 @@ from lrlab.schedules import (
 if TYPE_CHECKING:
     from lrlab.compare import CompareRow, Comparison
     from lrlab.finder import FinderResult
+    from lrlab.landscape import LandscapeResult
     from lrlab.tasks import Task
     from lrlab.tune import TuneResult
 
@@ -176,9 +177,54 @@ def decay_factor(ctx: Context) -> Section:
 # -- 3. fixed LR on a loss surface ----------------------------------------------------
 
 
+def _paths(result: LandscapeResult, subtitles: list[str], title: str, **kw: Any) -> Figure:
+    """The three paths of ``result`` side by side, each panel titled by its regime."""
+    from lrlab.plots.landscape import plot_trajectories
+
+    fig = plot_trajectories(result)
+    for ax, regime, sub in zip(fig.axes, ("too small", "near the best", "too large"), subtitles):
+        ax.set_title(f"{regime}\n{sub}", fontsize=10)
+    fig.suptitle(title, **kw)
+    fig.tight_layout()
+    return fig
+
+
+def _rosenbrock(steps: int) -> tuple[Figure, list[dict[str, Any]], str]:
+    """SGD's paths on Rosenbrock's valley at three rates: the figure, each path's
+    summary, and the paragraph that reads them."""
+    from lrlab.landscape import trajectories
+
+    ros = trajectories("rosenbrock", "sgd", [2e-4, 2e-3, 4e-3], steps=steps)
+    rows = ros.summary()
+    small, good, large = rows
+    fig = _paths(
+        ros,
+        [f"lr={r['lr']:g}, ends {r['distance']:.2g} from ★" for r in rows],
+        f"SGD on Rosenbrock's valley, {ros.steps} steps from (−1.2, 1); ★ is the minimum (1, 1)",
+        fontsize=11,
+    )
+    end = (
+        "diverges"
+        if large["diverged"]
+        else f"stalls {large['distance']:.2g} away, short of the smaller rate"
+    )
+    text = (
+        "Rosenbrock's function has a narrow curved valley whose floor falls only gently "
+        "to the minimum at (1, 1): across the valley the curvature is hundreds of times "
+        "larger than along it, so a single rate must be small for the walls and is then "
+        f"tiny for the floor. In {ros.steps} steps of SGD, the small rate "
+        f"(lr = {small['lr']:g}) has only slid down into the valley, still "
+        f"{small['distance']:.2g} from the minimum; the rate near the best "
+        f"(lr = {good['lr']:g}) drops into the valley and follows its floor round, "
+        f"ending {good['distance']:.2g} away; the large rate "
+        f"(lr = {large['lr']:g}) overshoots across the steep walls, zig-zags and {end}. "
+        "Past about lr = 0.006 the first steps already leave the frame and diverge."
+    )
+    return fig, rows, text
+
+
 def landscape(ctx: Context) -> Section:
     from lrlab.landscape import get_function, trajectories
-    from lrlab.plots.landscape import plot_trajectories
 
     surface = get_function("quadratic", mu=1.0, L=10.0)
     edge, best = surface.stable_lr, surface.optimal_lr
@@ -186,31 +232,21 @@ def landscape(ctx: Context) -> Section:
     lrs = [round(0.1 * edge, 6), round(best, 6), round(1.05 * edge, 6)]
     steps = ctx.budget.landscape_steps
     res = trajectories(surface, "sgd", lrs, steps=steps)
-    fig = plot_trajectories(res)
-    fig.suptitle(
-        f"Gradient descent on a quadratic bowl, μ = 1, L = 10: 2/L = {edge:g}, 2/(L+μ) = {best:.4g}"
+    fig = _paths(
+        res,
+        [res.label(i) for i in range(len(lrs))],
+        f"Gradient descent on a quadratic bowl, μ = 1, L = 10: 2/L = {edge:g}, "
+        f"2/(L+μ) = {best:.4g}",
     )
-    rows = []
-    for lr, r in zip(lrs, res.summary()):
-        rho = surface.rate(lr)
-        rows.append([lr, lr / edge, rho, r["loss"], r["distance"], r["diverged"]])
-    small, good, large = res.summary()
-    for ax, regime in zip(fig.axes, ("too small", "near the best", "too large")):
-        ax.set_title(f"{regime}\n{ax.get_title()}", fontsize=10)
-    fig.tight_layout()
+    summary = res.summary()
+    small, good, large = summary
+    rows = [
+        [lr, lr / edge, surface.rate(lr), r["loss"], r["distance"], r["diverged"]]
+        for lr, r in zip(lrs, summary)
+    ]
     # Rosenbrock's valley is curved and flat along its floor: gradient descent needs
     # thousands of steps to follow it, so the paths get 60 times the bowl's.
-    ros_lrs = [2e-4, 2e-3, 4e-3]
-    ros = trajectories("rosenbrock", "sgd", ros_lrs, steps=steps * 60)
-    fig2 = plot_trajectories(ros)
-    ros_rows = ros.summary()
-    for ax, regime, r in zip(fig2.axes, ("too small", "near the best", "too large"), ros_rows):
-        ax.set_title(f"{regime}\nlr={r['lr']:g}, ends {r['distance']:.2g} from ★", fontsize=10)
-    fig2.suptitle(
-        f"SGD on Rosenbrock's valley, {ros.steps} steps from (−1.2, 1); ★ is the minimum (1, 1)",
-        fontsize=11,
-    )
-    fig2.tight_layout()
+    fig2, ros_rows, ros_text = _rosenbrock(steps * 60)
     return Section(
         key="landscape",
         title="3. A fixed learning rate on a loss surface",
@@ -225,21 +261,7 @@ def landscape(ctx: Context) -> Section:
             f"axis overshoots more each step and the iterate "
             f"{'diverges' if large['diverged'] else 'oscillates ever wider'}: "
             f"{large['distance']:.3g} away after {large['steps']} steps.",
-            "Rosenbrock's function has a narrow curved valley whose floor falls only gently "
-            "to the minimum at (1, 1): across the valley the curvature is hundreds of times "
-            "larger than along it, so a single rate must be small for the walls and is then "
-            f"tiny for the floor. In {ros.steps} steps of SGD, the small rate "
-            f"(lr = {ros_rows[0]['lr']:g}) has only slid down into the valley, still "
-            f"{ros_rows[0]['distance']:.2g} from the minimum; the rate near the best "
-            f"(lr = {ros_rows[1]['lr']:g}) drops into the valley and follows its floor round, "
-            f"ending {ros_rows[1]['distance']:.2g} away; the large rate "
-            f"(lr = {ros_rows[2]['lr']:g}) overshoots across the steep walls, zig-zags and "
-            + (
-                "diverges"
-                if ros_rows[2]["diverged"]
-                else f"stalls {ros_rows[2]['distance']:.2g} away, short of the smaller rate"
-            )
-            + ". Past about lr = 0.006 the first steps already leave the frame and diverge.",
+            ros_text,
         ],
         figures=[
             Figure_("landscape-quadratic", fig, "Paths of gradient descent for three LRs."),
@@ -254,12 +276,12 @@ def landscape(ctx: Context) -> Section:
             )
         ],
         data={
-            "mu": surface.params.get("mu", 1.0) if hasattr(surface, "params") else 1.0,
-            "L": 10.0,
+            "mu": surface.params["mu"],
+            "L": surface.params["L"],
             "stable_lr": edge,
             "optimal_lr": best,
-            "quadratic": res.summary(),
-            "rosenbrock": ros.summary(),
+            "quadratic": summary,
+            "rosenbrock": ros_rows,
         },
     )
 
@@ -294,24 +316,24 @@ def _train_suggestions(ctx: Context, res: FinderResult) -> list[_Trained]:
     return out
 
 
-def range_test(ctx: Context) -> tuple[Section, RangeTest]:
+def _sweep(ctx: Context) -> FinderResult:
+    """The range test of SGD + momentum on the task, with lrlab's advice."""
     from lrlab.finder import advice_budget, find_lr_task
 
-    task = ctx.task
     sweep, _ = advice_budget(ctx.steps)
     # At least 100 steps, two per 1.2x of rate over 10⁻⁶…10: a curve a reader can
     # follow, and one the rules' smoothing does not swallow.  The race keeps the steps
     # it has at the default budget, so the longer sweep is paid on top of it.
     extra = max(100 - sweep, 0)
-    sweep += extra
-    res = find_lr_task(
-        task,
-        "momentum",
-        seed=ctx.seed,
-        num_steps=sweep,
-        budget=0.25 + extra / task.steps,
-        quiet=ctx.quiet,
+    budget = 0.25 + extra / ctx.task.steps
+    return find_lr_task(
+        ctx.task, "momentum", seed=ctx.seed, num_steps=sweep + extra, budget=budget, quiet=ctx.quiet
     )
+
+
+def range_test(ctx: Context) -> tuple[Section, RangeTest]:
+    task = ctx.task
+    res = _sweep(ctx)
     ctx.advance(0.3)
     fig = res.plot()
     assert isinstance(fig, Figure)
@@ -420,24 +442,41 @@ def _schedule_verdict(cmp: Comparison, n_seeds: int) -> str:
     )
 
 
-def _schedule_figures(cmp: Comparison, n_seeds: int) -> dict[str, Figure]:
+def _schedule_figures(cmp: Comparison, n_seeds: int) -> list[Figure_]:
     """Validation loss, training loss and rate: one panel per schedule."""
     from lrlab.plots.training import plot_small_multiples
 
-    titles = {
-        "val_loss": f"validation loss of each schedule (grey: the others), {n_seeds} seed(s)",
-        "train_loss": (
-            f"training loss of each schedule, smoothed (grey: the others), {n_seeds} seed(s)"
+    others = f"(grey: the others), {n_seeds} seed(s)"
+    shown = [  # (what, figure name, title, caption)
+        (
+            "val_loss",
+            "schedules-val-loss",
+            f"validation loss of each schedule {others}",
+            "Validation loss, one panel per schedule (mean over seeds, band min–max), "
+            "the other schedules in grey behind it.",
         ),
-        "lr": "the learning rate each schedule ran with",
-    }
-    figs = {}
-    for what, title in titles.items():
+        (
+            "train_loss",
+            "schedules-loss",
+            f"training loss of each schedule, smoothed {others}",
+            "Training loss, one panel per schedule (a moving mean over a fiftieth of the "
+            "run; band min–max over seeds), the other schedules in grey behind it.",
+        ),
+        (
+            "lr",
+            "schedules-lr",
+            "the learning rate each schedule ran with",
+            "The learning rate each schedule ran with, one panel each (reduce-on-plateau: "
+            "one line per seed that lowered its rate at other steps).",
+        ),
+    ]
+    figures = []
+    for what, name, title, caption in shown:
         fig = plot_small_multiples(cmp.histories, what=what)
         fig.suptitle(f"{cmp.task}: {title}")
         fig.tight_layout()
-        figs[what] = fig
-    return figs
+        figures.append(Figure_(name, fig, caption))
+    return figures
 
 
 def _plateau_note(cmp: Comparison) -> tuple[list[int], str]:
@@ -474,7 +513,7 @@ def schedules_on_training(ctx: Context, finder: RangeTest) -> tuple[Section, Com
         ctx.task, runs, seeds=ctx.seeds, steps=ctx.steps, eval_every=every, quiet=ctx.quiet,
         progress=lambda done, total: ctx.advance(done / total),
     )  # fmt: skip
-    figs = _schedule_figures(cmp, len(ctx.seeds))
+    figures = _schedule_figures(cmp, len(ctx.seeds))
     firsts, plateau_note = _plateau_note(cmp)
     return Section(
         key="schedules",
@@ -491,26 +530,7 @@ def schedules_on_training(ctx: Context, finder: RangeTest) -> tuple[Section, Com
             "± column; 'steps to target' counts the updates until the validation loss first "
             "came within 10% of the winner's final loss.",
         ],
-        figures=[
-            Figure_(
-                "schedules-val-loss",
-                figs["val_loss"],
-                "Validation loss, one panel per schedule (mean over seeds, band min–max), "
-                "the other schedules in grey behind it.",
-            ),
-            Figure_(
-                "schedules-loss",
-                figs["train_loss"],
-                "Training loss, one panel per schedule (a moving mean over a fiftieth of the "
-                "run; band min–max over seeds), the other schedules in grey behind it.",
-            ),
-            Figure_(
-                "schedules-lr",
-                figs["lr"],
-                "The learning rate each schedule ran with, one panel each (reduce-on-plateau: "
-                "one line per seed that lowered its rate at other steps).",
-            ),
-        ],
+        figures=figures,
         tables=[_comparison_table(cmp)],
         data={
             "lr": lr,
@@ -533,21 +553,18 @@ def _ratio(a: float, b: float) -> str:
 
 def _comparison_table(cmp: Comparison, name: str = "schedules") -> Table:
     metric = cmp.metric_name
-    rows = []
-    for r in cmp.table:
-        # One seed has no spread: a dash, not "± 0".  Steps are counted in whole updates.
-        std = r.final_val_loss_std if r.seeds - r.diverged > 1 else None
-        to_target = r.steps_to_target_mean
-        rows.append(
-            [
-                r.label,
-                r.final_val_loss_mean,
-                std,
-                r.final_val_metric_mean,
-                None if to_target is None else round(to_target),
-                r.diverged,
-            ]
-        )
+    # One seed has no spread: a dash, not "± 0".  Steps are counted in whole updates.
+    rows = [
+        [
+            r.label,
+            r.final_val_loss_mean,
+            r.final_val_loss_std if r.seeds - r.diverged > 1 else None,
+            r.final_val_metric_mean,
+            None if r.steps_to_target_mean is None else round(r.steps_to_target_mean),
+            r.diverged,
+        ]
+        for r in cmp.table
+    ]
     return Table(
         name,
         f"{cmp.task}: final validation loss and {metric}, mean over seeds ('steps to target':"
@@ -644,14 +661,7 @@ def optimizers(ctx: Context, finder: RangeTest) -> tuple[Section, Comparison]:
         ctx.task, rates.defaults, seeds=ctx.seeds, steps=ctx.steps, quiet=ctx.quiet,
         progress=lambda done, total: ctx.advance(0.7 + 0.3 * done / total),
     )  # fmt: skip
-    figs = cmp.figures()
     blowups = _blowups(cmp)
-    if blowups.labels:  # the runaways' losses get a scale of their own too
-        from lrlab.plots.training import plot_curves
-
-        figs["val_loss"] = plot_curves(cmp.histories, what="val_loss", apart=blowups.labels)
-        figs["val_loss"].suptitle(f"{cmp.task}: validation loss over {len(ctx.seeds)} seed(s)")
-        figs["val_loss"].tight_layout()
     best = cmp.best
     lr_free = [r for r in cmp.table if "LR-free" in r.label]
     free_txt = "; ".join(f"{r.label}: {fmt(r.final_val_loss_mean)}" for r in lr_free)
@@ -680,22 +690,7 @@ def optimizers(ctx: Context, finder: RangeTest) -> tuple[Section, Comparison]:
             f"its own range-test rate did better for {better} of {len(plain)}.",
             *([blowups.text] if blowups.text else []),
         ],
-        figures=[
-            Figure_(
-                "optimizers-val-loss",
-                figs["val_loss"],
-                _apart("Validation loss per optimizer", figs["val_loss"], blowups.labels),
-            ),
-            Figure_(
-                "optimizers-step-size",
-                figs["step_size"],
-                _apart(
-                    "Effective step size ‖Δθ‖/‖g‖ per optimizer (log scale)",
-                    figs["step_size"],
-                    blowups.labels,
-                ),
-            ),
-        ],
+        figures=_optimizer_figures(cmp, blowups.labels),
         tables=[_optimizer_table(cmp, plain, rates.base)],
         data={
             "comparison": cmp.to_dict(histories=False),
@@ -707,11 +702,31 @@ def optimizers(ctx: Context, finder: RangeTest) -> tuple[Section, Comparison]:
     ), cmp
 
 
-def _apart(caption: str, fig: Figure, labels: list[str]) -> str:
-    """A caption that says which configurations a two-panel figure set apart."""
-    if len(fig.axes) > 1 and labels:
-        return f"{caption}; {_join(labels)} on the right, on a scale of their own."
-    return caption + "."
+def _optimizer_figures(cmp: Comparison, apart: list[str]) -> list[Figure_]:
+    """Validation loss and effective step size per optimizer; the runaways (``apart``)
+    get a panel of their own in both."""
+    figs = cmp.figures()
+    if apart:  # the runaways' losses get a scale of their own too
+        from lrlab.plots.training import plot_curves
+
+        figs["val_loss"] = plot_curves(cmp.histories, what="val_loss", apart=apart)
+        figs["val_loss"].suptitle(f"{cmp.task}: validation loss over {len(cmp.seeds)} seed(s)")
+        figs["val_loss"].tight_layout()
+
+    def caption(text: str, fig: Figure) -> str:
+        if len(fig.axes) > 1 and apart:
+            return f"{text}; {_join(apart)} on the right, on a scale of their own."
+        return text + "."
+
+    loss, size = figs["val_loss"], figs["step_size"]
+    return [
+        Figure_("optimizers-val-loss", loss, caption("Validation loss per optimizer", loss)),
+        Figure_(
+            "optimizers-step-size",
+            size,
+            caption("Effective step size ‖Δθ‖/‖g‖ per optimizer (log scale)", size),
+        ),
+    ]
 
 
 class _Blowups(NamedTuple):
@@ -725,13 +740,11 @@ class _Blowups(NamedTuple):
 def _blowups(cmp: Comparison) -> _Blowups:
     """Optimizers whose effective step ran away (more than 1000x the median level of all):
     how far, and what it did to their validation loss and metric, in words."""
-    from lrlab.plots.training import _outliers, _step_sizes
+    from lrlab.plots.training import outliers, step_sizes
 
     with np.errstate(all="ignore"):
-        means = {
-            label: np.nanmean(_step_sizes(hs, None), axis=0) for label, hs in cmp.histories.items()
-        }
-    far = _outliers(means)
+        means = {label: np.nanmean(r, axis=0) for label, r in step_sizes(cmp.histories).items()}
+    far = outliers(means)
     if not far or len(far) == len(means):
         return _Blowups([], [], "")
     rows = {r.label: r for r in cmp.table}
@@ -869,11 +882,10 @@ def search(ctx: Context) -> tuple[Section, SearchBest | None]:
     results = _run_searches(ctx, space, steps)
     fig = plot_samplers({SAMPLER_NAMES[k]: res for k, res in results.items()}, b.cv)
     rows = [_sampler_row(SAMPLER_NAMES[k], res) for k, res in results.items()]
-    data = {}
-    for sampler, res in results.items():
-        study = res.to_dict()
-        study.pop("storage")  # a temporary file, gone with the run
-        data[sampler] = study
+    # Each study without its storage: a temporary file, gone with the run.
+    studies = {
+        k: {f: v for f, v in res.to_dict().items() if f != "storage"} for k, res in results.items()
+    }
     cheapest = min(rows, key=lambda r: (r.best_value, r.steps))
     return Section(
         key="search",
@@ -925,7 +937,7 @@ def search(ctx: Context) -> tuple[Section, SearchBest | None]:
                 [list(r) for r in rows],
             )
         ],
-        data={"space": space.describe(), "steps_per_fold": steps, "studies": data},
+        data={"space": space.describe(), "steps_per_fold": steps, "studies": studies},
     ), _search_best(results, steps, b.cv)
 
 
