@@ -89,6 +89,19 @@ def test_lr_and_step_size_figures(tmp_path: Path) -> None:
     assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_step_size_smooths_past_a_first_step_that_was_not_measured(tmp_path: Path) -> None:
+    """A run whose first step size is NaN (0/0 on a zero gradient, or not measured) keeps
+    that step blank and smooths the rest: one NaN used to turn the whole trailing mean
+    NaN, and the log axis then failed to draw."""
+    h = _h(2)
+    h.step_size[0] = np.nan
+    fig = plot_step_size({"a": [h]}, window=3)
+    y = np.asarray(fig.axes[0].get_lines()[0].get_ydata(), dtype=np.float64)
+    assert np.isnan(y[0])
+    assert np.allclose(y[1:], smooth(h.step_size[1:], 3), rtol=1e-12, atol=0)
+    fig.savefig(tmp_path / "s.png", dpi=40)
+
+
 def test_lr_figure_draws_each_seeds_rates_when_they_differ() -> None:
     """A schedule: one line for all seeds.  A plateau rule lowers each seed's rate at its own
     step: every distinct sequence is drawn, one legend entry per configuration."""

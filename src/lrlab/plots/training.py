@@ -284,11 +284,12 @@ def step_sizes(histories: Histories, window: int | None = None) -> dict[str, np.
         for h in hs:
             s = h.step_size.copy()
             ok = np.isfinite(s)
+            first = int(np.argmax(ok)) if ok.any() else len(s)  # steps before it stay blank
             if ok.any() and not ok.all():  # measured every K steps: hold the last value
                 idx = np.where(ok, np.arange(len(s)), 0)
                 np.maximum.accumulate(idx, out=idx)
-                s = s[idx]
-            rows.append(smooth(s, w))
+                s[first:] = s[idx[first:]]
+            rows.append(np.concatenate([s[:first], smooth(s[first:], w)]))
         out[label] = _stack(rows)
     return out
 
