@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from lrlab._checks import int_at_least as _check_int
+from lrlab._checks import int_at_least, positive_int
 from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
 from lrlab.tune._finalists import SUFFIX, race
@@ -95,9 +95,12 @@ class _ProjectedPruner:
         if len(done) < self.n_startup_trials:
             return False
         finals = [t.value for t in done]  # a completed trial has a value (inf if it diverged)
+        # The improvements of every completed trial bound the projection: restricting them to
+        # the trial's own schedule family was measured and not kept (benchmarks/bench_pruning.py):
+        # all families' curves hold each family's own, and fewer curves prune more.
         pairs = [
             (t.intermediate_values[step], t.value)
-            for t in self._envelope(done, trial)
+            for t in done
             if step in t.intermediate_values
             and t.value is not None
             and math.isfinite(t.value)
@@ -110,15 +113,6 @@ class _ProjectedPruner:
         else:
             projected = value + min(b - a for a, b in pairs)
         return bool(projected > float(np.median(finals)))
-
-    def _envelope(self, done: list[Any], trial: Any) -> list[Any]:
-        """The completed trials whose improvements bound the projection: all of them.
-
-        Restricting them to the trial's own schedule family was measured and not
-        kept (``benchmarks/bench_pruning.py``): the envelope over all families
-        already holds each family's own curves, and fewer curves prune more.
-        """
-        return done
 
 
 def _folds(task: Any, cv: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -380,37 +374,23 @@ class _Settings:
         from lrlab import tasks
 
         sampler, pruner, cv, budget = kw["sampler"], kw["pruner"], kw["cv"], kw["budget"]
-        if sampler not in SAMPLERS:
-            raise UsageError(
-                f"Argument `sampler` must be one of {', '.join(SAMPLERS)}. "
-                f"Received: sampler={sampler!r}"
-            )
-        if pruner not in PRUNERS:
-            raise UsageError(
-                f"Argument `pruner` must be one of {', '.join(PRUNERS)}. "
-                f"Received: pruner={pruner!r}"
-            )
-        _check_int("trials", trials, 1, "a positive integer")
+        _check_one_of("sampler", sampler, SAMPLERS)
+        _check_one_of("pruner", pruner, PRUNERS)
+        positive_int("trials", trials)
         if cv is not None:
-            _check_int("cv", cv, 2, "an integer of at least 2 (or None)")
+            int_at_least("cv", cv, 2, "an integer of at least 2 (or None)")
         if pruner == "wilcoxon" and cv is None:
             raise UsageError(
                 "Argument `pruner` may be 'wilcoxon' only with cross-validation. "
                 "Received: pruner='wilcoxon', cv=None"
             )
         for name, low in _COUNTS:
-            _check_int(
-                name, kw[name], low, "a positive integer" if low else "a non-negative integer"
-            )
+            what = "a positive integer" if low else "a non-negative integer"
+            int_at_least(name, kw[name], low, what)
         if budget is not None:
-            _check_int("budget", budget, 1, "a positive integer")
+            positive_int("budget", budget)
         task = tasks.get(task) if isinstance(task, str) else task
-        steps = kw["steps"]
-        steps = (
-            int(task.steps)
-            if steps is None
-            else _check_int("steps", steps, 1, "a positive integer")
-        )
+        steps = int(task.steps) if kw["steps"] is None else positive_int("steps", kw["steps"])
         space = Space() if space is None else space
         if not isinstance(space, Space):
             raise UsageError(
@@ -450,6 +430,13 @@ class _Settings:
     @property
     def finalist_seed_list(self) -> list[int]:  # after the search's own seeds
         return [self.seed + self.repeats + j for j in range(self.finalist_seeds)]
+
+
+def _check_one_of(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise UsageError(
+            f"Argument `{name}` must be one of {', '.join(allowed)}. Received: {name}={value!r}"
+        )
 
 
 #: The count arguments of ``tune`` checked alike, with their least value.
