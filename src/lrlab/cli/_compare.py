@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from lrlab.cli._args import COUNT, FINITE, STEPS, writable
 from lrlab.errors import UsageError
 
+HELP = "compare optimizer/schedule configurations on a task"
+DESCRIPTION = (
+    "Train every --run on the task once per seed; print the table and write "
+    "results.csv, results.json and the figures (loss, val_loss, lr, step_size .png) to --out."
+)
 
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "compare",
-        help="compare optimizer/schedule configurations on a task",
-        description="Train every --run on the task once per seed; print the table and write "
-        "results.csv, results.json and the figures (loss, val_loss, lr, step_size .png) to --out.",
-    )
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", required=True, help="a built-in task (see `lrlab tasks`)")
     p.add_argument(
         "--run",
@@ -37,7 +36,6 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--out", default="lrlab-compare", help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,16 +9,16 @@ from lrlab import _json
 from lrlab.cli._args import BUDGET, COUNT, POSITIVE, SEED, STEPS, WORKER, writable
 from lrlab.errors import UsageError
 
+HELP = "search the learning rate (and optimizer, schedule) with Optuna"
+DESCRIPTION = (
+    "Run (or resume) an Optuna study on a task. --trials is the study's target "
+    "of finished trials in total: rerunning with the same --study and --storage resumes it, "
+    "and several workers may share one study. Writes trials.json, lr.png and history.png "
+    "to --out."
+)
 
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "tune",
-        help="search the learning rate (and optimizer, schedule) with Optuna",
-        description="Run (or resume) an Optuna study on a task. --trials is the study's target "
-        "of finished trials in total: rerunning with the same --study and --storage resumes it, "
-        "and several workers may share one study. Writes trials.json, lr.png and history.png "
-        "to --out.",
-    )
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", required=True, help="a built-in task (see `lrlab tasks`)")
     p.add_argument("--sampler", default="tpe", help="grid, random or tpe (default tpe)")
     p.add_argument("--trials", type=COUNT, default=40, help="finished trials in total (default 40)")
@@ -75,7 +75,6 @@ def add_parser(sub: Any) -> None:
         help="worker index, varies the sampler seed (not the grid's)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
 
 
 def _names(flag: str, text: str | None) -> tuple[str, ...] | None:
