@@ -35,7 +35,7 @@ from typing import Any
 
 from lrlab.errors import UsageError
 
-__all__ = ["has_heartbeat", "open_storage", "redact"]
+__all__ = ["has_heartbeat", "open_storage", "reason", "redact", "scrub"]
 
 #: The least grace period, in heartbeat intervals.
 GRACE_BEATS = 4
@@ -125,6 +125,13 @@ def scrub(text: str, url: str) -> str:
     return text
 
 
+def reason(exc: BaseException, url: str | None) -> str:
+    """The first line of ``exc``'s message (else its type's name), ``url``'s secrets scrubbed."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    return text if url is None else scrub(text, url)
+
+
 def _pg_driver(url: str) -> str:
     """Name the psycopg2 driver when the URL names none and psycopg 3 is missing.
 
@@ -186,23 +193,37 @@ def open_storage(
         return optuna.storages.InMemoryStorage(), "memory"
     shown = redact(storage)
     if storage.startswith("journal:"):
-        path = Path(storage[len("journal:") :])
-        if not path.name:
-            raise UsageError(
-                f"Argument `storage` must name a journal file. Received: storage={shown!r}"
-            )
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            from optuna.storages.journal import JournalFileBackend
+        return _journal(storage, shown), shown
+    return _rdb(storage, shown, heartbeat_interval, grace_period), shown
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.JournalStorage(JournalFileBackend(str(path))), shown
-        except OSError as exc:
-            raise UsageError(
-                f"Argument `storage` could not be opened. Received: storage={shown!r} "
-                f"({type(exc).__name__}: {scrub(str(exc), storage)})"
-            ) from None
+
+def _journal(storage: str, shown: str) -> Any:
+    """The :class:`optuna.storages.JournalStorage` of ``"journal:PATH"``."""
+    import optuna
+
+    path = Path(storage[len("journal:") :])
+    if not path.name:
+        raise UsageError(
+            f"Argument `storage` must name a journal file. Received: storage={shown!r}"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        from optuna.storages.journal import JournalFileBackend
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    except OSError as exc:
+        raise UsageError(
+            f"Argument `storage` could not be opened. Received: storage={shown!r} "
+            f"({type(exc).__name__}: {scrub(str(exc), storage)})"
+        ) from None
+
+
+def _rdb(storage: str, shown: str, heartbeat_interval: int, grace_period: int | None) -> Any:
+    """The :class:`optuna.storages.RDBStorage` of a database URL, with heartbeats."""
+    import optuna
+
     scheme = storage.split("://", 1)[0].split("+", 1)[0] if "://" in storage else ""
     if scheme not in _RDB_SCHEMES:
         raise UsageError(
@@ -240,10 +261,8 @@ def open_storage(
             if attempt < 7 and _schema_race(exc):
                 time.sleep(0.25 * (attempt + 1))  # another worker is creating the tables
                 continue
-            first = scrub(str(exc), storage).strip().splitlines()
-            reason = first[0] if first else type(exc).__name__
             raise UsageError(
                 f"Argument `storage` could not be reached. Received: storage={shown!r} "
-                f"({type(exc).__name__}: {reason})"
+                f"({type(exc).__name__}: {reason(exc, storage)})"
             ) from None
-    return rdb, shown
+    return rdb
