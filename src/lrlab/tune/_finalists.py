@@ -21,12 +21,16 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lrlab._progress import shows_progress
 from lrlab.tune._trial import Reaper, create_study, progress_bar, surplus, train_runs, work
 from lrlab.tune.storage import has_heartbeat
+
+if TYPE_CHECKING:
+    from lrlab.tune._run import Settings
 
 __all__ = ["SUFFIX", "confirmed", "finalists", "race"]
 
@@ -119,25 +123,14 @@ class _Confirm:
         return train_runs(trial, self.task, cfg["optimizer"], sched, self.steps, [seed], self.folds)
 
 
-def race(
-    st: Any,
-    store: Any,
-    *,
-    task: Any,
-    steps: int,
-    folds: list[tuple[np.ndarray, np.ndarray]] | None,
-    k: int,
-    seeds: list[int],
-    budget: int | None,
-    per_run: int,
-    progress: bool = False,
-) -> Any:
-    """Train the ``k`` finalists of ``st`` on ``seeds``; returns the confirmation study.
+def race(st: Any, store: Any, s: Settings) -> Any:
+    """Train the ``s.finalists`` best trials of ``st`` on ``s.finalist_seed_list``; returns
+    the confirmation study.
 
     Nothing is trained while the search is not settled (another worker's
     trial still running on a storage without heartbeats: that worker, or a
     rerun, races the finalists).  No run starts that could take the steps of both
-    studies above ``budget``.
+    studies above ``s.budget``.
     """
     import optuna
 
@@ -159,11 +152,11 @@ def race(
         if not heartbeat:
             return cst
         time.sleep(0.25)
-    best = finalists(st, k)
+    best = finalists(st, s.finalists)
     configs = {t.number: t.user_attrs["config"] for t in best}
-    pairs = [(t.number, s) for t in best for s in seeds]
-    objective = _Confirm(task, steps, folds, configs, pairs)
-    reap_runs = reap and Reaper(store)
+    pairs = [(t.number, seed) for t in best for seed in s.finalist_seed_list]
+    objective = _Confirm(s.task, s.steps, s.folds, configs, pairs)
+    reap_runs = Reaper(store) if heartbeat else None  # its own clock for the runs
 
     def next_step(trials: list[Any]) -> tuple[int, str]:
         done = set(confirmed(trials))
@@ -174,14 +167,14 @@ def race(
         if all(p in done or p in busy for p in pairs):
             # without heartbeats the other worker finishes; a rerun redoes a run it lost
             return n_done, "stop" if reap_runs is None else "wait"
-        if budget is not None:
+        if s.budget is not None:
             searched = st.get_trials(deepcopy=False)
             spent = sum(int(t.user_attrs.get("steps", 0)) for t in searched + trials)
-            if spent + per_run > budget:
+            if spent + s.per_run > s.budget:
                 return n_done, "stop"
         return n_done, "run"
 
     desc = f"finalists {st.study_name}"
-    with progress_bar(progress and bool(pairs), len(pairs), desc, "run") as bar:
+    with progress_bar(shows_progress(s.quiet) and bool(pairs), len(pairs), desc, "run") as bar:
         work(cst, objective, next_step, reap=reap_runs, bar=bar)
     return cst

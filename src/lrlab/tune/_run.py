@@ -151,7 +151,7 @@ class _Objective:
     validation loss itself, and the pruner can stop a trial inside any run.
     """
 
-    def __init__(self, s: _Settings) -> None:
+    def __init__(self, s: Settings) -> None:
         self.s = s
 
     def _surplus(self, trial: Any) -> bool:
@@ -321,7 +321,7 @@ def tune(
     Returns:
         A :class:`~lrlab.tune.TuneResult`.
     """
-    s = _Settings.build(**locals())  # every argument, by name, checked once
+    s = Settings.build(**locals())  # every argument, by name, checked once
     with _quiet_optuna():
         store, shown = open_storage(
             s.storage,
@@ -344,7 +344,7 @@ def tune(
 
 
 @dataclass(frozen=True)
-class _Settings:
+class Settings:
     """The arguments of one :func:`tune` call, checked once, defaults resolved."""
 
     task: Any
@@ -369,7 +369,7 @@ class _Settings:
     folds: list[tuple[np.ndarray, np.ndarray]] | None
 
     @classmethod
-    def build(cls, *, task: Any, trials: int, space: Space | None, **kw: Any) -> _Settings:
+    def build(cls, *, task: Any, trials: int, space: Space | None, **kw: Any) -> Settings:
         """Check ``tune``'s arguments (each error names its argument) and resolve defaults."""
         from lrlab import tasks
 
@@ -449,7 +449,7 @@ _COUNTS = (
 )
 
 
-def _open_study(store: Any, shown: str, s: _Settings) -> Any:
+def _open_study(store: Any, shown: str, s: Settings) -> Any:
     """Create or load study ``s.study``; a resumed study must be for the same task and settings."""
     # Workers sample differently (seed + 7919 * worker), except on a grid: there the
     # seed shuffles the grid, and every worker must map a grid id to the same point.
@@ -492,7 +492,7 @@ def _open_study(store: Any, shown: str, s: _Settings) -> Any:
     return st
 
 
-def _search(st: Any, store: Any, s: _Settings) -> None:
+def _search(st: Any, store: Any, s: Settings) -> None:
     """Run the study's trials until it holds ``s.target`` finished ones or the budget is spent."""
     heartbeat = has_heartbeat(store)
     budget = None if s.budget is None else s.budget - s.reserve
@@ -520,23 +520,12 @@ def _search(st: Any, store: Any, s: _Settings) -> None:
         work(st, _Objective(s), next_step, reap=reap, bar=bar)
 
 
-def _race(st: Any, store: Any, s: _Settings) -> Any:
+def _race(st: Any, store: Any, s: Settings) -> Any:
     """Race the finalists (with ``s.finalists``); the confirmation study, or ``None``."""
     import optuna
 
     if s.finalists:
-        return race(
-            st,
-            store,
-            task=s.task,
-            steps=s.steps,
-            folds=s.folds,
-            k=s.finalists,
-            seeds=s.finalist_seed_list,
-            budget=s.budget,
-            per_run=s.per_run,
-            progress=shows_progress(s.quiet),
-        )
+        return race(st, store, s)
     try:  # runs of an earlier call that raced: their steps were spent on this study
         return optuna.load_study(study_name=s.study + SUFFIX, storage=store)
     except KeyError:
