@@ -84,13 +84,10 @@ def writable(path: str, flag: str = "--out", *, folder: bool) -> Path:
     """
     p = Path(path)
     what = "a folder" if folder else "a file"
-    if folder and p.exists() and not p.is_dir():
+    if (p.exists() and not p.is_dir()) if folder else p.is_dir():
+        other = "a file" if folder else "a folder"
         raise UsageError(
-            f"Argument `{flag}` must be a folder, and {path} is a file. Received: {flag}={path}"
-        )
-    if not folder and p.is_dir():
-        raise UsageError(
-            f"Argument `{flag}` must be a file, and {path} is a folder. Received: {flag}={path}"
+            f"Argument `{flag}` must be {what}, and {path} is {other}. Received: {flag}={path}"
         )
     target = p if folder else p.parent
     created: list[Path] = []

@@ -38,26 +38,18 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"Argument `--steps` must be a positive integer. Received: {args.steps}")
     sched = parse(args.spec)
     t = np.arange(args.steps)
-    lrs = sched(t)
+    steps, values = t.tolist(), sched(t).tolist()
     if args.format == "json":
-        json.dump(
-            {
-                "schedule": str(sched),
-                "config": sched.to_config(),
-                "step": t.tolist(),
-                "lr": lrs.tolist(),
-            },
-            sys.stdout,
-        )
-        sys.stdout.write("\n")
+        config = sched.to_config()
+        print(json.dumps({"schedule": str(sched), "config": config, "step": steps, "lr": values}))
     elif args.format == "csv":
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(["step", "lr"])
-        for i, v in zip(t.tolist(), lrs.tolist()):
+        for i, v in zip(steps, values):
             w.writerow([i, repr(v)])
     else:
         print(str(sched))
         print(f"{'step':>8}  lr")
-        for i, v in zip(t.tolist(), lrs.tolist()):
+        for i, v in zip(steps, values):
             print(f"{i:>8}  {v:.10g}")
     return 0

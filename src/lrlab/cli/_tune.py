@@ -92,19 +92,14 @@ def run(args: argparse.Namespace) -> int:
     from lrlab.tune import Space, tune
 
     kwargs: dict[str, Any] = {}
-    opts = _names("--optimizers", args.optimizers)
-    scheds = _names("--schedules", args.schedules)
-    if opts:
-        kwargs["optimizers"] = opts
-    if scheds:
-        kwargs["schedules"] = scheds
-    if args.min_lr is not None or args.max_lr is not None:
-        default = Space.__dataclass_fields__["lr"].default
-        assert isinstance(default, tuple)
-        kwargs["lr"] = (
-            default[0] if args.min_lr is None else args.min_lr,
-            default[1] if args.max_lr is None else args.max_lr,
-        )
+    for name in ("optimizers", "schedules"):
+        if (names := _names(f"--{name}", getattr(args, name))) is not None:
+            kwargs[name] = names
+    low, high = Space().lr  # the defaults
+    kwargs["lr"] = (
+        low if args.min_lr is None else args.min_lr,
+        high if args.max_lr is None else args.max_lr,
+    )
     space = Space(**kwargs)
     out = writable(args.out, folder=True)  # before the study, not after it
     result = tune(
