@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from lrlab.errors import UsageError
 
@@ -42,7 +43,6 @@ def integer(low: int | None, high: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"must be an integer {allowed}. Received: {text!r}")
         return value
 
-    parse.__name__ = "integer"
     return parse
 
 
@@ -59,7 +59,6 @@ def number(*, positive: bool = False) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(f"must be {what}. Received: {text!r}")
         return value
 
-    parse.__name__ = "number"
     return parse
 
 
@@ -71,6 +70,11 @@ BUDGET = integer(None, MAX_COUNT * MAX_STEPS)
 WORKER = integer(0, MAX_COUNT)
 FINITE = number()
 POSITIVE = number(positive=True)
+
+
+def options(args: argparse.Namespace, names: str) -> dict[str, Any]:
+    """The parsed options ``names`` (space-separated) as keyword arguments of the same names."""
+    return {name: getattr(args, name) for name in names.split()}
 
 
 def writable(path: str, flag: str = "--out", *, folder: bool) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lrlab.cli._args import COUNT, FINITE, STEPS, writable
+from lrlab.cli._args import COUNT, FINITE, STEPS, options, writable
 from lrlab.errors import UsageError
 
 HELP = "compare optimizer/schedule configurations on a task"
@@ -54,15 +54,8 @@ def run(args: argparse.Namespace) -> int:
     specs = [parse_run(text) for text in args.run]  # bad specs fail before any training
     out = writable(args.out, folder=True)  # and so does a place the results cannot go
     task = get(args.task, **params)
-    result = compare(
-        task,
-        specs,
-        seeds=args.seeds,
-        steps=args.steps,
-        target_loss=args.target,
-        eval_every=args.eval_every,
-        quiet=args.quiet,
-    )
+    same = options(args, "seeds steps eval_every quiet")
+    result = compare(task, specs, target_loss=args.target, **same)
     out.mkdir(parents=True, exist_ok=True)
     result.to_csv(out / "results.csv")
     result.to_json(out / "results.json")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from lrlab import _json
-from lrlab.cli._args import FINITE, POSITIVE, SEED, STEPS, writable
+from lrlab.cli._args import FINITE, POSITIVE, SEED, STEPS, options, writable
 from lrlab.errors import UsageError
 
 HELP = "run the LR range test on a task"
@@ -64,14 +64,9 @@ def run(args: argparse.Namespace) -> int:
     result = find_lr_task(
         args.task,
         args.optimizer,
-        seed=args.seed,
-        min_lr=args.min_lr,
-        max_lr=args.max_lr,
         num_steps=args.steps,
-        mode=args.mode,
-        horizon_exponent=args.horizon_exponent,
-        budget=args.budget,
         quiet=False,
+        **options(args, "seed min_lr max_lr mode horizon_exponent budget"),
         **({} if args.horizon is None else {"horizon": args.horizon}),
     )
     if out is not None:

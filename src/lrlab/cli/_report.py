@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from lrlab._progress import on_terminal
-from lrlab.cli._args import SEED, writable
+from lrlab.cli._args import SEED, options, writable
 
 HELP = "run the whole learning-rate study and write an HTML report"
 DESCRIPTION = (
@@ -35,14 +35,6 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet and not on_terminal():
             print(f"report: {label} ...", file=sys.stderr, flush=True)
 
-    rep = build_report(
-        args.out,
-        task=args.task,
-        seed=args.seed,
-        quick=args.quick,
-        force=args.force,
-        quiet=args.quiet,
-        progress=progress,
-    )
+    rep = build_report(args.out, progress=progress, **options(args, "task seed quick force quiet"))
     print(f"wrote {rep.index} ({rep.seconds:.0f} s)")
     return 0

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from lrlab import _json
-from lrlab.cli._args import BUDGET, COUNT, POSITIVE, SEED, STEPS, WORKER, writable
+from lrlab.cli._args import BUDGET, COUNT, POSITIVE, SEED, STEPS, WORKER, options, writable
 from lrlab.errors import UsageError
 
 HELP = "search the learning rate (and optimizer, schedule) with Optuna"
@@ -37,10 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "mean (default 0: off; 3 measured best)",
     )
     p.add_argument(
-        "--finalist-seeds",
-        type=COUNT,
-        default=1,
-        help="extra seeds per finalist (default 1)",
+        "--finalist-seeds", type=COUNT, default=1, help="extra seeds per finalist (default 1)"
     )
     p.add_argument(
         "--budget",
@@ -102,25 +99,9 @@ def run(args: argparse.Namespace) -> int:
     )
     space = Space(**kwargs)
     out = writable(args.out, folder=True)  # before the study, not after it
-    result = tune(
-        args.task,
-        sampler=args.sampler,
-        trials=args.trials,
-        cv=args.cv,
-        repeats=args.repeats,
-        finalists=args.finalists,
-        finalist_seeds=args.finalist_seeds,
-        pruner=args.pruner,
-        budget=args.budget,
-        space=space,
-        storage=args.storage,
-        study=args.study,
-        run_dir=out,
-        steps=args.steps,
-        seed=args.seed,
-        worker=args.worker,
-        quiet=args.quiet,
-    )
+    search = options(args, "sampler trials cv repeats finalists finalist_seeds pruner budget")
+    runs = options(args, "storage study steps seed worker quiet")
+    result = tune(args.task, space=space, run_dir=out, **search, **runs)
     out.mkdir(parents=True, exist_ok=True)
     (out / "trials.json").write_text(_json.dumps(result.to_dict(), indent=1))
     result.plot_lr().savefig(out / "lr.png", dpi=110, bbox_inches="tight")
