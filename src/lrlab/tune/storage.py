@@ -54,15 +54,17 @@ def _secrets(url: str) -> tuple[str | None, list[str]]:
     The URL's password (``user:pass/with/slashes@host`` too), the values of the
     query's secret parameters (``?password=...``), and when the text holds more
     than one ``@`` before its query, everything before the last one.  A URL
-    that SQLAlchemy cannot read is ``(None, [])``.
+    that SQLAlchemy cannot read is ``None`` with what a reader would take for the
+    password, and all the rest.
     """
     from sqlalchemy.engine import make_url
 
     head, _, rest = url.partition("://")
+    userinfo, _, host = rest.split("?", 1)[0].rpartition("@")
     try:
         parsed = make_url(url)
     except Exception:  # sqlalchemy.exc.ArgumentError, ValueError (a bad port), ...
-        return None, []
+        return None, [rest, userinfo.partition(":")[2]]
     secrets = [parsed.password] if parsed.password else []
     hide = {}
     for key, value in parsed.query.items():
@@ -72,12 +74,11 @@ def _secrets(url: str) -> tuple[str | None, list[str]]:
             hide[key] = "***"
     shown = parsed.update_query_dict(hide).render_as_string(hide_password=True)
     shown = shown.replace("%2A%2A%2A", "***")
-    userinfo = rest.split("?", 1)[0].rpartition("@")[0]
     if userinfo.count("@") or (":" in userinfo and not parsed.password):
         # an unescaped '@' (or a ':' SQLAlchemy did not read as a password): no
         # reading of who the user is can be trusted, so none of it is shown
         secrets.append(userinfo.partition(":")[2] or userinfo)
-        shown = f"{head}://***@{rest.split('?', 1)[0].rpartition('@')[2]}"
+        shown = f"{head}://***@{host}"
     return shown, secrets
 
 
@@ -112,12 +113,8 @@ def scrub(text: str, url: str) -> str:
     """
     from urllib.parse import quote
 
-    shown, secrets = _secrets(url) if "://" in url else (url, [])
+    secrets = _secrets(url)[1] if "://" in url else []
     text = text.replace(url, redact(url))
-    if shown is None:  # what a reader would take for the password, and all the rest
-        rest = url.partition("://")[2]
-        userinfo = rest.split("?", 1)[0].rpartition("@")[0]
-        secrets = [rest, userinfo.partition(":")[2]]
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         for form in {secret, quote(secret, safe="")}:
             # a whole token only: a password "p" must not turn "postgresql" into "***ostgresql"
