@@ -45,11 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if args.fn not in functions():
         raise UsageError(f"Unknown function {args.fn!r}. Available: {', '.join(functions())}")
     check_name(args.optimizer)
-    params = {}
-    if args.mu is not None:
-        params["mu"] = args.mu
-    if args.big_l is not None:
-        params["L"] = args.big_l
+    params = {k: v for k, v in (("mu", args.mu), ("L", args.big_l)) if v is not None}
     surface = get_function(args.fn, **params)
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
