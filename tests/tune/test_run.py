@@ -349,13 +349,13 @@ WORKER = textwrap.dedent(
     space = Space(optimizers=space.optimizers, schedules=scheds, families=space.families)
     if os.environ.get("LRLAB_TEST_CONFIRM_SLEEP"):  # the finalists' runs hang
         import lrlab.tune._finalists as finals
-        _train_once = finals.train_once
+        _train_runs = finals.train_runs
 
         def _slow(*args, **kwargs):
             time.sleep(float(os.environ["LRLAB_TEST_CONFIRM_SLEEP"]))
-            return _train_once(*args, **kwargs)
+            return _train_runs(*args, **kwargs)
 
-        finals.train_once = _slow
+        finals.train_runs = _slow
     trials, worker = int(sys.argv[1]), int(sys.argv[2])
     finalists = int(os.environ.get("LRLAB_TEST_FINALISTS", "0"))
     finalist_seeds = int(os.environ.get("LRLAB_TEST_FINALIST_SEEDS", "2"))

@@ -1,12 +1,13 @@
 """The ``lrlab`` command line.
 
 Each subcommand lives in its own module ``lrlab.cli._<name>`` that defines
-``add_parser(subparsers)`` and ``run(args) -> int``.  Bad input of any kind
-(an :class:`lrlab.errors.LrlabError`, an unknown name, a bad flag, a number out
-of range, an argument that is not UTF-8, an output location that cannot be
-written) prints one line on stderr and exits with status 2; so do the failures
-of the machine (an ``OSError``, running out of memory).  There is never a
-traceback for them; any other exception is a bug, and keeps its traceback.
+``HELP``, ``DESCRIPTION``, ``add_arguments(parser)`` and ``run(args) -> int``.
+Bad input of any kind (an :class:`lrlab.errors.LrlabError`, an unknown name, a
+bad flag, a number out of range, an argument that is not UTF-8, an output
+location that cannot be written) prints one line on stderr and exits with
+status 2; so do the failures of the machine (an ``OSError``, running out of
+memory).  There is never a traceback for them; any other exception is a bug,
+and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -19,17 +20,8 @@ from collections.abc import Sequence
 
 from lrlab.errors import LrlabError
 
-# (name, module) in the order ``lrlab --help`` lists them.
-_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("report", "lrlab.cli._report"),
-    ("plot", "lrlab.cli._plot"),
-    ("show", "lrlab.cli._show"),
-    ("tasks", "lrlab.cli._tasks"),
-    ("landscape", "lrlab.cli._landscape"),
-    ("compare", "lrlab.cli._compare"),
-    ("find", "lrlab.cli._find"),
-    ("tune", "lrlab.cli._tune"),
-)
+# In the order ``lrlab --help`` lists them; each is the module ``lrlab.cli._<name>``.
+_COMMANDS = ("report", "plot", "show", "tasks", "landscape", "compare", "find", "tune")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,14 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lrlab", description="The learning rate, end to end.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for _name, modname in _COMMANDS:
-        try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError as exc:  # a command whose module is not there yet
-            if exc.name == modname:
-                continue
-            raise
-        mod.add_parser(sub)
+    for name in _COMMANDS:
+        mod = importlib.import_module(f"lrlab.cli._{name}")
+        p = sub.add_parser(name, help=mod.HELP, description=mod.DESCRIPTION)
+        mod.add_arguments(p)
+        p.set_defaults(func=mod.run)
     return parser
 
 
@@ -113,12 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not lost_database(exc):
             raise  # a bug: its traceback is what will fix it
-        from lrlab.tune.storage import scrub
+        from lrlab.tune.storage import reason
 
-        storage = getattr(args, "storage", None)
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        reason = scrub(text, storage) if isinstance(storage, str) else text
-        _say(f"{where} the database connection failed; rerun to resume ({reason})")
+        storage = getattr(args, "storage", None)  # only `tune` has one
+        _say(f"{where} the database connection failed; rerun to resume ({reason(exc, storage)})")
     except KeyboardInterrupt:
         _say(f"lrlab {args.command}: interrupted")
         return 130

@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from lrlab.errors import UsageError
 
@@ -42,7 +43,6 @@ def integer(low: int | None, high: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"must be an integer {allowed}. Received: {text!r}")
         return value
 
-    parse.__name__ = "integer"
     return parse
 
 
@@ -59,7 +59,6 @@ def number(*, positive: bool = False) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(f"must be {what}. Received: {text!r}")
         return value
 
-    parse.__name__ = "number"
     return parse
 
 
@@ -73,6 +72,11 @@ FINITE = number()
 POSITIVE = number(positive=True)
 
 
+def options(args: argparse.Namespace, names: str) -> dict[str, Any]:
+    """The parsed options ``names`` (space-separated) as keyword arguments of the same names."""
+    return {name: getattr(args, name) for name in names.split()}
+
+
 def writable(path: str, flag: str = "--out", *, folder: bool) -> Path:
     """``path`` as a :class:`Path`, once it is known that a file (or folder) can be written there.
 
@@ -84,13 +88,10 @@ def writable(path: str, flag: str = "--out", *, folder: bool) -> Path:
     """
     p = Path(path)
     what = "a folder" if folder else "a file"
-    if folder and p.exists() and not p.is_dir():
+    if (p.exists() and not p.is_dir()) if folder else p.is_dir():
+        other = "a file" if folder else "a folder"
         raise UsageError(
-            f"Argument `{flag}` must be a folder, and {path} is a file. Received: {flag}={path}"
-        )
-    if not folder and p.is_dir():
-        raise UsageError(
-            f"Argument `{flag}` must be a file, and {path} is a folder. Received: {flag}={path}"
+            f"Argument `{flag}` must be {what}, and {path} is {other}. Received: {flag}={path}"
         )
     target = p if folder else p.parent
     created: list[Path] = []

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from lrlab.cli._args import COUNT, FINITE, STEPS, writable
+from lrlab.cli._args import COUNT, FINITE, STEPS, options, writable
 from lrlab.errors import UsageError
 
+HELP = "compare optimizer/schedule configurations on a task"
+DESCRIPTION = (
+    "Train every --run on the task once per seed; print the table and write "
+    "results.csv, results.json and the figures (loss, val_loss, lr, step_size .png) to --out."
+)
 
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "compare",
-        help="compare optimizer/schedule configurations on a task",
-        description="Train every --run on the task once per seed; print the table and write "
-        "results.csv, results.json and the figures (loss, val_loss, lr, step_size .png) to --out.",
-    )
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", required=True, help="a built-in task (see `lrlab tasks`)")
     p.add_argument(
         "--run",
@@ -37,7 +36,6 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--out", default="lrlab-compare", help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,15 +54,8 @@ def run(args: argparse.Namespace) -> int:
     specs = [parse_run(text) for text in args.run]  # bad specs fail before any training
     out = writable(args.out, folder=True)  # and so does a place the results cannot go
     task = get(args.task, **params)
-    result = compare(
-        task,
-        specs,
-        seeds=args.seeds,
-        steps=args.steps,
-        target_loss=args.target,
-        eval_every=args.eval_every,
-        quiet=args.quiet,
-    )
+    same = options(args, "seeds steps eval_every quiet")
+    result = compare(task, specs, target_loss=args.target, **same)
     out.mkdir(parents=True, exist_ok=True)
     result.to_csv(out / "results.csv")
     result.to_json(out / "results.json")

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from lrlab import _json
-from lrlab.cli._args import FINITE, POSITIVE, SEED, STEPS, writable
+from lrlab.cli._args import FINITE, POSITIVE, SEED, STEPS, options, writable
 from lrlab.errors import UsageError
 
+HELP = "run the LR range test on a task"
+DESCRIPTION = (
+    "Run the LR range test (exponential ramp, smoothed loss, divergence stop) on "
+    "a fresh model of a task, print each rule's suggestion and lrlab's own (a short race of "
+    "rates carried to the run's length) with its range and the reason, and draw the curve."
+)
 
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "find",
-        help="run the LR range test on a task",
-        description="Run the LR range test (exponential ramp, smoothed loss, divergence stop) on "
-        "a fresh model of a task, print each rule's suggestion and lrlab's own (a short race of "
-        "rates carried to the run's length) with its range and the reason, and draw the curve.",
-    )
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", required=True, help="a built-in task (see `lrlab tasks`)")
     p.add_argument("--optimizer", default="sgd", help="optimizer name (default sgd)")
     p.add_argument("--min-lr", type=POSITIVE, default=1e-6, help="start of the ramp (default 1e-6)")
@@ -50,7 +49,6 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--out", default=None, help="write the figure here (.png, .svg, .pdf)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,14 +64,9 @@ def run(args: argparse.Namespace) -> int:
     result = find_lr_task(
         args.task,
         args.optimizer,
-        seed=args.seed,
-        min_lr=args.min_lr,
-        max_lr=args.max_lr,
         num_steps=args.steps,
-        mode=args.mode,
-        horizon_exponent=args.horizon_exponent,
-        budget=args.budget,
         quiet=False,
+        **options(args, "seed min_lr max_lr mode horizon_exponent budget"),
         **({} if args.horizon is None else {"horizon": args.horizon}),
     )
     if out is not None:

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from lrlab.cli._args import FINITE, STEPS, writable
 from lrlab.errors import UsageError
 
+HELP = "optimizer paths on a 2-D loss surface"
+DESCRIPTION = (
+    "Run a real torch optimizer on a 2-D function from a start point, once per "
+    "learning rate, and draw the paths over its contours. On the quadratic each path is "
+    "labelled against 2/L and 2/(L+mu)."
+)
 
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "landscape",
-        help="optimizer paths on a 2-D loss surface",
-        description="Run a real torch optimizer on a 2-D function from a start point, once per "
-        "learning rate, and draw the paths over its contours. On the quadratic each path is "
-        "labelled against 2/L and 2/(L+mu).",
-    )
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fn", default="quadratic", help="quadratic, rosenbrock, beale or himmelblau")
     p.add_argument("--optimizer", default="sgd", help="optimizer name (default sgd)")
     p.add_argument(
@@ -36,7 +35,6 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--out", default="lrlab-landscape.png", help="output .png or .svg file")
     p.add_argument("--quiet", action="store_true", help="print only the figure's path")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,11 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if args.fn not in functions():
         raise UsageError(f"Unknown function {args.fn!r}. Available: {', '.join(functions())}")
     check_name(args.optimizer)
-    params = {}
-    if args.mu is not None:
-        params["mu"] = args.mu
-    if args.big_l is not None:
-        params["L"] = args.big_l
+    params = {k: v for k, v in (("mu", args.mu), ("L", args.big_l)) if v is not None}
     surface = get_function(args.fn, **params)
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from lrlab.cli._args import STEPS, writable
 from lrlab.plots.schedules import (
@@ -14,22 +13,19 @@ from lrlab.plots.schedules import (
     source_schedules,
 )
 
+HELP = "plot schedules on one figure"
+DESCRIPTION = (
+    "Plot one labelled curve per schedule spec. With no spec, draw the source "
+    "document's three decay strategies (step, exponential, 1/t) and a second "
+    "figure comparing three exponential decay factors."
+)
 
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "plot",
-        help="plot schedules on one figure",
-        description=(
-            "Plot one labelled curve per schedule spec. With no spec, draw the source "
-            "document's three decay strategies (step, exponential, 1/t) and a second "
-            "figure comparing three exponential decay factors."
-        ),
-    )
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("specs", nargs="*", metavar="SPEC", help="e.g. 'step(0.1, 0.5, 10)'")
     p.add_argument("--steps", type=STEPS, default=50, help="number of steps (default 50)")
     p.add_argument("--out", default="lrlab-schedules.png", help="output .png or .svg file")
     p.add_argument("--log", action="store_true", help="log-scale LR axis")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,30 +4,26 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from lrlab._progress import on_terminal
-from lrlab.cli._args import SEED, writable
+from lrlab.cli._args import SEED, options, writable
+
+HELP = "run the whole learning-rate study and write an HTML report"
+DESCRIPTION = (
+    "Run the learning-rate study on real training (schedules, a loss surface, "
+    "schedules and optimizers on a task, the range test, grid/random/Bayesian "
+    "search with cross-validation) and write a self-contained index.html with "
+    "the figures, tables and raw results."
+)
 
 
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "report",
-        help="run the whole learning-rate study and write an HTML report",
-        description=(
-            "Run the learning-rate study on real training (schedules, a loss surface, "
-            "schedules and optimizers on a task, the range test, grid/random/Bayesian "
-            "search with cross-validation) and write a self-contained index.html with "
-            "the figures, tables and raw results."
-        ),
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="lrlab-report", help="output folder (default ./lrlab-report)")
     p.add_argument("--task", default="digits", help="built-in task (default digits)")
     p.add_argument("--seed", type=SEED, default=0, help="seed; same seed, same numbers")
     p.add_argument("--quick", action="store_true", help="small budgets (same page, fast)")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.add_argument("--quiet", action="store_true", help="no progress output")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,14 +35,6 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet and not on_terminal():
             print(f"report: {label} ...", file=sys.stderr, flush=True)
 
-    rep = build_report(
-        args.out,
-        task=args.task,
-        seed=args.seed,
-        quick=args.quick,
-        force=args.force,
-        quiet=args.quiet,
-        progress=progress,
-    )
+    rep = build_report(args.out, progress=progress, **options(args, "task seed quick force quiet"))
     print(f"wrote {rep.index} ({rep.seconds:.0f} s)")
     return 0

@@ -6,7 +6,6 @@ import argparse
 import csv
 import json
 import sys
-from typing import Any
 
 import numpy as np
 
@@ -14,15 +13,15 @@ from lrlab.cli._args import STEPS
 from lrlab.errors import UsageError
 from lrlab.schedules import parse
 
+HELP = "print a schedule's values"
+DESCRIPTION = (
+    "Print the learning rate of a schedule at steps 0, 1, ..., --steps - 1: "
+    "its parsed text form first, then one step per line. The schedule is read from its "
+    "text form, e.g. 'warmup(cosine(0.1, 1000), 100)'; see docs/peers.md for every kind."
+)
 
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "show",
-        help="print a schedule's values",
-        description="Print the learning rate of a schedule at steps 0, 1, ..., --steps - 1: "
-        "its parsed text form first, then one step per line. The schedule is read from its "
-        "text form, e.g. 'warmup(cosine(0.1, 1000), 100)'; see docs/peers.md for every kind.",
-    )
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SPEC", help="a schedule's text form, e.g. 'cosine(0.1, 100)'")
     p.add_argument("--steps", type=STEPS, default=20, help="number of steps (default 20)")
     p.add_argument(
@@ -32,7 +31,6 @@ def add_parser(sub: Any) -> None:
         help="table: aligned text for reading (default); json: the schedule, its config and "
         "the values; csv: step,lr rows with every digit",
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,26 +38,18 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"Argument `--steps` must be a positive integer. Received: {args.steps}")
     sched = parse(args.spec)
     t = np.arange(args.steps)
-    lrs = sched(t)
+    steps, values = t.tolist(), sched(t).tolist()
     if args.format == "json":
-        json.dump(
-            {
-                "schedule": str(sched),
-                "config": sched.to_config(),
-                "step": t.tolist(),
-                "lr": lrs.tolist(),
-            },
-            sys.stdout,
-        )
-        sys.stdout.write("\n")
+        config = sched.to_config()
+        print(json.dumps({"schedule": str(sched), "config": config, "step": steps, "lr": values}))
     elif args.format == "csv":
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(["step", "lr"])
-        for i, v in zip(t.tolist(), lrs.tolist()):
+        for i, v in zip(steps, values):
             w.writerow([i, repr(v)])
     else:
         print(str(sched))
         print(f"{'step':>8}  lr")
-        for i, v in zip(t.tolist(), lrs.tolist()):
+        for i, v in zip(steps, values):
             print(f"{i:>8}  {v:.10g}")
     return 0

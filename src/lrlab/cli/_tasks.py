@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+
+HELP = "list the built-in training tasks"
+DESCRIPTION = (
+    "List the built-in tasks with their kind, metric, split sizes and defaults. No data is loaded."
+)
 
 
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "tasks",
-        help="list the built-in training tasks",
-        description="List the built-in tasks with their kind, metric, split sizes and defaults. "
-        "No data is loaded.",
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

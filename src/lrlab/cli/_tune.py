@@ -6,19 +6,19 @@ import argparse
 from typing import Any
 
 from lrlab import _json
-from lrlab.cli._args import BUDGET, COUNT, POSITIVE, SEED, STEPS, WORKER, writable
+from lrlab.cli._args import BUDGET, COUNT, POSITIVE, SEED, STEPS, WORKER, options, writable
 from lrlab.errors import UsageError
 
+HELP = "search the learning rate (and optimizer, schedule) with Optuna"
+DESCRIPTION = (
+    "Run (or resume) an Optuna study on a task. --trials is the study's target "
+    "of finished trials in total: rerunning with the same --study and --storage resumes it, "
+    "and several workers may share one study. Writes trials.json, lr.png and history.png "
+    "to --out."
+)
 
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "tune",
-        help="search the learning rate (and optimizer, schedule) with Optuna",
-        description="Run (or resume) an Optuna study on a task. --trials is the study's target "
-        "of finished trials in total: rerunning with the same --study and --storage resumes it, "
-        "and several workers may share one study. Writes trials.json, lr.png and history.png "
-        "to --out.",
-    )
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", required=True, help="a built-in task (see `lrlab tasks`)")
     p.add_argument("--sampler", default="tpe", help="grid, random or tpe (default tpe)")
     p.add_argument("--trials", type=COUNT, default=40, help="finished trials in total (default 40)")
@@ -37,10 +37,7 @@ def add_parser(sub: Any) -> None:
         "mean (default 0: off; 3 measured best)",
     )
     p.add_argument(
-        "--finalist-seeds",
-        type=COUNT,
-        default=1,
-        help="extra seeds per finalist (default 1)",
+        "--finalist-seeds", type=COUNT, default=1, help="extra seeds per finalist (default 1)"
     )
     p.add_argument(
         "--budget",
@@ -75,7 +72,6 @@ def add_parser(sub: Any) -> None:
         help="worker index, varies the sampler seed (not the grid's)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
 
 
 def _names(flag: str, text: str | None) -> tuple[str, ...] | None:
@@ -93,40 +89,19 @@ def run(args: argparse.Namespace) -> int:
     from lrlab.tune import Space, tune
 
     kwargs: dict[str, Any] = {}
-    opts = _names("--optimizers", args.optimizers)
-    scheds = _names("--schedules", args.schedules)
-    if opts:
-        kwargs["optimizers"] = opts
-    if scheds:
-        kwargs["schedules"] = scheds
-    if args.min_lr is not None or args.max_lr is not None:
-        default = Space.__dataclass_fields__["lr"].default
-        assert isinstance(default, tuple)
-        kwargs["lr"] = (
-            default[0] if args.min_lr is None else args.min_lr,
-            default[1] if args.max_lr is None else args.max_lr,
-        )
+    for name in ("optimizers", "schedules"):
+        if (names := _names(f"--{name}", getattr(args, name))) is not None:
+            kwargs[name] = names
+    low, high = Space().lr  # the defaults
+    kwargs["lr"] = (
+        low if args.min_lr is None else args.min_lr,
+        high if args.max_lr is None else args.max_lr,
+    )
     space = Space(**kwargs)
     out = writable(args.out, folder=True)  # before the study, not after it
-    result = tune(
-        args.task,
-        sampler=args.sampler,
-        trials=args.trials,
-        cv=args.cv,
-        repeats=args.repeats,
-        finalists=args.finalists,
-        finalist_seeds=args.finalist_seeds,
-        pruner=args.pruner,
-        budget=args.budget,
-        space=space,
-        storage=args.storage,
-        study=args.study,
-        run_dir=out,
-        steps=args.steps,
-        seed=args.seed,
-        worker=args.worker,
-        quiet=args.quiet,
-    )
+    search = options(args, "sampler trials cv repeats finalists finalist_seeds pruner budget")
+    runs = options(args, "storage study steps seed worker quiet")
+    result = tune(args.task, space=space, run_dir=out, **search, **runs)
     out.mkdir(parents=True, exist_ok=True)
     (out / "trials.json").write_text(_json.dumps(result.to_dict(), indent=1))
     result.plot_lr().savefig(out / "lr.png", dpi=110, bbox_inches="tight")

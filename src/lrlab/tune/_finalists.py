@@ -21,12 +21,16 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lrlab import _json
-from lrlab.tune._trial import Reaper, Surplus, create_study, run_one, train_once
+from lrlab._progress import shows_progress
+from lrlab.tune._trial import Reaper, create_study, progress_bar, surplus, train_runs, work
+from lrlab.tune.storage import has_heartbeat
+
+if TYPE_CHECKING:
+    from lrlab.tune._run import Settings
 
 __all__ = ["SUFFIX", "confirmed", "finalists", "race"]
 
@@ -108,57 +112,32 @@ class _Confirm:
         return pair
 
     def __call__(self, trial: Any) -> float:
-        pair = self._claim(trial)
-        if pair is None:
-            trial.set_user_attr("lrlab_surplus", True)
-            trial.set_user_attr("steps", 0)
-            raise Surplus
-        number, seed = pair
-        cfg = self.configs[number]
         from lrlab.schedules import rule_from_config
 
+        pair = self._claim(trial)
+        if pair is None:
+            surplus(trial)
+        number, seed = pair
+        cfg = self.configs[number]
         sched = rule_from_config(cfg["schedule_config"])
-        spent = 0
-        losses: list[float] = []
-        try:
-            for split in list(self.folds) if self.folds else [None]:
-                loss, ran = train_once(self.task, cfg["optimizer"], sched, self.steps, seed, split)
-                spent += ran
-                losses.append(loss)
-                trial.set_user_attr("run_losses", _json.encode(losses))
-                if math.isinf(loss):
-                    trial.set_user_attr("diverged", True)
-                    return math.inf
-            return float(np.mean(losses))
-        finally:
-            trial.set_user_attr("steps", int(spent))
+        return train_runs(trial, self.task, cfg["optimizer"], sched, self.steps, [seed], self.folds)
 
 
-def race(
-    optuna: Any,
-    st: Any,
-    store: Any,
-    *,
-    task: Any,
-    steps: int,
-    folds: list[tuple[np.ndarray, np.ndarray]] | None,
-    k: int,
-    seeds: list[int],
-    heartbeat: bool,
-    budget: int | None,
-    per_run: int,
-    progress: bool = False,
-) -> Any:
-    """Train the ``k`` finalists of ``st`` on ``seeds``; returns the confirmation study.
+def race(st: Any, store: Any, s: Settings) -> Any:
+    """Train the ``s.finalists`` best trials of ``st`` on ``s.finalist_seed_list``; returns
+    the confirmation study.
 
     Nothing is trained while the search is not settled (another worker's
     trial still running on a storage without heartbeats: that worker, or a
     rerun, races the finalists).  No run starts that could take the steps of both
-    studies above ``budget``.
+    studies above ``s.budget``.
     """
+    import optuna
+
     cst = create_study(
         st.study_name + SUFFIX, store, optuna.samplers.RandomSampler(), optuna.pruners.NopPruner()
     )
+    heartbeat = has_heartbeat(store)
     reap = Reaper(store) if heartbeat else None
     while True:
         if reap is not None:
@@ -173,57 +152,29 @@ def race(
         if not heartbeat:
             return cst
         time.sleep(0.25)
-    best = finalists(st, k)
+    best = finalists(st, s.finalists)
     configs = {t.number: t.user_attrs["config"] for t in best}
-    pairs = [(t.number, s) for t in best for s in seeds]
-    objective = _Confirm(task, steps, folds, configs, pairs)
-    bar = None
-    if progress and pairs:
-        from tqdm import tqdm
+    pairs = [(t.number, seed) for t in best for seed in s.finalist_seed_list]
+    objective = _Confirm(s.task, s.steps, s.folds, configs, pairs)
+    reap_runs = Reaper(store) if heartbeat else None  # its own clock for the runs
 
-        bar = tqdm(total=len(pairs), desc=f"finalists {st.study_name}", unit="run")
-    try:
-        _run_pairs(optuna, st, cst, objective, pairs, reap and Reaper(store), budget, per_run, bar)
-    finally:
-        if bar is not None:
-            bar.close()
-    return cst
-
-
-def _run_pairs(
-    optuna: Any,
-    st: Any,
-    cst: Any,
-    objective: _Confirm,
-    pairs: list[tuple[int, int]],
-    reap: Reaper | None,
-    budget: int | None,
-    per_run: int,
-    bar: Any,
-) -> None:
-    """Run confirmation trials until every pair is done (or others run the rest)."""
-    shown = 0
-    while True:
-        if reap is not None:
-            reap(cst)
-        trials = cst.get_trials(deepcopy=False)
+    def next_step(trials: list[Any]) -> tuple[int, str]:
         done = set(confirmed(trials))
         busy = {_pair(t) for t in trials if t.state.name == "RUNNING" and _live(t)}
         n_done = sum(p in done for p in pairs)
-        if bar is not None and n_done > shown:
-            bar.update(n_done - shown)
-            shown = n_done
         if n_done == len(pairs):
-            return
+            return n_done, "stop"
         if all(p in done or p in busy for p in pairs):
-            if reap is None:
-                return  # the other worker finishes; a rerun redoes a run it lost
-            time.sleep(0.25)
-            continue
-        if budget is not None:
-            spent = sum(
-                int(t.user_attrs.get("steps", 0)) for t in st.get_trials(deepcopy=False) + trials
-            )
-            if spent + per_run > budget:
-                return
-        run_one(optuna, cst, objective)
+            # without heartbeats the other worker finishes; a rerun redoes a run it lost
+            return n_done, "stop" if reap_runs is None else "wait"
+        if s.budget is not None:
+            searched = st.get_trials(deepcopy=False)
+            spent = sum(int(t.user_attrs.get("steps", 0)) for t in searched + trials)
+            if spent + s.per_run > s.budget:
+                return n_done, "stop"
+        return n_done, "run"
+
+    desc = f"finalists {st.study_name}"
+    with progress_bar(shows_progress(s.quiet) and bool(pairs), len(pairs), desc, "run") as bar:
+        work(cst, objective, next_step, reap=reap_runs, bar=bar)
+    return cst

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,19 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from lrlab import _json
-from lrlab._checks import int_at_least as _check_int
+from lrlab._checks import int_at_least, positive_int
 from lrlab._progress import shows_progress
 from lrlab.errors import UsageError
 from lrlab.tune._finalists import SUFFIX, race
-from lrlab.tune._trial import (
-    Reaper,
-    Surplus,
-    create_study,
-    lost_database,
-    run_one,
-    train_once,
-)
+from lrlab.tune._trial import Reaper, create_study, progress_bar, surplus, train_runs, work
 from lrlab.tune.result import TuneResult
 from lrlab.tune.space import Space
 from lrlab.tune.storage import has_heartbeat, open_storage
@@ -104,9 +95,12 @@ class _ProjectedPruner:
         if len(done) < self.n_startup_trials:
             return False
         finals = [t.value for t in done]  # a completed trial has a value (inf if it diverged)
+        # The improvements of every completed trial bound the projection: restricting them to
+        # the trial's own schedule family was measured and not kept (benchmarks/bench_pruning.py):
+        # all families' curves hold each family's own, and fewer curves prune more.
         pairs = [
             (t.intermediate_values[step], t.value)
-            for t in self._envelope(done, trial)
+            for t in done
             if step in t.intermediate_values
             and t.value is not None
             and math.isfinite(t.value)
@@ -119,15 +113,6 @@ class _ProjectedPruner:
         else:
             projected = value + min(b - a for a, b in pairs)
         return bool(projected > float(np.median(finals)))
-
-    def _envelope(self, done: list[Any], trial: Any) -> list[Any]:
-        """The completed trials whose improvements bound the projection: all of them.
-
-        Restricting them to the trial's own schedule family was measured and not
-        kept (``benchmarks/bench_pruning.py``): the envelope over all families
-        already holds each family's own curves, and fewer curves prune more.
-        """
-        return done
 
 
 def _folds(task: Any, cv: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -166,21 +151,8 @@ class _Objective:
     validation loss itself, and the pruner can stop a trial inside any run.
     """
 
-    def __init__(
-        self,
-        task: Any,
-        space: Space,
-        *,
-        grid: bool,
-        steps: int,
-        seed: int,
-        repeats: int,
-        folds: list[tuple[np.ndarray, np.ndarray]] | None,
-        per_fold: bool,
-        target: int,
-    ) -> None:
-        self.task, self.space, self.grid, self.steps, self.seed = task, space, grid, steps, seed
-        self.repeats, self.folds, self.per_fold, self.target = repeats, folds, per_fold, target
+    def __init__(self, s: Settings) -> None:
+        self.s = s
 
     def _surplus(self, trial: Any) -> bool:
         """Whether this trial would run one too many.
@@ -202,9 +174,9 @@ class _Objective:
             )
             if t.number != trial.number and not t.user_attrs.get("lrlab_surplus")
         ]
-        if sum(t.number < trial.number for t in live) >= self.target:
+        if sum(t.number < trial.number for t in live) >= self.s.target:
             return True
-        if not self.grid:
+        if self.s.sampler != "grid":
             return False
         point = trial.study._storage.get_trial_system_attrs(trial._trial_id).get("grid_id")
         return any(
@@ -217,43 +189,27 @@ class _Objective:
         import optuna
 
         if self._surplus(trial):
-            trial.set_user_attr("lrlab_surplus", True)
-            trial.set_user_attr("steps", 0)
-            raise Surplus
-        cfg = self.space.sample(trial, grid=self.grid)
-        sched = self.space.build(cfg["schedule"], cfg["lr"], self.steps, cfg["params"])
+            surplus(trial)
+        s = self.s
+        cfg = s.space.sample(trial, grid=s.sampler == "grid")
+        sched = s.space.build(cfg["schedule"], cfg["lr"], s.steps, cfg["params"])
         trial.set_user_attr("config", {**cfg, "schedule_config": sched.to_config()})
-        spent = 0
-        losses: list[float] = []
 
-        def on_eval(step: int, val_loss: float) -> None:
-            nonlocal spent
-            spent = len(losses) * self.steps + step
-            if self.folds is None:
+        def on_eval(losses: list[float], step: int, val_loss: float, spent: int) -> None:
+            if s.folds is None:  # one step axis across the runs
                 trial.report((sum(losses) + val_loss) / (len(losses) + 1), spent)
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"pruned at step {step} of run {len(losses)}")
 
-        splits: list[Any] = list(self.folds) if self.folds else [None]
-        runs = [(self.seed + r, split) for r in range(self.repeats) for split in splits]
-        try:
-            for k, (seed, split) in enumerate(runs):
-                loss, ran = train_once(
-                    self.task, cfg["optimizer"], sched, self.steps, seed, split, on_eval
-                )
-                spent = len(losses) * self.steps + ran
-                losses.append(loss)
-                trial.set_user_attr("run_losses", _json.encode(losses))
-                if math.isinf(loss):  # the mean is inf whatever the other runs give
-                    trial.set_user_attr("diverged", True)
-                    return math.inf
-                if self.folds is not None:
-                    trial.report(loss if self.per_fold else float(np.mean(losses)), k)
-                    if k < len(runs) - 1 and trial.should_prune():
-                        raise optuna.TrialPruned(f"pruned after run {k}")
-            return float(np.mean(losses))
-        finally:
-            trial.set_user_attr("steps", int(spent))
+        def after_run(k: int, losses: list[float]) -> None:
+            if s.folds is not None:
+                trial.report(losses[-1] if s.pruner == "wilcoxon" else float(np.mean(losses)), k)
+                if k < s.repeats * len(s.folds) - 1 and trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned after run {k}")
+
+        seeds = range(s.seed, s.seed + s.repeats)
+        args = (trial, s.task, cfg["optimizer"], sched, s.steps, seeds, s.folds)
+        return train_runs(*args, on_eval=on_eval, after_run=after_run)
 
 
 @contextmanager
@@ -365,7 +321,7 @@ def tune(
     Returns:
         A :class:`~lrlab.tune.TuneResult`.
     """
-    s = _Settings.build(**locals())  # every argument, by name, checked once
+    s = Settings.build(**locals())  # every argument, by name, checked once
     with _quiet_optuna():
         store, shown = open_storage(
             s.storage,
@@ -388,7 +344,7 @@ def tune(
 
 
 @dataclass(frozen=True)
-class _Settings:
+class Settings:
     """The arguments of one :func:`tune` call, checked once, defaults resolved."""
 
     task: Any
@@ -413,42 +369,28 @@ class _Settings:
     folds: list[tuple[np.ndarray, np.ndarray]] | None
 
     @classmethod
-    def build(cls, *, task: Any, trials: int, space: Space | None, **kw: Any) -> _Settings:
+    def build(cls, *, task: Any, trials: int, space: Space | None, **kw: Any) -> Settings:
         """Check ``tune``'s arguments (each error names its argument) and resolve defaults."""
         from lrlab import tasks
 
         sampler, pruner, cv, budget = kw["sampler"], kw["pruner"], kw["cv"], kw["budget"]
-        if sampler not in SAMPLERS:
-            raise UsageError(
-                f"Argument `sampler` must be one of {', '.join(SAMPLERS)}. "
-                f"Received: sampler={sampler!r}"
-            )
-        if pruner not in PRUNERS:
-            raise UsageError(
-                f"Argument `pruner` must be one of {', '.join(PRUNERS)}. "
-                f"Received: pruner={pruner!r}"
-            )
-        _check_int("trials", trials, 1, "a positive integer")
+        _check_one_of("sampler", sampler, SAMPLERS)
+        _check_one_of("pruner", pruner, PRUNERS)
+        positive_int("trials", trials)
         if cv is not None:
-            _check_int("cv", cv, 2, "an integer of at least 2 (or None)")
+            int_at_least("cv", cv, 2, "an integer of at least 2 (or None)")
         if pruner == "wilcoxon" and cv is None:
             raise UsageError(
                 "Argument `pruner` may be 'wilcoxon' only with cross-validation. "
                 "Received: pruner='wilcoxon', cv=None"
             )
         for name, low in _COUNTS:
-            _check_int(
-                name, kw[name], low, "a positive integer" if low else "a non-negative integer"
-            )
+            what = "a positive integer" if low else "a non-negative integer"
+            int_at_least(name, kw[name], low, what)
         if budget is not None:
-            _check_int("budget", budget, 1, "a positive integer")
+            positive_int("budget", budget)
         task = tasks.get(task) if isinstance(task, str) else task
-        steps = kw["steps"]
-        steps = (
-            int(task.steps)
-            if steps is None
-            else _check_int("steps", steps, 1, "a positive integer")
-        )
+        steps = int(task.steps) if kw["steps"] is None else positive_int("steps", kw["steps"])
         space = Space() if space is None else space
         if not isinstance(space, Space):
             raise UsageError(
@@ -490,6 +432,13 @@ class _Settings:
         return [self.seed + self.repeats + j for j in range(self.finalist_seeds)]
 
 
+def _check_one_of(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise UsageError(
+            f"Argument `{name}` must be one of {', '.join(allowed)}. Received: {name}={value!r}"
+        )
+
+
 #: The count arguments of ``tune`` checked alike, with their least value.
 _COUNTS = (
     ("repeats", 1),
@@ -500,7 +449,7 @@ _COUNTS = (
 )
 
 
-def _open_study(store: Any, shown: str, s: _Settings) -> Any:
+def _open_study(store: Any, shown: str, s: Settings) -> Any:
     """Create or load study ``s.study``; a resumed study must be for the same task and settings."""
     # Workers sample differently (seed + 7919 * worker), except on a grid: there the
     # seed shuffles the grid, and every worker must map a grid id to the same point.
@@ -543,107 +492,41 @@ def _open_study(store: Any, shown: str, s: _Settings) -> Any:
     return st
 
 
-def _search(st: Any, store: Any, s: _Settings) -> None:
+def _search(st: Any, store: Any, s: Settings) -> None:
     """Run the study's trials until it holds ``s.target`` finished ones or the budget is spent."""
-    import optuna
+    heartbeat = has_heartbeat(store)
+    budget = None if s.budget is None else s.budget - s.reserve
 
-    objective = _Objective(
-        s.task,
-        s.space,
-        grid=s.sampler == "grid",
-        steps=s.steps,
-        seed=s.seed,
-        repeats=s.repeats,
-        folds=s.folds,
-        per_fold=s.pruner == "wilcoxon",
-        target=s.target,
-    )
-    bar = _bar(s.target, s.study) if shows_progress(s.quiet) else None
-    try:
-        budget = None if s.budget is None else s.budget - s.reserve
-        _loop(optuna, st, store, objective, s.target, budget, s.per_trial, bar)
-    finally:
-        if bar is not None:
-            bar.close()
+    def next_step(trials: list[Any]) -> tuple[int, str]:
+        finished = sum(t.state.name in FINISHED for t in trials)
+        running = sum(
+            t.state.name == "RUNNING" and not t.user_attrs.get("lrlab_surplus") for t in trials
+        )
+        waiting = sum(t.state.name == "WAITING" for t in trials)
+        if finished >= s.target:
+            return finished, "stop"
+        if budget is not None:
+            spent = sum(int(t.user_attrs.get("steps", 0)) for t in trials)
+            if spent + s.per_trial > budget:
+                return finished, "stop"
+        if finished + running >= s.target and not waiting:
+            # Without heartbeats a killed worker's trial stays RUNNING for ever: waiting
+            # could hang, so stop; a rerun tops the study up if one failed.
+            return finished, "wait" if heartbeat else "stop"
+        return finished, "run"
+
+    reap = Reaper(store) if heartbeat else None
+    with progress_bar(shows_progress(s.quiet), s.target, f"tune {s.study}", "trial") as bar:
+        work(st, _Objective(s), next_step, reap=reap, bar=bar)
 
 
-def _race(st: Any, store: Any, s: _Settings) -> Any:
+def _race(st: Any, store: Any, s: Settings) -> Any:
     """Race the finalists (with ``s.finalists``); the confirmation study, or ``None``."""
     import optuna
 
     if s.finalists:
-        return race(
-            optuna,
-            st,
-            store,
-            task=s.task,
-            steps=s.steps,
-            folds=s.folds,
-            k=s.finalists,
-            seeds=s.finalist_seed_list,
-            heartbeat=has_heartbeat(store),
-            budget=s.budget,
-            per_run=s.per_run,
-            progress=shows_progress(s.quiet),
-        )
+        return race(st, store, s)
     try:  # runs of an earlier call that raced: their steps were spent on this study
         return optuna.load_study(study_name=s.study + SUFFIX, storage=store)
     except KeyError:
         return None
-
-
-def _loop(
-    optuna: Any,
-    st: Any,
-    store: Any,
-    objective: _Objective,
-    target: int,
-    budget: int | None,
-    per_trial: int,
-    bar: Any,
-) -> None:
-    """Run trials until the study holds ``target`` finished ones (or the budget is spent)."""
-    heartbeat = has_heartbeat(store)
-    reap = Reaper(store) if heartbeat else None
-    shown_done = 0
-    lost_since: float | None = None
-    while True:
-        try:
-            if reap is not None:
-                reap(st)
-            all_trials = st.get_trials(deepcopy=False)
-        except Exception as exc:  # a database restart: wait up to a minute for it
-            lost_since = lost_since or time.monotonic()
-            if not lost_database(exc) or time.monotonic() - lost_since > 60:
-                raise
-            time.sleep(1.0)
-            continue
-        lost_since = None
-        finished = sum(t.state.name in FINISHED for t in all_trials)
-        running = sum(
-            t.state.name == "RUNNING" and not t.user_attrs.get("lrlab_surplus") for t in all_trials
-        )
-        waiting = sum(t.state.name == "WAITING" for t in all_trials)
-        if bar is not None and finished > shown_done:
-            bar.update(finished - shown_done)
-            shown_done = finished
-        if finished >= target:
-            return
-        if budget is not None:
-            spent = sum(int(t.user_attrs.get("steps", 0)) for t in all_trials)
-            if spent + per_trial > budget:
-                return
-        if finished + running >= target and not waiting:
-            if not heartbeat:
-                # Without heartbeats a killed worker's trial stays RUNNING for ever:
-                # waiting could hang, so stop; a rerun tops the study up if one failed.
-                return
-            time.sleep(0.25)  # others' trials may still fail; wait for them
-            continue
-        run_one(optuna, st, objective)  # a waiting retry first (Optuna's ask pops it)
-
-
-def _bar(total: int, name: str) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=f"tune {name}", unit="trial")

@@ -1,51 +1,102 @@
-"""What every trial of a study shares: the surplus marker and one training run."""
+"""What every trial of a study shares: the surplus marker and its training runs."""
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from typing import Any, NoReturn
 
-__all__ = ["Reaper", "Surplus", "create_study", "run_one", "train_once"]
+import numpy as np
+
+from lrlab import _json
+
+__all__ = [
+    "Reaper",
+    "Surplus",
+    "create_study",
+    "progress_bar",
+    "run_one",
+    "surplus",
+    "train_runs",
+    "work",
+]
 
 
 class Surplus(Exception):
     """Raised inside a trial that another worker's trial made unnecessary."""
 
 
-def train_once(
+def surplus(trial: Any) -> NoReturn:
+    """Mark ``trial`` as made unnecessary by another worker's (no steps spent) and leave it."""
+    trial.set_user_attr("lrlab_surplus", True)
+    trial.set_user_attr("steps", 0)
+    raise Surplus
+
+
+def train_runs(
+    trial: Any,
     task: Any,
     optimizer: str,
     schedule: Any,
     steps: int,
-    seed: int,
-    split: tuple[Any, Any] | None,
-    on_eval: Callable[[int, float], None] | None = None,
-) -> tuple[float, int]:
-    """Train once (on fold ``split`` if given); ``(final val loss or inf, steps run)``."""
+    seeds: Iterable[int],
+    folds: list[tuple[Any, Any]] | None,
+    *,
+    on_eval: Callable[[list[float], int, float, int], None] | None = None,
+    after_run: Callable[[int, list[float]], None] | None = None,
+) -> float:
+    """Train on each seed (each of the ``folds`` in turn); the mean final validation loss.
+
+    ``trial`` records every run's loss (``run_losses``) and the steps spent
+    (``steps``, counted to the last evaluation when a callback prunes it).  A
+    diverged run ends the trial with ``inf`` (user attribute ``diverged``): the
+    mean is ``inf`` whatever the other runs give.  ``on_eval(losses, step,
+    val_loss, spent)`` sees each evaluation of a run, ``after_run(k, losses)``
+    each run that did not diverge; either may raise ``optuna.TrialPruned``.
+    """
     from lrlab.train import run
 
-    task = task if split is None else task.with_splits(*split)
-    hist = run(
-        task,
-        optimizer,
-        schedule=schedule,
-        steps=steps,
-        seed=seed,
-        on_eval=on_eval,
-        step_size_every=10**9,
-    )
-    loss = float(hist.final_val_loss)
-    if hist.diverged or not math.isfinite(loss):
-        loss = math.inf
-    return loss, int(hist.steps)
+    splits: list[Any] = [None] if folds is None else list(folds)
+    runs = [(seed, split) for seed in seeds for split in splits]
+    spent = 0
+    losses: list[float] = []
+
+    def evaluated(step: int, val_loss: float) -> None:
+        nonlocal spent
+        spent = len(losses) * steps + step
+        if on_eval is not None:
+            on_eval(losses, step, val_loss, spent)
+
+    try:
+        for k, (seed, split) in enumerate(runs):
+            hist = run(
+                task if split is None else task.with_splits(*split),
+                optimizer,
+                schedule=schedule,
+                steps=steps,
+                seed=seed,
+                on_eval=evaluated,
+                step_size_every=10**9,
+            )
+            spent = len(losses) * steps + int(hist.steps)
+            loss = float(hist.final_val_loss)
+            diverged = hist.diverged or not math.isfinite(loss)
+            losses.append(math.inf if diverged else loss)
+            trial.set_user_attr("run_losses", _json.encode(losses))
+            if diverged:
+                trial.set_user_attr("diverged", True)
+                return math.inf
+            if after_run is not None:
+                after_run(k, losses)
+        return float(np.mean(losses))
+    finally:
+        trial.set_user_attr("steps", int(spent))
 
 
 def create_study(name: str, storage: Any, sampler: Any, pruner: Any) -> Any:
     """Create or load the minimizing study ``name``; two workers may create it at once."""
-    import time
-
     import optuna
 
     def create() -> Any:
@@ -109,6 +160,58 @@ def run_one(optuna: Any, study: Any, objective: Callable[[Any], float]) -> None:
         storage = getattr(study._storage, "_backend", study._storage)
         if not storage.get_trial(seen["id"]).state.is_finished():
             raise
+
+
+def progress_bar(show: bool, total: int, desc: str, unit: str) -> Any:
+    """A tqdm bar closed when its ``with`` ends, or (not ``show``) a ``with`` giving ``None``."""
+    if not show:
+        return nullcontext()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit)
+
+
+def work(
+    study: Any,
+    objective: Callable[[Any], float],
+    next_step: Callable[[list[Any]], tuple[int, str]],
+    *,
+    reap: Reaper | None,
+    bar: Any,
+) -> None:
+    """Run trials of ``study`` one at a time for as long as ``next_step`` says so.
+
+    ``next_step(trials)`` sees the study's trials (after ``reap``) and returns
+    ``(done, what)``: the bar shows ``done``; ``what`` is ``"run"`` (one more
+    trial), ``"wait"`` (look again in a moment: others' trials may still fail)
+    or ``"stop"``.  A lost database connection is waited for up to a minute.
+    """
+    import optuna
+
+    shown = 0
+    lost_since: float | None = None
+    while True:
+        try:
+            if reap is not None:
+                reap(study)
+            trials = study.get_trials(deepcopy=False)
+        except Exception as exc:  # a database restart: wait up to a minute for it
+            lost_since = lost_since or time.monotonic()
+            if not lost_database(exc) or time.monotonic() - lost_since > 60:
+                raise
+            time.sleep(1.0)
+            continue
+        lost_since = None
+        done, what = next_step(trials)
+        if bar is not None and done > shown:
+            bar.update(done - shown)
+            shown = done
+        if what == "stop":
+            return
+        if what == "wait":
+            time.sleep(0.25)
+        else:
+            run_one(optuna, study, objective)  # a waiting retry first (Optuna's ask pops it)
 
 
 class Reaper:

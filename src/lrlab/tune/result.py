@@ -187,18 +187,12 @@ class TuneResult:
         )
         lines = [head, "-" * len(head)]
         for r in rows:
-            v = r.value
-            vs = "-" if v is None else ("inf" if not math.isfinite(v) else f"{v:.4g}")
             lr = "-" if r.lr is None else f"{r.lr:.3g}"
             line = (
-                f"{r.number:>4}  {r.state:8}  {vs:>10}  {r.optimizer or '-':10}  "
+                f"{r.number:>4}  {r.state:8}  {_loss(r.value, '-'):>10}  {r.optimizer or '-':10}  "
                 f"{lr:>9}  {r.schedule or '-':12}  {r.steps:>6}"
             )
-            if raced:
-                m = r.mean_loss
-                ms = "" if m is None else ("inf" if not math.isfinite(m) else f"{m:.4g}")
-                line += f"  {ms:>13}"
-            lines.append(line)
+            lines.append(line + (f"  {_loss(r.mean_loss, ''):>13}" if raced else ""))
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -230,6 +224,11 @@ class TuneResult:
         from lrlab.plots.search import plot_history
 
         return plot_history(self, ax=ax)
+
+
+def _loss(v: float | None, missing: str) -> str:
+    """A loss in the table: ``missing`` if there is none yet."""
+    return missing if v is None else ("inf" if not math.isfinite(v) else f"{v:.4g}")
 
 
 def _run_loss(v: Any) -> float:

@@ -47,12 +47,13 @@ Extend it with :meth:`Space.with_family`::
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from lrlab import schedules
 from lrlab.errors import UsageError
 
 __all__ = ["FAMILIES", "Choice", "Family", "Float", "Int", "Space"]
@@ -105,51 +106,35 @@ class Family:
 
 
 def _constant(lr: float, steps: int) -> Any:
-    from lrlab.schedules import constant
-
-    return constant(lr)
+    return schedules.constant(lr)
 
 
 def _step(lr: float, steps: int, factor: float, every_frac: float) -> Any:
-    from lrlab.schedules import step
-
-    return step(lr, factor, max(round(every_frac * steps), 1))
+    return schedules.step(lr, factor, max(round(every_frac * steps), 1))
 
 
 def _exponential(lr: float, steps: int, decay: float) -> Any:
-    from lrlab.schedules import exponential
-
-    return exponential(lr, -math.log(decay) / steps)
+    return schedules.exponential(lr, -math.log(decay) / steps)
 
 
 def _inverse_time(lr: float, steps: int, decay: float) -> Any:
-    from lrlab.schedules import inverse_time
-
-    return inverse_time(lr, (1.0 / decay - 1.0) / steps)
+    return schedules.inverse_time(lr, (1.0 / decay - 1.0) / steps)
 
 
 def _cosine(lr: float, steps: int, min_frac: float) -> Any:
-    from lrlab.schedules import cosine
-
-    return cosine(lr, steps, min_lr=min_frac * lr)
+    return schedules.cosine(lr, steps, min_lr=min_frac * lr)
 
 
 def _one_cycle(lr: float, steps: int, pct_start: float, div: float) -> Any:
-    from lrlab.schedules import one_cycle
-
-    return one_cycle(lr, steps, pct_start=pct_start, div=div)
+    return schedules.one_cycle(lr, steps, pct_start=pct_start, div=div)
 
 
 def _plateau(lr: float, steps: int, factor: float, patience: int) -> Any:
-    from lrlab.schedules import reduce_on_plateau
-
-    return reduce_on_plateau(lr, factor=factor, patience=patience)
+    return schedules.reduce_on_plateau(lr, factor=factor, patience=patience)
 
 
 def _wsd(lr: float, steps: int, warmup_frac: float, decay_frac: float) -> Any:
-    from lrlab.schedules import wsd
-
-    return wsd(lr, steps, round(warmup_frac * steps), decay_frac=decay_frac)
+    return schedules.wsd(lr, steps, round(warmup_frac * steps), decay_frac=decay_frac)
 
 
 FAMILIES: dict[str, Family] = {
@@ -189,6 +174,17 @@ FAMILIES: dict[str, Family] = {
 }
 
 
+def _check_names(arg: str, names: tuple[str, ...], known: Collection[str], what: str) -> None:
+    if not names:
+        raise UsageError(f"Argument `{arg}` of Space must not be empty. Received: ()")
+    for name in names:
+        if name not in known:
+            raise UsageError(
+                f"Argument `{arg}` of Space must hold {what} from {', '.join(known)}. "
+                f"Received: {name!r}"
+            )
+
+
 @dataclass(frozen=True)
 class Space:
     """What :func:`~lrlab.tune.tune` searches over (see the module docstring).
@@ -214,24 +210,10 @@ class Space:
                 "Argument `lr` of Space must be (low, high) with 0 < low < high. "
                 f"Received: lr={self.lr!r}"
             )
-        if not self.optimizers:
-            raise UsageError("Argument `optimizers` of Space must not be empty. Received: ()")
         from lrlab.train import OPTIMIZERS
 
-        for name in self.optimizers:
-            if name not in OPTIMIZERS:
-                raise UsageError(
-                    f"Argument `optimizers` of Space must hold names from {', '.join(OPTIMIZERS)}. "
-                    f"Received: {name!r}"
-                )
-        if not self.schedules:
-            raise UsageError("Argument `schedules` of Space must not be empty. Received: ()")
-        for name in self.schedules:
-            if name not in self.families:
-                raise UsageError(
-                    f"Argument `schedules` of Space must hold family names from "
-                    f"{', '.join(self.families)}. Received: {name!r}"
-                )
+        _check_names("optimizers", self.optimizers, OPTIMIZERS, "names")
+        _check_names("schedules", self.schedules, self.families, "family names")
         if isinstance(self.grid_points, bool) or not (
             isinstance(self.grid_points, int) and self.grid_points >= 1
         ):

@@ -35,7 +35,7 @@ from typing import Any
 
 from lrlab.errors import UsageError
 
-__all__ = ["has_heartbeat", "open_storage", "redact"]
+__all__ = ["has_heartbeat", "open_storage", "reason", "redact", "scrub"]
 
 #: The least grace period, in heartbeat intervals.
 GRACE_BEATS = 4
@@ -54,15 +54,17 @@ def _secrets(url: str) -> tuple[str | None, list[str]]:
     The URL's password (``user:pass/with/slashes@host`` too), the values of the
     query's secret parameters (``?password=...``), and when the text holds more
     than one ``@`` before its query, everything before the last one.  A URL
-    that SQLAlchemy cannot read is ``(None, [])``.
+    that SQLAlchemy cannot read is ``None`` with what a reader would take for the
+    password, and all the rest.
     """
     from sqlalchemy.engine import make_url
 
     head, _, rest = url.partition("://")
+    userinfo, _, host = rest.split("?", 1)[0].rpartition("@")
     try:
         parsed = make_url(url)
     except Exception:  # sqlalchemy.exc.ArgumentError, ValueError (a bad port), ...
-        return None, []
+        return None, [rest, userinfo.partition(":")[2]]
     secrets = [parsed.password] if parsed.password else []
     hide = {}
     for key, value in parsed.query.items():
@@ -72,12 +74,11 @@ def _secrets(url: str) -> tuple[str | None, list[str]]:
             hide[key] = "***"
     shown = parsed.update_query_dict(hide).render_as_string(hide_password=True)
     shown = shown.replace("%2A%2A%2A", "***")
-    userinfo = rest.split("?", 1)[0].rpartition("@")[0]
     if userinfo.count("@") or (":" in userinfo and not parsed.password):
         # an unescaped '@' (or a ':' SQLAlchemy did not read as a password): no
         # reading of who the user is can be trusted, so none of it is shown
         secrets.append(userinfo.partition(":")[2] or userinfo)
-        shown = f"{head}://***@{rest.split('?', 1)[0].rpartition('@')[2]}"
+        shown = f"{head}://***@{host}"
     return shown, secrets
 
 
@@ -112,17 +113,20 @@ def scrub(text: str, url: str) -> str:
     """
     from urllib.parse import quote
 
-    shown, secrets = _secrets(url) if "://" in url else (url, [])
+    secrets = _secrets(url)[1] if "://" in url else []
     text = text.replace(url, redact(url))
-    if shown is None:  # what a reader would take for the password, and all the rest
-        rest = url.partition("://")[2]
-        userinfo = rest.split("?", 1)[0].rpartition("@")[0]
-        secrets = [rest, userinfo.partition(":")[2]]
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         for form in {secret, quote(secret, safe="")}:
             # a whole token only: a password "p" must not turn "postgresql" into "***ostgresql"
             text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])", "***", text)
     return text
+
+
+def reason(exc: BaseException, url: str | None) -> str:
+    """The first line of ``exc``'s message (else its type's name), ``url``'s secrets scrubbed."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    return text if url is None else scrub(text, url)
 
 
 def _pg_driver(url: str) -> str:
@@ -186,23 +190,37 @@ def open_storage(
         return optuna.storages.InMemoryStorage(), "memory"
     shown = redact(storage)
     if storage.startswith("journal:"):
-        path = Path(storage[len("journal:") :])
-        if not path.name:
-            raise UsageError(
-                f"Argument `storage` must name a journal file. Received: storage={shown!r}"
-            )
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            from optuna.storages.journal import JournalFileBackend
+        return _journal(storage, shown), shown
+    return _rdb(storage, shown, heartbeat_interval, grace_period), shown
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.JournalStorage(JournalFileBackend(str(path))), shown
-        except OSError as exc:
-            raise UsageError(
-                f"Argument `storage` could not be opened. Received: storage={shown!r} "
-                f"({type(exc).__name__}: {scrub(str(exc), storage)})"
-            ) from None
+
+def _journal(storage: str, shown: str) -> Any:
+    """The :class:`optuna.storages.JournalStorage` of ``"journal:PATH"``."""
+    import optuna
+
+    path = Path(storage[len("journal:") :])
+    if not path.name:
+        raise UsageError(
+            f"Argument `storage` must name a journal file. Received: storage={shown!r}"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        from optuna.storages.journal import JournalFileBackend
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    except OSError as exc:
+        raise UsageError(
+            f"Argument `storage` could not be opened. Received: storage={shown!r} "
+            f"({type(exc).__name__}: {scrub(str(exc), storage)})"
+        ) from None
+
+
+def _rdb(storage: str, shown: str, heartbeat_interval: int, grace_period: int | None) -> Any:
+    """The :class:`optuna.storages.RDBStorage` of a database URL, with heartbeats."""
+    import optuna
+
     scheme = storage.split("://", 1)[0].split("+", 1)[0] if "://" in storage else ""
     if scheme not in _RDB_SCHEMES:
         raise UsageError(
@@ -240,10 +258,8 @@ def open_storage(
             if attempt < 7 and _schema_race(exc):
                 time.sleep(0.25 * (attempt + 1))  # another worker is creating the tables
                 continue
-            first = scrub(str(exc), storage).strip().splitlines()
-            reason = first[0] if first else type(exc).__name__
             raise UsageError(
                 f"Argument `storage` could not be reached. Received: storage={shown!r} "
-                f"({type(exc).__name__}: {reason})"
+                f"({type(exc).__name__}: {reason(exc, storage)})"
             ) from None
-    return rdb, shown
+    return rdb
