@@ -216,9 +216,15 @@ class Comparison:
             "step_size": plot_step_size(self.histories),
         }
         for name, fig in figs.items():
-            fig.suptitle(f"{self.task}: {name.replace('_', ' ')} over {len(self.seeds)} seed(s)")
-            fig.tight_layout()
+            self.title(fig, name)
         return figs
+
+    def title(self, fig: Any, name: str) -> None:
+        """Title one of :meth:`figures` (``name`` one of its keys) and lay it out."""
+        what = {"loss": "training loss", "val_loss": "validation loss", "lr": "learning rate"}
+        seeds = len(self.seeds)
+        fig.suptitle(f"{self.task}: {what.get(name, 'effective step size')} over {seeds} seed(s)")
+        fig.tight_layout()
 
     def to_csv(self, path: str | Path) -> Path:
         """Write :attr:`table` as CSV (non-finite numbers as ``inf`` / ``nan``, None empty)."""

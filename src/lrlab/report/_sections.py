@@ -705,20 +705,18 @@ def optimizers(ctx: Context, finder: RangeTest) -> tuple[Section, Comparison]:
 def _optimizer_figures(cmp: Comparison, apart: list[str]) -> list[Figure_]:
     """Validation loss and effective step size per optimizer; the runaways (``apart``)
     get a panel of their own in both."""
-    figs = cmp.figures()
-    if apart:  # the runaways' losses get a scale of their own too
-        from lrlab.plots.training import plot_curves
+    from lrlab.plots.training import plot_curves, plot_step_size
 
-        figs["val_loss"] = plot_curves(cmp.histories, what="val_loss", apart=apart)
-        figs["val_loss"].suptitle(f"{cmp.task}: validation loss over {len(cmp.seeds)} seed(s)")
-        figs["val_loss"].tight_layout()
+    loss = plot_curves(cmp.histories, what="val_loss", apart=apart)
+    size = plot_step_size(cmp.histories)
+    cmp.title(loss, "val_loss")
+    cmp.title(size, "step_size")
 
     def caption(text: str, fig: Figure) -> str:
         if len(fig.axes) > 1 and apart:
             return f"{text}; {_join(apart)} on the right, on a scale of their own."
         return text + "."
 
-    loss, size = figs["val_loss"], figs["step_size"]
     return [
         Figure_("optimizers-val-loss", loss, caption("Validation loss per optimizer", loss)),
         Figure_(
