@@ -28,8 +28,8 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = [
+    "ClosedFormStep",
     "callable_module",
-    "count_step",
     "keras_rate",
     "restored",
     "set_last_lr",
@@ -40,15 +40,37 @@ __all__ = [
 TORCH_SCHEDULER_ATTRS = ("_step_count", "_last_lr", "_get_lr_called_within_step")
 
 
-def count_step(scheduler: Any) -> bool:
-    """Count one ``step()`` of ``scheduler`` as ``LRScheduler.step`` does, unless it is
-    the constructor's or the first one after it (``False``: nothing counted).  Those
-    take PyTorch's own ``step``, which warns when ``scheduler.step()`` comes before
-    ``optimizer.step()``; after them there is nothing to check, only to count."""
-    if scheduler._step_count <= 1:
-        return False
-    scheduler._step_count += 1
-    return True
+class ClosedFormStep:
+    """Mixin for a ``torch.optim.lr_scheduler.LRScheduler`` whose every rate is a closed
+    form of the step: ``step()`` sets the rates with ``self._rates(step)`` (one closed
+    form, one pass over the groups) and keeps ``LRScheduler.step``'s bookkeeping
+    (``_step_count``, ``last_epoch``, ``_last_lr``).  The constructor's step, the first
+    one after it (PyTorch's own warns when ``scheduler.step()`` comes before
+    ``optimizer.step()``) and the deprecated ``step(epoch)`` take PyTorch's own ``step``;
+    after them there is nothing to check, only to count.  A mixin rather than a function
+    the scheduler calls: ``step()`` runs once per update, and a call costs as much as
+    the bookkeeping (``benchmarks/bench_torch_step.py``).
+    """
+
+    _step_count: int
+    last_epoch: int
+    _last_lr: list[Any]
+
+    def _rates(self, step: int) -> list[Any]:
+        """Set every group's rate for ``step``; the rates set."""
+        raise NotImplementedError
+
+    def step(self, epoch: int | None = None) -> None:
+        """Advance one step and set every group's LR to its closed form there (for
+        ``lrlab.torch.ScheduleLR``, ``scale * schedule(step)``), keeping PyTorch's
+        bookkeeping."""
+        if epoch is not None or self._step_count <= 1:
+            super().step(epoch)  # type: ignore[misc]
+            return
+        self._step_count += 1
+        step = self.last_epoch + 1
+        self.last_epoch = step
+        self._last_lr = self._rates(step)
 
 
 def restored(scheduler: Any) -> None:

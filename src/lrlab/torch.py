@@ -129,7 +129,7 @@ def _check_keys(state_dict: Any, where: str, keys: tuple[str, str]) -> None:
         )
 
 
-class ScheduleLR(LRScheduler):
+class ScheduleLR(_seams.ClosedFormStep, LRScheduler):
     """A PyTorch LR scheduler driven by an lrlab schedule's closed form.
 
     Args:
@@ -138,6 +138,9 @@ class ScheduleLR(LRScheduler):
         scale_key: the param group key holding a relative scale (default
             ``"lr_scale"``; a group without it has scale 1.0).
 
+    ``step()`` sets every group's LR to ``scale * schedule(step)``: one closed
+    form and one pass over the groups, with ``LRScheduler``'s bookkeeping
+    kept (:class:`lrlab._seams.ClosedFormStep`).
     ``state_dict()`` holds only plain data (``last_epoch`` and the
     schedule's config), so it loads with ``torch.load(weights_only=True)``.
     ``load_state_dict()`` restores both and sets every group's LR to the
@@ -179,12 +182,12 @@ class ScheduleLR(LRScheduler):
             out.append(scale * value)
         return out
 
-    def _apply(self, step: int) -> None:
-        """Set every group's LR to the closed form at ``step``; record ``_last_lr``.
+    def _rates(self, step: int) -> list[float | torch.Tensor]:
+        """Set every group's LR to the closed form at ``step``; the LRs set.
 
         One pass over the groups: this is the whole per-step cost.
         """
-        _seams.set_last_lr(self, set_lrs(self.optimizer, self.scale_key, self.schedule(step)))
+        return set_lrs(self.optimizer, self.scale_key, self.schedule(step))
 
     def get_lr(self) -> list[float | torch.Tensor]:
         """The LRs at ``last_epoch`` (PyTorch calls this inside ``step()``;
@@ -194,24 +197,6 @@ class ScheduleLR(LRScheduler):
 
     def _get_closed_form_lr(self) -> list[float | torch.Tensor]:
         return list(self._lrs(self.last_epoch))
-
-    # -- stepping ------------------------------------------------------------
-    def step(self, epoch: int | None = None) -> None:
-        """Advance one step and set every group's LR to ``scale * schedule(step)``.
-
-        This bypasses ``LRScheduler.step``'s generic machinery (one closed
-        form, one pass over the groups) but keeps its bookkeeping
-        (:mod:`lrlab._seams`).  The constructor's step, the first one (with
-        PyTorch's warnings about the order of ``optimizer.step()`` and
-        ``scheduler.step()``) and the deprecated ``step(epoch)`` go through
-        PyTorch's own path.
-        """
-        if epoch is not None or not _seams.count_step(self):
-            super().step(epoch)
-            return
-        step = self.last_epoch + 1
-        self.last_epoch = step
-        self._apply(step)
 
     # -- state ---------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -231,7 +216,7 @@ class ScheduleLR(LRScheduler):
         self.schedule = as_schedule(state_dict["schedule"], where)
         self.last_epoch = step
         _seams.restored(self)
-        self._apply(step)
+        _seams.set_last_lr(self, self._rates(step))
 
 
 def scheduler(optimizer: Optimizer, schedule: Any, *, scale_key: str = "lr_scale") -> ScheduleLR:
