@@ -102,6 +102,26 @@ def test_step_size_smooths_past_a_first_step_that_was_not_measured(tmp_path: Pat
     fig.savefig(tmp_path / "s.png", dpi=40)
 
 
+def test_a_legend_of_many_configurations_goes_below_the_curves() -> None:
+    """Up to six entries the legend sits inside the axes; more would cover the curves,
+    so they go below the axes (the figure grows to hold them)."""
+    few = plot_curves({f"c{i}": [_h(i)] for i in range(3)})
+    many = plot_curves({f"c{i}": [_h(i)] for i in range(8)})
+    for fig in (few, many):
+        fig.canvas.draw()
+    boxes = []
+    for fig in (few, many):
+        ax = fig.axes[0]
+        legend = ax.get_legend()
+        assert legend is not None
+        boxes.append((legend.get_window_extent(), ax.get_window_extent()))
+    (leg_few, ax_few), (leg_many, ax_many) = boxes
+    assert ax_few.y0 <= leg_few.y0 and leg_few.y1 <= ax_few.y1  # inside
+    assert leg_many.y1 < ax_many.y0  # wholly below the axes
+    assert len(many.axes[0].get_legend().get_texts()) == 8
+    assert many.get_figheight() > few.get_figheight()
+
+
 def test_lr_figure_draws_each_seeds_rates_when_they_differ() -> None:
     """A schedule: one line for all seeds.  A plateau rule lowers each seed's rate at its own
     step: every distinct sequence is drawn, one legend entry per configuration."""

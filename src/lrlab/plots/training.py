@@ -7,6 +7,7 @@ list is accepted too), and returns a :class:`~matplotlib.figure.Figure`.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -152,10 +153,24 @@ def _band(
     return float(finite.min()), float(np.max(head))
 
 
-def _finish(fig: Figure, axis: Axes, ylabel: str) -> Figure:
+def _legend(axis: Axes, fontsize: float) -> None:
+    """The axis's legend: inside where it fits; below the axis, in two columns, when it
+    names more than six configurations (inside, so many cover the curves), the figure
+    made taller by its rows."""
+    n = len(axis.get_legend_handles_labels()[1])
+    if n <= 6:
+        axis.legend(fontsize=fontsize)
+        return
+    axis.legend(fontsize=fontsize, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=2)
+    fig = axis.get_figure(root=True)
+    if isinstance(fig, Figure):
+        fig.set_figheight(fig.get_figheight() + fontsize / 36 * math.ceil(n / 2))
+
+
+def _finish(fig: Figure, axis: Axes, ylabel: str, fontsize: float = 8) -> Figure:
     axis.set_xlabel("step")
     axis.set_ylabel(ylabel)
-    axis.legend(fontsize=8)
+    _legend(axis, fontsize)
     axis.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -166,12 +181,9 @@ def _finish_apart(fig: Figure, main: Axes, side: Axes, ylabel: str, side_title: 
     side.set_title(side_title, fontsize=10)
     main.set_title("the rest", fontsize=10)
     side.set_xlabel("step")
-    side.legend(fontsize=9)
+    _legend(side, 9)
     side.grid(alpha=0.3)
-    _finish(fig, main, ylabel)
-    main.legend(fontsize=9)  # the wider figure is shown smaller on the page
-    fig.tight_layout()
-    return fig
+    return _finish(fig, main, ylabel, 9)  # the wider figure is shown smaller on the page
 
 
 def _curve(
