@@ -63,6 +63,12 @@ def test_plot_without_specs_draws_the_source_figures(tmp_path: Path, capsys) -> 
         assert spec in printed
 
 
+def test_plot_writes_pdf_like_the_other_figure_commands(tmp_path: Path) -> None:
+    out = tmp_path / "s.pdf"
+    assert main(["plot", "cosine(0.1, 10)", "--out", str(out)]) == 0
+    assert out.read_bytes()[:5] == b"%PDF-"
+
+
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
@@ -70,7 +76,9 @@ def test_plot_without_specs_draws_the_source_figures(tmp_path: Path, capsys) -> 
         (["show", "nope(1)"], "Unknown schedule kind 'nope'"),
         (["show", "step(0.1"], "Malformed schedule text"),
         (["show", "cosine(0.1, 10)", "--steps", "0"], "--steps"),
-        (["plot", "cosine(0.1, 10)", "--out", "x.gif"], ".png or .svg"),
+        (["plot", "cosine(0.1, 10)", "--out", "x.gif"], "Received: --out=x.gif"),
+        (["landscape", "--out", "x.gif"], "must end in .png, .svg or .pdf. Received: --out=x.gif"),
+        (["find", "--task", "quadratic", "--out", "x.jpg"], "Received: --out=x.jpg"),
         (["show", "__import__('os').system('touch pwned')"], "Expected a schedule kind name"),
     ],
 )

@@ -77,6 +77,25 @@ def options(args: argparse.Namespace, names: str) -> dict[str, Any]:
     return {name: getattr(args, name) for name in names.split()}
 
 
+#: The figure formats the CLI writes (by the file's suffix).
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def figure_file(path: str, flag: str = "--out") -> Path:
+    """``path`` as a :class:`Path`, once it is known to name a figure file (.png, .svg or
+    .pdf) that can be written: checked before any work, so a long run is not lost to a
+    typo.
+
+    Raises:
+        UsageError: naming ``flag``: another suffix, or a place that cannot be written.
+    """
+    if Path(path).suffix.lower() not in FIGURE_SUFFIXES:
+        raise UsageError(
+            f"Argument `{flag}` must end in .png, .svg or .pdf. Received: {flag}={path}"
+        )
+    return writable(path, flag, folder=False)
+
+
 def writable(path: str, flag: str = "--out", *, folder: bool) -> Path:
     """``path`` as a :class:`Path`, once it is known that a file (or folder) can be written there.
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from lrlab import _json
-from lrlab.cli._args import FINITE, POSITIVE, SEED, STEPS, options, writable
-from lrlab.errors import UsageError
+from lrlab.cli._args import FINITE, POSITIVE, SEED, STEPS, figure_file, options
 
 HELP = "run the LR range test on a task"
 DESCRIPTION = (
@@ -54,13 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from lrlab.finder import find_lr_task
 
-    out = Path(args.out) if args.out else None
-    if out is not None and out.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise UsageError(
-            f"Argument `--out` must end in .png, .svg or .pdf. Received: --out={args.out}"
-        )
-    if out is not None:
-        writable(args.out, folder=False)
+    out = figure_file(args.out) if args.out else None
     result = find_lr_task(
         args.task,
         args.optimizer,

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from lrlab.cli._args import FINITE, STEPS, writable
+from lrlab.cli._args import FINITE, STEPS, figure_file
 from lrlab.errors import UsageError
 
 HELP = "optimizer paths on a 2-D loss surface"
@@ -47,10 +46,7 @@ def run(args: argparse.Namespace) -> int:
     check_name(args.optimizer)
     params = {k: v for k, v in (("mu", args.mu), ("L", args.big_l)) if v is not None}
     surface = get_function(args.fn, **params)
-    out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise UsageError(f"Argument `--out` must end in .png, .svg or .pdf. Received: {args.out}")
-    writable(args.out, folder=False)
+    out = figure_file(args.out)
     result = trajectories(surface, args.optimizer, args.lrs, args.steps, args.start)
     fig = plot_trajectories(result, layout=args.layout)
     out.parent.mkdir(parents=True, exist_ok=True)

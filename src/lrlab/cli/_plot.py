@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lrlab.cli._args import STEPS, writable
+from lrlab.cli._args import STEPS, figure_file
 from lrlab.plots.schedules import (
     SOURCE_SCHEDULES,
     plot_decay_factor,
@@ -24,12 +24,12 @@ DESCRIPTION = (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("specs", nargs="*", metavar="SPEC", help="e.g. 'step(0.1, 0.5, 10)'")
     p.add_argument("--steps", type=STEPS, default=50, help="number of steps (default 50)")
-    p.add_argument("--out", default="lrlab-schedules.png", help="output .png or .svg file")
+    p.add_argument("--out", default="lrlab-schedules.png", help="output .png, .svg or .pdf file")
     p.add_argument("--log", action="store_true", help="log-scale LR axis")
 
 
 def run(args: argparse.Namespace) -> int:
-    writable(args.out, folder=False)
+    figure_file(args.out)
     if args.specs:
         fig = plot_schedules(args.specs, args.steps, log=args.log)
         print(save_figure(fig, args.out))

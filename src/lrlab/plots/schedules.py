@@ -103,10 +103,13 @@ def plot_decay_factor(
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Write ``fig`` as PNG or SVG (by the suffix) and return the path."""
+    """Write ``fig`` as PNG, SVG or PDF (by the suffix) and return the path."""
     p = Path(path)
-    if p.suffix.lower() not in (".png", ".svg"):
-        raise UsageError(f"Argument `out` must end in .png or .svg. Received: out={str(path)!r}")
+    if p.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise UsageError(
+            f"Argument `path` of save_figure() must end in .png, .svg or .pdf. "
+            f"Received: path={str(path)!r}"
+        )
     p.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(p, dpi=120 if p.suffix.lower() == ".png" else None)
     return p
