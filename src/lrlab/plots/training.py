@@ -112,7 +112,7 @@ def _figure(
     else:
         raise UsageError(
             "Argument `ax` must be None, a matplotlib Figure or Axes. "
-            f"Received: {type(ax).__name__}"
+            f"Received: ax={type(ax).__name__}"
         )
     return fig, fig.add_subplot(1, 1, 1)
 
