@@ -147,7 +147,7 @@ def test_drawing_into_given_axes() -> None:
     ax = fig.add_subplot(1, 2, 2)
     assert plot_lr([_h(0)], ax) is fig
     assert isinstance(fig.axes[0], Axes) and len(fig.axes[0].get_lines()) == 1
-    with pytest.raises(UsageError, match="Received: ax=str$"):  # named, as in every message
+    with pytest.raises(UsageError, match=r"Received: ax=str$"):  # named, as in every message
         plot_lr([_h(0)], "axes")  # type: ignore[arg-type]
 
 
