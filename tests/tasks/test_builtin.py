@@ -62,6 +62,22 @@ def test_quadratic_is_fixed_by_split_seed() -> None:
     assert not torch.equal(a.x_train, c.x_train)
 
 
+@pytest.mark.parametrize("name", ["quadratic", "digits", "mnist1d", "text"])
+@pytest.mark.parametrize("seed", ["abc", -1, 1.5, True])
+def test_a_bad_split_seed_is_named_not_a_traceback(name: str, seed: object) -> None:
+    """``split_seed`` was passed to ``int()`` as given: 'abc' and -1 raised a bare
+    ValueError, 1.5 and True were taken as 1."""
+    with pytest.raises(
+        UsageError,
+        match=r"Argument `split_seed` must be a non-negative integer\. Received: split_seed=",
+    ):
+        tasks.get(name, split_seed=seed)
+
+
+def test_split_seed_zero_and_numpy_integers_are_accepted() -> None:
+    assert tasks.get("breast_cancer", split_seed=np.int64(0)).params["split_seed"] == 0
+
+
 def test_quadratic_bad_parameters() -> None:
     with pytest.raises(UsageError, match=r"`mu` must be at most `L`\. Received: mu=5\.0, L=1\.0"):
         tasks.get("quadratic", mu=5, L=1)

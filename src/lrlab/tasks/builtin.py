@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lrlab._checks import int_at_least
 from lrlab._checks import positive_int as _pos_int
 from lrlab._checks import positive_number as _pos_float
 from lrlab.errors import UsageError
@@ -50,7 +51,7 @@ def _standardize(x: np.ndarray, train_idx: np.ndarray) -> np.ndarray:
 
 def _params(name: str, params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     """``defaults`` overridden by ``params``; an unknown name is refused, and so is anything
-    but a positive integer where the default is an integer (``split_seed`` excepted)."""
+    but an integer where the default is one: positive, or non-negative for ``split_seed``."""
     unknown = sorted(set(params) - set(defaults))
     if unknown:
         raise UsageError(
@@ -59,7 +60,9 @@ def _params(name: str, params: dict[str, Any], defaults: dict[str, Any]) -> dict
         )
     p = {**defaults, **params}
     for key, default in defaults.items():
-        if isinstance(default, int) and key != "split_seed":
+        if key == "split_seed":
+            p[key] = int_at_least(key, p[key], 0, "a non-negative integer")
+        elif isinstance(default, int):
             p[key] = _pos_int(key, p[key])
     return p
 
@@ -176,7 +179,7 @@ def _quadratic(**params: Any) -> QuadraticTask:
         )
     noise = _pos_float("noise", p["noise"], allow_zero=True)
     batch = n if p["batch_size"] is None else _pos_int("batch_size", p["batch_size"])
-    rng = np.random.default_rng(int(p["split_seed"]))
+    rng = np.random.default_rng(p["split_seed"])
 
     lam = np.geomspace(mu, big_l, dim) if dim > 1 else np.array([big_l])
     lam[0], lam[-1] = (mu, big_l) if dim > 1 else (big_l, big_l)
@@ -223,7 +226,7 @@ def _sklearn_task(name: str, kind: str, defaults: dict[str, Any], /, **params: A
     d = getattr(datasets, f"load_{name}")()
     x, y = d.data, d.target
     n_hold = round(len(x) * 0.2)
-    tr, va, te = _split(len(x), n_hold, n_hold, int(p["split_seed"]))
+    tr, va, te = _split(len(x), n_hold, n_hold, p["split_seed"])
     x_t = _t(_standardize(x.astype(np.float64), tr), torch.float32)
     n_out = 1
     if kind == "multiclass":
@@ -357,7 +360,7 @@ def _mnist1d(**params: Any) -> Task:
             f"Argument `n_val` must be less than the {len(x)} training signals. "
             f"Received: n_val={n_val}"
         )
-    tr, va, _ = _split(len(x), n_val, 0, int(p["split_seed"]))
+    tr, va, _ = _split(len(x), n_val, 0, p["split_seed"])
     f32 = torch.float32
     x_t, y_t = _t(x, f32), torch.from_numpy(y.astype(np.int64))
     length = x.shape[1]
@@ -430,7 +433,7 @@ def _text(**params: Any) -> Task:
     context, dim, hidden = p["context"], p["dim"], p["hidden"]
     x, y, vocab = _text_arrays(context)
     n_hold = round(len(x) * 0.1)
-    tr, va, te = _split(len(x), n_hold, n_hold, int(p["split_seed"]))
+    tr, va, te = _split(len(x), n_hold, n_hold, p["split_seed"])
     return Task(
         name="text",
         kind="classification",
