@@ -49,6 +49,15 @@ def _fmt(v: Any) -> str:
     return str(v).lower() if isinstance(v, bool) else repr(v) if isinstance(v, str) else str(v)
 
 
+#: What each of :meth:`Comparison.figures` shows, in its title.
+_TITLES = {
+    "loss": "training loss",
+    "val_loss": "validation loss",
+    "lr": "learning rate",
+    "step_size": "effective step size",
+}
+
+
 def parse_run(text: str) -> RunSpec:
     """Parse ``"optimizer[(key=value, ...)][: SCHEDULE]"`` (split on the first colon).
 
@@ -221,9 +230,7 @@ class Comparison:
 
     def title(self, fig: Any, name: str) -> None:
         """Title one of :meth:`figures` (``name`` one of its keys) and lay it out."""
-        what = {"loss": "training loss", "val_loss": "validation loss", "lr": "learning rate"}
-        seeds = len(self.seeds)
-        fig.suptitle(f"{self.task}: {what.get(name, 'effective step size')} over {seeds} seed(s)")
+        fig.suptitle(f"{self.task}: {_TITLES[name]} over {len(self.seeds)} seed(s)")
         fig.tight_layout()
 
     def to_csv(self, path: str | Path) -> Path:
