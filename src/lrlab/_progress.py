@@ -22,9 +22,11 @@ def shows_progress(quiet: bool) -> bool:
     return not quiet and on_terminal()
 
 
-def progress_bar(total: int, desc: str, quiet: bool, *, leave: bool = False) -> Any:
-    """A tqdm bar of ``total`` steps, disabled (its updates do nothing) unless
-    :func:`shows_progress`."""
+def progress_bar(
+    total: int, desc: str, quiet: bool, *, leave: bool = False, unit: str = "it"
+) -> Any:
+    """A tqdm bar of ``total`` steps (also a ``with`` that closes it), disabled (its updates
+    do nothing) unless :func:`shows_progress`."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, disable=not shows_progress(quiet), leave=leave)
+    return tqdm(total=total, desc=desc, disable=not shows_progress(quiet), leave=leave, unit=unit)

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lrlab._progress import shows_progress
-from lrlab.tune._trial import Reaper, create_study, progress_bar, surplus, train_runs, work
+from lrlab._progress import progress_bar
+from lrlab.tune._trial import Reaper, create_study, surplus, train_runs, work
 from lrlab.tune.storage import has_heartbeat
 
 if TYPE_CHECKING:
@@ -175,6 +175,6 @@ def race(st: Any, store: Any, s: Settings) -> Any:
         return n_done, "run"
 
     desc = f"finalists {st.study_name}"
-    with progress_bar(shows_progress(s.quiet) and bool(pairs), len(pairs), desc, "run") as bar:
+    with progress_bar(len(pairs), desc, s.quiet or not pairs, leave=True, unit="run") as bar:
         work(cst, objective, next_step, reap=reap_runs, bar=bar)
     return cst

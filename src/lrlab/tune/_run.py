@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from lrlab._checks import int_at_least, positive_int
-from lrlab._progress import shows_progress
+from lrlab._progress import progress_bar
 from lrlab.errors import UsageError
 from lrlab.tune._finalists import SUFFIX, race
-from lrlab.tune._trial import Reaper, create_study, progress_bar, surplus, train_runs, work
+from lrlab.tune._trial import Reaper, create_study, surplus, train_runs, work
 from lrlab.tune.result import TuneResult
 from lrlab.tune.space import Space
 from lrlab.tune.storage import has_heartbeat, open_storage
@@ -516,7 +516,7 @@ def _search(st: Any, store: Any, s: Settings) -> None:
         return finished, "run"
 
     reap = Reaper(store) if heartbeat else None
-    with progress_bar(shows_progress(s.quiet), s.target, f"tune {s.study}", "trial") as bar:
+    with progress_bar(s.target, f"tune {s.study}", s.quiet, leave=True, unit="trial") as bar:
         work(st, _Objective(s), next_step, reap=reap, bar=bar)
 
 

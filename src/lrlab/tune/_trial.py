@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
 from typing import Any, NoReturn
 
 import numpy as np
@@ -16,7 +15,6 @@ __all__ = [
     "Reaper",
     "Surplus",
     "create_study",
-    "progress_bar",
     "run_one",
     "surplus",
     "train_runs",
@@ -162,15 +160,6 @@ def run_one(optuna: Any, study: Any, objective: Callable[[Any], float]) -> None:
             raise
 
 
-def progress_bar(show: bool, total: int, desc: str, unit: str) -> Any:
-    """A tqdm bar closed when its ``with`` ends, or (not ``show``) a ``with`` giving ``None``."""
-    if not show:
-        return nullcontext()
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit)
-
-
 def work(
     study: Any,
     objective: Callable[[Any], float],
@@ -203,7 +192,7 @@ def work(
             continue
         lost_since = None
         done, what = next_step(trials)
-        if bar is not None and done > shown:
+        if done > shown:
             bar.update(done - shown)
             shown = done
         if what == "stop":
