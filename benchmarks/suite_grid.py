@@ -18,6 +18,7 @@ case.  Prints a JSON summary (per case: the grid's best rate and loss).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import json
 import math
@@ -40,12 +41,21 @@ def checkpoint_every(steps: int) -> int:
     return max(steps // 64, 1)
 
 
-def train_one(case: advice_suite.Case, j: int, seed: int) -> dict[str, Any]:
-    """One run of the grid: final loss (None if diverged), metric, steps, the val curve."""
+def train_one(case: advice_suite.Case, j: int, seed: int, batch_offset: int = 0) -> dict[str, Any]:
+    """One run of the grid: final loss (None if diverged), metric, steps, the val curve.
+
+    With ``batch_offset`` the run starts from seed ``seed``'s initial weights but draws its
+    batches from seed ``seed + batch_offset``: the same model on the same data, the batch
+    order alone changed.
+    """
     from lrlab.train import run
 
     torch.set_num_threads(1)
     task = advice_suite.make(case.family)
+    if batch_offset:
+        batches = type(task).batches
+        task = dataclasses.replace(task)  # a copy: make() caches the task per process
+        object.__setattr__(task, "batches", lambda s: batches(task, s + batch_offset))
     h = run(
         task,
         case.optimizer,
@@ -82,11 +92,11 @@ def save(path: str, store: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _work(args: tuple[str, int, int]) -> tuple[str, int, int, dict[str, Any]]:
-    key, j, seed = args
+def _work(args: tuple[str, int, int, int]) -> tuple[str, int, int, dict[str, Any]]:
+    key, j, seed, offset = args
     everything = advice_suite.cases([*advice_suite.FAMILIES, *advice_suite.DESIGN])
     case = next(c for c in everything if c.key == key)
-    return key, j, seed, train_one(case, j, seed)
+    return key, j, seed, train_one(case, j, seed, offset)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--families", default=None, help="comma-separated (default: the suite's)")
     ap.add_argument("--design", action="store_true", help="lrlab's built-in tasks instead")
+    ap.add_argument(
+        "--batch-offset",
+        type=int,
+        default=0,
+        help="start from seed s's weights but draw batches from seed s + this (the noise floor "
+        "of a grid that shares everything with the scored runs but their batch order)",
+    )
     args = ap.parse_args(argv)
     store = load(args.cache)
     fams = args.families.split(",") if args.families else None
@@ -106,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         for j in GRID_J:
             for s in SEEDS:
                 if f"{j}|{s}" not in have:
-                    todo.append((case.key, j, s))
+                    todo.append((case.key, j, s, args.batch_offset))
     print(f"{len(todo)} runs to train", file=sys.stderr)
     t0 = time.time()
     done = 0

@@ -141,3 +141,21 @@ def test_advice_suite_quick_scores_in_and_out_of_sample() -> None:
     floor = out["noise_floor"]
     assert floor["one_seed_grid"]["cases"] == floor["two_seed_grid"]["cases"] == n
     assert floor["one_seed_grid"]["median_ratio"] >= 1.0 - 0.05
+
+
+def test_the_same_weights_grid_is_what_the_lab_trains() -> None:
+    """The ceilings' same-weights runs: seed ``s``'s initial weights, seed ``s + 1000``'s
+    batches.  On full batch the batch order is moot, so they are the grid's own runs."""
+    suite, grid = _suite()
+    same = grid.load(str(BENCH / "cache" / "advice_suite_grid_batch1000.json.gz"))
+    store = grid.load(str(BENCH / "cache" / "advice_suite_grid.json.gz"))
+    for case in suite.cases(["iris_fullbatch"]):
+        assert same[case.key] == store[case.key]
+    for case in suite.cases(["blobs_mse"]):
+        for j, seed in ((8, 1), (14, 2)):
+            want = same[case.key][f"{j}|{seed}"]
+            assert grid.train_one(case, j, seed, batch_offset=1000) == want
+            assert want["curve"] != store[case.key][f"{j}|{seed}"]["curve"]
+            # the same weights: the run from seed s + 1000's weights is another run again
+            assert grid.train_one(case, j, seed + 1000) != want
+
