@@ -159,3 +159,34 @@ def test_the_same_weights_grid_is_what_the_lab_trains() -> None:
             # the same weights: the run from seed s + 1000's weights is another run again
             assert grid.train_one(case, j, seed + 1000) != want
 
+
+def test_advice_ceiling_agrees_with_the_noise_floor() -> None:
+    """The ceilings' full grid on another seed is the suite's one-seed noise floor, computed
+    another way; the scored runs' own best rates can only beat the 3-seed reference; and on
+    full batch the same-weights grid is the scored runs themselves."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "bench_advice_ceiling.py")],
+        capture_output=True, text=True, timeout=300, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout)
+    sys.path.insert(0, str(BENCH))
+    try:
+        import bench_advice_suite as bench
+    finally:
+        sys.path.remove(str(BENCH))
+    cases = bench.advice_suite.cases()
+    floor = bench.noise_floor(cases, bench.load_grids(cases))
+    suite = out["suite"]
+    assert suite["cases"] == len(cases)
+    assert suite["other_seed"]["f=1.0"]["no_shift"] == floor["one_seed_grid"]
+    own = suite["scored_run_itself"]["f=1.0"]["no_shift"]
+    assert own["within_5pct"] == len(cases) and own["median_ratio"] <= 1.0
+    for part in ("suite", "built_in"):
+        for source in ("other_seed", "scored_run_itself", "same_weights_other_batches"):
+            for f, entry in out[part][source].items():
+                assert entry["cost_in_runs"] == round(21 * float(f[2:]), 2)
+                by_shift = entry["within_5pct_by_shift"]
+                assert entry["most_within_5pct_any_shift"] == max(by_shift.values())
+                assert entry["no_shift"]["within_5pct"] == by_shift["0"]
