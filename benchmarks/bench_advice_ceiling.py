@@ -22,6 +22,7 @@ alone, with no training:
 
     python benchmarks/bench_advice_ceiling.py            # the suite's 34 cases, then the
                                                          # 10 built-in ones; prints JSON
+    python benchmarks/bench_advice_ceiling.py --plot docs/advice_ceiling.png
 
 It needs the caches of ``suite_grid.py`` (committed in ``benchmarks/cache``); the
 same-weights rows need ``suite_grid.py --batch-offset 1000 --cache
@@ -112,8 +113,68 @@ def ceiling(
     return out
 
 
+#: lrlab's own advice on the suite (real runs, leave-one-family-out; ``docs/choosing.md``,
+#: 2026-11-29) and on the built-in tasks: (cost in runs, cases within 5%).
+LRLAB = {"suite": ((0.25, 12), (1.0, 19)), "built_in": ((0.25, 5), (1.0, 7))}
+SOURCES = {
+    "other_seed": "another seed's runs",
+    "same_weights_other_batches": "the scored seed's weights, other batches",
+    "scored_run_itself": "the scored runs themselves",
+}
+
+
+def plot(report: dict[str, Any], path: str) -> None:
+    """Within 5% against cost: the ceilings of each source, lrlab's advice and the targets."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.0), sharey=True)
+    for ax, (name, title) in zip(axes, (("suite", "34 suite cases"), ("built_in", "10 built-in"))):
+        n = report[name]["cases"]
+        for src, label in SOURCES.items():
+            rows = report[name].get(src)
+            if rows is None:
+                continue
+            cost = [e["cost_in_runs"] for e in rows.values()]
+            share = [100 * e["at_best_shift"]["within_5pct"] / n for e in rows.values()]
+            if src == "scored_run_itself":  # at f = 1 each seed's own best: not a method
+                cost, share = cost[:-1], share[:-1]
+            ax.plot(cost, share, marker="o", label=label)
+        for (cost_, k), budget in zip(LRLAB[name], ("default budget", "budget=1")):
+            ax.plot(cost_, 100 * k / n, "k*", ms=13, zorder=5)
+            ax.annotate(f"lrlab, {budget}", (cost_, 100 * k / n), textcoords="offset points",
+                        xytext=(-8, -16) if cost_ >= 1 else (-8, 8),
+                        ha="right" if cost_ >= 1 else "left", fontsize=9)  # fmt: skip
+        for level, what in ((75, "target, default budget"), (90, "target, budget=1")):
+            ax.axhline(level, color="0.5", ls="--", lw=1)
+            ax.text(0.22, level + 1, what, ha="left", fontsize=8, color="0.35")
+        ax.set_xscale("log")
+        ax.set_xlim(0.2, 32)
+        ticks = [0.25, 0.5, 1, 2, 5, 10, 21]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+        ax.set_ylim(0, 102)
+        ax.set_xlabel("cost, in training runs (log scale)")
+        ax.set_title(f"{title}: within 5% of the grid's best")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("cases within 5% (%)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(
+        handles, labels, loc="lower center", ncol=3, frameon=False, fontsize=9,
+        title="The best of all 21 rates after a share of the run, moved by the best "
+        "in-sample shift, read from:", title_fontsize=9,
+    )  # fmt: skip
+    fig.tight_layout(rect=(0, 0.13, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--plot", default=None, help="also draw the ceilings to this PNG file")
+    args = ap.parse_args(argv)
     report: dict[str, Any] = {}
     for name, fams in (("suite", None), ("built_in", list(advice_suite.DESIGN))):
         cases = advice_suite.cases(fams)
@@ -127,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: no complete same-weights grid; skipped", file=sys.stderr)
         report[name] = part
     print(json.dumps(report, indent=1))
+    if args.plot:
+        plot(report, args.plot)
     return 0
 
 

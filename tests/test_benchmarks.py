@@ -160,17 +160,18 @@ def test_the_same_weights_grid_is_what_the_lab_trains() -> None:
             assert grid.train_one(case, j, seed + 1000) != want
 
 
-def test_advice_ceiling_agrees_with_the_noise_floor() -> None:
+def test_advice_ceiling_agrees_with_the_noise_floor(tmp_path: Path) -> None:
     """The ceilings' full grid on another seed is the suite's one-seed noise floor, computed
     another way; the scored runs' own best rates can only beat the 3-seed reference; and on
     full batch the same-weights grid is the scored runs themselves."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
-        [sys.executable, str(BENCH / "bench_advice_ceiling.py")],
+        [sys.executable, str(BENCH / "bench_advice_ceiling.py"), "--plot", str(tmp_path / "c.png")],
         capture_output=True, text=True, timeout=300, env=env, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout)
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     sys.path.insert(0, str(BENCH))
     try:
         import bench_advice_suite as bench
