@@ -23,10 +23,19 @@ def shows_progress(quiet: bool) -> bool:
 
 
 def progress_bar(
-    total: int, desc: str, quiet: bool, *, leave: bool = False, unit: str = "it"
+    total: int,
+    desc: str,
+    quiet: bool,
+    *,
+    leave: bool = False,
+    unit: str = "it",
+    bar_format: str | None = None,
 ) -> Any:
     """A tqdm bar of ``total`` steps (also a ``with`` that closes it), disabled (its updates
-    do nothing) unless :func:`shows_progress`."""
+    do nothing) unless :func:`shows_progress`; ``bar_format`` is tqdm's."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, disable=not shows_progress(quiet), leave=leave, unit=unit)
+    return tqdm(
+        total=total, desc=desc, disable=not shows_progress(quiet), leave=leave, unit=unit,
+        bar_format=bar_format,
+    )  # fmt: skip

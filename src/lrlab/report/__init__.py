@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lrlab._progress import shows_progress
+from lrlab._progress import progress_bar
 from lrlab.errors import UsageError
 from lrlab.report._budget import Budget, budget
 from lrlab.report._page import Section, render_page, write_assets
@@ -54,16 +54,14 @@ class _Runner:
 
     def advance(self, fraction: float) -> None:
         """Move the bar to ``fraction`` (0..1) of the running section."""
-        if self.bar is not None:
-            self.bar.n = round(self.done + self.share * min(max(fraction, 0.0), 1.0), 1)
-            self.bar.refresh()
+        self.bar.n = round(self.done + self.share * min(max(fraction, 0.0), 1.0), 1)
+        self.bar.refresh()
 
     def __call__(self, label: str, share: float, section: Callable[[], _T]) -> _T:
         self.share = share
         if self.progress is not None:
             self.progress(label)
-        if self.bar is not None:
-            self.bar.set_description(f"report: {label}")
+        self.bar.set_description(f"report: {label}")
         self.advance(0.0)
         started = time.perf_counter()
         out = section()
@@ -143,12 +141,10 @@ def build_report(
     """
     target = _check_arguments(out, task, seed, force)
     t0 = time.perf_counter()
-    bar = _bar(quiet)
-    try:
+    # The bar counts percent of the run; tqdm ends desc with ": ".
+    fmt = "{desc}{percentage:3.0f}%|{bar}| {elapsed}"
+    with progress_bar(100, "report", quiet, leave=True, unit="%", bar_format=fmt) as bar:
         ordered = _run_sections(task, seed, budget(quick), bar, progress)
-    finally:
-        if bar is not None:
-            bar.close()
     work = time.perf_counter() - t0
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
@@ -188,16 +184,3 @@ def _swap_into_place(staging: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         staging.rename(target)
-
-
-def _bar(quiet: bool) -> Any:
-    import sys
-
-    if not shows_progress(quiet):
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover - tqdm comes with the torch extra
-        return None
-    fmt = "{desc}{percentage:3.0f}%|{bar}| {elapsed}"  # tqdm ends desc with ": "
-    return tqdm(total=100, unit="%", file=sys.stderr, bar_format=fmt)
