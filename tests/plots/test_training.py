@@ -122,6 +122,21 @@ def test_a_legend_of_many_configurations_goes_below_the_curves() -> None:
     assert many.get_figheight() > few.get_figheight()
 
 
+def test_two_panels_of_many_configurations_share_the_room_below() -> None:
+    """Side by side, two legends below their axes need the rows of the longer one, not
+    the sum: the figure grows once (it grew per panel, twice as tall as needed)."""
+    many = {f"c{i}": [_h(i)] for i in range(14)}
+    apart = [f"c{i}" for i in range(7)]
+    both = plot_curves(many, apart=apart)  # 7 set apart, 7 in the rest: 4 rows each
+    one = plot_curves({k: many[k] for k in [*apart, "c7", "c8"]}, apart=apart)  # 7 and 2
+    assert both.get_figheight() == one.get_figheight()
+    both.canvas.draw()
+    for ax in both.axes:
+        legend = ax.get_legend()
+        assert len(legend.get_texts()) == 7
+        assert legend.get_window_extent().y1 < ax.get_window_extent().y0  # below the axes
+
+
 def test_lr_figure_draws_each_seeds_rates_when_they_differ() -> None:
     """A schedule: one line for all seeds.  A plateau rule lowers each seed's rate at its own
     step: every distinct sequence is drawn, one legend entry per configuration."""

@@ -153,24 +153,29 @@ def _band(
     return float(finite.min()), float(np.max(head))
 
 
-def _legend(axis: Axes, fontsize: float) -> None:
+def _legend(axis: Axes, fontsize: float) -> float:
     """The axis's legend: inside where it fits; below the axis, in two columns, when it
-    names more than six configurations (inside, so many cover the curves), the figure
-    made taller by its rows."""
+    names more than six configurations (inside, so many cover the curves).  Returns the
+    height (inches) the figure must grow by to hold a legend below the axis."""
     n = len(axis.get_legend_handles_labels()[1])
     if n <= 6:
         axis.legend(fontsize=fontsize)
-        return
+        return 0.0
     axis.legend(fontsize=fontsize, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=2)
-    fig = axis.get_figure(root=True)
-    if isinstance(fig, Figure):
-        fig.set_figheight(fig.get_figheight() + fontsize / 36 * math.ceil(n / 2))
+    return fontsize / 36 * math.ceil(n / 2)
 
 
-def _finish(fig: Figure, axis: Axes, ylabel: str, fontsize: float = 8) -> Figure:
+def _finish(
+    fig: Figure, axis: Axes, ylabel: str, fontsize: float = 8, below: float = 0.0
+) -> Figure:
+    """Label ``axis`` and lay the figure out, taller by the larger of ``below`` (another
+    panel's legend) and this axis's legend below it: panels side by side share the room."""
     axis.set_xlabel("step")
     axis.set_ylabel(ylabel)
-    _legend(axis, fontsize)
+    below = max(below, _legend(axis, fontsize))
+    root = axis.get_figure(root=True)
+    if below and isinstance(root, Figure):
+        root.set_figheight(root.get_figheight() + below)
     axis.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -181,9 +186,9 @@ def _finish_apart(fig: Figure, main: Axes, side: Axes, ylabel: str, side_title: 
     side.set_title(side_title, fontsize=10)
     main.set_title("the rest", fontsize=10)
     side.set_xlabel("step")
-    _legend(side, 9)
+    below = _legend(side, 9)
     side.grid(alpha=0.3)
-    return _finish(fig, main, ylabel, 9)  # the wider figure is shown smaller on the page
+    return _finish(fig, main, ylabel, 9, below)  # the wider figure is shown smaller on the page
 
 
 def _curve(
