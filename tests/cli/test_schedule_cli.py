@@ -116,7 +116,23 @@ def test_unknown_subcommand_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["frobnicate"])
     assert exc.value.code == 2
-    assert capsys.readouterr().err.count("\n") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("lrlab: error: argument COMMAND")
+
+
+def test_an_unknown_option_is_named_with_its_command_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The top-level parser reports options no subcommand took; it used to call itself
+    "lrlab lrlab" and leave the command out."""
+    assert main(["tasks", "--bogus"]) == 2
+    assert capsys.readouterr().err == "lrlab tasks: error: unrecognized arguments: --bogus\n"
+    assert main(["show", "constant(0.1)", "--steps", "3", "extra", "--x"]) == 2
+    assert capsys.readouterr().err == "lrlab show: error: unrecognized arguments: extra --x\n"
+    with pytest.raises(SystemExit) as exc:
+        main([])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.startswith("lrlab: error: the following arguments")
 
 
 def test_every_command_and_option_says_what_it_does() -> None:

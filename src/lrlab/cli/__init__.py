@@ -28,7 +28,9 @@ class _Parser(argparse.ArgumentParser):
     """An argparse parser whose errors are one line and exit 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        _say(f"lrlab {self.prog.split()[-1]}: error: {message}")
+        words = self.prog.split()  # "lrlab", or "lrlab report" (argparse may add more)
+        name = "lrlab" if len(words) == 1 else f"lrlab {words[-1]}"
+        _say(f"{name}: error: {message}")
         raise SystemExit(2)
 
 
@@ -87,8 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"lrlab: error: {bad}")
         return 2
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
     where = f"lrlab {args.command}: error:"
+    if extra:  # argparse would name the top-level parser: "lrlab lrlab: error: ..."
+        _say(f"{where} unrecognized arguments: {' '.join(extra)}")
+        return 2
     try:
         return int(args.func(args) or 0)
     except LrlabError as exc:

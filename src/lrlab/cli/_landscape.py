@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--layout", choices=("panels", "overlay"), default="panels", help="one panel per LR"
     )
-    p.add_argument("--out", default="lrlab-landscape.png", help="output .png or .svg file")
+    p.add_argument("--out", default="lrlab-landscape.png", help="output .png, .svg or .pdf file")
     p.add_argument("--quiet", action="store_true", help="print only the figure's path")
 
 
