@@ -45,11 +45,27 @@ def test_parse_run_forms() -> None:
         ("sgd:", UsageError, r"A schedule must follow the colon"),
         ("sgd: nope(1)", ScheduleError, r"Unknown schedule kind 'nope'"),
         ("sgd: reduce_on_plateau(0.1, patient=2)", ScheduleError, r"Unknown argument `patient`"),
+        # the run's own arguments: `lr` raised a TypeError (given twice), `steps` changed the run
+        (
+            "adam(lr=abc): constant(0.1)",
+            UsageError,
+            r"not the run's own `lr`.*options=\{'lr': 'abc'\}",
+        ),
+        ("adam(steps=5, seed=2): 0.1", UsageError, r"not the run's own `seed`, `steps`"),
     ],
 )
 def test_parse_run_errors(text: str, error: type, pattern: str) -> None:
     with pytest.raises(error, match=pattern):
         parse_run(text)
+
+
+def test_a_run_dict_cannot_pass_the_runs_own_arguments_as_options() -> None:
+    with pytest.raises(
+        UsageError, match=r"not the run's own `eval_every` .*Received: options=\{'eval_every': 1\}"
+    ):
+        compare("digits", [{"optimizer": "adam", "options": {"eval_every": 1}}], seeds=1, steps=2)
+    with pytest.raises(UsageError, match=r"not the run's own `lr`"):
+        RunSpec("adam", None, None, {"lr": 0.1})
 
 
 def test_a_plateau_rule_runs_per_seed_on_its_own_validation_losses() -> None:

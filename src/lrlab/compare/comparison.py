@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import inspect
 import json
 import math
 import re
@@ -23,6 +24,9 @@ from lrlab.train import History, check_name, run
 
 __all__ = ["CompareRow", "Comparison", "RunSpec", "compare", "parse_run"]
 
+#: What :func:`lrlab.train.run` takes itself: an optimizer option of one of these names
+#: would collide with it (``lr`` twice) or quietly change the run (``steps``).
+_RUN_ARGUMENTS = frozenset(inspect.signature(run).parameters) - {"optimizer_options"}
 _OPTION_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.S)
 
 
@@ -35,6 +39,17 @@ class RunSpec:
     lr: float | None = None
     options: dict[str, Any] = field(default_factory=dict)
     label: str = ""
+
+    def __post_init__(self) -> None:
+        taken = sorted(set(self.options) & _RUN_ARGUMENTS)
+        if taken:
+            where = f" (in {self.label!r})" if self.label else ""
+            raise UsageError(
+                "Argument `options` of a run must hold only the optimizer's options, not "
+                f"the run's own {', '.join(f'`{k}`' for k in taken)} (the rate comes after "
+                "the colon: 'adam: 0.01' or 'adam: cosine(0.01, 500)'). "
+                f"Received: options={self.options!r}{where}"
+            )
 
     def describe(self) -> str:
         """``"optimizer(options): schedule"``, the text form :func:`parse_run` reads."""
