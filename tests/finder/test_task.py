@@ -122,3 +122,10 @@ def test_summary_states_the_range_or_that_there_is_none(cancer_result) -> None: 
 def test_unknown_task_is_a_usage_error() -> None:
     with pytest.raises(UsageError):
         find_lr_task("no-such-task")
+
+
+@pytest.mark.parametrize("key", ["lr", "params"])
+def test_the_rate_and_the_parameters_are_not_optimizer_options(key: str) -> None:
+    """They went on to make_optimizer next to its own and raised a TypeError there."""
+    with pytest.raises(UsageError, match=rf"Argument `{key}` is not an option.*Received: {key}=1"):
+        find_lr_task("quadratic", "adam", **{key: 1})

@@ -75,6 +75,12 @@ def find_lr_task(
     s = _Settings.of(**{**_DEFAULTS, **given, "num_steps": num_steps})
     model = task.make_model(seed)
     opt_opts = {k: v for k, v in options.items() if k not in _SETTINGS}
+    for key in sorted({"lr", "params"} & set(opt_opts)):
+        raise UsageError(
+            f"Argument `{key}` is not an option of find_lr_task: the range test sweeps the "
+            "rate from `min_lr` to `max_lr` over the task's model. "
+            f"Received: {key}={opt_opts[key]!r}"
+        )
     opt = make_optimizer(optimizer, model.parameters(), min_lr, **opt_opts)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small models: intra-op threads only cost (restored below)
