@@ -11,6 +11,7 @@ import pytest
 import schedulefree
 import torch
 
+import lrlab
 from lrlab import schedules, tasks
 from lrlab.errors import UsageError
 from lrlab.train import OPTIMIZERS, run
@@ -205,6 +206,20 @@ def test_bad_arguments_name_themselves(cancer: tasks.Task) -> None:
         run(cancer, schedule=lambda t: 0.1)
     with pytest.raises(UsageError, match=r"Received: lr=nan"):
         run(cancer, lr=float("nan"))
+
+
+@pytest.mark.parametrize("key", ["name", "params"])
+def test_make_optimizers_own_arguments_are_not_optimizer_options(
+    quad: tasks.QuadraticTask, key: str
+) -> None:
+    """They went on to make_optimizer next to its own and raised a TypeError there."""
+    with pytest.raises(
+        UsageError, match=rf"^Argument `{key}` is not an option of run.*Received: {key}=1$"
+    ):
+        run(quad, "adam", steps=3, **{key: 1})
+    spec = {"optimizer": "adam", "options": {key: 1}}
+    with pytest.raises(UsageError, match=rf"Argument `{key}`.*Received: {key}=1$"):
+        lrlab.compare(quad, [spec], seeds=1, steps=3)
 
 
 def test_step_size_every_k_steps(cancer: tasks.Task) -> None:

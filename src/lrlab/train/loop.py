@@ -17,6 +17,7 @@ from lrlab._checks import positive_number
 from lrlab._progress import progress_bar
 from lrlab.errors import UsageError
 from lrlab.schedules import Schedule, constant, parse, parse_rule, reduce_on_plateau
+from lrlab.schedules._validate import shown
 from lrlab.tasks import Task, get
 from lrlab.train._step import Driver, StepMeter
 from lrlab.train.history import History
@@ -110,6 +111,12 @@ class RunSettings:
                 f"Argument `task` must be a Task or a task name. Received: task={task!r}"
             )
         name = check_name(optimizer)
+        for key in sorted({"name", "params"} & set(options)):
+            raise UsageError(
+                f"Argument `{key}` is not an option of run: the optimizer is named by "
+                "`optimizer` and built over the task's model. "
+                f"Received: {key}={shown(options[key])}"
+            )
         steps = task.steps if steps is None else _positive_int("steps", steps)
         every = task.eval_every if eval_every is None else _positive_int("eval_every", eval_every)
         k_size = _positive_int("step_size_every", step_size_every)
