@@ -117,3 +117,11 @@ def test_default_lrs_crawl_converge_and_overshoot() -> None:
         big_loss = r.losses[2]
         # the large LR overshoots: its value goes up at some step (oscillation or divergence)
         assert np.any(np.diff(big_loss) > 0), fn
+
+
+@pytest.mark.parametrize("key", ["lr", "name", "params"])
+def test_make_optimizers_own_arguments_are_not_optimizer_options(key: str) -> None:
+    """They went on to make_optimizer next to its own and raised a TypeError there."""
+    pattern = rf"^Argument `{key}` is not an option of trajectories.*Received: {key}=0\.5$"
+    with pytest.raises(UsageError, match=pattern):
+        trajectories("quadratic", "sgd", [0.1], steps=3, **{key: 0.5})

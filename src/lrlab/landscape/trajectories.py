@@ -13,6 +13,7 @@ import torch
 from lrlab._checks import positive_int
 from lrlab.errors import UsageError
 from lrlab.landscape.surfaces import Surface, get_function
+from lrlab.schedules._validate import shown
 from lrlab.train._step import Driver
 from lrlab.train.optimizers import check_name, is_schedule_free, make_optimizer
 
@@ -131,6 +132,12 @@ def trajectories(
     """
     surface = get_function(fn)
     name = check_name(optimizer)
+    for key in sorted({"lr", "name", "params"} & set(options)):
+        raise UsageError(
+            f"Argument `{key}` is not an option of trajectories: the optimizer is named by "
+            "`optimizer`, built over the surface's point and run once per rate in `lrs`. "
+            f"Received: {key}={shown(options[key])}"
+        )
     steps = positive_int("steps", steps)
     if lrs is None:
         lrs = default_lrs(surface, name)
