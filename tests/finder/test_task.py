@@ -129,3 +129,11 @@ def test_the_rate_and_the_parameters_are_not_optimizer_options(key: str) -> None
     """They went on to make_optimizer next to its own and raised a TypeError there."""
     with pytest.raises(UsageError, match=rf"Argument `{key}` is not an option.*Received: {key}=1"):
         find_lr_task("quadratic", "adam", **{key: 1})
+
+
+def test_the_optimizers_name_is_not_an_optimizer_option() -> None:
+    """It went on to make_optimizer next to its own `name` and raised a TypeError there."""
+    with pytest.raises(
+        UsageError, match=r"^Argument `name` is not an option.*`optimizer`\. Received: name='sgd'$"
+    ):
+        find_lr_task("quadratic", "adam", name="sgd")

@@ -81,6 +81,11 @@ def find_lr_task(
             "rate from `min_lr` to `max_lr` over the task's model. "
             f"Received: {key}={opt_opts[key]!r}"
         )
+    if "name" in opt_opts:
+        raise UsageError(
+            "Argument `name` is not an option of find_lr_task: the optimizer is named by "
+            f"`optimizer`. Received: name={opt_opts['name']!r}"
+        )
     opt = make_optimizer(optimizer, model.parameters(), min_lr, **opt_opts)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small models: intra-op threads only cost (restored below)
