@@ -48,10 +48,15 @@ def number_in(name: str, value: Any, ok: Callable[[float], bool], what: str) -> 
     >>> number_in("beta", 0.9, lambda v: 0 <= v < 1, "a number in [0, 1)")
     0.9
     """
-    good = isinstance(value, Real) and not isinstance(value, bool)
-    if not (good and math.isfinite(float(value)) and ok(float(value))):
+    v = math.nan
+    if isinstance(value, Real) and not isinstance(value, bool):
+        try:
+            v = float(value)
+        except OverflowError:  # an int beyond the float range (10**400): not finite either
+            pass
+    if not (math.isfinite(v) and ok(v)):
         raise UsageError(f"Argument `{name}` must be {what}. Received: {name}={shown(value)}")
-    return float(value)
+    return v
 
 
 def positive_number(name: str, value: Any, *, allow_zero: bool = False) -> float:
