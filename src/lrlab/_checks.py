@@ -5,7 +5,8 @@ worded like the schedules' checks::
 
     Argument `steps` must be a positive integer. Received: steps=0
 
-Integers may be Python or NumPy integers (not ``bool``); numbers must be finite.
+Integers may be Python or NumPy integers (not ``bool``); numbers must be finite.  A 0-d
+NumPy array counts as the number it holds (``np.array(0.1)``, a reduction's result).
 """
 
 from __future__ import annotations
@@ -15,10 +16,19 @@ from collections.abc import Callable
 from numbers import Integral, Real
 from typing import Any
 
+import numpy as np
+
 from lrlab.errors import UsageError
 from lrlab.schedules._validate import shown
 
 __all__ = ["int_at_least", "number_in", "positive_int", "positive_number"]
+
+
+def _scalar(value: Any) -> Any:
+    """The NumPy scalar a 0-d numeric array holds; any other value as it is."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        return value[()]
+    return value
 
 
 def int_at_least(name: str, value: Any, minimum: int, what: str) -> int:
@@ -27,9 +37,10 @@ def int_at_least(name: str, value: Any, minimum: int, what: str) -> int:
     >>> int_at_least("cv", 3, 2, "an integer of at least 2")
     3
     """
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+    v = _scalar(value)
+    if isinstance(v, bool) or not isinstance(v, Integral) or v < minimum:
         raise UsageError(f"Argument `{name}` must be {what}. Received: {name}={shown(value)}")
-    return int(value)
+    return int(v)
 
 
 def positive_int(name: str, value: Any) -> int:
@@ -48,10 +59,10 @@ def number_in(name: str, value: Any, ok: Callable[[float], bool], what: str) -> 
     >>> number_in("beta", 0.9, lambda v: 0 <= v < 1, "a number in [0, 1)")
     0.9
     """
-    v = math.nan
-    if isinstance(value, Real) and not isinstance(value, bool):
+    v, number = math.nan, _scalar(value)
+    if isinstance(number, Real) and not isinstance(number, bool):
         try:
-            v = float(value)
+            v = float(number)
         except OverflowError:  # an int beyond the float range (10**400): not finite either
             pass
     if not (math.isfinite(v) and ok(v)):

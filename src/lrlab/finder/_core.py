@@ -204,14 +204,14 @@ class _Settings:
             raise UsageError(
                 f"Argument `mode` must be 'exponential' or 'linear'. Received: mode={mode!r}"
             )
-        number_in("beta", beta, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
+        beta = number_in("beta", beta, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
         if confirm is not None:
-            int_at_least("confirm", confirm, 0, "a non-negative integer")
+            confirm = int_at_least("confirm", confirm, 0, "a non-negative integer")
         number_in("budget", budget, lambda v: 0 < v <= 10, BUDGET_RULE)
         if horizon is not None:
             int_at_least("horizon", horizon, 1, HORIZON_RULE)
         if horizon_exponent is not None:
-            number_in(
+            horizon_exponent = number_in(
                 "horizon_exponent", horizon_exponent, lambda v: 0 <= v <= 2, "a number in [0, 2]"
             )
         if rule is not None and not isinstance(rule, AdviceRule):
