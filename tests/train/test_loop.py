@@ -222,6 +222,16 @@ def test_make_optimizers_own_arguments_are_not_optimizer_options(
         lrlab.compare(quad, [spec], seeds=1, steps=3)
 
 
+def test_on_eval_that_cannot_be_called_is_refused_before_training(
+    quad: tasks.QuadraticTask,
+) -> None:
+    """It raised "'int' object is not callable" at the first evaluation, mid-run."""
+    with pytest.raises(
+        UsageError, match=r"^Argument `on_eval` must be a function .*Received: on_eval=3$"
+    ):
+        run(quad, steps=3, on_eval=3)
+
+
 def test_step_size_every_k_steps(cancer: tasks.Task) -> None:
     full = run(cancer, "adam", steps=12, seed=0)
     sparse = run(cancer, "adam", steps=12, seed=0, step_size_every=5)

@@ -198,6 +198,11 @@ def run(
         task, optimizer, lr, schedule, steps, seed, eval_every, divergence_factor,
         step_size_every, optimizer_options,
     )  # fmt: skip
+    if on_eval is not None and not callable(on_eval):
+        raise UsageError(
+            "Argument `on_eval` must be a function of (step, val_loss) or None. "
+            f"Received: on_eval={shown(on_eval)}"
+        )
     rec = _Record(s)
     bar = progress_bar(s.steps, f"{s.task.name}/{s.optimizer}", quiet)
     try:
