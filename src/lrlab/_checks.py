@@ -21,7 +21,11 @@ import numpy as np
 from lrlab.errors import UsageError
 from lrlab.schedules._validate import shown
 
-__all__ = ["int_at_least", "number_in", "positive_int", "positive_number"]
+__all__ = ["SEED_RULE", "int_at_least", "number_in", "positive_int", "positive_number", "seed"]
+
+#: What a seed must be: what ``torch.manual_seed`` takes (it reads a negative one modulo
+#: 2**64), so that one seed fixes the model's weights and the batch order alike.
+SEED_RULE = "an integer from -2**63 to 2**64 - 1"
 
 
 def _scalar(value: Any) -> Any:
@@ -79,3 +83,15 @@ def positive_number(name: str, value: Any, *, allow_zero: bool = False) -> float
     if allow_zero:
         return number_in(name, value, lambda v: v >= 0, "a non-negative finite number")
     return number_in(name, value, lambda v: v > 0, "a positive finite number")
+
+
+def seed(name: str, value: Any) -> int:
+    """``value`` as an ``int`` if torch can seed with it (:data:`SEED_RULE`).
+
+    >>> seed("seed", 7)
+    7
+    """
+    v = int_at_least(name, value, -(2**63), SEED_RULE)
+    if v >= 2**64:
+        raise UsageError(f"Argument `{name}` must be {SEED_RULE}. Received: {name}={shown(value)}")
+    return v

@@ -14,6 +14,7 @@ import torch
 
 from lrlab._checks import positive_int as _positive_int
 from lrlab._checks import positive_number
+from lrlab._checks import seed as check_seed
 from lrlab._progress import progress_bar
 from lrlab.errors import UsageError
 from lrlab.schedules import Schedule, constant, parse, parse_rule, reduce_on_plateau
@@ -125,8 +126,7 @@ class RunSettings:
                 "Argument `divergence_factor` must be a number greater than 1. "
                 f"Received: divergence_factor={divergence_factor!r}"
             )
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-            raise UsageError(f"Argument `seed` must be an integer. Received: seed={seed!r}")
+        seed = check_seed("seed", seed)
         rule = None
         if isinstance(schedule, str):
             schedule = parse_rule(schedule)
