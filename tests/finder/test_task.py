@@ -137,3 +137,13 @@ def test_the_optimizers_name_is_not_an_optimizer_option() -> None:
         UsageError, match=r"^Argument `name` is not an option.*`optimizer`\. Received: name='sgd'$"
     ):
         find_lr_task("quadratic", "adam", name="sgd")
+
+
+@pytest.mark.parametrize("seed", ["a", None, 1.5, True, 2**64])
+def test_a_bad_seed_is_refused_by_name(seed: object) -> None:
+    """The seed went unchecked to make_model: int('a') raised ValueError, None TypeError, 2**64
+    torch's overflow, and 1.5 and True were read as 1."""
+    with pytest.raises(
+        UsageError, match=rf"^Argument `seed` must be an integer from .*Received: seed={seed!r}$"
+    ):
+        find_lr_task("quadratic", seed=seed)

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from lrlab._checks import int_at_least
+from lrlab._checks import seed as check_seed
 from lrlab.errors import UsageError
 from lrlab.finder._core import HORIZON_RULE, _range_test, _Settings, find_lr
 from lrlab.finder._result import FinderResult
@@ -73,6 +74,7 @@ def find_lr_task(
         num_steps, _ = advice_budget(horizon)
     # Every option is checked before the optimizer is made with min_lr (`lr` there).
     s = _Settings.of(**{**_DEFAULTS, **given, "num_steps": num_steps})
+    seed = check_seed("seed", seed)
     model = task.make_model(seed)
     opt_opts = {k: v for k, v in options.items() if k not in _SETTINGS}
     for key in sorted({"lr", "params"} & set(opt_opts)):
