@@ -161,6 +161,19 @@ def test_compare_input_errors() -> None:
         compare(task, ["sgd"], seeds=0)
     with pytest.raises(UsageError, match=r"distinct seeds\. Received: seeds=\[1, 1\]"):
         compare(task, ["sgd"], seeds=[1, 1])
+    # int() read each listed seed: 'a' and None raised from int(), 2**64 from torch, 1.5 was 1,
+    # and the text '12' was the seeds 1 and 2
+    listed = r"^Argument `seeds` must be a positive count or a list of distinct seeds, each an "
+    for bad, shown in (
+        (["a"], r"\['a'\]"), ([None], r"\[None\]"), ([1.5], r"\[1\.5\]"),
+        ([2**64], r"\[18446744073709551616\]"), ("12", "'12'"), (None, "None"),
+    ):  # fmt: skip
+        with pytest.raises(UsageError, match=listed + rf".*Received: seeds={shown}$"):
+            compare(task, ["sgd"], seeds=bad, steps=2)
+    with pytest.raises(
+        UsageError, match=r"^Argument `seeds` must be a positive count\. Received: seeds=1\.0$"
+    ):
+        compare(task, ["sgd"], seeds=1.0, steps=2)
     with pytest.raises(UsageError, match=r"at least one configuration"):
         compare(task, [])
     with pytest.raises(UsageError, match=r"Each run must be"):

@@ -9,16 +9,19 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lrlab import _json
-from lrlab._checks import int_at_least, number_in
+from lrlab._checks import SEED_RULE, int_at_least, number_in
+from lrlab._checks import seed as check_seed
 from lrlab._progress import progress_bar
 from lrlab.errors import UsageError
 from lrlab.schedules import ScheduleError, parse_options, parse_rule
+from lrlab.schedules._validate import shown
 from lrlab.tasks import Task, get
 from lrlab.train import History, check_name, run
 
@@ -401,9 +404,18 @@ class _Plan:
 
 def _seeds(seeds: int | Sequence[int]) -> tuple[int, ...]:
     """``seeds`` as a tuple: a count ``n`` is ``0 .. n-1``; a list must be distinct."""
-    if isinstance(seeds, (bool, int, np.integer)):
+    if isinstance(seeds, (bool, Real)) or (isinstance(seeds, np.ndarray) and seeds.ndim == 0):
         return tuple(range(int_at_least("seeds", seeds, 1, "a positive count")))
-    seed_list = [int(s) for s in seeds]
+    listed = f"a positive count or a list of distinct seeds, each {SEED_RULE}"
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        raise UsageError(f"Argument `seeds` must be {listed}. Received: seeds={shown(seeds)}")
+    items = list(seeds)
+    try:
+        seed_list = [check_seed("seeds", s) for s in items]
+    except UsageError:
+        raise UsageError(
+            f"Argument `seeds` must be {listed}. Received: seeds={shown(items)}"
+        ) from None
     if not seed_list or len(set(seed_list)) != len(seed_list):
         raise UsageError(
             f"Argument `seeds` must list distinct seeds. Received: seeds={list(seeds)}"
