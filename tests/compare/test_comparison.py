@@ -182,6 +182,14 @@ def test_compare_input_errors() -> None:
     assert [r.label for r in dup.table] == ["sgd", "sgd #2"]
 
 
+def test_progress_that_cannot_be_called_is_refused_before_training() -> None:
+    """It raised "'int' object is not callable" after the first run had trained."""
+    with pytest.raises(
+        UsageError, match=r"^Argument `progress` must be a function .*Received: progress=3$"
+    ):
+        compare("quadratic", ["sgd"], seeds=1, steps=2, progress=3)
+
+
 def test_the_source_claims_on_the_noisy_quadratic() -> None:
     """Minibatch SGD on the quadratic (2/L = 0.2): a large constant LR keeps bouncing,
     decays settle near the noise floor, and a small constant LR gets there later."""

@@ -339,6 +339,11 @@ def compare(
         progress: called as ``progress(done, total)`` after each training run.
     """
     plan = _Plan.build(task, runs, seeds, steps, eval_every, target_loss)
+    if progress is not None and not callable(progress):
+        raise UsageError(
+            "Argument `progress` must be a function of (done, total) or None. "
+            f"Received: progress={shown(progress)}"
+        )
     histories = _train(plan, quiet, progress)
     target = target_loss if target_loss is not None else _default_target(histories)
     return Comparison(
