@@ -190,6 +190,16 @@ def test_progress_that_cannot_be_called_is_refused_before_training() -> None:
         compare("quadratic", ["sgd"], seeds=1, steps=2, progress=3)
 
 
+@pytest.mark.parametrize("steps", ["a", 2.5, True])
+def test_steps_must_be_a_positive_integer(steps: object) -> None:
+    """int(steps) raised a ValueError for 'a' and quietly ran 2.5 as 2 and True as 1."""
+    with pytest.raises(
+        UsageError,
+        match=rf"^Argument `steps` must be a positive integer\. Received: steps={steps!r}$",
+    ):
+        compare("quadratic", ["sgd"], seeds=1, steps=steps)
+
+
 def test_the_source_claims_on_the_noisy_quadratic() -> None:
     """Minibatch SGD on the quadratic (2/L = 0.2): a large constant LR keeps bouncing,
     decays settle near the noise floor, and a small constant LR gets there later."""

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from lrlab import _json
-from lrlab._checks import SEED_RULE, int_at_least, number_in
+from lrlab._checks import SEED_RULE, int_at_least, number_in, positive_int
 from lrlab._checks import seed as check_seed
 from lrlab._progress import progress_bar
 from lrlab.errors import UsageError
@@ -403,7 +403,7 @@ class _Plan:
             while label in labels:
                 label, k = f"{base} #{k}", k + 1
             labels.append(label)
-        n_steps = task.steps if steps is None else steps
+        n_steps = task.steps if steps is None else positive_int("steps", steps)
         return cls(task, specs, tuple(labels), seed_tuple, int(n_steps), eval_every)
 
 
