@@ -200,6 +200,22 @@ def test_steps_must_be_a_positive_integer(steps: object) -> None:
         compare("quadratic", ["sgd"], seeds=1, steps=steps)
 
 
+def test_runs_and_a_runs_options_must_be_collections() -> None:
+    """runs=None and options=3 raised "not iterable" from inside; a dict of runs was read as
+    its keys."""
+    runs = r"^Argument `runs` must be a list of configurations .*Received: runs="
+    with pytest.raises(UsageError, match=runs + "None$"):
+        compare("quadratic", None, seeds=1, steps=2)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match=runs + r"\{'optimizer': 'sgd'\}$"):
+        compare("quadratic", {"optimizer": "sgd"}, seeds=1, steps=2)
+    options = r"^Argument `options` of a run must be a dict .*Received: options="
+    with pytest.raises(UsageError, match=options + "3$"):
+        compare("quadratic", [{"optimizer": "sgd", "options": 3}], seeds=1, steps=2)
+    with pytest.raises(UsageError, match=options + "None$"):
+        RunSpec("sgd", options=None)  # type: ignore[arg-type]
+    assert compare("quadratic", [{"optimizer": "sgd", "options": None}], seeds=1, steps=2).table
+
+
 def test_the_source_claims_on_the_noisy_quadratic() -> None:
     """Minibatch SGD on the quadratic (2/L = 0.2): a large constant LR keeps bouncing,
     decays settle near the noise floor, and a small constant LR gets there later."""

@@ -7,7 +7,7 @@ import inspect
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from numbers import Real
 from pathlib import Path
@@ -44,6 +44,11 @@ class RunSpec:
     label: str = ""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.options, Mapping):
+            raise UsageError(
+                "Argument `options` of a run must be a dict of the optimizer's options. "
+                f"Received: options={shown(self.options)}"
+            )
         taken = sorted(set(self.options) & _RUN_ARGUMENTS)
         if taken:
             where = f" (in {self.label!r})" if self.label else ""
@@ -113,6 +118,14 @@ def parse_run(text: str) -> RunSpec:
     return RunSpec(name, schedule, lr, options, text.strip())
 
 
+def _options(options: Any) -> Any:
+    """A run dict's ``options``: a copy of a mapping (``None``: none); anything else as it is,
+    for :class:`RunSpec` to refuse by name."""
+    if options is None:
+        return {}
+    return dict(options) if isinstance(options, Mapping) else options
+
+
 def _as_spec(item: Any) -> RunSpec:
     if isinstance(item, RunSpec):
         return item
@@ -133,7 +146,7 @@ def _as_spec(item: Any) -> RunSpec:
             check_name(item["optimizer"]),
             sched,
             item.get("lr"),
-            dict(item.get("options") or {}),
+            _options(item.get("options")),
             str(item.get("label") or ""),
         )
     if isinstance(item, tuple) and 1 <= len(item) <= 3:
@@ -390,6 +403,11 @@ class _Plan:
         if not isinstance(task, Task):
             raise UsageError(f"Argument `task` must be a Task or a task name. Received: {task!r}")
         items = runs if not isinstance(runs, (str, RunSpec)) else [runs]
+        if not isinstance(items, Iterable) or isinstance(items, (bytes, Mapping)):
+            raise UsageError(
+                "Argument `runs` must be a list of configurations (texts, tuples, dicts or "
+                f"RunSpecs) or one text or RunSpec. Received: runs={shown(runs)}"
+            )
         specs = tuple(_as_spec(r) for r in items)
         if not specs:
             raise UsageError("Argument `runs` must hold at least one configuration. Received: []")
