@@ -29,6 +29,7 @@ from lrlab._checks import int_at_least
 from lrlab._checks import positive_int as _pos_int
 from lrlab._checks import positive_number as _pos_float
 from lrlab.errors import UsageError
+from lrlab.schedules._validate import shown
 from lrlab.tasks.base import Task, accuracy, binary_accuracy, r2, rmse
 
 __all__ = ["TASK_INFO", "QuadraticTask", "cache_dir", "get", "names"]
@@ -537,6 +538,11 @@ def get(name: str, **params: Any) -> Task:
     (0.2, 0.19801980198)
     """
     if isinstance(name, Task):
+        if params:
+            raise UsageError(
+                "Parameters can only be given with a task name: a Task is used as it is. "
+                f"Received: {', '.join(f'{k}={shown(v)}' for k, v in params.items())}"
+            )
         return name
     info = TASK_INFO.get(name) if isinstance(name, str) else None
     if info is None:
