@@ -214,3 +214,15 @@ def test_parameters_with_a_task_object_are_refused_not_ignored() -> None:
         UsageError, match=r"^Parameters can only be given with a task name.*Received: mu=5, dim=4$"
     ):
         tasks.get(task, mu=5, dim=4)
+
+
+@pytest.mark.parametrize("context", [15_007, 20_000, 10**7])
+def test_a_context_longer_than_the_text_allows_is_refused_by_name(context: int) -> None:
+    """Past 120,000 characters numpy raised 'window shape cannot be larger than input array
+    shape'; below that a long context built gigabytes of windows (20,000: 2.3 GB) and fewer
+    rows than the task's documented 15,000."""
+    with pytest.raises(
+        UsageError,
+        match=rf"^Argument `context` must be at most 15006 .*Received: context={context}$",
+    ):
+        tasks.get("text", context=context)
