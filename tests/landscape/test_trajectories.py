@@ -125,3 +125,18 @@ def test_make_optimizers_own_arguments_are_not_optimizer_options(key: str) -> No
     pattern = rf"^Argument `{key}` is not an option of trajectories.*Received: {key}=0\.5$"
     with pytest.raises(UsageError, match=pattern):
         trajectories("quadratic", "sgd", [0.1], steps=3, **{key: 0.5})
+
+
+def test_rates_and_start_are_numbers_of_any_kind_and_nothing_else() -> None:
+    """An int past the float range raised OverflowError from float(); a NumPy float32 rate or
+    start was refused as not a number; start=3 raised 'int' object is not iterable."""
+    with pytest.raises(UsageError, match=r"^Argument `lrs` must hold .*Received: lrs=\[1000+\]$"):
+        trajectories("quadratic", "sgd", [10**400], steps=3)
+    with pytest.raises(UsageError, match=r"^Argument `start` must be two .*Received: start=3$"):
+        trajectories("quadratic", "sgd", [0.1], steps=3, start=3)  # type: ignore[arg-type]
+    r = trajectories(
+        "quadratic", "sgd", np.array([0.05], dtype=np.float32), steps=3,
+        start=(np.float32(1.0), np.array(1.0)),
+    )  # fmt: skip
+    assert r.lrs == [float(np.float32(0.05))] and r.start == (1.0, 1.0)
+    assert trajectories("quadratic", "sgd", np.float32(0.05), steps=3).lrs == r.lrs
