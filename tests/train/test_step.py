@@ -203,3 +203,12 @@ def test_run_settings_are_checked_once_and_frozen(cancer: tasks.Task) -> None:
             RunSettings.of(cancer, "sgd", None, None, 10, bad, None, 1e3, 1, {})
     for good in (2**64 - 1, -(2**63), np.array(5)):
         assert RunSettings.of(cancer, "sgd", None, None, 10, good, None, 1e3, 1, {}).seed == good
+
+
+@pytest.mark.parametrize("factor", [np.float32(10.0), np.int64(10), np.array(10.0), math.inf])
+def test_divergence_factor_may_be_any_real_number_above_one(
+    cancer: tasks.Task, factor: object
+) -> None:
+    """NumPy scalars and 0-d arrays were refused: the check read only Python int and float."""
+    s = RunSettings.of(cancer, "sgd", None, None, 10, 0, None, factor, 1, {})
+    assert s.divergence_factor == float(factor) and type(s.divergence_factor) is float  # type: ignore[arg-type]

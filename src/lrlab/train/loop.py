@@ -21,6 +21,7 @@ from lrlab.schedules import Schedule, constant, parse, parse_rule, reduce_on_pla
 from lrlab.schedules._validate import shown
 from lrlab.tasks import Task, get
 from lrlab.train._step import Driver, StepMeter
+from lrlab.train._step import divergence_factor as check_divergence_factor
 from lrlab.train.history import History
 from lrlab.train.optimizers import DEFAULT_LR, check_name, is_schedule_free, make_optimizer
 
@@ -121,11 +122,7 @@ class RunSettings:
         steps = task.steps if steps is None else _positive_int("steps", steps)
         every = task.eval_every if eval_every is None else _positive_int("eval_every", eval_every)
         k_size = _positive_int("step_size_every", step_size_every)
-        if not (isinstance(divergence_factor, (int, float)) and divergence_factor > 1):
-            raise UsageError(
-                "Argument `divergence_factor` must be a number greater than 1. "
-                f"Received: divergence_factor={divergence_factor!r}"
-            )
+        divergence_factor = check_divergence_factor(divergence_factor)
         seed = check_seed("seed", seed)
         rule = None
         if isinstance(schedule, str):
