@@ -140,3 +140,15 @@ def test_rates_and_start_are_numbers_of_any_kind_and_nothing_else() -> None:
     )  # fmt: skip
     assert r.lrs == [float(np.float32(0.05))] and r.start == (1.0, 1.0)
     assert trajectories("quadratic", "sgd", np.float32(0.05), steps=3).lrs == r.lrs
+
+
+@pytest.mark.parametrize("factor", ["a", 0, 1.0, float("nan"), None])
+def test_divergence_factor_is_checked_like_runs(factor: object) -> None:
+    """It went unchecked to the Driver: 'a' raised a TypeError at the first step, and 0, 1
+    or NaN quietly changed when a path counts as diverged."""
+    with pytest.raises(
+        UsageError,
+        match=rf"^Argument `divergence_factor` must be a number greater than 1\. "
+        rf"Received: divergence_factor={factor!r}$",
+    ):
+        trajectories("quadratic", "sgd", [0.1], steps=3, divergence_factor=factor)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from lrlab.errors import UsageError
 from lrlab.landscape.surfaces import Surface, get_function
 from lrlab.schedules._validate import shown
 from lrlab.train._step import Driver
+from lrlab.train._step import divergence_factor as check_divergence_factor
 from lrlab.train.optimizers import check_name, is_schedule_free, make_optimizer
 
 __all__ = ["LandscapeResult", "default_lrs", "trajectories"]
@@ -167,6 +168,7 @@ def trajectories(
             f"Argument `lrs` must hold positive finite numbers. Received: lrs={lr_list!r}"
         ) from None
     x0 = _start(surface.start if start is None else start, start)
+    divergence_factor = check_divergence_factor(divergence_factor)
 
     runs = [
         _path(surface, name, float(lr), steps, x0, divergence_factor, options) for lr in lr_list
