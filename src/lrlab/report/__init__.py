@@ -101,6 +101,11 @@ def _run_sections(
     return [decay, factor, land, sched, opt, found, searched, advice]
 
 
+#: The largest seed: the search section seeds Optuna's samplers and the folds with it (NumPy's
+#: 32 bits), as the CLI's --seed allows.
+_MAX_SEED = 2**32 - 1
+
+
 def _check_arguments(
     out: str | Path, task: str, seed: int, flags: dict[str, Any], progress: Any
 ) -> Path:
@@ -124,6 +129,11 @@ def _check_arguments(
         )
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise UsageError(f"Argument `seed` must be an integer >= 0. Received: seed={seed!r}")
+    if seed > _MAX_SEED:
+        raise UsageError(
+            f"Argument `seed` must be an integer from 0 to {_MAX_SEED} (2**32 - 1, the search's "
+            f"seeds). Received: seed={seed}"
+        )
     target = Path(out)
     if target.exists() and not target.is_dir():
         raise UsageError(f"Argument `out` must be a folder. Received: out={str(out)!r} is a file")
