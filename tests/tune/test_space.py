@@ -102,3 +102,36 @@ def test_bad_space(kwargs: dict, fragment: str) -> None:
     with pytest.raises(UsageError) as info:
         Space(**kwargs)
     assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        # unpacking raised ValueError ('not enough values to unpack'), comparing TypeError
+        ({"lr": "a"}, r"^Argument `lr` of Space must be \(low, high\) .*Received: lr='a'$"),
+        ({"lr": (1e-3,)}, r"^Argument `lr` of Space .*Received: lr=\(0\.001,\)$"),
+        ({"lr": ("1e-3", "1")}, r"^Argument `lr` of Space .*Received: lr=\('1e-3', '1'\)$"),
+        # a name was read letter by letter ("Received: 'a'"), a repeated one drawn twice as often
+        (
+            {"optimizers": "adam"},
+            r"^Argument `optimizers` of Space must be a tuple of names .*='adam'$",
+        ),
+        (
+            {"optimizers": ("adam", "adam")},
+            r"^Argument `optimizers` of Space must not repeat .*=\('adam', 'adam'\)$",
+        ),
+        ({"schedules": ("cosine", "cosine")}, r"^Argument `schedules` of Space must not repeat"),
+        # "argument of type 'int' is not iterable"
+        (
+            {"families": 3},
+            r"^Argument `families` of Space must map names to Family .*Received: families=3$",
+        ),
+    ],
+)
+def test_a_space_of_the_wrong_shape_is_refused_by_name(kwargs: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(UsageError, match=message):
+        Space(**kwargs)
+
+
+def test_numpy_bounds_are_numbers() -> None:
+    assert Space(lr=(np.float32(1e-3), np.array(1.0))).grid_size() > 0
