@@ -176,6 +176,36 @@ def test_empty_data_is_a_usage_error() -> None:
         find_lr(model, loss_fn, [], torch.optim.SGD(model.parameters(), lr=0.1))
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        # "'NoneType' object is not iterable" / "'int' object is not callable" from inside
+        ({"data": None}, r"^Argument `data` must be an iterable of .*Received: data=NoneType$"),
+        (
+            {"loss_fn": None},
+            r"^Argument `loss_fn` must be a function .*Received: loss_fn=NoneType$",
+        ),
+        # IndexError at batch[1]; a lone tensor was read as rows (inputs = row 0, targets = row 1)
+        ({"data": [(torch.ones(1, 1),)]}, r"^Argument `data` must yield .*tuple of length 1$"),
+        (
+            {"data": [torch.ones(2, 1)]},
+            r"^Argument `data` must yield .*Received: a batch of type Tensor$",
+        ),
+        # IndexError or TypeError when the probes scored on it, after the sweep
+        ({"val_data": 3}, r"^Argument `val_data` must be one .*Received: val_data=int$"),
+        ({"val_data": [(1, 2)]}, r"^Argument `val_data` must be one .*=list of length 1$"),
+    ],
+)
+def test_data_loss_and_validation_batch_of_the_wrong_shape_are_refused(
+    kwargs: dict,  # type: ignore[type-arg]
+    message: str,
+) -> None:
+    model, loss_fn, data = _scalar_problem(1.0, 1.0)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(UsageError, match=message):
+        find_lr(model, **{"loss_fn": loss_fn, "data": data, "optimizer": opt, **kwargs})
+
+
 def test_param_groups_keep_their_lr_scale() -> None:
     """A group with ``lr_scale`` trains at that fraction of the rate, as lrlab.torch and the
     lab's loop set it; the sweep records the base rate."""

@@ -124,6 +124,11 @@ def edge_lr(lrs: np.ndarray, losses: np.ndarray) -> float | None:
     return 2.0 / lam
 
 
+def _is_pair(batch: Any) -> bool:
+    """Whether ``batch`` is an ``(inputs, targets)`` pair (a tuple or a list of two)."""
+    return isinstance(batch, (tuple, list)) and len(batch) == 2
+
+
 class _Batches:
     """Cycle through an iterable of ``(inputs, targets)``, restarting it when exhausted."""
 
@@ -134,9 +139,17 @@ class _Batches:
     def next(self) -> Batch:
         for _ in range(2):  # the iterator as it is, then once restarted
             try:
-                return next(self.it)
+                batch = next(self.it)
             except StopIteration:
                 self.it = iter(self.data)
+                continue
+            if not _is_pair(batch):
+                raise UsageError(
+                    "Argument `data` must yield (inputs, targets) batches. Received: a batch "
+                    f"of type {type(batch).__name__}"
+                    + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
+                )
+            return batch
         raise UsageError(
             "Argument `data` must yield at least one (inputs, targets) batch. "
             "Received: an empty or exhausted iterable"
@@ -320,6 +333,22 @@ def find_lr(
         raise UsageError(
             "Argument `optimizer` must be a torch.optim.Optimizer. "
             f"Received: optimizer={type(optimizer).__name__}"
+        )
+    if not callable(loss_fn):
+        raise UsageError(
+            "Argument `loss_fn` must be a function of (outputs, targets). "
+            f"Received: loss_fn={type(loss_fn).__name__}"
+        )
+    if not isinstance(data, Iterable) or isinstance(data, (str, bytes, torch.Tensor)):
+        raise UsageError(
+            "Argument `data` must be an iterable of (inputs, targets) batches. "
+            f"Received: data={type(data).__name__}"
+        )
+    if val_data is not None and not _is_pair(val_data):
+        raise UsageError(
+            "Argument `val_data` must be one (inputs, targets) batch or None. "
+            f"Received: val_data={type(val_data).__name__}"
+            + (f" of length {len(val_data)}" if isinstance(val_data, (tuple, list)) else "")
         )
     return _range_test(s, model, loss_fn, data, optimizer, val_data, deterministic, quiet)
 
