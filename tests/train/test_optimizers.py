@@ -111,3 +111,10 @@ def test_options_may_be_numpy_numbers_and_keep_none_and_inf() -> None:
     assert make_optimizer("prodigy", [w], growth_rate=float("inf")).param_groups[0][
         "growth_rate"
     ] == float("inf")
+
+
+@pytest.mark.parametrize("name", [None, "lion"])
+def test_is_schedule_free_of_an_unknown_optimizer_is_refused(name: object) -> None:
+    """None raised "'NoneType' object has no attribute 'startswith'"; 'lion' was False."""
+    with pytest.raises(UsageError, match=r"^Unknown optimizer .*Available: sgd"):
+        is_schedule_free(name)  # type: ignore[arg-type]

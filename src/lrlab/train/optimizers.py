@@ -80,7 +80,7 @@ def check_name(name: Any) -> str:
 
 def is_schedule_free(name: str) -> bool:
     """Whether optimizer ``name`` needs ``train()`` / ``eval()`` switching."""
-    return name.startswith("schedulefree_")
+    return check_name(name).startswith("schedulefree_")
 
 
 def option_names(name: str) -> list[str]:
