@@ -14,7 +14,7 @@ import torch
 import lrlab
 from lrlab import schedules, tasks
 from lrlab.errors import UsageError
-from lrlab.train import OPTIMIZERS, run
+from lrlab.train import OPTIMIZERS, resolve_schedule, run
 
 
 @pytest.fixture(scope="module")
@@ -230,6 +230,28 @@ def test_on_eval_that_cannot_be_called_is_refused_before_training(
         UsageError, match=r"^Argument `on_eval` must be a function .*Received: on_eval=3$"
     ):
         run(quad, steps=3, on_eval=3)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # KeyError: 'nope'
+        (("nope", None, None, 3), r"^Unknown optimizer 'nope'\. Available: sgd"),
+        # 0 and -1 gave no rates at all; 'a' and 2.5 raised numpy's TypeError
+        (
+            ("sgd", None, None, 0),
+            r"^Argument `steps` must be a positive integer\. Received: steps=0$",
+        ),
+        (("sgd", None, None, -1), r"^Argument `steps` .*Received: steps=-1$"),
+        (("sgd", None, None, "a"), r"^Argument `steps` .*Received: steps='a'$"),
+        (("sgd", None, None, 2.5), r"^Argument `steps` .*Received: steps=2\.5$"),
+    ],
+)
+def test_resolve_schedule_checks_the_optimizer_and_the_steps(
+    args: tuple[object, ...], message: str
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        resolve_schedule(*args)  # type: ignore[arg-type]
 
 
 def test_step_size_every_k_steps(cancer: tasks.Task) -> None:

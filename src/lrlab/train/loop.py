@@ -38,6 +38,8 @@ def resolve_schedule(
     (``max(schedule(t))``, to relative 1e-9), or a :class:`UsageError` is raised.
     With no schedule, the LR is constant at ``lr`` (or the optimizer's default).
     """
+    optimizer = check_name(optimizer)
+    steps = _positive_int("steps", steps)
     if lr is not None:
         positive_number("lr", lr, allow_zero=True)
     sched: Schedule
