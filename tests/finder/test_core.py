@@ -23,6 +23,33 @@ def test_linear_ramp() -> None:
     np.testing.assert_allclose(ramp(0.5, 2.5, 5, "linear"), [0.5, 1.0, 1.5, 2.0, 2.5], rtol=1e-15)
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # math.log raised 'math domain error'
+        (
+            (0.0, 1.0, 3),
+            r"^Argument `min_lr` must be a positive finite number\. Received: min_lr=0\.0$",
+        ),
+        ((-1.0, 1.0, 3, "linear"), r"^Argument `min_lr` must be a non-negative .*=-1\.0$"),
+        # IndexError on the empty ramp; a TypeError from arange
+        (
+            (1e-3, 1.0, 0),
+            r"^Argument `num_steps` must be a positive integer\. Received: num_steps=0$",
+        ),
+        ((1e-3, 1.0, "a"), r"^Argument `num_steps` .*Received: num_steps='a'$"),
+        # any other mode was quietly linear
+        (
+            (1e-3, 1.0, 3, "cubic"),
+            r"^Argument `mode` must be 'exponential' or 'linear'\. .*'cubic'$",
+        ),
+    ],
+)
+def test_a_bad_ramp_is_refused_by_name(args: tuple[object, ...], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        ramp(*args)  # type: ignore[arg-type]
+
+
 def _scalar_problem(curv: float, w0: float) -> tuple[torch.nn.Module, object, list]:
     """loss = 0.5 * curv * w**2 for a single weight (inputs ignored), float64."""
     model = torch.nn.Linear(1, 1, bias=False, dtype=torch.float64)

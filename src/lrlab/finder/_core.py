@@ -63,6 +63,15 @@ def ramp(min_lr: float, max_lr: float, num_steps: int, mode: str = "exponential"
     >>> ramp(0.0, 1.0, 3, "linear").tolist()
     [0.0, 0.5, 1.0]
     """
+    if mode not in ("exponential", "linear"):
+        raise UsageError(
+            f"Argument `mode` must be 'exponential' or 'linear'. Received: mode={mode!r}"
+        )
+    num_steps = positive_int("num_steps", num_steps)
+    low = 0.0 if mode == "linear" else math.nextafter(0.0, 1.0)
+    what = "a non-negative finite number" if mode == "linear" else "a positive finite number"
+    min_lr = number_in("min_lr", min_lr, lambda v: v >= low, what)
+    max_lr = number_in("max_lr", max_lr, lambda v: v >= low, what)
     t = np.arange(num_steps, dtype=np.float64) / max(num_steps - 1, 1)
     if mode == "exponential":
         out = np.exp(math.log(min_lr) + t * (math.log(max_lr) - math.log(min_lr)))
