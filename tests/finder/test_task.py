@@ -147,3 +147,25 @@ def test_a_bad_seed_is_refused_by_name(seed: object) -> None:
         UsageError, match=rf"^Argument `seed` must be an integer from .*Received: seed={seed!r}$"
     ):
         find_lr_task("quadratic", seed=seed)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # a TypeError from //, and NaN's 'cannot convert float NaN to integer'
+        (
+            ("a",),
+            r"^Argument `total_steps` must be a positive integer\. Received: total_steps='a'$",
+        ),
+        (
+            (100, math.nan),
+            r"^Argument `budget` must be a number in \(0, 10\] .*Received: budget=nan$",
+        ),
+        # a sweep of 20 steps for a run of none, and a negative budget spending nothing, quietly
+        ((0,), r"^Argument `total_steps` .*Received: total_steps=0$"),
+        ((100, -1), r"^Argument `budget` .*Received: budget=-1$"),
+    ],
+)
+def test_advice_budget_checks_its_arguments(args: tuple[object, ...], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        advice_budget(*args)  # type: ignore[arg-type]

@@ -7,10 +7,10 @@ from typing import Any
 
 import torch
 
-from lrlab._checks import int_at_least
+from lrlab._checks import int_at_least, number_in
 from lrlab._checks import seed as check_seed
 from lrlab.errors import UsageError
-from lrlab.finder._core import HORIZON_RULE, _range_test, _Settings, find_lr
+from lrlab.finder._core import BUDGET_RULE, HORIZON_RULE, _range_test, _Settings, find_lr
 from lrlab.finder._result import FinderResult
 
 __all__ = ["advice_budget", "find_lr_task"]
@@ -34,6 +34,8 @@ def advice_budget(total_steps: int, budget: float = 0.25) -> tuple[int, int]:
     >>> advice_budget(500, budget=1.0)
     (50, 450)
     """
+    total_steps = int_at_least("total_steps", total_steps, 1, "a positive integer")
+    budget = number_in("budget", budget, lambda v: 0 < v <= 10, BUDGET_RULE)
     sweep = min(max(total_steps // 10, 20), 100)
     return sweep, max(int(budget * total_steps) - sweep, 0)
 
