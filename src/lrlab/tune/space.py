@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from lrlab import schedules
-from lrlab._checks import number_in
+from lrlab._checks import int_at_least, number_in
 from lrlab.errors import UsageError
 
 __all__ = ["FAMILIES", "Choice", "Family", "Float", "Int", "Space"]
@@ -68,6 +68,23 @@ class Float:
     high: float
     log: bool = False
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.log, bool):
+            raise UsageError(
+                f"Argument `log` of Float must be True or False. Received: log={self.log!r}"
+            )
+        floor = math.nextafter(0.0, 1.0) if self.log else -math.inf
+        what = "a positive finite number (log scale)" if self.log else "a finite number"
+        low = number_in("low", self.low, lambda v: v >= floor, what)
+        high = number_in("high", self.high, lambda v: v >= floor, what)
+        if low > high:
+            raise UsageError(
+                f"Argument `low` of Float must be at most `high`. Received: low={self.low!r}, "
+                f"high={self.high!r}"
+            )
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+
 
 @dataclass(frozen=True)
 class Int:
@@ -76,12 +93,35 @@ class Int:
     low: int
     high: int
 
+    def __post_init__(self) -> None:
+        low = int_at_least("low", self.low, -(2**63), "an integer")
+        high = int_at_least("high", self.high, -(2**63), "an integer")
+        if low > high:
+            raise UsageError(
+                f"Argument `low` of Int must be at most `high`. Received: low={self.low!r}, "
+                f"high={self.high!r}"
+            )
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+
 
 @dataclass(frozen=True)
 class Choice:
     """A categorical parameter."""
 
     values: tuple[Any, ...]
+
+    def __post_init__(self) -> None:
+        if (
+            isinstance(self.values, str)
+            or not isinstance(self.values, (tuple, list))
+            or not self.values
+        ):
+            raise UsageError(
+                "Argument `values` of Choice must be a non-empty tuple of choices. "
+                f"Received: values={self.values!r}"
+            )
+        object.__setattr__(self, "values", tuple(self.values))
 
 
 Param = Float | Int | Choice
