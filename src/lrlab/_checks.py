@@ -5,7 +5,8 @@ worded like the schedules' checks::
 
     Argument `steps` must be a positive integer. Received: steps=0
 
-Integers may be Python or NumPy integers (not ``bool``); numbers must be finite.
+Integers may be Python or NumPy integers (not ``bool``); numbers must be finite.  A 0-d
+NumPy array counts as the number it holds (``np.array(0.1)``, a reduction's result).
 """
 
 from __future__ import annotations
@@ -15,10 +16,23 @@ from collections.abc import Callable
 from numbers import Integral, Real
 from typing import Any
 
+import numpy as np
+
 from lrlab.errors import UsageError
 from lrlab.schedules._validate import shown
 
-__all__ = ["int_at_least", "number_in", "positive_int", "positive_number"]
+__all__ = ["SEED_RULE", "int_at_least", "number_in", "positive_int", "positive_number", "seed"]
+
+#: What a seed must be: what ``torch.manual_seed`` takes (it reads a negative one modulo
+#: 2**64), so that one seed fixes the model's weights and the batch order alike.
+SEED_RULE = "an integer from -2**63 to 2**64 - 1"
+
+
+def _scalar(value: Any) -> Any:
+    """The NumPy scalar a 0-d numeric array holds; any other value as it is."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        return value[()]
+    return value
 
 
 def int_at_least(name: str, value: Any, minimum: int, what: str) -> int:
@@ -27,9 +41,10 @@ def int_at_least(name: str, value: Any, minimum: int, what: str) -> int:
     >>> int_at_least("cv", 3, 2, "an integer of at least 2")
     3
     """
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+    v = _scalar(value)
+    if isinstance(v, bool) or not isinstance(v, Integral) or v < minimum:
         raise UsageError(f"Argument `{name}` must be {what}. Received: {name}={shown(value)}")
-    return int(value)
+    return int(v)
 
 
 def positive_int(name: str, value: Any) -> int:
@@ -48,10 +63,15 @@ def number_in(name: str, value: Any, ok: Callable[[float], bool], what: str) -> 
     >>> number_in("beta", 0.9, lambda v: 0 <= v < 1, "a number in [0, 1)")
     0.9
     """
-    good = isinstance(value, Real) and not isinstance(value, bool)
-    if not (good and math.isfinite(float(value)) and ok(float(value))):
+    v, number = math.nan, _scalar(value)
+    if isinstance(number, Real) and not isinstance(number, bool):
+        try:
+            v = float(number)
+        except OverflowError:  # an int beyond the float range (10**400): not finite either
+            pass
+    if not (math.isfinite(v) and ok(v)):
         raise UsageError(f"Argument `{name}` must be {what}. Received: {name}={shown(value)}")
-    return float(value)
+    return v
 
 
 def positive_number(name: str, value: Any, *, allow_zero: bool = False) -> float:
@@ -63,3 +83,15 @@ def positive_number(name: str, value: Any, *, allow_zero: bool = False) -> float
     if allow_zero:
         return number_in(name, value, lambda v: v >= 0, "a non-negative finite number")
     return number_in(name, value, lambda v: v > 0, "a positive finite number")
+
+
+def seed(name: str, value: Any) -> int:
+    """``value`` as an ``int`` if torch can seed with it (:data:`SEED_RULE`).
+
+    >>> seed("seed", 7)
+    7
+    """
+    v = int_at_least(name, value, -(2**63), SEED_RULE)
+    if v >= 2**64:
+        raise UsageError(f"Argument `{name}` must be {SEED_RULE}. Received: {name}={shown(value)}")
+    return v

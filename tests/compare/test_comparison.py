@@ -161,12 +161,59 @@ def test_compare_input_errors() -> None:
         compare(task, ["sgd"], seeds=0)
     with pytest.raises(UsageError, match=r"distinct seeds\. Received: seeds=\[1, 1\]"):
         compare(task, ["sgd"], seeds=[1, 1])
+    # int() read each listed seed: 'a' and None raised from int(), 2**64 from torch, 1.5 was 1,
+    # and the text '12' was the seeds 1 and 2
+    listed = r"^Argument `seeds` must be a positive count or a list of distinct seeds, each an "
+    for bad, shown in (
+        (["a"], r"\['a'\]"), ([None], r"\[None\]"), ([1.5], r"\[1\.5\]"),
+        ([2**64], r"\[18446744073709551616\]"), ("12", "'12'"), (None, "None"),
+    ):  # fmt: skip
+        with pytest.raises(UsageError, match=listed + rf".*Received: seeds={shown}$"):
+            compare(task, ["sgd"], seeds=bad, steps=2)
+    with pytest.raises(
+        UsageError, match=r"^Argument `seeds` must be a positive count\. Received: seeds=1\.0$"
+    ):
+        compare(task, ["sgd"], seeds=1.0, steps=2)
     with pytest.raises(UsageError, match=r"at least one configuration"):
         compare(task, [])
     with pytest.raises(UsageError, match=r"Each run must be"):
         compare(task, [42])
     dup = compare(task, ["sgd", "sgd"], seeds=1)
     assert [r.label for r in dup.table] == ["sgd", "sgd #2"]
+
+
+def test_progress_that_cannot_be_called_is_refused_before_training() -> None:
+    """It raised "'int' object is not callable" after the first run had trained."""
+    with pytest.raises(
+        UsageError, match=r"^Argument `progress` must be a function .*Received: progress=3$"
+    ):
+        compare("quadratic", ["sgd"], seeds=1, steps=2, progress=3)
+
+
+@pytest.mark.parametrize("steps", ["a", 2.5, True])
+def test_steps_must_be_a_positive_integer(steps: object) -> None:
+    """int(steps) raised a ValueError for 'a' and quietly ran 2.5 as 2 and True as 1."""
+    with pytest.raises(
+        UsageError,
+        match=rf"^Argument `steps` must be a positive integer\. Received: steps={steps!r}$",
+    ):
+        compare("quadratic", ["sgd"], seeds=1, steps=steps)
+
+
+def test_runs_and_a_runs_options_must_be_collections() -> None:
+    """runs=None and options=3 raised "not iterable" from inside; a dict of runs was read as
+    its keys."""
+    runs = r"^Argument `runs` must be a list of configurations .*Received: runs="
+    with pytest.raises(UsageError, match=runs + "None$"):
+        compare("quadratic", None, seeds=1, steps=2)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match=runs + r"\{'optimizer': 'sgd'\}$"):
+        compare("quadratic", {"optimizer": "sgd"}, seeds=1, steps=2)
+    options = r"^Argument `options` of a run must be a dict .*Received: options="
+    with pytest.raises(UsageError, match=options + "3$"):
+        compare("quadratic", [{"optimizer": "sgd", "options": 3}], seeds=1, steps=2)
+    with pytest.raises(UsageError, match=options + "None$"):
+        RunSpec("sgd", options=None)  # type: ignore[arg-type]
+    assert compare("quadratic", [{"optimizer": "sgd", "options": None}], seeds=1, steps=2).table
 
 
 def test_the_source_claims_on_the_noisy_quadratic() -> None:

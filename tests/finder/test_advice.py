@@ -3,6 +3,7 @@ recorded curves (the race, the measured horizon exponent, flat and degenerate sc
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from collections.abc import Callable
@@ -13,7 +14,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lrlab.finder import AdviceRule, edge_lr, find_lr, lattice, ramp
+from lrlab.errors import UsageError
+from lrlab.finder import THOROUGH_RULE, AdviceRule, edge_lr, find_lr, lattice, ramp
 from lrlab.finder._core import _anchor, _Batches, _Prober
 from lrlab.finder._state import Snapshot
 from lrlab.finder.advice import DEFAULT_RULE, advise, checkpoint_every, lattice_index
@@ -291,3 +293,46 @@ def test_find_lr_on_a_loss_that_hits_zero_gives_advice() -> None:
     s = res.suggestion
     assert s is not None and math.isfinite(s.lr) and s.lr > 0
     assert res.advice is not None and res.advice.reason
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        # a TypeError, or a ValueError ('cannot convert float NaN to integer'), from the race
+        (
+            {"candidates": "a"},
+            r"^Argument `candidates` must be a non-negative integer\. Received: candidates='a'$",
+        ),
+        (
+            {"alpha_weight": math.nan},
+            r"^Argument `alpha_weight` must be a number in \[0, 1\]\. Received: alpha_weight=nan$",
+        ),
+        # each of these ran, quietly meaning something else
+        ({"candidates": -1}, r"^Argument `candidates` .*Received: candidates=-1$"),
+        ({"gap": 0}, r"^Argument `gap` must be a positive integer\. Received: gap=0$"),
+        ({"keep": -1}, r"^Argument `keep` .*Received: keep=-1$"),
+        (
+            {"stage_split": 2.0},
+            r"^Argument `stage_split` must be a number in \(0, 1\)\. Received: stage_split=2\.0$",
+        ),
+        ({"flat_tol": -1.0}, r"^Argument `flat_tol` .*Received: flat_tol=-1\.0$"),
+        (
+            {"flat_pick": "x"},
+            r"^Argument `flat_pick` of AdviceRule must be 'middle' or 'largest'\. .*='x'$",
+        ),
+        (
+            {"extend": "x"},
+            r"^Argument `extend` of AdviceRule must be True or False\. Received: extend='x'$",
+        ),
+        ({"range_steps": -1}, r"^Argument `range_steps` .*Received: range_steps=-1$"),
+    ],
+)
+def test_a_bad_rule_is_refused_when_made(kwargs: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(UsageError, match=message):
+        AdviceRule(**kwargs)
+
+
+def test_the_rules_in_use_are_valid_and_numbers_are_normalised() -> None:
+    assert AdviceRule(alpha_weight=1, candidates=np.int64(4)).to_dict()["alpha_weight"] == 1.0
+    assert type(AdviceRule(candidates=np.int64(4)).candidates) is int
+    assert dataclasses.replace(THOROUGH_RULE, candidates=0, keep=0).candidates == 0

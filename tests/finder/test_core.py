@@ -23,6 +23,33 @@ def test_linear_ramp() -> None:
     np.testing.assert_allclose(ramp(0.5, 2.5, 5, "linear"), [0.5, 1.0, 1.5, 2.0, 2.5], rtol=1e-15)
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # math.log raised 'math domain error'
+        (
+            (0.0, 1.0, 3),
+            r"^Argument `min_lr` must be a positive finite number\. Received: min_lr=0\.0$",
+        ),
+        ((-1.0, 1.0, 3, "linear"), r"^Argument `min_lr` must be a non-negative .*=-1\.0$"),
+        # IndexError on the empty ramp; a TypeError from arange
+        (
+            (1e-3, 1.0, 0),
+            r"^Argument `num_steps` must be a positive integer\. Received: num_steps=0$",
+        ),
+        ((1e-3, 1.0, "a"), r"^Argument `num_steps` .*Received: num_steps='a'$"),
+        # any other mode was quietly linear
+        (
+            (1e-3, 1.0, 3, "cubic"),
+            r"^Argument `mode` must be 'exponential' or 'linear'\. .*'cubic'$",
+        ),
+    ],
+)
+def test_a_bad_ramp_is_refused_by_name(args: tuple[object, ...], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        ramp(*args)  # type: ignore[arg-type]
+
+
 def _scalar_problem(curv: float, w0: float) -> tuple[torch.nn.Module, object, list]:
     """loss = 0.5 * curv * w**2 for a single weight (inputs ignored), float64."""
     model = torch.nn.Linear(1, 1, bias=False, dtype=torch.float64)
@@ -174,6 +201,36 @@ def test_empty_data_is_a_usage_error() -> None:
     model, loss_fn, _ = _scalar_problem(1.0, 1.0)
     with pytest.raises(UsageError, match="Argument `data`"):
         find_lr(model, loss_fn, [], torch.optim.SGD(model.parameters(), lr=0.1))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        # "'NoneType' object is not iterable" / "'int' object is not callable" from inside
+        ({"data": None}, r"^Argument `data` must be an iterable of .*Received: data=NoneType$"),
+        (
+            {"loss_fn": None},
+            r"^Argument `loss_fn` must be a function .*Received: loss_fn=NoneType$",
+        ),
+        # IndexError at batch[1]; a lone tensor was read as rows (inputs = row 0, targets = row 1)
+        ({"data": [(torch.ones(1, 1),)]}, r"^Argument `data` must yield .*tuple of length 1$"),
+        (
+            {"data": [torch.ones(2, 1)]},
+            r"^Argument `data` must yield .*Received: a batch of type Tensor$",
+        ),
+        # IndexError or TypeError when the probes scored on it, after the sweep
+        ({"val_data": 3}, r"^Argument `val_data` must be one .*Received: val_data=int$"),
+        ({"val_data": [(1, 2)]}, r"^Argument `val_data` must be one .*=list of length 1$"),
+    ],
+)
+def test_data_loss_and_validation_batch_of_the_wrong_shape_are_refused(
+    kwargs: dict,  # type: ignore[type-arg]
+    message: str,
+) -> None:
+    model, loss_fn, data = _scalar_problem(1.0, 1.0)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(UsageError, match=message):
+        find_lr(model, **{"loss_fn": loss_fn, "data": data, "optimizer": opt, **kwargs})
 
 
 def test_param_groups_keep_their_lr_scale() -> None:

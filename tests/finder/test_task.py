@@ -129,3 +129,43 @@ def test_the_rate_and_the_parameters_are_not_optimizer_options(key: str) -> None
     """They went on to make_optimizer next to its own and raised a TypeError there."""
     with pytest.raises(UsageError, match=rf"Argument `{key}` is not an option.*Received: {key}=1"):
         find_lr_task("quadratic", "adam", **{key: 1})
+
+
+def test_the_optimizers_name_is_not_an_optimizer_option() -> None:
+    """It went on to make_optimizer next to its own `name` and raised a TypeError there."""
+    with pytest.raises(
+        UsageError, match=r"^Argument `name` is not an option.*`optimizer`\. Received: name='sgd'$"
+    ):
+        find_lr_task("quadratic", "adam", name="sgd")
+
+
+@pytest.mark.parametrize("seed", ["a", None, 1.5, True, 2**64])
+def test_a_bad_seed_is_refused_by_name(seed: object) -> None:
+    """The seed went unchecked to make_model: int('a') raised ValueError, None TypeError, 2**64
+    torch's overflow, and 1.5 and True were read as 1."""
+    with pytest.raises(
+        UsageError, match=rf"^Argument `seed` must be an integer from .*Received: seed={seed!r}$"
+    ):
+        find_lr_task("quadratic", seed=seed)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # a TypeError from //, and NaN's 'cannot convert float NaN to integer'
+        (
+            ("a",),
+            r"^Argument `total_steps` must be a positive integer\. Received: total_steps='a'$",
+        ),
+        (
+            (100, math.nan),
+            r"^Argument `budget` must be a number in \(0, 10\] .*Received: budget=nan$",
+        ),
+        # a sweep of 20 steps for a run of none, and a negative budget spending nothing, quietly
+        ((0,), r"^Argument `total_steps` .*Received: total_steps=0$"),
+        ((100, -1), r"^Argument `budget` .*Received: budget=-1$"),
+    ],
+)
+def test_advice_budget_checks_its_arguments(args: tuple[object, ...], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        advice_budget(*args)  # type: ignore[arg-type]

@@ -117,3 +117,38 @@ def test_default_lrs_crawl_converge_and_overshoot() -> None:
         big_loss = r.losses[2]
         # the large LR overshoots: its value goes up at some step (oscillation or divergence)
         assert np.any(np.diff(big_loss) > 0), fn
+
+
+@pytest.mark.parametrize("key", ["lr", "name", "params"])
+def test_make_optimizers_own_arguments_are_not_optimizer_options(key: str) -> None:
+    """They went on to make_optimizer next to its own and raised a TypeError there."""
+    pattern = rf"^Argument `{key}` is not an option of trajectories.*Received: {key}=0\.5$"
+    with pytest.raises(UsageError, match=pattern):
+        trajectories("quadratic", "sgd", [0.1], steps=3, **{key: 0.5})
+
+
+def test_rates_and_start_are_numbers_of_any_kind_and_nothing_else() -> None:
+    """An int past the float range raised OverflowError from float(); a NumPy float32 rate or
+    start was refused as not a number; start=3 raised 'int' object is not iterable."""
+    with pytest.raises(UsageError, match=r"^Argument `lrs` must hold .*Received: lrs=\[1000+\]$"):
+        trajectories("quadratic", "sgd", [10**400], steps=3)
+    with pytest.raises(UsageError, match=r"^Argument `start` must be two .*Received: start=3$"):
+        trajectories("quadratic", "sgd", [0.1], steps=3, start=3)  # type: ignore[arg-type]
+    r = trajectories(
+        "quadratic", "sgd", np.array([0.05], dtype=np.float32), steps=3,
+        start=(np.float32(1.0), np.array(1.0)),
+    )  # fmt: skip
+    assert r.lrs == [float(np.float32(0.05))] and r.start == (1.0, 1.0)
+    assert trajectories("quadratic", "sgd", np.float32(0.05), steps=3).lrs == r.lrs
+
+
+@pytest.mark.parametrize("factor", ["a", 0, 1.0, float("nan"), None])
+def test_divergence_factor_is_checked_like_runs(factor: object) -> None:
+    """It went unchecked to the Driver: 'a' raised a TypeError at the first step, and 0, 1
+    or NaN quietly changed when a path counts as diverged."""
+    with pytest.raises(
+        UsageError,
+        match=rf"^Argument `divergence_factor` must be a number greater than 1\. "
+        rf"Received: divergence_factor={factor!r}$",
+    ):
+        trajectories("quadratic", "sgd", [0.1], steps=3, divergence_factor=factor)  # type: ignore[arg-type]

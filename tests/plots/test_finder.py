@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 import torch
 from matplotlib.figure import Figure
 
+from lrlab.errors import UsageError
 from lrlab.finder import FinderResult, find_lr
 
 
@@ -88,3 +90,14 @@ def test_plot_shows_rules_that_agree_as_two_lines() -> None:
     assert a.get_color() != b.get_color()
     others = [lab for n in names[2:] for lab in lines if lab.startswith(f"{n}: ")]
     assert all("(=" not in lab for lab in others)  # the rest keep their solid lines
+
+
+@pytest.mark.parametrize("ax", ["x", 3, Figure()])
+def test_an_ax_that_is_not_an_axes_is_refused_by_name(ax: object) -> None:
+    """ax.figure or ax.plot raised an AttributeError: 'str' object has no attribute 'figure'."""
+    shown = type(ax).__name__
+    with pytest.raises(
+        UsageError,
+        match=rf"^Argument `ax` must be None or a matplotlib Axes\. Received: ax={shown}$",
+    ):
+        _sweep(20).plot(ax=ax)

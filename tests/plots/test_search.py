@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import pytest
 from matplotlib.figure import Figure
 
-from lrlab.tune import Space, tune
+from lrlab.errors import UsageError
+from lrlab.plots.search import plot_history, plot_lr_search
+from lrlab.tune import Space, TuneResult, tune
 
 
 def test_search_figures(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -181,3 +186,15 @@ def test_best_so_far_ignores_unfinished_and_nan_trials() -> None:
         Row(state="FAIL", value=None),
     ]
     assert best_so_far(rows).tolist() == [3.0, 3.0, 3.0, 2.5, 2.5]
+
+
+@pytest.mark.parametrize("plot", [plot_lr_search, plot_history])
+@pytest.mark.parametrize("ax", ["x", Figure()])
+def test_an_ax_that_is_not_an_axes_is_refused_by_name(plot: Any, ax: object) -> None:
+    """ax.figure or ax.scatter raised an AttributeError: 'str' object has no attribute ..."""
+    shown = type(ax).__name__
+    with pytest.raises(
+        UsageError,
+        match=rf"^Argument `ax` must be None or a matplotlib Axes\. Received: ax={shown}$",
+    ):
+        plot(TuneResult("s", "sqlite://", "quadratic", 0), ax=ax)

@@ -153,12 +153,33 @@ def test_force_replaces_an_old_report(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
-    [({"task": "imagenet"}, "Argument `task` must be one of"), ({"seed": -1}, "`seed`")],
+    [
+        ({"task": "imagenet"}, "Argument `task` must be one of"),
+        ({"seed": -1}, "`seed`"),
+        # 2**32 ran the sections before the search, which then refused it (NumPy's 32 bits)
+        (
+            {"seed": 2**32},
+            r"^Argument `seed` must be an integer from 0 to 4294967295 .*=4294967296$",
+        ),
+        # 'no' was true: force='no' replaced a folder, quick='no' ran the full study
+        ({"force": "no"}, r"^Argument `force` must be True or False\. Received: force='no'$"),
+        ({"quick": "no"}, r"^Argument `quick` must be True or False\. Received: quick='no'$"),
+        # a TypeError from the first section's report, after the work began
+        ({"progress": 3}, r"^Argument `progress` must be a function .*Received: progress=3$"),
+    ],
 )
 def test_bad_arguments(tmp_path: Path, kwargs, needle) -> None:
     with pytest.raises(UsageError, match=needle):
-        build_report(tmp_path / "x", quick=True, **kwargs)
+        build_report(tmp_path / "x", **{"quick": True, **kwargs})
     assert not (tmp_path / "x").exists()
+
+
+def test_an_out_that_is_not_a_path_is_refused_by_name() -> None:
+    """Path(3) raised a TypeError from pathlib."""
+    with pytest.raises(
+        UsageError, match=r"^Argument `out` must be a folder path\. Received: out=3$"
+    ):
+        build_report(3, quick=True)  # type: ignore[arg-type]
 
 
 def test_cli_bad_task_is_one_line(tmp_path: Path) -> None:

@@ -204,3 +204,25 @@ def test_text_is_the_next_character_of_pythons_own_docs() -> None:
     h = run(short, "adam", lr=3e-3, seed=0)
     chance = math.log(len(common) + 1)
     assert h.val_loss[-1] < 0.8 * chance and h.val_loss[-1] < h.val_loss[0]
+
+
+def test_parameters_with_a_task_object_are_refused_not_ignored() -> None:
+    """get(task, mu=5) returned the task as it was, silently without mu=5."""
+    task = tasks.get("quadratic", dim=3)
+    assert tasks.get(task) is task
+    with pytest.raises(
+        UsageError, match=r"^Parameters can only be given with a task name.*Received: mu=5, dim=4$"
+    ):
+        tasks.get(task, mu=5, dim=4)
+
+
+@pytest.mark.parametrize("context", [15_007, 20_000, 10**7])
+def test_a_context_longer_than_the_text_allows_is_refused_by_name(context: int) -> None:
+    """Past 120,000 characters numpy raised 'window shape cannot be larger than input array
+    shape'; below that a long context built gigabytes of windows (20,000: 2.3 GB) and fewer
+    rows than the task's documented 15,000."""
+    with pytest.raises(
+        UsageError,
+        match=rf"^Argument `context` must be at most 15006 .*Received: context={context}$",
+    ):
+        tasks.get("text", context=context)

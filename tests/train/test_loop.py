@@ -11,9 +11,10 @@ import pytest
 import schedulefree
 import torch
 
+import lrlab
 from lrlab import schedules, tasks
 from lrlab.errors import UsageError
-from lrlab.train import OPTIMIZERS, run
+from lrlab.train import OPTIMIZERS, resolve_schedule, run
 
 
 @pytest.fixture(scope="module")
@@ -205,6 +206,52 @@ def test_bad_arguments_name_themselves(cancer: tasks.Task) -> None:
         run(cancer, schedule=lambda t: 0.1)
     with pytest.raises(UsageError, match=r"Received: lr=nan"):
         run(cancer, lr=float("nan"))
+
+
+@pytest.mark.parametrize("key", ["name", "params"])
+def test_make_optimizers_own_arguments_are_not_optimizer_options(
+    quad: tasks.QuadraticTask, key: str
+) -> None:
+    """They went on to make_optimizer next to its own and raised a TypeError there."""
+    with pytest.raises(
+        UsageError, match=rf"^Argument `{key}` is not an option of run.*Received: {key}=1$"
+    ):
+        run(quad, "adam", steps=3, **{key: 1})
+    spec = {"optimizer": "adam", "options": {key: 1}}
+    with pytest.raises(UsageError, match=rf"Argument `{key}`.*Received: {key}=1$"):
+        lrlab.compare(quad, [spec], seeds=1, steps=3)
+
+
+def test_on_eval_that_cannot_be_called_is_refused_before_training(
+    quad: tasks.QuadraticTask,
+) -> None:
+    """It raised "'int' object is not callable" at the first evaluation, mid-run."""
+    with pytest.raises(
+        UsageError, match=r"^Argument `on_eval` must be a function .*Received: on_eval=3$"
+    ):
+        run(quad, steps=3, on_eval=3)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # KeyError: 'nope'
+        (("nope", None, None, 3), r"^Unknown optimizer 'nope'\. Available: sgd"),
+        # 0 and -1 gave no rates at all; 'a' and 2.5 raised numpy's TypeError
+        (
+            ("sgd", None, None, 0),
+            r"^Argument `steps` must be a positive integer\. Received: steps=0$",
+        ),
+        (("sgd", None, None, -1), r"^Argument `steps` .*Received: steps=-1$"),
+        (("sgd", None, None, "a"), r"^Argument `steps` .*Received: steps='a'$"),
+        (("sgd", None, None, 2.5), r"^Argument `steps` .*Received: steps=2\.5$"),
+    ],
+)
+def test_resolve_schedule_checks_the_optimizer_and_the_steps(
+    args: tuple[object, ...], message: str
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        resolve_schedule(*args)  # type: ignore[arg-type]
 
 
 def test_step_size_every_k_steps(cancer: tasks.Task) -> None:

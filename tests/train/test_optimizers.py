@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dadaptation
+import numpy as np
 import prodigyopt
 import pytest
 import schedulefree
@@ -71,3 +72,49 @@ def test_bad_names_and_options() -> None:
         make_optimizer("sgd", p, -1)
     with pytest.raises(UsageError, match=r"Invalid options for optimizer 'adam'.*betas=\(2\.0"):
         make_optimizer("adam", p, 1e-3, betas=(2.0, 0.999))
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "value", "what"),
+    [
+        ("sgd", "momentum", float("nan"), r"a number \(not NaN\)"),  # trained to NaN, silently
+        ("sgd", "weight_decay", float("nan"), r"a number \(not NaN\)"),
+        ("prodigy", "d_coef", float("nan"), r"a number \(not NaN\)"),
+        ("adam", "amsgrad", "x", "True or False"),  # read as True, silently
+        ("adam", "betas", (0.9,), r"a tuple of 2 numbers \(not NaN\)"),  # torch's IndexError
+        ("schedulefree_adamw", "warmup_steps", "a", r"a number \(not NaN\)"),  # at step()
+        ("prodigy", "growth_rate", "x", r"a number \(not NaN\)"),  # at step()
+    ],
+)
+def test_an_option_of_the_wrong_kind_is_refused_by_name(
+    name: str, key: str, value: object, what: str
+) -> None:
+    p = [torch.nn.Parameter(torch.zeros(3))]
+    with pytest.raises(
+        UsageError,
+        match=rf"^Argument `{key}` of optimizer '{name}' must be {what}\. Received: {key}=",
+    ):
+        make_optimizer(name, p, **{key: value})
+
+
+def test_options_may_be_numpy_numbers_and_keep_none_and_inf() -> None:
+    """A 0-d array momentum was passed on to torch, which raised a TypeError at step()."""
+    w = torch.nn.Parameter(torch.ones(3))
+    opt = make_optimizer("sgd", [w], 0.1, momentum=np.array(0.5), foreach=None)
+    w.grad = torch.ones(3)
+    opt.step()
+    assert opt.param_groups[0]["momentum"] == 0.5 and type(opt.param_groups[0]["momentum"]) is float
+    adam = make_optimizer(
+        "adam", [w], betas=[np.float32(0.5), np.array(0.9)], amsgrad=np.bool_(True)
+    )
+    assert adam.param_groups[0]["betas"] == (0.5, 0.9) and adam.param_groups[0]["amsgrad"] is True
+    assert make_optimizer("prodigy", [w], growth_rate=float("inf")).param_groups[0][
+        "growth_rate"
+    ] == float("inf")
+
+
+@pytest.mark.parametrize("name", [None, "lion"])
+def test_is_schedule_free_of_an_unknown_optimizer_is_refused(name: object) -> None:
+    """None raised "'NoneType' object has no attribute 'startswith'"; 'lion' was False."""
+    with pytest.raises(UsageError, match=r"^Unknown optimizer .*Available: sgd"):
+        is_schedule_free(name)  # type: ignore[arg-type]

@@ -194,6 +194,21 @@ def test_run_settings_are_checked_once_and_frozen(cancer: tasks.Task) -> None:
         RunSettings.of(cancer, "sgd", None, None, 10, 0, None, 1e3, 0, {})
     with pytest.raises(UsageError, match=r"^Argument `divergence_factor` must be a number greater"):
         RunSettings.of(cancer, "sgd", None, None, 10, 0, None, 1.0, 1, {})
-    seed_msg = r"^Argument `seed` must be an integer\. Received: seed=True$"
-    with pytest.raises(UsageError, match=seed_msg):
+    seed_msg = r"^Argument `seed` must be an integer from -2\*\*63 to 2\*\*64 - 1\. Received: seed="
+    with pytest.raises(UsageError, match=seed_msg + "True$"):
         RunSettings.of(cancer, "sgd", None, None, 10, True, None, 1e3, 1, {})
+    # torch seeds with 64 bits: 2**64 raised 'Overflow when unpacking long long' from torch
+    for bad in (2**64, -(2**63) - 1):
+        with pytest.raises(UsageError, match=seed_msg + f"{bad}$"):
+            RunSettings.of(cancer, "sgd", None, None, 10, bad, None, 1e3, 1, {})
+    for good in (2**64 - 1, -(2**63), np.array(5)):
+        assert RunSettings.of(cancer, "sgd", None, None, 10, good, None, 1e3, 1, {}).seed == good
+
+
+@pytest.mark.parametrize("factor", [np.float32(10.0), np.int64(10), np.array(10.0), math.inf])
+def test_divergence_factor_may_be_any_real_number_above_one(
+    cancer: tasks.Task, factor: object
+) -> None:
+    """NumPy scalars and 0-d arrays were refused: the check read only Python int and float."""
+    s = RunSettings.of(cancer, "sgd", None, None, 10, 0, None, factor, 1, {})
+    assert s.divergence_factor == float(factor) and type(s.divergence_factor) is float  # type: ignore[arg-type]

@@ -329,6 +329,39 @@ def test_wilcoxon_needs_cv_and_other_bad_input(cancer) -> None:  # type: ignore[
         assert fragment in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        # NumPy's RandomState (Optuna's samplers, scikit-learn's folds) raised its ValueError
+        (
+            {"seed": -1},
+            r"^Argument `seed` must be an integer from 0 to 2\*\*32 - 1\. Received: seed=-1$",
+        ),
+        ({"seed": 2**32}, r"^Argument `seed` must be .*Received: seed=4294967296$"),
+        ({"seed": "a"}, r"^Argument `seed` must be .*Received: seed='a'$"),  # TypeError
+        ({"study": 3}, r"^Argument `study` must be a study name or None\. Received: study=3$"),
+        (
+            {"grace_period": "a"},
+            r"^Argument `grace_period` must be a positive integer\. Received: grace_period='a'$",
+        ),
+        ({"grace_period": -1}, r"^Argument `grace_period` .*Received: grace_period=-1$"),  # ignored
+    ],
+)
+def test_seed_study_and_grace_period_are_checked_before_the_study(
+    kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        tune("quadratic", storage="memory", trials=1, steps=2, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_task_that_is_not_one_is_refused_by_name() -> None:
+    """tune(None) raised "'NoneType' object has no attribute 'steps'"."""
+    with pytest.raises(
+        UsageError, match=r"^Argument `task` must be a Task or a task name\. Received: task=None$"
+    ):
+        tune(None, storage="memory", trials=1)
+
+
 # ----------------------------------------------------------------- many workers
 # Each worker is a separate Python process (a fresh interpreter: torch's import costs
 # ~10 s on a loaded 2-core machine, so the same four processes serve the SQLite and the

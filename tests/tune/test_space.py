@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import optuna
@@ -10,7 +11,7 @@ import pytest
 
 from lrlab.errors import UsageError
 from lrlab.schedules import constant
-from lrlab.tune import FAMILIES, Family, Float, Space
+from lrlab.tune import FAMILIES, Choice, Family, Float, Int, Space
 
 
 def test_family_parameters_mean_what_the_table_says() -> None:
@@ -102,3 +103,73 @@ def test_bad_space(kwargs: dict, fragment: str) -> None:
     with pytest.raises(UsageError) as info:
         Space(**kwargs)
     assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        # unpacking raised ValueError ('not enough values to unpack'), comparing TypeError
+        ({"lr": "a"}, r"^Argument `lr` of Space must be \(low, high\) .*Received: lr='a'$"),
+        ({"lr": (1e-3,)}, r"^Argument `lr` of Space .*Received: lr=\(0\.001,\)$"),
+        ({"lr": ("1e-3", "1")}, r"^Argument `lr` of Space .*Received: lr=\('1e-3', '1'\)$"),
+        # a name was read letter by letter ("Received: 'a'"), a repeated one drawn twice as often
+        (
+            {"optimizers": "adam"},
+            r"^Argument `optimizers` of Space must be a tuple of names .*='adam'$",
+        ),
+        (
+            {"optimizers": ("adam", "adam")},
+            r"^Argument `optimizers` of Space must not repeat .*=\('adam', 'adam'\)$",
+        ),
+        ({"schedules": ("cosine", "cosine")}, r"^Argument `schedules` of Space must not repeat"),
+        # "argument of type 'int' is not iterable"
+        (
+            {"families": 3},
+            r"^Argument `families` of Space must map names to Family .*Received: families=3$",
+        ),
+    ],
+)
+def test_a_space_of_the_wrong_shape_is_refused_by_name(kwargs: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(UsageError, match=message):
+        Space(**kwargs)
+
+
+def test_numpy_bounds_are_numbers() -> None:
+    assert Space(lr=(np.float32(1e-3), np.array(1.0))).grid_size() > 0
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        # each was made as given, and failed (or sampled nonsense) inside the study
+        (
+            lambda: Float(1.0, 0.1),
+            r"^Argument `low` of Float must be at most `high`\. .*low=1\.0, high=0\.1$",
+        ),
+        (
+            lambda: Float(0.0, 1.0, log=True),
+            r"^Argument `low` must be a positive finite number \(log scale\)\. Received: low=0\.0$",
+        ),
+        (lambda: Float("a", 1.0), r"^Argument `low` must be a finite number\. Received: low='a'$"),
+        (lambda: Float(math.nan, 1.0), r"^Argument `low` .*Received: low=nan$"),
+        (
+            lambda: Float(0.1, 1.0, log="yes"),
+            r"^Argument `log` of Float must be True or False\. Received: log='yes'$",
+        ),
+        (lambda: Int(2, 1), r"^Argument `low` of Int must be at most `high`\. .*low=2, high=1$"),
+        (lambda: Int(1.5, 3), r"^Argument `low` must be an integer\. Received: low=1\.5$"),
+        (
+            lambda: Choice(()),
+            r"^Argument `values` of Choice must be a non-empty tuple .*values=\(\)$",
+        ),
+        (lambda: Choice("ab"), r"^Argument `values` of Choice .*Received: values='ab'$"),
+    ],
+)
+def test_a_bad_distribution_is_refused_when_made(make: Any, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        make()
+
+
+def test_distributions_normalise_numpy_values() -> None:
+    assert Float(np.float32(0.5), np.array(2.0)) == Float(0.5, 2.0)
+    assert Int(np.int64(0), 2) == Int(0, 2) and Choice([1, 2]).values == (1, 2)

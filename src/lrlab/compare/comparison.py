@@ -7,18 +7,21 @@ import inspect
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lrlab import _json
-from lrlab._checks import int_at_least, number_in
+from lrlab._checks import SEED_RULE, int_at_least, number_in, positive_int
+from lrlab._checks import seed as check_seed
 from lrlab._progress import progress_bar
 from lrlab.errors import UsageError
 from lrlab.schedules import ScheduleError, parse_options, parse_rule
+from lrlab.schedules._validate import shown
 from lrlab.tasks import Task, get
 from lrlab.train import History, check_name, run
 
@@ -41,6 +44,11 @@ class RunSpec:
     label: str = ""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.options, Mapping):
+            raise UsageError(
+                "Argument `options` of a run must be a dict of the optimizer's options. "
+                f"Received: options={shown(self.options)}"
+            )
         taken = sorted(set(self.options) & _RUN_ARGUMENTS)
         if taken:
             where = f" (in {self.label!r})" if self.label else ""
@@ -110,6 +118,14 @@ def parse_run(text: str) -> RunSpec:
     return RunSpec(name, schedule, lr, options, text.strip())
 
 
+def _options(options: Any) -> Any:
+    """A run dict's ``options``: a copy of a mapping (``None``: none); anything else as it is,
+    for :class:`RunSpec` to refuse by name."""
+    if options is None:
+        return {}
+    return dict(options) if isinstance(options, Mapping) else options
+
+
 def _as_spec(item: Any) -> RunSpec:
     if isinstance(item, RunSpec):
         return item
@@ -130,7 +146,7 @@ def _as_spec(item: Any) -> RunSpec:
             check_name(item["optimizer"]),
             sched,
             item.get("lr"),
-            dict(item.get("options") or {}),
+            _options(item.get("options")),
             str(item.get("label") or ""),
         )
     if isinstance(item, tuple) and 1 <= len(item) <= 3:
@@ -336,6 +352,11 @@ def compare(
         progress: called as ``progress(done, total)`` after each training run.
     """
     plan = _Plan.build(task, runs, seeds, steps, eval_every, target_loss)
+    if progress is not None and not callable(progress):
+        raise UsageError(
+            "Argument `progress` must be a function of (done, total) or None. "
+            f"Received: progress={shown(progress)}"
+        )
     histories = _train(plan, quiet, progress)
     target = target_loss if target_loss is not None else _default_target(histories)
     return Comparison(
@@ -382,6 +403,11 @@ class _Plan:
         if not isinstance(task, Task):
             raise UsageError(f"Argument `task` must be a Task or a task name. Received: {task!r}")
         items = runs if not isinstance(runs, (str, RunSpec)) else [runs]
+        if not isinstance(items, Iterable) or isinstance(items, (bytes, Mapping)):
+            raise UsageError(
+                "Argument `runs` must be a list of configurations (texts, tuples, dicts or "
+                f"RunSpecs) or one text or RunSpec. Received: runs={shown(runs)}"
+            )
         specs = tuple(_as_spec(r) for r in items)
         if not specs:
             raise UsageError("Argument `runs` must hold at least one configuration. Received: []")
@@ -395,15 +421,24 @@ class _Plan:
             while label in labels:
                 label, k = f"{base} #{k}", k + 1
             labels.append(label)
-        n_steps = task.steps if steps is None else steps
+        n_steps = task.steps if steps is None else positive_int("steps", steps)
         return cls(task, specs, tuple(labels), seed_tuple, int(n_steps), eval_every)
 
 
 def _seeds(seeds: int | Sequence[int]) -> tuple[int, ...]:
     """``seeds`` as a tuple: a count ``n`` is ``0 .. n-1``; a list must be distinct."""
-    if isinstance(seeds, (bool, int, np.integer)):
+    if isinstance(seeds, (bool, Real)) or (isinstance(seeds, np.ndarray) and seeds.ndim == 0):
         return tuple(range(int_at_least("seeds", seeds, 1, "a positive count")))
-    seed_list = [int(s) for s in seeds]
+    listed = f"a positive count or a list of distinct seeds, each {SEED_RULE}"
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        raise UsageError(f"Argument `seeds` must be {listed}. Received: seeds={shown(seeds)}")
+    items = list(seeds)
+    try:
+        seed_list = [check_seed("seeds", s) for s in items]
+    except UsageError:
+        raise UsageError(
+            f"Argument `seeds` must be {listed}. Received: seeds={shown(items)}"
+        ) from None
     if not seed_list or len(set(seed_list)) != len(seed_list):
         raise UsageError(
             f"Argument `seeds` must list distinct seeds. Received: seeds={list(seeds)}"

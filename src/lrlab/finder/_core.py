@@ -63,6 +63,15 @@ def ramp(min_lr: float, max_lr: float, num_steps: int, mode: str = "exponential"
     >>> ramp(0.0, 1.0, 3, "linear").tolist()
     [0.0, 0.5, 1.0]
     """
+    if mode not in ("exponential", "linear"):
+        raise UsageError(
+            f"Argument `mode` must be 'exponential' or 'linear'. Received: mode={mode!r}"
+        )
+    num_steps = positive_int("num_steps", num_steps)
+    low = 0.0 if mode == "linear" else math.nextafter(0.0, 1.0)
+    what = "a non-negative finite number" if mode == "linear" else "a positive finite number"
+    min_lr = number_in("min_lr", min_lr, lambda v: v >= low, what)
+    max_lr = number_in("max_lr", max_lr, lambda v: v >= low, what)
     t = np.arange(num_steps, dtype=np.float64) / max(num_steps - 1, 1)
     if mode == "exponential":
         out = np.exp(math.log(min_lr) + t * (math.log(max_lr) - math.log(min_lr)))
@@ -124,6 +133,11 @@ def edge_lr(lrs: np.ndarray, losses: np.ndarray) -> float | None:
     return 2.0 / lam
 
 
+def _is_pair(batch: Any) -> bool:
+    """Whether ``batch`` is an ``(inputs, targets)`` pair (a tuple or a list of two)."""
+    return isinstance(batch, (tuple, list)) and len(batch) == 2
+
+
 class _Batches:
     """Cycle through an iterable of ``(inputs, targets)``, restarting it when exhausted."""
 
@@ -134,9 +148,17 @@ class _Batches:
     def next(self) -> Batch:
         for _ in range(2):  # the iterator as it is, then once restarted
             try:
-                return next(self.it)
+                batch = next(self.it)
             except StopIteration:
                 self.it = iter(self.data)
+                continue
+            if not _is_pair(batch):
+                raise UsageError(
+                    "Argument `data` must yield (inputs, targets) batches. Received: a batch "
+                    f"of type {type(batch).__name__}"
+                    + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
+                )
+            return batch
         raise UsageError(
             "Argument `data` must yield at least one (inputs, targets) batch. "
             "Received: an empty or exhausted iterable"
@@ -204,14 +226,14 @@ class _Settings:
             raise UsageError(
                 f"Argument `mode` must be 'exponential' or 'linear'. Received: mode={mode!r}"
             )
-        number_in("beta", beta, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
+        beta = number_in("beta", beta, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
         if confirm is not None:
-            int_at_least("confirm", confirm, 0, "a non-negative integer")
+            confirm = int_at_least("confirm", confirm, 0, "a non-negative integer")
         number_in("budget", budget, lambda v: 0 < v <= 10, BUDGET_RULE)
         if horizon is not None:
             int_at_least("horizon", horizon, 1, HORIZON_RULE)
         if horizon_exponent is not None:
-            number_in(
+            horizon_exponent = number_in(
                 "horizon_exponent", horizon_exponent, lambda v: 0 <= v <= 2, "a number in [0, 2]"
             )
         if rule is not None and not isinstance(rule, AdviceRule):
@@ -320,6 +342,22 @@ def find_lr(
         raise UsageError(
             "Argument `optimizer` must be a torch.optim.Optimizer. "
             f"Received: optimizer={type(optimizer).__name__}"
+        )
+    if not callable(loss_fn):
+        raise UsageError(
+            "Argument `loss_fn` must be a function of (outputs, targets). "
+            f"Received: loss_fn={type(loss_fn).__name__}"
+        )
+    if not isinstance(data, Iterable) or isinstance(data, (str, bytes, torch.Tensor)):
+        raise UsageError(
+            "Argument `data` must be an iterable of (inputs, targets) batches. "
+            f"Received: data={type(data).__name__}"
+        )
+    if val_data is not None and not _is_pair(val_data):
+        raise UsageError(
+            "Argument `val_data` must be one (inputs, targets) batch or None. "
+            f"Received: val_data={type(val_data).__name__}"
+            + (f" of length {len(val_data)}" if isinstance(val_data, (tuple, list)) else "")
         )
     return _range_test(s, model, loss_fn, data, optimizer, val_data, deterministic, quiet)
 

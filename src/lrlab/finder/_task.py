@@ -7,9 +7,10 @@ from typing import Any
 
 import torch
 
-from lrlab._checks import int_at_least
+from lrlab._checks import int_at_least, number_in
+from lrlab._checks import seed as check_seed
 from lrlab.errors import UsageError
-from lrlab.finder._core import HORIZON_RULE, _range_test, _Settings, find_lr
+from lrlab.finder._core import BUDGET_RULE, HORIZON_RULE, _range_test, _Settings, find_lr
 from lrlab.finder._result import FinderResult
 
 __all__ = ["advice_budget", "find_lr_task"]
@@ -33,6 +34,8 @@ def advice_budget(total_steps: int, budget: float = 0.25) -> tuple[int, int]:
     >>> advice_budget(500, budget=1.0)
     (50, 450)
     """
+    total_steps = int_at_least("total_steps", total_steps, 1, "a positive integer")
+    budget = number_in("budget", budget, lambda v: 0 < v <= 10, BUDGET_RULE)
     sweep = min(max(total_steps // 10, 20), 100)
     return sweep, max(int(budget * total_steps) - sweep, 0)
 
@@ -73,6 +76,7 @@ def find_lr_task(
         num_steps, _ = advice_budget(horizon)
     # Every option is checked before the optimizer is made with min_lr (`lr` there).
     s = _Settings.of(**{**_DEFAULTS, **given, "num_steps": num_steps})
+    seed = check_seed("seed", seed)
     model = task.make_model(seed)
     opt_opts = {k: v for k, v in options.items() if k not in _SETTINGS}
     for key in sorted({"lr", "params"} & set(opt_opts)):
@@ -80,6 +84,11 @@ def find_lr_task(
             f"Argument `{key}` is not an option of find_lr_task: the range test sweeps the "
             "rate from `min_lr` to `max_lr` over the task's model. "
             f"Received: {key}={opt_opts[key]!r}"
+        )
+    if "name" in opt_opts:
+        raise UsageError(
+            "Argument `name` is not an option of find_lr_task: the optimizer is named by "
+            f"`optimizer`. Received: name={opt_opts['name']!r}"
         )
     opt = make_optimizer(optimizer, model.parameters(), min_lr, **opt_opts)
     threads = torch.get_num_threads()

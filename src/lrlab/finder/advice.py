@@ -61,6 +61,8 @@ from typing import Any
 import numpy as np
 
 from lrlab import _json
+from lrlab._checks import int_at_least, number_in
+from lrlab.errors import UsageError
 
 __all__ = [
     "DEFAULT_RULE",
@@ -138,6 +140,33 @@ class AdviceRule:
     flat_pick: str = "middle"
     range_steps: int = 3
     full_batch_horizon: bool = True
+
+    def __post_init__(self) -> None:
+        # Checked when made, so a bad rule fails before anything trains, by name.
+        counts = {"candidates": 0, "gap": 1, "top": 0, "keep": 0, "range_steps": 0}
+        for name, low in counts.items():
+            what = "a positive integer" if low else "a non-negative integer"
+            object.__setattr__(self, name, int_at_least(name, getattr(self, name), low, what))
+        for name in ("keep_by_score", "extend", "full_batch_horizon"):
+            if not isinstance(getattr(self, name), bool):
+                raise UsageError(
+                    f"Argument `{name}` of AdviceRule must be True or False. "
+                    f"Received: {name}={getattr(self, name)!r}"
+                )
+        numbers: dict[str, tuple[Callable[[float], bool], str]] = {
+            "stage_split": (lambda v: 0 < v < 1, "a number in (0, 1)"),
+            "alpha_weight": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+            "alpha_prior": (lambda v: v >= 0, "a non-negative finite number"),
+            "alpha_max": (lambda v: v >= 0, "a non-negative finite number"),
+            "flat_tol": (lambda v: v >= 0, "a non-negative finite number"),
+        }
+        for name, (ok, what) in numbers.items():
+            object.__setattr__(self, name, number_in(name, getattr(self, name), ok, what))
+        if self.flat_pick not in ("middle", "largest"):
+            raise UsageError(
+                "Argument `flat_pick` of AdviceRule must be 'middle' or 'largest'. "
+                f"Received: flat_pick={self.flat_pick!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any
 
 import numpy as np
 import torch
 
-from lrlab._checks import positive_int
+from lrlab._checks import number_in, positive_int, positive_number
 from lrlab.errors import UsageError
 from lrlab.landscape.surfaces import Surface, get_function
+from lrlab.schedules._validate import shown
 from lrlab.train._step import Driver
+from lrlab.train._step import divergence_factor as check_divergence_factor
 from lrlab.train.optimizers import check_name, is_schedule_free, make_optimizer
 
 __all__ = ["LandscapeResult", "default_lrs", "trajectories"]
@@ -103,6 +106,17 @@ def default_lrs(surface: Surface | str, optimizer: str) -> tuple[float, ...]:
     return tuple(s.adaptive_lrs)
 
 
+def _start(xy: Any, start: Any) -> tuple[float, float]:
+    """The starting point ``xy`` (``start``, or the surface's own) as two floats."""
+    if isinstance(xy, (Sequence, np.ndarray)) and not isinstance(xy, str) and len(xy) == 2:
+        try:
+            x, y = (number_in("start", v, lambda _: True, "a finite number") for v in xy)
+            return x, y
+        except UsageError:
+            pass
+    raise UsageError(f"Argument `start` must be two finite numbers. Received: start={start!r}")
+
+
 def trajectories(
     fn: str | Surface,
     optimizer: str = "sgd",
@@ -131,21 +145,30 @@ def trajectories(
     """
     surface = get_function(fn)
     name = check_name(optimizer)
+    for key in sorted({"lr", "name", "params"} & set(options)):
+        raise UsageError(
+            f"Argument `{key}` is not an option of trajectories: the optimizer is named by "
+            "`optimizer`, built over the surface's point and run once per rate in `lrs`. "
+            f"Received: {key}={shown(options[key])}"
+        )
     steps = positive_int("steps", steps)
     if lrs is None:
         lrs = default_lrs(surface, name)
-    lr_list = [lrs] if isinstance(lrs, (int, float)) else list(lrs)
+    given: Any = lrs
+    if isinstance(given, Real) or (isinstance(given, np.ndarray) and given.ndim == 0):
+        lr_list: list[Any] = [given]
+    else:
+        lr_list = list(given) if isinstance(given, Iterable) else [given]
     if not lr_list:
         raise UsageError("Argument `lrs` must list at least one learning rate. Received: lrs=[]")
-    for lr in lr_list:
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
-            raise UsageError(
-                f"Argument `lrs` must hold positive finite numbers. Received: lrs={lr_list!r}"
-            )
-    xy0 = surface.start if start is None else tuple(start)
-    if len(xy0) != 2 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in xy0):
-        raise UsageError(f"Argument `start` must be two finite numbers. Received: start={start!r}")
-    x0 = (float(xy0[0]), float(xy0[1]))
+    try:
+        lr_list = [positive_number("lrs", lr) for lr in lr_list]
+    except UsageError:
+        raise UsageError(
+            f"Argument `lrs` must hold positive finite numbers. Received: lrs={lr_list!r}"
+        ) from None
+    x0 = _start(surface.start if start is None else start, start)
+    divergence_factor = check_divergence_factor(divergence_factor)
 
     runs = [
         _path(surface, name, float(lr), steps, x0, divergence_factor, options) for lr in lr_list

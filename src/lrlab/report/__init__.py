@@ -24,6 +24,7 @@ from lrlab._progress import progress_bar
 from lrlab.errors import UsageError
 from lrlab.report._budget import Budget, budget
 from lrlab.report._page import Section, render_page, write_assets
+from lrlab.schedules._validate import shown
 
 __all__ = ["Report", "build_report"]
 
@@ -100,9 +101,27 @@ def _run_sections(
     return [decay, factor, land, sched, opt, found, searched, advice]
 
 
-def _check_arguments(out: str | Path, task: str, seed: int, force: bool) -> Path:
+#: The largest seed: the search section seeds Optuna's samplers and the folds with it (NumPy's
+#: 32 bits), as the CLI's --seed allows.
+_MAX_SEED = 2**32 - 1
+
+
+def _check_arguments(
+    out: str | Path, task: str, seed: int, flags: dict[str, Any], progress: Any
+) -> Path:
     """The output folder, once every argument is known to be usable."""
     from lrlab.tasks import get, names
+
+    if not isinstance(out, (str, os.PathLike)):
+        raise UsageError(f"Argument `out` must be a folder path. Received: out={shown(out)}")
+    for name, value in flags.items():  # `force='no'` would replace a folder, `quick='no'` not
+        if not isinstance(value, bool):
+            raise UsageError(f"Argument `{name}` must be True or False. Received: {name}={value!r}")
+    if progress is not None and not callable(progress):
+        raise UsageError(
+            "Argument `progress` must be a function of the section's name or None. "
+            f"Received: progress={shown(progress)}"
+        )
 
     if not isinstance(task, str) or task not in names():
         raise UsageError(
@@ -110,10 +129,15 @@ def _check_arguments(out: str | Path, task: str, seed: int, force: bool) -> Path
         )
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise UsageError(f"Argument `seed` must be an integer >= 0. Received: seed={seed!r}")
+    if seed > _MAX_SEED:
+        raise UsageError(
+            f"Argument `seed` must be an integer from 0 to {_MAX_SEED} (2**32 - 1, the search's "
+            f"seeds). Received: seed={seed}"
+        )
     target = Path(out)
     if target.exists() and not target.is_dir():
         raise UsageError(f"Argument `out` must be a folder. Received: out={str(out)!r} is a file")
-    if target.exists() and any(target.iterdir()) and not force:
+    if target.exists() and any(target.iterdir()) and not flags["force"]:
         raise UsageError(
             f"Output folder {str(out)!r} already exists and is not empty; "
             "pass --force (force=True) to replace it"
@@ -139,7 +163,7 @@ def build_report(
     :class:`~lrlab.errors.UsageError`, before any work, for an unknown task or
     an existing ``out`` without ``force``.
     """
-    target = _check_arguments(out, task, seed, force)
+    target = _check_arguments(out, task, seed, {"quick": quick, "force": force}, progress)
     t0 = time.perf_counter()
     # The bar counts percent of the run; tqdm ends desc with ": ".
     fmt = "{desc}{percentage:3.0f}%|{bar}| {elapsed}"

@@ -29,6 +29,7 @@ from lrlab._checks import int_at_least
 from lrlab._checks import positive_int as _pos_int
 from lrlab._checks import positive_number as _pos_float
 from lrlab.errors import UsageError
+from lrlab.schedules._validate import shown
 from lrlab.tasks.base import Task, accuracy, binary_accuracy, r2, rmse
 
 __all__ = ["TASK_INFO", "QuadraticTask", "cache_dir", "get", "names"]
@@ -400,6 +401,12 @@ class _CharLM(torch.nn.Module):
         return self.mlp(self.emb(x).flatten(1))
 
 
+#: The text task's data: windows every ``_TEXT_STRIDE`` characters of the first ``_TEXT_CHARS``
+#: characters, ``_TEXT_ROWS`` of them; a longer context than ``_TEXT_MAX_CONTEXT`` leaves fewer.
+_TEXT_CHARS, _TEXT_STRIDE, _TEXT_ROWS = 120_000, 7, 15_000
+_TEXT_MAX_CONTEXT = _TEXT_CHARS - _TEXT_STRIDE * (_TEXT_ROWS - 1) - 1
+
+
 def _text_arrays(context: int) -> tuple[np.ndarray, np.ndarray, int]:
     """15,000 windows of ``context + 1`` characters of Python's own documentation text
     (``pydoc_data.topics``, shipped with the interpreter), every 7th position of its first
@@ -408,12 +415,12 @@ def _text_arrays(context: int) -> tuple[np.ndarray, np.ndarray, int]:
     that every class has enough rows for a stratified cross-validation split."""
     from pydoc_data.topics import topics
 
-    text = " ".join(topics[k] for k in sorted(topics))[:120_000]
+    text = " ".join(topics[k] for k in sorted(topics))[:_TEXT_CHARS]
     counts = Counter(text)
     common = sorted(c for c, n in counts.items() if n >= 300)
     index = {c: i + 1 for i, c in enumerate(common)}
     ids = np.fromiter((index.get(c, 0) for c in text), dtype=np.int64, count=len(text))
-    rows = np.lib.stride_tricks.sliding_window_view(ids, context + 1)[::7][:15_000]
+    rows = np.lib.stride_tricks.sliding_window_view(ids, context + 1)[::_TEXT_STRIDE][:_TEXT_ROWS]
     return rows[:, :context].copy(), rows[:, context].copy(), len(index) + 1
 
 
@@ -431,6 +438,12 @@ _TEXT_DEFAULTS = {
 def _text(**params: Any) -> Task:
     p = _params("text", params, _TEXT_DEFAULTS)
     context, dim, hidden = p["context"], p["dim"], p["hidden"]
+    if context > _TEXT_MAX_CONTEXT:
+        raise UsageError(
+            f"Argument `context` must be at most {_TEXT_MAX_CONTEXT} (the text holds "
+            f"{_TEXT_ROWS} windows of at most that many characters and the next one). "
+            f"Received: context={context}"
+        )
     x, y, vocab = _text_arrays(context)
     n_hold = round(len(x) * 0.1)
     tr, va, te = _split(len(x), n_hold, n_hold, p["split_seed"])
@@ -537,6 +550,11 @@ def get(name: str, **params: Any) -> Task:
     (0.2, 0.19801980198)
     """
     if isinstance(name, Task):
+        if params:
+            raise UsageError(
+                "Parameters can only be given with a task name: a Task is used as it is. "
+                f"Received: {', '.join(f'{k}={shown(v)}' for k, v in params.items())}"
+            )
         return name
     info = TASK_INFO.get(name) if isinstance(name, str) else None
     if info is None:

@@ -14,13 +14,34 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from numbers import Real
 from typing import Any
 
 import torch
 
+from lrlab._checks import number_in
+from lrlab.errors import UsageError
+from lrlab.schedules._validate import shown
 from lrlab.torch import set_lrs
 
-__all__ = ["Driver", "StepMeter", "diverges"]
+__all__ = ["Driver", "StepMeter", "divergence_factor", "diverges"]
+
+
+def divergence_factor(value: Any) -> float:
+    """``value`` as a float if it is a number greater than 1 (``inf``: never by the ratio).
+
+    >>> divergence_factor(1e3)
+    1000.0
+    """
+    if isinstance(value, Real) and not isinstance(value, bool) and value == math.inf:
+        return math.inf
+    try:
+        return number_in("divergence_factor", value, lambda v: v > 1, "")
+    except UsageError:
+        raise UsageError(
+            "Argument `divergence_factor` must be a number greater than 1. "
+            f"Received: divergence_factor={shown(value)}"
+        ) from None
 
 
 def diverges(value: float, limit: float) -> bool:

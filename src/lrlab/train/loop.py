@@ -14,11 +14,14 @@ import torch
 
 from lrlab._checks import positive_int as _positive_int
 from lrlab._checks import positive_number
+from lrlab._checks import seed as check_seed
 from lrlab._progress import progress_bar
 from lrlab.errors import UsageError
 from lrlab.schedules import Schedule, constant, parse, parse_rule, reduce_on_plateau
+from lrlab.schedules._validate import shown
 from lrlab.tasks import Task, get
 from lrlab.train._step import Driver, StepMeter
+from lrlab.train._step import divergence_factor as check_divergence_factor
 from lrlab.train.history import History
 from lrlab.train.optimizers import DEFAULT_LR, check_name, is_schedule_free, make_optimizer
 
@@ -35,6 +38,8 @@ def resolve_schedule(
     (``max(schedule(t))``, to relative 1e-9), or a :class:`UsageError` is raised.
     With no schedule, the LR is constant at ``lr`` (or the optimizer's default).
     """
+    optimizer = check_name(optimizer)
+    steps = _positive_int("steps", steps)
     if lr is not None:
         positive_number("lr", lr, allow_zero=True)
     sched: Schedule
@@ -110,16 +115,17 @@ class RunSettings:
                 f"Argument `task` must be a Task or a task name. Received: task={task!r}"
             )
         name = check_name(optimizer)
+        for key in sorted({"name", "params"} & set(options)):
+            raise UsageError(
+                f"Argument `{key}` is not an option of run: the optimizer is named by "
+                "`optimizer` and built over the task's model. "
+                f"Received: {key}={shown(options[key])}"
+            )
         steps = task.steps if steps is None else _positive_int("steps", steps)
         every = task.eval_every if eval_every is None else _positive_int("eval_every", eval_every)
         k_size = _positive_int("step_size_every", step_size_every)
-        if not (isinstance(divergence_factor, (int, float)) and divergence_factor > 1):
-            raise UsageError(
-                "Argument `divergence_factor` must be a number greater than 1. "
-                f"Received: divergence_factor={divergence_factor!r}"
-            )
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-            raise UsageError(f"Argument `seed` must be an integer. Received: seed={seed!r}")
+        divergence_factor = check_divergence_factor(divergence_factor)
+        seed = check_seed("seed", seed)
         rule = None
         if isinstance(schedule, str):
             schedule = parse_rule(schedule)
@@ -191,6 +197,11 @@ def run(
         task, optimizer, lr, schedule, steps, seed, eval_every, divergence_factor,
         step_size_every, optimizer_options,
     )  # fmt: skip
+    if on_eval is not None and not callable(on_eval):
+        raise UsageError(
+            "Argument `on_eval` must be a function of (step, val_loss) or None. "
+            f"Received: on_eval={shown(on_eval)}"
+        )
     rec = _Record(s)
     bar = progress_bar(s.steps, f"{s.task.name}/{s.optimizer}", quiet)
     try:

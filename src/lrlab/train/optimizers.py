@@ -28,13 +28,17 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 from collections.abc import Callable, Iterable
+from numbers import Integral, Real
 from typing import Any
 
+import numpy as np
 import torch
 
 from lrlab._checks import positive_number
 from lrlab.errors import UsageError
+from lrlab.schedules._validate import shown
 
 __all__ = ["DEFAULT_LR", "OPTIMIZERS", "is_schedule_free", "make_optimizer"]
 
@@ -76,13 +80,52 @@ def check_name(name: Any) -> str:
 
 def is_schedule_free(name: str) -> bool:
     """Whether optimizer ``name`` needs ``train()`` / ``eval()`` switching."""
-    return name.startswith("schedulefree_")
+    return check_name(name).startswith("schedulefree_")
 
 
 def option_names(name: str) -> list[str]:
     """The keyword options optimizer ``name`` accepts (besides ``params`` and ``lr``)."""
     sig = inspect.signature(_factory(check_name(name)))
     return [p for p in sig.parameters if p not in ("self", "params", "lr")]
+
+
+def _number(value: Any) -> int | float | None:
+    """``value`` as a Python number if it is a real number other than NaN (a NumPy scalar or a
+    0-d array too; ``inf`` is one), else ``None``."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
+        return None
+    if isinstance(value, Integral):
+        return int(value)
+    return None if math.isnan(value) else float(value)
+
+
+def _option(name: str, key: str, value: Any, default: Any) -> Any:
+    """Option ``key``'s ``value``, if it is of the kind of its ``default``: a flag for a flag,
+    a number (not NaN) for a number, as many numbers for a tuple of them; other options go
+    to the optimizer as given, for it to check."""
+    what = None
+    if isinstance(default, bool):
+        if value is None or isinstance(value, (bool, np.bool_)):
+            return value if value is None else bool(value)
+        what = "True or False"
+    elif isinstance(default, (int, float)):
+        number = _number(value)
+        if number is not None:
+            return number
+        what = "a number (not NaN)"
+    elif isinstance(default, tuple) and default and all(_number(d) is not None for d in default):
+        if isinstance(value, (tuple, list)) and len(value) == len(default):
+            numbers = tuple(_number(v) for v in value)
+            if all(v is not None for v in numbers):
+                return numbers
+        what = f"a tuple of {len(default)} numbers (not NaN)"
+    if what is None:
+        return value
+    raise UsageError(
+        f"Argument `{key}` of optimizer {name!r} must be {what}. Received: {key}={shown(value)}"
+    )
 
 
 def make_optimizer(
@@ -109,6 +152,8 @@ def make_optimizer(
             raise UsageError(
                 f"Unknown option `{key}` for optimizer {name!r}. Allowed: {', '.join(allowed)}"
             )
+    defaults = inspect.signature(_factory(name)).parameters
+    options = {k: _option(name, k, v, defaults[k].default) for k, v in options.items()}
     kwargs = {**_PRESETS.get(name, {}), **options}
     try:
         return _factory(name)(params, lr=float(lr), **kwargs)

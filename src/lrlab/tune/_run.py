@@ -389,7 +389,21 @@ class Settings:
             int_at_least(name, kw[name], low, what)
         if budget is not None:
             positive_int("budget", budget)
+        # The seed seeds Optuna's samplers and scikit-learn's folds: NumPy's 32-bit range.
+        rule = "an integer from 0 to 2**32 - 1"
+        if int_at_least("seed", kw["seed"], 0, rule) > 2**32 - 1:
+            raise UsageError(f"Argument `seed` must be {rule}. Received: seed={kw['seed']}")
+        if kw["grace_period"] is not None:
+            positive_int("grace_period", kw["grace_period"])
+        if kw["study"] is not None and not isinstance(kw["study"], str):
+            raise UsageError(
+                f"Argument `study` must be a study name or None. Received: study={kw['study']!r}"
+            )
         task = tasks.get(task) if isinstance(task, str) else task
+        if not isinstance(task, tasks.Task):
+            raise UsageError(
+                f"Argument `task` must be a Task or a task name. Received: task={task!r}"
+            )
         steps = int(task.steps) if kw["steps"] is None else positive_int("steps", kw["steps"])
         space = Space() if space is None else space
         if not isinstance(space, Space):

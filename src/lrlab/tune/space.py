@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from lrlab import schedules
+from lrlab._checks import int_at_least, number_in
 from lrlab.errors import UsageError
 
 __all__ = ["FAMILIES", "Choice", "Family", "Float", "Int", "Space"]
@@ -67,6 +68,23 @@ class Float:
     high: float
     log: bool = False
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.log, bool):
+            raise UsageError(
+                f"Argument `log` of Float must be True or False. Received: log={self.log!r}"
+            )
+        floor = math.nextafter(0.0, 1.0) if self.log else -math.inf
+        what = "a positive finite number (log scale)" if self.log else "a finite number"
+        low = number_in("low", self.low, lambda v: v >= floor, what)
+        high = number_in("high", self.high, lambda v: v >= floor, what)
+        if low > high:
+            raise UsageError(
+                f"Argument `low` of Float must be at most `high`. Received: low={self.low!r}, "
+                f"high={self.high!r}"
+            )
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+
 
 @dataclass(frozen=True)
 class Int:
@@ -75,12 +93,35 @@ class Int:
     low: int
     high: int
 
+    def __post_init__(self) -> None:
+        low = int_at_least("low", self.low, -(2**63), "an integer")
+        high = int_at_least("high", self.high, -(2**63), "an integer")
+        if low > high:
+            raise UsageError(
+                f"Argument `low` of Int must be at most `high`. Received: low={self.low!r}, "
+                f"high={self.high!r}"
+            )
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+
 
 @dataclass(frozen=True)
 class Choice:
     """A categorical parameter."""
 
     values: tuple[Any, ...]
+
+    def __post_init__(self) -> None:
+        if (
+            isinstance(self.values, str)
+            or not isinstance(self.values, (tuple, list))
+            or not self.values
+        ):
+            raise UsageError(
+                "Argument `values` of Choice must be a non-empty tuple of choices. "
+                f"Received: values={self.values!r}"
+            )
+        object.__setattr__(self, "values", tuple(self.values))
 
 
 Param = Float | Int | Choice
@@ -175,14 +216,36 @@ FAMILIES: dict[str, Family] = {
 
 
 def _check_names(arg: str, names: tuple[str, ...], known: Collection[str], what: str) -> None:
+    if isinstance(names, str) or not isinstance(names, Collection):
+        raise UsageError(
+            f"Argument `{arg}` of Space must be a tuple of {what} from {', '.join(known)}. "
+            f"Received: {arg}={names!r}"
+        )
     if not names:
         raise UsageError(f"Argument `{arg}` of Space must not be empty. Received: ()")
+    if len(set(names)) != len(names):
+        raise UsageError(
+            f"Argument `{arg}` of Space must not repeat a name (a repeated one would be drawn "
+            f"more often). Received: {arg}={names!r}"
+        )
     for name in names:
         if name not in known:
             raise UsageError(
                 f"Argument `{arg}` of Space must hold {what} from {', '.join(known)}. "
                 f"Received: {name!r}"
             )
+
+
+def _pair(lr: Any) -> tuple[float, float]:
+    """``lr`` as two floats; ``(nan, nan)`` (refused by the caller) if it is not two numbers."""
+    try:
+        lo, hi = lr
+    except (TypeError, ValueError):
+        return math.nan, math.nan
+    try:
+        return number_in("lr", lo, lambda _: True, ""), number_in("lr", hi, lambda _: True, "")
+    except UsageError:
+        return math.nan, math.nan
 
 
 @dataclass(frozen=True)
@@ -204,7 +267,7 @@ class Space:
     grid_points: int = 7
 
     def __post_init__(self) -> None:
-        lo, hi = self.lr
+        lo, hi = _pair(self.lr)
         if not (0 < lo < hi < math.inf):
             raise UsageError(
                 "Argument `lr` of Space must be (low, high) with 0 < low < high. "
@@ -213,6 +276,13 @@ class Space:
         from lrlab.train import OPTIMIZERS
 
         _check_names("optimizers", self.optimizers, OPTIMIZERS, "names")
+        if not isinstance(self.families, Mapping) or not all(
+            isinstance(f, Family) for f in self.families.values()
+        ):
+            raise UsageError(
+                "Argument `families` of Space must map names to Family objects. "
+                f"Received: families={self.families!r}"
+            )
         _check_names("schedules", self.schedules, self.families, "family names")
         if isinstance(self.grid_points, bool) or not (
             isinstance(self.grid_points, int) and self.grid_points >= 1
