@@ -339,7 +339,13 @@ def test_wilcoxon_needs_cv_and_other_bad_input(cancer) -> None:  # type: ignore[
         ),
         ({"seed": 2**32}, r"^Argument `seed` must be .*Received: seed=4294967296$"),
         ({"seed": "a"}, r"^Argument `seed` must be .*Received: seed='a'$"),  # TypeError
-        ({"study": 3}, r"^Argument `study` must be a study name or None\. Received: study=3$"),
+        (
+            {"study": 3},
+            r"^Argument `study` must be a study name \(not blank\) or None\. Received: study=3$",
+        ),
+        # a blank name resumed the default "<task>-<sampler>" study instead
+        ({"study": ""}, r"^Argument `study` must be a study name .*Received: study=''$"),
+        ({"study": "  "}, r"^Argument `study` .*Received: study='  '$"),
         (
             {"grace_period": "a"},
             r"^Argument `grace_period` must be a positive integer\. Received: grace_period='a'$",

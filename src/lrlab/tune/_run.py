@@ -395,9 +395,11 @@ class Settings:
             raise UsageError(f"Argument `seed` must be {rule}. Received: seed={kw['seed']}")
         if kw["grace_period"] is not None:
             positive_int("grace_period", kw["grace_period"])
-        if kw["study"] is not None and not isinstance(kw["study"], str):
+        study = kw["study"]
+        if study is not None and not (isinstance(study, str) and study.strip()):
             raise UsageError(
-                f"Argument `study` must be a study name or None. Received: study={kw['study']!r}"
+                "Argument `study` must be a study name (not blank) or None. "
+                f"Received: study={study!r}"
             )
         task = tasks.get(task) if isinstance(task, str) else task
         if not isinstance(task, tasks.Task):
