@@ -63,7 +63,7 @@ def find_lr_task(
     ``task.steps``, and the advice spends at most ``budget`` of that run.
     """
     from lrlab import tasks
-    from lrlab.train import make_optimizer
+    from lrlab.train.optimizers import make_optimizer, refuse_own
 
     if isinstance(task, str):
         task = tasks.get(task)
@@ -79,17 +79,11 @@ def find_lr_task(
     seed = check_seed("seed", seed)
     model = task.make_model(seed)
     opt_opts = {k: v for k, v in options.items() if k not in _SETTINGS}
-    for key in sorted({"lr", "params"} & set(opt_opts)):
-        raise UsageError(
-            f"Argument `{key}` is not an option of find_lr_task: the range test sweeps the "
-            "rate from `min_lr` to `max_lr` over the task's model. "
-            f"Received: {key}={opt_opts[key]!r}"
-        )
-    if "name" in opt_opts:
-        raise UsageError(
-            "Argument `name` is not an option of find_lr_task: the optimizer is named by "
-            f"`optimizer`. Received: name={opt_opts['name']!r}"
-        )
+    refuse_own(
+        "find_lr_task", opt_opts, ("lr", "name", "params"),
+        "the range test sweeps the rate from `min_lr` to `max_lr` over the task's model, "
+        "with the optimizer named by `optimizer`",
+    )  # fmt: skip
     opt = make_optimizer(optimizer, model.parameters(), min_lr, **opt_opts)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small models: intra-op threads only cost (restored below)

@@ -14,10 +14,9 @@ import torch
 from lrlab._checks import number_in, positive_int, positive_number
 from lrlab.errors import UsageError
 from lrlab.landscape.surfaces import Surface, get_function
-from lrlab.schedules._validate import shown
 from lrlab.train._step import Driver
 from lrlab.train._step import divergence_factor as check_divergence_factor
-from lrlab.train.optimizers import check_name, is_schedule_free, make_optimizer
+from lrlab.train.optimizers import check_name, is_schedule_free, make_optimizer, refuse_own
 
 __all__ = ["LandscapeResult", "default_lrs", "trajectories"]
 
@@ -145,12 +144,11 @@ def trajectories(
     """
     surface = get_function(fn)
     name = check_name(optimizer)
-    for key in sorted({"lr", "name", "params"} & set(options)):
-        raise UsageError(
-            f"Argument `{key}` is not an option of trajectories: the optimizer is named by "
-            "`optimizer`, built over the surface's point and run once per rate in `lrs`. "
-            f"Received: {key}={shown(options[key])}"
-        )
+    refuse_own(
+        "trajectories", options, ("lr", "name", "params"),
+        "the optimizer is named by `optimizer`, built over the surface's point and run once "
+        "per rate in `lrs`",
+    )  # fmt: skip
     steps = positive_int("steps", steps)
     if lrs is None:
         lrs = default_lrs(surface, name)

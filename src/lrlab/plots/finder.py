@@ -6,10 +6,9 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from lrlab.errors import UsageError
+from lrlab.plots._axes import check_ax
 
 if TYPE_CHECKING:
     from lrlab.finder import FinderResult
@@ -58,14 +57,6 @@ def _spread(want: list[float], gap: float) -> list[float]:
     return [v + shift for v in out]
 
 
-def _check_ax(ax: Any) -> None:
-    """Refuse an ``ax`` that is neither ``None`` nor an Axes, by name."""
-    if ax is not None and not isinstance(ax, Axes):
-        raise UsageError(
-            f"Argument `ax` must be None or a matplotlib Axes. Received: ax={type(ax).__name__}"
-        )
-
-
 def plot_finder(result: FinderResult, ax: Any = None) -> Figure:
     """Plot ``result`` on ``ax`` (a new :class:`~matplotlib.figure.Figure` when ``None``).
 
@@ -77,7 +68,7 @@ def plot_finder(result: FinderResult, ax: Any = None) -> Figure:
     rule and rate (dashed where it falls on an earlier rule's rate); lrlab's
     range is a shaded band; the fitted divergence edge is a dashed red line.
     """
-    _check_ax(ax)
+    check_ax(ax)
     if ax is None:
         fig = Figure(figsize=(8.5, 5.6), layout="constrained")
         ax = fig.add_subplot(1, 1, 1)

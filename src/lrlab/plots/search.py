@@ -8,23 +8,14 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from lrlab.errors import UsageError
+from lrlab.plots._axes import check_ax
 
 if TYPE_CHECKING:
     from lrlab.tune import TrialRow, TuneResult
 
 __all__ = ["best_so_far", "plot_history", "plot_lr_search", "plot_samplers"]
-
-
-def _check_ax(ax: Any) -> None:
-    """Refuse an ``ax`` that is neither ``None`` nor an Axes, by name."""
-    if ax is not None and not isinstance(ax, Axes):
-        raise UsageError(
-            f"Argument `ax` must be None or a matplotlib Axes. Received: ax={type(ax).__name__}"
-        )
 
 
 def plot_lr_search(result: TuneResult, ax: Any = None) -> Figure:
@@ -39,7 +30,7 @@ def plot_lr_search(result: TuneResult, ax: Any = None) -> Figure:
     joined to their search value; the best trial is ringed (at its mean when
     raced).  Log-log axes.
     """
-    _check_ax(ax)
+    check_ax(ax)
     rows = [r for r in result.trials if r.lr is not None]
     finite = [
         r.value for r in rows if r.value is not None and math.isfinite(r.value) and r.value > 0
@@ -129,7 +120,7 @@ def plot_history(result: TuneResult, ax: Any = None) -> Figure:
     Pruned trials are grey vertical lines; diverged ones, which have no value,
     triangles at the top of the axes.
     """
-    _check_ax(ax)
+    check_ax(ax)
     if ax is None:
         ax = Figure(figsize=(7, 4.5)).add_subplot(1, 1, 1)
     rows = sorted(result.trials, key=lambda r: r.number)

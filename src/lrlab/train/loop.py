@@ -23,7 +23,13 @@ from lrlab.tasks import Task, get
 from lrlab.train._step import Driver, StepMeter
 from lrlab.train._step import divergence_factor as check_divergence_factor
 from lrlab.train.history import History
-from lrlab.train.optimizers import DEFAULT_LR, check_name, is_schedule_free, make_optimizer
+from lrlab.train.optimizers import (
+    DEFAULT_LR,
+    check_name,
+    is_schedule_free,
+    make_optimizer,
+    refuse_own,
+)
 
 __all__ = ["resolve_schedule", "run"]
 
@@ -115,12 +121,10 @@ class RunSettings:
                 f"Argument `task` must be a Task or a task name. Received: task={task!r}"
             )
         name = check_name(optimizer)
-        for key in sorted({"name", "params"} & set(options)):
-            raise UsageError(
-                f"Argument `{key}` is not an option of run: the optimizer is named by "
-                "`optimizer` and built over the task's model. "
-                f"Received: {key}={shown(options[key])}"
-            )
+        refuse_own(
+            "run", options, ("name", "params"),
+            "the optimizer is named by `optimizer` and built over the task's model",
+        )  # fmt: skip
         steps = task.steps if steps is None else _positive_int("steps", steps)
         every = task.eval_every if eval_every is None else _positive_int("eval_every", eval_every)
         k_size = _positive_int("step_size_every", step_size_every)

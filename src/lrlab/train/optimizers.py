@@ -29,7 +29,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from numbers import Integral, Real
 from typing import Any
 
@@ -40,7 +40,7 @@ from lrlab._checks import positive_number
 from lrlab.errors import UsageError
 from lrlab.schedules._validate import shown
 
-__all__ = ["DEFAULT_LR", "OPTIMIZERS", "is_schedule_free", "make_optimizer"]
+__all__ = ["DEFAULT_LR", "OPTIMIZERS", "is_schedule_free", "make_optimizer", "refuse_own"]
 
 # name -> (module, class, default lr); the class is imported only when the optimizer is built.
 _CLASSES: dict[str, tuple[str, str, float]] = {
@@ -126,6 +126,20 @@ def _option(name: str, key: str, value: Any, default: Any) -> Any:
     raise UsageError(
         f"Argument `{key}` of optimizer {name!r} must be {what}. Received: {key}={shown(value)}"
     )
+
+
+def refuse_own(where: str, options: Mapping[str, Any], own: Iterable[str], why: str) -> None:
+    """Refuse optimizer ``options`` that name ``where``'s own arguments ``own``.
+
+    A caller that forwards ``**options`` to :func:`make_optimizer` would pass its
+    ``name``, ``params`` or ``lr`` twice (a bare TypeError deep inside); ``why``
+    says where that value comes from instead.
+    """
+    for key in sorted(set(own) & set(options)):
+        raise UsageError(
+            f"Argument `{key}` is not an option of {where}: {why}. "
+            f"Received: {key}={shown(options[key])}"
+        )
 
 
 def make_optimizer(
