@@ -21,11 +21,23 @@ import numpy as np
 from lrlab.errors import UsageError
 from lrlab.schedules._validate import shown
 
-__all__ = ["SEED_RULE", "int_at_least", "number_in", "positive_int", "positive_number", "seed"]
+__all__ = [
+    "SEARCH_SEED_RULE",
+    "SEED_RULE",
+    "int_at_least",
+    "number_in",
+    "positive_int",
+    "positive_number",
+    "search_seed",
+    "seed",
+]
 
 #: What a seed must be: what ``torch.manual_seed`` takes (it reads a negative one modulo
 #: 2**64), so that one seed fixes the model's weights and the batch order alike.
 SEED_RULE = "an integer from -2**63 to 2**64 - 1"
+#: What a search's seed must be: it seeds Optuna's samplers and scikit-learn's folds, which
+#: take NumPy's 32 bits.
+SEARCH_SEED_RULE = "an integer from 0 to 2**32 - 1"
 
 
 def _scalar(value: Any) -> Any:
@@ -85,13 +97,26 @@ def positive_number(name: str, value: Any, *, allow_zero: bool = False) -> float
     return number_in(name, value, lambda v: v > 0, "a positive finite number")
 
 
+def _integer_in(name: str, value: Any, low: int, high: int, what: str) -> int:
+    v = int_at_least(name, value, low, what)
+    if v > high:
+        raise UsageError(f"Argument `{name}` must be {what}. Received: {name}={shown(value)}")
+    return v
+
+
 def seed(name: str, value: Any) -> int:
     """``value`` as an ``int`` if torch can seed with it (:data:`SEED_RULE`).
 
     >>> seed("seed", 7)
     7
     """
-    v = int_at_least(name, value, -(2**63), SEED_RULE)
-    if v >= 2**64:
-        raise UsageError(f"Argument `{name}` must be {SEED_RULE}. Received: {name}={shown(value)}")
-    return v
+    return _integer_in(name, value, -(2**63), 2**64 - 1, SEED_RULE)
+
+
+def search_seed(name: str, value: Any) -> int:
+    """``value`` as an ``int`` if a search can seed with it (:data:`SEARCH_SEED_RULE`).
+
+    >>> search_seed("seed", 2**32 - 1)
+    4294967295
+    """
+    return _integer_in(name, value, 0, 2**32 - 1, SEARCH_SEED_RULE)

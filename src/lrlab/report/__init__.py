@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lrlab._checks import search_seed
 from lrlab._progress import progress_bar
 from lrlab.errors import UsageError
 from lrlab.report._budget import Budget, budget
@@ -101,11 +102,6 @@ def _run_sections(
     return [decay, factor, land, sched, opt, found, searched, advice]
 
 
-#: The largest seed: the search section seeds Optuna's samplers and the folds with it (NumPy's
-#: 32 bits), as the CLI's --seed allows.
-_MAX_SEED = 2**32 - 1
-
-
 def _check_arguments(
     out: str | Path, task: str, seed: int, flags: dict[str, Any], progress: Any
 ) -> Path:
@@ -127,13 +123,7 @@ def _check_arguments(
         raise UsageError(
             f"Argument `task` must be one of {', '.join(names())}. Received: task={task!r}"
         )
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise UsageError(f"Argument `seed` must be an integer >= 0. Received: seed={seed!r}")
-    if seed > _MAX_SEED:
-        raise UsageError(
-            f"Argument `seed` must be an integer from 0 to {_MAX_SEED} (2**32 - 1, the search's "
-            f"seeds). Received: seed={seed}"
-        )
+    search_seed("seed", seed)  # the search section seeds Optuna's samplers with it
     target = Path(out)
     if target.exists() and not target.is_dir():
         raise UsageError(f"Argument `out` must be a folder. Received: out={str(out)!r} is a file")

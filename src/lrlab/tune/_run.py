@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from lrlab._checks import int_at_least, positive_int
+from lrlab._checks import int_at_least, positive_int, search_seed
 from lrlab._progress import progress_bar
 from lrlab.errors import UsageError
 from lrlab.tune._finalists import SUFFIX, race
@@ -389,10 +389,7 @@ class Settings:
             int_at_least(name, kw[name], low, what)
         if budget is not None:
             positive_int("budget", budget)
-        # The seed seeds Optuna's samplers and scikit-learn's folds: NumPy's 32-bit range.
-        rule = "an integer from 0 to 2**32 - 1"
-        if int_at_least("seed", kw["seed"], 0, rule) > 2**32 - 1:
-            raise UsageError(f"Argument `seed` must be {rule}. Received: seed={kw['seed']}")
+        search_seed("seed", kw["seed"])
         if kw["grace_period"] is not None:
             positive_int("grace_period", kw["grace_period"])
         study = kw["study"]
