@@ -382,10 +382,10 @@ def test_one_name_per_schedule_across_sections(report) -> None:
 def test_one_seed_has_a_dash_for_spread_and_counts_are_whole(tmp_path: Path) -> None:
     from lrlab.compare import compare
     from lrlab.report._page import Section, render_page
-    from lrlab.report._sections import _comparison_table
+    from lrlab.report.sections._shared import comparison_table
 
     cmp = compare("quadratic", ["sgd: 0.05", "sgd: 0.01"], seeds=1, steps=30, eval_every=7)
-    table = _comparison_table(cmp)
+    table = comparison_table(cmp)
     std, to_target = table.columns.index("± (std)"), table.columns.index("steps to target")
     assert all(r[std] is None for r in table.rows)
     assert all(r[to_target] is None or isinstance(r[to_target], int) for r in table.rows)

@@ -9,7 +9,7 @@ import pytest
 from lrlab.compare import compare
 from lrlab.finder import find_lr_task
 from lrlab.report._budget import Budget
-from lrlab.report._sections import Context, RangeTest, SearchBest, recommendation
+from lrlab.report.sections import Context, RangeTest, SearchBest, recommendation
 from lrlab.tasks import get
 
 

@@ -84,7 +84,7 @@ def _run_sections(
     move at about the pace of the work.  The range test runs before the schedule and
     optimizer sections, which train at its suggestion; the page still shows them in order.
     """
-    from lrlab.report import _sections as s
+    from lrlab.report import sections as s
 
     step = _Runner(bar, progress)
     ctx = s.Context(task_name=task, seed=seed, budget=b, quiet=True, advance=step.advance)

@@ -1,0 +1,168 @@
+"""Section 7: one space searched by grid, random and Bayesian sampling, cross-validated."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from lrlab.report._page import Figure_, Section, Table, fmt
+from lrlab.report.sections._shared import Context, SearchBest
+
+if TYPE_CHECKING:
+    from lrlab.tune import TuneResult
+
+SAMPLER_NAMES = {"grid": "grid search", "random": "random search", "tpe": "Bayesian (TPE)"}
+
+
+def _schedule_name(family: str) -> str:
+    """The page's name of a search space's schedule family: one name per schedule
+    across sections (the search's ``constant`` is the schedules section's ``fixed``)."""
+    return {"constant": "fixed"}.get(family, family)
+
+
+class _SamplerRow(NamedTuple):
+    """One sampler's line of the search table."""
+
+    label: str
+    trials: int
+    pruned: int
+    steps: int
+    best_value: float
+    best_lr: float
+    schedule: str
+
+
+def _sampler_row(label: str, res: TuneResult) -> _SamplerRow:
+    best, pruned = res.best, sum(r.state == "PRUNED" for r in res.trials)
+    if best is None or best.value is None or best.lr is None:
+        return _SamplerRow(label, len(res.trials), pruned, res.total_steps, math.inf, math.nan, "—")
+    return _SamplerRow(label, len(res.trials), pruned, res.total_steps, best.value,
+                       best.lr, _schedule_name(str(best.schedule)))  # fmt: skip
+
+
+def _run_searches(ctx: Context, space: Any, steps: int) -> dict[str, TuneResult]:
+    """The same space searched by each sampler (sampler -> result), in a temporary study."""
+    import tempfile
+
+    from lrlab.tune import tune
+
+    b = ctx.budget
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="lrlab-report-search-") as tmp:
+        for k, sampler in enumerate(SAMPLER_NAMES):
+            ctx.advance(k / len(SAMPLER_NAMES))
+            results[sampler] = tune(
+                ctx.task,
+                sampler=sampler,
+                trials=b.trials,
+                cv=b.cv,
+                pruner="median",
+                space=space,
+                steps=steps,
+                seed=ctx.seed,
+                run_dir=tmp,
+                study=f"report-{sampler}",
+                quiet=True,
+            )
+    return results
+
+
+def _search_best(results: Mapping[str, TuneResult], steps: int, cv: int) -> SearchBest | None:
+    """The best trial any sampler found (the first sampler's on a tie)."""
+    found: SearchBest | None = None
+    for sampler, res in results.items():
+        best = res.best
+        if best is None or best.value is None or best.lr is None:
+            continue
+        if found is not None and best.value >= found.value:
+            continue
+        found = SearchBest(
+            sampler=SAMPLER_NAMES[sampler],
+            lr=float(best.lr),
+            value=float(best.value),
+            config=(
+                f"{best.optimizer} with the {_schedule_name(str(best.schedule))} schedule "
+                f"at lr {best.lr:.3g}"
+            ),
+            steps=int(res.total_steps),
+            steps_per_fold=steps,
+            cv=cv,
+        )
+    return found
+
+
+def search(ctx: Context) -> tuple[Section, SearchBest | None]:
+    """The same space searched three ways, with k-fold cross-validation."""
+    from lrlab.plots.search import plot_samplers
+    from lrlab.tune import TPE_STARTUP_TRIALS, Space
+
+    b = ctx.budget
+    families = ("constant", "cosine")
+    space = Space(
+        lr=(1e-3, 1.0),
+        optimizers=("momentum",),
+        schedules=families,
+        grid_points=max(1, b.trials // len(families)),
+    )
+    steps = int(b.search_steps or ctx.steps)
+    results = _run_searches(ctx, space, steps)
+    fig = plot_samplers({SAMPLER_NAMES[k]: res for k, res in results.items()}, b.cv)
+    rows = [_sampler_row(SAMPLER_NAMES[k], res) for k, res in results.items()]
+    # Each study without its storage: a temporary file, gone with the run.
+    studies = {
+        k: {f: v for f, v in res.to_dict().items() if f != "storage"} for k, res in results.items()
+    }
+    cheapest = min(rows, key=lambda r: (r.best_value, r.steps))
+    return Section(
+        key="search",
+        title="7. Grid, random and Bayesian search with cross-validation",
+        paragraphs=[
+            f"Each search looks for the peak LR (log-uniform in 10⁻³ … 1) and the schedule "
+            f"(fixed or cosine) of SGD + momentum on {ctx.task.name}, with {b.trials} trials of "
+            f"{b.cv}-fold cross-validation, {steps} steps per fold; a trial whose fold losses "
+            "fall behind the median of earlier trials is pruned between folds, which is where "
+            "the searches save compute. Grid search tries a fixed log-spaced grid, random "
+            "search samples the same space blindly, and TPE (Optuna's Bayesian sampler) "
+            "samples where good trials were. TPE's first "
+            f"{TPE_STARTUP_TRIALS} trials are random draws (its start-up), the very draws random "
+            f"search makes with this seed; the two differ from trial {TPE_STARTUP_TRIALS + 1} "
+            "on, where TPE starts modelling the results so far.",
+            f"Lowest cross-validated loss: {cheapest.label}, {fmt(cheapest.best_value)} at lr "
+            f"{fmt(cheapest.best_lr)} ({cheapest.schedule}), after {cheapest.steps} training "
+            "steps. "
+            + "; ".join(
+                f"{r.label}: {fmt(r.best_value)} in {r.steps} steps ({r.pruned} pruned)"
+                for r in rows
+            )
+            + ".",
+        ],
+        figures=[
+            Figure_(
+                "search",
+                fig,
+                "Left: how far each sampler's best cross-validated loss so far is above the "
+                "best any of them found, against the training steps spent (log scale; the "
+                "dotted floor means it found that best). Right: each trial's loss against its "
+                "LR (dots: completed trials; crosses: pruned trials, the mean of the folds "
+                "they ran); trials far above the best are off the frame.",
+            )
+        ],
+        tables=[
+            Table(
+                "search",
+                f"{b.trials} trials per sampler, {b.cv}-fold cross-validation",
+                [
+                    "sampler",
+                    "trials",
+                    "pruned",
+                    "steps spent",
+                    "best cv loss",
+                    "best lr",
+                    "schedule",
+                ],
+                [list(r) for r in rows],
+            )
+        ],
+        data={"space": space.describe(), "steps_per_fold": steps, "studies": studies},
+    ), _search_best(results, steps, b.cv)
