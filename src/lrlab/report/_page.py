@@ -17,6 +17,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from lrlab import _json
+from lrlab.report._narrow import narrow, smallest_text
 
 __all__ = ["Figure_", "Section", "Table", "render_page", "write_assets"]
 
@@ -49,6 +50,10 @@ class Figure_:
     figure: Figure
     caption: str
     png: bytes = b""
+    #: The variant for a narrow screen (see :func:`~lrlab.report._narrow.narrow`) and the
+    #: smallest text of each, in pixels of its PNG: filled by :func:`write_assets`.
+    narrow_png: bytes = b""
+    text_px: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass
@@ -89,15 +94,27 @@ def write_assets(sections: Sequence[Section], folder: Path) -> None:
     tabdir.mkdir(exist_ok=True)
     for s in sections:
         for f in s.figures:
-            buf = io.BytesIO()
-            f.figure.savefig(buf, format="png", dpi=110)
-            f.png = buf.getvalue()
+            small = narrow(f.figure)
+            f.png, f.narrow_png = _png(f.figure, _DPI), _png(small, _NARROW_DPI)
+            f.text_px = (
+                smallest_text(f.figure) * _DPI / 72,
+                smallest_text(small) * _NARROW_DPI / 72,
+            )
             (figdir / f"{f.name}.png").write_bytes(f.png)
             f.figure.savefig(figdir / f"{f.name}.svg", format="svg")
         for t in s.tables:
             t.to_csv(tabdir / f"{t.name}.csv")
     results = {s.key: {"title": s.title, **s.data} for s in sections}
     (folder / "results.json").write_text(_json.dumps(results, indent=1))
+
+
+_DPI, _NARROW_DPI = 110, 150
+
+
+def _png(fig: Figure, dpi: int) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
 
 
 _CSS = """
@@ -114,6 +131,7 @@ nav li { margin: .15rem 0; }
 section { border-top: 1px solid var(--line); margin-top: 2rem; padding-top: .6rem; }
 h2 { font-size: 1.3rem; margin: .6rem 0; }
 figure { margin: 1rem 0; }
+figure a { display: block; }
 figure img { width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px;
              background: white; }
 figcaption { color: var(--muted); font-size: .9rem; }
@@ -160,16 +178,23 @@ def render_page(sections: Sequence[Section], *, title: str, subtitle: str, foote
             parts.append('<div class="formulas">')
             parts.extend(f"<code>{e(f)}</code>" for f in s.formulas)
             parts.append("</div>")
-        for f in s.figures:
-            data = base64.b64encode(f.png).decode("ascii")
-            parts.append(
-                f'<figure><img alt="{e(f.caption)}" src="data:image/png;base64,{data}">'
-                f"<figcaption>{e(f.caption)}</figcaption></figure>"
-            )
+        parts.extend(_figure(f) for f in s.figures)
         parts.extend(_table(t) for t in s.tables)
         parts.append("</section>")
     parts.append(f"<footer>{e(footer)}</footer></main></body></html>")
     return "\n".join(parts)
+
+
+def _figure(f: Figure_) -> str:
+    """A figure that opens its SVG when tapped; below 600 px wide, its narrow variant."""
+    wide, small = (base64.b64encode(png).decode("ascii") for png in (f.png, f.narrow_png))
+    return (
+        f'<figure><a href="figures/{f.name}.svg" title="open the full-size figure (SVG)">'
+        f'<picture><source media="(max-width: 600px)" srcset="data:image/png;base64,{small}" '
+        f'data-text-px="{f.text_px[1]:.2f}"><img alt="{html.escape(f.caption)}" '
+        f'src="data:image/png;base64,{wide}" data-text-px="{f.text_px[0]:.2f}"></picture></a>'
+        f"<figcaption>{html.escape(f.caption)}</figcaption></figure>"
+    )
 
 
 _NUM = ' class="n"'  # a numeric column: right-aligned, never wrapped mid-number
