@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -142,35 +143,51 @@ def test_search_figures_mark_pruned_and_diverged_trials_apart() -> None:
     assert f"{len(diverged)} diverged" in hist.get_title()
 
 
-def test_samplers_figure_draws_each_samplers_gap_to_the_best_any_found() -> None:
-    from lrlab.plots.search import best_so_far, plot_samplers
+def test_samplers_figure_draws_each_samplers_best_so_far_and_the_noise_band() -> None:
+    """No gaps on a log scale: the best so far on a linear axis, the best trial's fold
+    spread as a band around the best found, and 'tied' for the samplers inside it."""
+    from lrlab.plots._tied import tied
+    from lrlab.plots.search import best_so_far, plot_samplers, spread
 
     space = Space(optimizers=("sgd",), schedules=("constant",))
     results = {
-        name: tune("breast_cancer", sampler=sampler, trials=4, pruner="none",
+        name: tune("breast_cancer", sampler=sampler, trials=4, pruner="none", cv=2,
                    storage="memory", space=space, steps=8, seed=1)
         for name, sampler in (("random search", "random"), ("grid search", "grid"))
     }  # fmt: skip
-    fig = plot_samplers(results, cv=1)
+    fig = plot_samplers(results, cv=2)
     left, right = fig.axes
-    overall = min(r.value for res in results.values() for r in res.trials)
     lines = {line.get_label(): line for line in left.get_lines() if line.get_label()[0] != "_"}
-    assert set(lines) == set(results)
-    floors = []
+    assert set(lines) == set(results) and left.get_yscale() == "linear"
     for name, res in results.items():
         trials = sorted(res.trials, key=lambda r: r.number)
         np.testing.assert_array_equal(lines[name].get_xdata(), np.cumsum([r.steps for r in trials]))
-        gap = best_so_far(trials) - overall
-        floor = float(np.min(lines[name].get_ydata()))
-        floors.append(floor)
-        np.testing.assert_allclose(lines[name].get_ydata(), np.maximum(gap, floor), rtol=1e-12)
-    # The sampler that found the overall best ends on the dotted floor, below every gap.
-    positive = [g for res in results.values() for g in best_so_far(res.trials) - overall if g > 0]
-    assert min(floors) == min(positive) / 3
+        np.testing.assert_allclose(lines[name].get_ydata(), best_so_far(trials), rtol=1e-12)
+    ends = {k: (min(r.value for r in res.trials), spread(res.best)) for k, res in results.items()}
+    low, noise = min(ends.values())
+    runs = min(results.values(), key=lambda r: r.best.value).best.run_losses
+    assert noise == pytest.approx(np.std(runs, ddof=1), rel=1e-12)
+    (band,) = [p for p in left.patches if p.get_label().startswith("best ± its spread")]
+    y0, height = band.get_y(), band.get_height()
+    np.testing.assert_allclose([y0, y0 + height], [low - noise, low + noise], rtol=1e-12)
+    names = tied(ends)
+    said = "all tied" if len(names) == 2 else f"{names[0]} ahead"
+    assert said in left.get_title()
     dots = {line.get_label(): line for line in right.get_lines() if line.get_marker() == "o"}
     for name, res in results.items():
         assert sorted(dots[name].get_xdata()) == sorted(r.lr for r in res.trials)
-    assert left.get_yscale() == "log" and right.get_xscale() == "log"
+    assert right.get_xscale() == "log"
+
+
+def test_the_tie_rule_is_the_best_s_spread() -> None:
+    from lrlab.plots._tied import tied
+
+    # b is best (1.0 ± 0.05): a at 1.04 is within it, c at 1.06 is not; a's own wide
+    # spread does not matter, nor does a NaN mean
+    measured = {"a": (1.04, 0.5), "b": (1.0, 0.05), "c": (1.06, 0.0), "d": (math.nan, 1.0)}
+    assert tied(measured) == ["a", "b"]
+    assert tied({"a": (1.0, math.nan), "b": (1.0, 0.1), "c": (1.0 + 1e-12, 0.1)}) == ["a", "b"]
+    assert tied({"a": (math.inf, 0.1)}) == []
 
 
 def test_best_so_far_ignores_unfinished_and_nan_trials() -> None:

@@ -183,6 +183,15 @@ def test_step_size_gives_runaway_optimizers_a_panel_of_their_own() -> None:
     lo, hi = main.get_ylim()
     assert hi / lo < 10  # the others fill their own panel
     assert side.get_ylim()[1] > 1e13
+    # The runaways: one line each, the largest step size so far over seeds; no band.
+    from lrlab.plots.training import step_sizes
+
+    rows = step_sizes(groups)
+    for line in side.get_lines():
+        r = rows[line.get_label().split(" (n=")[0]]
+        np.testing.assert_allclose(line.get_ydata(), np.maximum.accumulate(r.max(axis=0)))
+    assert not [c for c in side.collections if isinstance(c, PolyCollection)]
+    assert [c for c in main.collections if isinstance(c, PolyCollection)]  # the rest keep it
     # One axis when asked, or when nothing runs away.
     assert len(plot_step_size(groups, split=False).axes) == 1
     assert len(plot_step_size({k: groups[k] for k in ("opt0", "opt1", "opt2")}).axes) == 1

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from matplotlib.axes import Axes
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from lrlab.errors import UsageError
@@ -23,8 +24,9 @@ def contour(ax: Axes, surface: Surface, resolution: int = 200) -> None:
     """Draw the contour lines of ``surface`` over its plotting window on ``ax``.
 
     Levels are geometric between the minimum value and the window's largest
-    value for steep surfaces (``surface.log_levels``), quadratically spaced
-    otherwise (so a quadratic bowl gets evenly spaced ellipses).
+    value for steep surfaces (``surface.log_levels``), filled, lighter towards
+    the valley floor; quadratically spaced lines otherwise (so a quadratic bowl
+    gets evenly spaced ellipses).
     """
     xs = np.linspace(*surface.xlim, resolution)
     ys = np.linspace(*surface.ylim, resolution)
@@ -32,14 +34,15 @@ def contour(ax: Axes, surface: Surface, resolution: int = 200) -> None:
     grid = torch.from_numpy(np.stack([gx, gy], axis=-1))
     with torch.no_grad():
         z = surface.fn(grid).numpy()
-    if surface.log_levels:
-        floor = max(float(z.min()), 1e-3)
-        levels = np.geomspace(floor, float(z.max()), 25)
+    if surface.log_levels:  # a steep valley: filled, log-spaced bands show its floor
+        levels = np.geomspace(max(float(z.min()), 1e-3), float(z.max()), 16)
+        ax.contourf(gx, gy, z, levels=levels, norm=LogNorm(), cmap="Greys_r", alpha=0.4)
+        ax.contour(gx, gy, z, levels=levels, colors="0.35", linewidths=0.6)
     else:
         # denser rings near the minimum: levels spaced quadratically
         lo, hi = float(z.min()), float(z.max())
         levels = lo + (hi - lo) * np.linspace(0.0, 1.0, 25)[1:] ** 2
-    ax.contour(gx, gy, z, levels=levels, cmap="Greys", linewidths=0.7, alpha=0.8)
+        ax.contour(gx, gy, z, levels=levels, cmap="Greys", linewidths=0.7, alpha=0.8)
     mins = np.asarray(surface.minima)
     ax.plot(mins[:, 0], mins[:, 1], marker="*", ls="none", color="gold", mec="black", ms=12)
     ax.set_xlim(*surface.xlim)

@@ -11,11 +11,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from lrlab.plots._axes import check_ax
+from lrlab.plots._tied import tied
 
 if TYPE_CHECKING:
     from lrlab.tune import TrialRow, TuneResult
 
-__all__ = ["best_so_far", "plot_history", "plot_lr_search", "plot_samplers"]
+__all__ = ["best_so_far", "plot_history", "plot_lr_search", "plot_samplers", "spread"]
 
 
 def plot_lr_search(result: TuneResult, ax: Any = None) -> Figure:
@@ -170,64 +171,67 @@ def best_so_far(trials: Sequence[TrialRow]) -> np.ndarray:
     return np.minimum.accumulate(np.where(np.isnan(vals), np.inf, vals))
 
 
+def spread(trial: TrialRow | None) -> float:
+    """The sample standard deviation of a trial's run losses (its folds and seeds): the
+    noise in its value; NaN with fewer than two finite runs."""
+    runs = [v for v in (trial.run_losses or []) if math.isfinite(v)] if trial else []
+    return float(np.std(runs, ddof=1)) if len(runs) > 1 else math.nan
+
+
 def plot_samplers(results: Mapping[str, TuneResult], cv: int) -> Figure:
     """The same space searched by several samplers (label -> result), side by side.
 
-    Left: how far each sampler's best value so far is above the best any of them
-    found, against the training steps spent (log scale; a dotted floor stands for
-    a gap of 0).  Right: each trial's value against its rate (dots: completed;
+    Left: each sampler's best value so far against the training steps spent, on a linear
+    axis framed on the best found, with the spread (:func:`spread`) of the best trial as a
+    band around it; the samplers that end within it are tied (:func:`~lrlab.plots._tied.tied`),
+    which the title says.  Right: each trial's value against its rate (dots: completed;
     crosses: pruned, at the mean of the folds they ran), framed on the good region.
     """
     fig = Figure(figsize=(11.0, 4.4), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
-    every = [_value(r) for res in results.values() for r in res.trials]
-    overall = min((v for v in every if not math.isnan(v)), default=math.nan)
-    finite_vals: list[float] = []
-    curves = []
-    for label, res in results.items():
+    ends: dict[str, tuple[float, float]] = {}
+    finite: list[float] = []
+    for (label, res), marker in zip(results.items(), "osD^v"):
         trials = sorted(res.trials, key=lambda r: r.number)
+        best, ok = best_so_far(trials), np.isfinite(best_so_far(trials))
         spent = np.cumsum([r.steps for r in trials])
-        best = best_so_far(trials)
-        ok = np.isfinite(best)
-        curves.append((label, spent[ok], best[ok] - overall))
-        done = [(r.lr, _value(r)) for r in trials if not math.isnan(_value(r))]
-        cut = [(r.lr, float(np.mean(r.run_losses))) for r in trials
-               if r.state == "PRUNED" and r.run_losses]  # fmt: skip
-        (dot,) = ax2.plot([x for x, _ in done], [y for _, y in done], "o", ms=5, label=label)
-        ax2.plot(
-            [x for x, _ in cut],
-            [y for _, y in cut],
-            "x",
-            ms=5,
-            color=dot.get_color(),
-            alpha=0.6,
-        )
-        finite_vals.extend(y for _, y in done if math.isfinite(y))
-    # The gap to the best any sampler found, on a log scale: the curves end within a
-    # percent of each other, which a loss axis cannot show.  A gap of 0 (this sampler
-    # found the overall best) sits on a floor line below the smallest gap.
-    gaps = [g for _, _, c in curves for g in c if np.isfinite(g) and g > 0]
-    floor = min(gaps) / 3 if gaps else (abs(overall) or 1.0) * 1e-4
-    for (label, x, gap), marker in zip(curves, ("o", "s", "^", "D", "v")):
-        ax1.step(x, np.maximum(gap, floor), where="post", marker=marker, ms=4, label=label)
-    ax1.axhline(floor, color="0.3", lw=0.8, ls=":")
-    ax1.text(
-        0.99, floor, "0: the best any sampler found ", transform=ax1.get_yaxis_transform(),
-        ha="right", va="bottom", fontsize=9, color="0.3",
-    )  # fmt: skip
-    ax1.set_yscale("log")
-    ax2.set_yscale("log")
-    if finite_vals:  # frame the good region; far-off trials would flatten it
-        ax2.set_ylim(min(finite_vals) / 1.05, min(finite_vals) * 2.5)
+        (line,) = ax1.step(spent[ok], best[ok], where="post", marker=marker, ms=4, label=label)
+        if ok.any():
+            ends[label] = (float(best[-1]), spread(res.best))
+        finite += _trials(ax2, trials, label, line.get_color())
+    names = tied(ends)
+    if names:
+        low, noise = min(ends.values())
+        width = noise if math.isfinite(noise) and noise > 0 else 0.01 * abs(low)
+        ax1.axhspan(low - width, low + width, color="0.5", alpha=0.2, lw=0,
+                    label=f"best ± its spread over {cv} folds")  # fmt: skip
+        ax1.set_ylim(low - 2.5 * width, max(v for v, _ in ends.values()) + 5 * width)
+        said = (
+            "all tied" if len(names) == len(ends)
+            else f"{names[0]} ahead" if len(names) == 1 else "tied: " + ", ".join(names)
+        )  # fmt: skip
+        ax1.set_title(f"Best so far against compute ({said})")
     for ax in (ax1, ax2):
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=9)
         ax.tick_params(labelsize=9)
     ax1.set_xlabel("training steps spent")
-    ax1.set_ylabel(f"best {cv}-fold val loss so far − best overall")
+    ax1.set_ylabel(f"best {cv}-fold validation loss so far")
+    ax2.set_yscale("log")
+    if finite:  # frame the good region; far-off trials would flatten it
+        ax2.set_ylim(min(finite) / 1.05, min(finite) * 2.5)
     ax2.set_xscale("log")
     ax2.set_xlabel("peak learning rate")
     ax2.set_ylabel(f"{cv}-fold validation loss")
-    ax1.set_title("Gap to the best found, against compute (lower is better)")
     ax2.set_title("Every trial: dots completed, crosses pruned")
     return fig
+
+
+def _trials(ax: Any, trials: list[TrialRow], label: str, color: str) -> list[float]:
+    """Each trial's value against its rate: completed dots, pruned crosses (fold mean)."""
+    done = [(r.lr, _value(r)) for r in trials if not math.isnan(_value(r))]
+    cut = [(r.lr, float(np.mean(r.run_losses))) for r in trials
+           if r.state == "PRUNED" and r.run_losses]  # fmt: skip
+    ax.plot([x for x, _ in done], [y for _, y in done], "o", ms=5, color=color, label=label)
+    ax.plot([x for x, _ in cut], [y for _, y in cut], "x", ms=5, color=color, alpha=0.6)
+    return [y for _, y in done if math.isfinite(y)]

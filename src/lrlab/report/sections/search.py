@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lrlab.report._page import Figure_, Section, Table, fmt
-from lrlab.report.sections._shared import Context, SearchBest
+from lrlab.report.sections._shared import Context, SearchBest, join
 
 if TYPE_CHECKING:
     from lrlab.tune import TuneResult
@@ -29,16 +29,19 @@ class _SamplerRow(NamedTuple):
     pruned: int
     steps: int
     best_value: float
+    spread: float  # of the best trial's fold losses (std)
     best_lr: float
     schedule: str
 
 
 def _sampler_row(label: str, res: TuneResult) -> _SamplerRow:
-    best, pruned = res.best, sum(r.state == "PRUNED" for r in res.trials)
+    from lrlab.plots.search import spread
+
+    best, head = res.best, (label, len(res.trials), sum(r.state == "PRUNED" for r in res.trials))
     if best is None or best.value is None or best.lr is None:
-        return _SamplerRow(label, len(res.trials), pruned, res.total_steps, math.inf, math.nan, "—")
-    return _SamplerRow(label, len(res.trials), pruned, res.total_steps, best.value,
-                       best.lr, _schedule_name(str(best.schedule)))  # fmt: skip
+        return _SamplerRow(*head, res.total_steps, math.inf, math.nan, math.nan, "—")
+    return _SamplerRow(*head, res.total_steps, best.value, spread(best), best.lr,
+                       _schedule_name(str(best.schedule)))  # fmt: skip
 
 
 def _run_searches(ctx: Context, space: Any, steps: int) -> dict[str, TuneResult]:
@@ -94,6 +97,7 @@ def _search_best(results: Mapping[str, TuneResult], steps: int, cv: int) -> Sear
 
 def search(ctx: Context) -> tuple[Section, SearchBest | None]:
     """The same space searched three ways, with k-fold cross-validation."""
+    from lrlab.plots._tied import tied
     from lrlab.plots.search import plot_samplers
     from lrlab.tune import TPE_STARTUP_TRIALS, Space
 
@@ -114,6 +118,14 @@ def search(ctx: Context) -> tuple[Section, SearchBest | None]:
         k: {f: v for f, v in res.to_dict().items() if f != "storage"} for k, res in results.items()
     }
     cheapest = min(rows, key=lambda r: (r.best_value, r.steps))
+    noise = cheapest.spread
+    level = tied({r.label: (r.best_value, noise) for r in rows})
+    verdict = (
+        f"Its {b.cv} folds spread its loss by ± {fmt(noise, 2)} (std), so "
+        + ("all three samplers are tied: they end within that spread of it"
+           if len(level) == len(rows) else f"within it: {join(level)}")
+        if math.isfinite(noise) else "One fold gives no spread to call a tie by"
+    )  # fmt: skip
     return Section(
         key="search",
         title="7. Grid, random and Bayesian search with cross-validation",
@@ -135,15 +147,15 @@ def search(ctx: Context) -> tuple[Section, SearchBest | None]:
                 f"{r.label}: {fmt(r.best_value)} in {r.steps} steps ({r.pruned} pruned)"
                 for r in rows
             )
-            + ".",
+            + f". {verdict}.",
         ],
         figures=[
             Figure_(
                 "search",
                 fig,
-                "Left: how far each sampler's best cross-validated loss so far is above the "
-                "best any of them found, against the training steps spent (log scale; the "
-                "dotted floor means it found that best). Right: each trial's loss against its "
+                "Left: each sampler's best cross-validated loss so far against the training "
+                "steps spent; the grey band is the best trial's spread over its folds, and the "
+                "samplers that end inside it are tied. Right: each trial's loss against its "
                 "LR (dots: completed trials; crosses: pruned trials, the mean of the folds "
                 "they ran); trials far above the best are off the frame.",
             )
@@ -158,10 +170,12 @@ def search(ctx: Context) -> tuple[Section, SearchBest | None]:
                     "pruned",
                     "steps spent",
                     "best cv loss",
+                    "± (folds)",
                     "best lr",
                     "schedule",
                 ],
                 [list(r) for r in rows],
+                digits={"± (folds)": 2},
             )
         ],
         data={"space": space.describe(), "steps_per_fold": steps, "studies": studies},
