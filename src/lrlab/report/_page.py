@@ -68,6 +68,8 @@ class Section:
     tables: list[Table] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
     formulas: list[str] = field(default_factory=list)
+    #: Code to copy, shown after the tables.
+    code: list[str] = field(default_factory=list)
 
 
 def fmt(v: Any, digits: int = 4) -> str:
@@ -139,6 +141,8 @@ figcaption { color: var(--muted); font-size: .9rem; }
 code { font-family: ui-monospace,SFMono-Regular,Menlo,monospace; font-size:.9em;
        background:#eef2f6; padding:.05rem .3rem; border-radius:3px; }
 .table-wrap { overflow-x: auto; }
+pre.code { overflow-x: auto; background: #eef2f6; padding: .5rem .7rem; border-radius: 4px; }
+pre.code code { padding: 0; }
 table { border-collapse: collapse; margin: .6rem 0; font-size: .9rem; min-width: 50%; }
 caption { text-align: left; color: var(--muted); padding-bottom: .3rem; }
 th, td { border-bottom: 1px solid var(--line); padding: .25rem .6rem; text-align: left;
@@ -180,6 +184,7 @@ def render_page(sections: Sequence[Section], *, title: str, subtitle: str, foote
             parts.append("</div>")
         parts.extend(_figure(f) for f in s.figures)
         parts.extend(_table(t) for t in s.tables)
+        parts.extend(f'<pre class="code"><code>{e(c)}</code></pre>' for c in s.code)
         parts.append("</section>")
     parts.append(f"<footer>{e(footer)}</footer></main></body></html>")
     return "\n".join(parts)

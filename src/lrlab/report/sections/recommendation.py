@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from lrlab.report._page import Section, Table, fmt
+from lrlab.report.sections._copy import RULE, Choice, choose, code
 from lrlab.report.sections._shared import Context, RangeTest, SearchBest, join, ties
 
 if TYPE_CHECKING:
@@ -34,8 +36,8 @@ def _rate_advice(
     )
     inside = "inside" if s.low <= search.lr <= s.high else "outside"
     line = (
-        f"Learning rate: use lr {search.lr:.3g} for SGD + momentum, the search's "
-        f"choice. It is the better-founded of the two: it was picked by training at "
+        f"Learning rate: the search's choice for SGD + momentum is lr {search.lr:.3g}, "
+        f"picked by training at "
         f"{length} with {search.cv}-fold cross-validation, which asks the question "
         f"directly, and it cost {search.steps} steps. By comparison, {cheap}: that "
         "is the value to start from when a search costs too much. Here the two differ "
@@ -114,10 +116,32 @@ def recommendation(
         "These hold for this task, this model and these budgets; re-run with `--task` or "
         "another `--seed` to see how far they carry."
     )
+    pick = choose(schedules, optimizers)
+    if pick is not None:
+        lines.append(f"One configuration to copy. The rule: {RULE} {_picked(pick)}")
+        items.append(["to copy", pick.describe(), _measured(pick)])
     return Section(
         key="recommendation",
         title="8. Recommendation",
         paragraphs=lines,
         tables=[Table("recommendation", "In short", ["what", "choice", "evidence"], items)],
-        data={"items": items},
+        code=code(pick) if pick is not None else [],
+        data={"items": items, "choice": None if pick is None else asdict(pick)},
+    )
+
+
+def _measured(pick: Choice) -> str:
+    spread = f" ± {fmt(pick.std, 2)} over {pick.seeds} seeds" if pick.seeds > 1 else " (one seed)"
+    return f"val loss {fmt(pick.mean)}{spread}"
+
+
+def _picked(pick: Choice) -> str:
+    """The configuration the rule picked, in words, with its uncertainty."""
+    why = (
+        "the lowest outright" if pick.tied == 1
+        else f"the simplest of {pick.tied} configurations tied within the best's seed spread"
+    )  # fmt: skip
+    return (
+        f"Here that is {pick.describe()} ({why}): {_measured(pick)}, as the lrlab schedule "
+        f"`{pick.schedule}`. The lines below use it."
     )
