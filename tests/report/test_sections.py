@@ -13,6 +13,7 @@ from lrlab.finder import find_lr_task
 from lrlab.report._budget import Budget
 from lrlab.report.sections import Context, RangeTest, SearchBest, recommendation
 from lrlab.report.sections._copy import Choice, choose, code
+from lrlab.schedules import one_cycle
 from lrlab.tasks import get
 
 
@@ -114,8 +115,10 @@ def test_the_rule_picks_the_simplest_of_the_tied() -> None:
     sgd = _table(_row("a", "momentum", "constant(lr=0.05)", 0.10, 0.01),
                  _row("b", "sgd", "constant(lr=0.1)", 0.105, 0.02))  # fmt: skip
     assert choose(sgd).optimizer == "sgd"  # type: ignore[union-attr]
-    peak = _table(_row("oc", "adam", "one_cycle(max_lr=0.01, steps=30)", 0.1, 0.0))
-    assert choose(peak).lr == 0.01  # type: ignore[union-attr]
+    peak = _table(_row("oc", "adam", "one_cycle(max_lr=0.0123456, steps=30)", 0.1, 0.0))
+    pick = choose(peak)  # the peak rate, to the 3 digits the page shows, in the text too
+    assert pick is not None and pick.lr == 0.0123
+    assert pick.schedule == str(one_cycle(0.0123, 30))
     assert choose(_table(_row("x", "sgd", "constant(lr=9.0)", math.inf, math.nan))) is None
 
 

@@ -48,8 +48,10 @@ def narrow(fig: Figure) -> Figure:
     for i, ax in enumerate(axes):
         ax.set_subplotspec(grid[i // cols, i % cols])
         if len(ax.get_shared_x_axes().get_siblings(ax)) > 1:  # shared: labels on the outside
-            ax.tick_params(labelbottom=i >= len(axes) - cols, labelleft=i % cols == 0)
+            ax.tick_params(which="both", labelbottom=i >= len(axes) - cols,
+                           labelleft=i % cols == 0)  # fmt: skip
             ax.set_xlabel(ax.get_xlabel() if i >= len(axes) - cols else "")
+            ax.set_ylabel(axes[0].get_ylabel() if i % cols == 0 else "")
         _wrap(ax.title, panel + 0.6)
     for t in out.findobj(Text):
         t.set_fontsize(max(t.get_fontsize(), MIN_PT))

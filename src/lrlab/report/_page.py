@@ -110,7 +110,7 @@ def write_assets(sections: Sequence[Section], folder: Path) -> None:
     (folder / "results.json").write_text(_json.dumps(results, indent=1))
 
 
-_DPI, _NARROW_DPI = 110, 150
+_DPI, _NARROW_DPI = 110, 120
 
 
 def _png(fig: Figure, dpi: int) -> bytes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from lrlab.report.sections._shared import ties
@@ -37,7 +37,7 @@ OPTIMIZERS: dict[str, tuple[str, str, str | None]] = {
 _OPTIONS = {"momentum": ", momentum=0.9", "nesterov": ", momentum=0.9, nesterov=True"}
 
 RULE = (
-    "Of every configuration trained for the whole run on every seed (section 4's schedules "
+    "of every configuration trained for the whole run on every seed (section 4's schedules "
     "with SGD + momentum, section 5's optimizers at their own rates), take the lowest mean "
     "final validation loss; those within its seed spread are tied with it, and of the tied "
     "the simplest wins: the schedule with the fewest settings to choose (fixed, cosine, "
@@ -89,7 +89,10 @@ def choose(*comparisons: Comparison) -> Choice | None:
                 names.index(r.optimizer) if r.optimizer in names else len(names))  # fmt: skip
 
     r = min(level, key=rank)
-    return Choice(r.optimizer, r.schedule, _peak(r.schedule), r.final_val_loss_mean,
+    rule = parse_rule(r.schedule)  # its peak rate to 3 digits, as the page shows it
+    peak = "lr" if hasattr(rule, "lr") else "max_lr"
+    text = str(replace(rule, **{peak: float(f"{getattr(rule, peak):.3g}")}))
+    return Choice(r.optimizer, text, _peak(text), r.final_val_loss_mean,
                   r.final_val_loss_std, r.seeds - r.diverged, len(level))  # fmt: skip
 
 

@@ -152,7 +152,7 @@ def _optimizer_figures(cmp: Comparison, apart: list[str]) -> list[Figure_]:
 
     def caption(text: str, fig: Figure) -> str:
         if len(fig.axes) > 1 and apart:
-            return f"{text}; {join(apart)} on the right, on a scale of their own."
+            return f"{text}; {join(apart)} in a panel of their own, on their own scale."
         return text + "."
 
     return [

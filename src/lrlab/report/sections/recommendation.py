@@ -78,7 +78,11 @@ def _schedule_advice(schedules: Comparison) -> tuple[str, list[Any]]:
             f"{fmt(sched.final_val_loss_mean)}{pm}; every other schedule ended outside "
             "that spread."
         )
-    item = ["schedule", names or sched.label, f"val loss {fmt(sched.final_val_loss_mean)}"]
+    item = [
+        "schedule",
+        f"tied: {names}" if len(tie) > 1 else sched.label,
+        f"val loss {fmt(sched.final_val_loss_mean)}",
+    ]
     return line, item
 
 

@@ -153,9 +153,9 @@ def search(ctx: Context) -> tuple[Section, SearchBest | None]:
             Figure_(
                 "search",
                 fig,
-                "Left: each sampler's best cross-validated loss so far against the training "
+                "First: each sampler's best cross-validated loss so far against the training "
                 "steps spent; the grey band is the best trial's spread over its folds, and the "
-                "samplers that end inside it are tied. Right: each trial's loss against its "
+                "samplers that end inside it are tied. Then each trial's loss against its "
                 "LR (dots: completed trials; crosses: pruned trials, the mean of the folds "
                 "they ran); trials far above the best are off the frame.",
             )
