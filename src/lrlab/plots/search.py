@@ -93,25 +93,13 @@ def _draw_lr_panel(
     if raced:
         for r in raced:
             ax.plot([r.lr] * 2, [r.value, r.mean_loss], color="0.5", lw=0.8)
-        ax.scatter(
-            [r.lr for r in raced],
-            [r.mean_loss for r in raced],
-            marker="D",
-            s=30,
-            color="k",
-            label="finalists: mean over seeds",
-        )
+        ax.scatter([r.lr for r in raced], [r.mean_loss for r in raced], marker="D", s=30,
+                   color="k", label="finalists: mean over seeds")  # fmt: skip
     best = result.best
     if best is not None and any(r.number == best.number for r in rows):
         y = best.mean_loss if best.mean_loss is not None else best.value
-        ax.scatter(
-            [best.lr],
-            [y],
-            s=140,
-            facecolors="none",
-            edgecolors="k",
-            label=f"best: lr {best.lr:.3g}",
-        )
+        ax.scatter([best.lr], [y], s=140, facecolors="none", edgecolors="k",
+                   label=f"best: lr {best.lr:.3g}")  # fmt: skip
     ax.legend(fontsize=7)
 
 

@@ -34,16 +34,8 @@ class History(Protocol):
     meta: dict[str, Any]
 
 
-__all__ = [
-    "outliers",
-    "plot_curves",
-    "plot_history",
-    "plot_lr",
-    "plot_small_multiples",
-    "plot_step_size",
-    "smooth",
-    "step_sizes",
-]
+__all__ = ["outliers", "plot_curves", "plot_history", "plot_lr", "plot_small_multiples",
+           "plot_step_size", "smooth", "step_sizes"]  # fmt: skip
 
 _COLORS = (
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
@@ -442,13 +434,7 @@ def plot_history(history: History, fig: Figure | None = None) -> Figure:
     plot_curves({label: [history]}, a)
     if len(history.eval_steps):
         a.plot(
-            history.eval_steps,
-            history.val_loss,
-            "o-",
-            color="black",
-            ms=3,
-            lw=1,
-            label="validation",
+            history.eval_steps, history.val_loss, "o-", color="k", ms=3, lw=1, label="validation"
         )
         a.legend(fontsize=7)
     plot_lr({label: [history]}, b)

@@ -21,17 +21,6 @@ from lrlab.report.sections.recommendation import recommendation
 from lrlab.report.sections.schedules import schedule_family, schedules_on_training
 from lrlab.report.sections.search import search
 
-__all__ = [
-    "Context",
-    "RangeTest",
-    "SearchBest",
-    "decay_factor",
-    "decay_strategies",
-    "landscape",
-    "optimizers",
-    "range_test",
-    "recommendation",
-    "schedule_family",
-    "schedules_on_training",
-    "search",
-]
+__all__ = ["Context", "RangeTest", "SearchBest", "decay_factor", "decay_strategies", "landscape",
+           "optimizers", "range_test", "recommendation", "schedule_family",
+           "schedules_on_training", "search"]  # fmt: skip
