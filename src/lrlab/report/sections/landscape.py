@@ -59,6 +59,18 @@ def _rosenbrock(steps: int) -> tuple[Figure, list[dict[str, Any]], str]:
     return fig, rows, text
 
 
+def _table(surface: Any, lrs: list[float], summary: list[dict[str, Any]]) -> Table:
+    """Each rate's path on the quadratic against the theory of the rate."""
+    edge = surface.stable_lr
+    return Table(
+        "landscape",
+        "Gradient descent on the quadratic, measured against theory",
+        ["lr", "lr / (2/L)", "ρ (theory)", "final loss", "distance to min", "diverged"],
+        [[lr, lr / edge, surface.rate(lr), r["loss"], r["distance"], r["diverged"]]
+         for lr, r in zip(lrs, summary)],
+    )  # fmt: skip
+
+
 def landscape(ctx: Context) -> Section:
     from lrlab.landscape import get_function, trajectories
 
@@ -76,10 +88,6 @@ def landscape(ctx: Context) -> Section:
     )
     summary = res.summary()
     small, good, large = summary
-    rows = [
-        [lr, lr / edge, surface.rate(lr), r["loss"], r["distance"], r["diverged"]]
-        for lr, r in zip(lrs, summary)
-    ]
     # Rosenbrock's valley is curved and flat along its floor: gradient descent needs
     # thousands of steps to follow it, so the paths get 60 times the bowl's.
     fig2, ros_rows, ros_text = _rosenbrock(steps * 60)
@@ -103,14 +111,7 @@ def landscape(ctx: Context) -> Section:
             Figure_("landscape-quadratic", fig, "Paths of gradient descent for three LRs."),
             Figure_("landscape-rosenbrock", fig2, "SGD paths on the Rosenbrock function."),
         ],
-        tables=[
-            Table(
-                "landscape",
-                "Gradient descent on the quadratic, measured against theory",
-                ["lr", "lr / (2/L)", "ρ (theory)", "final loss", "distance to min", "diverged"],
-                rows,
-            )
-        ],
+        tables=[_table(surface, lrs, summary)],
         data={
             "mu": surface.params["mu"],
             "L": surface.params["L"],

@@ -95,9 +95,32 @@ def _search_best(results: Mapping[str, TuneResult], steps: int, cv: int) -> Sear
     return found
 
 
+def _verdict(rows: list[_SamplerRow], best: _SamplerRow, cv: int) -> str:
+    """Which samplers are tied with the best: within its spread over its folds."""
+    from lrlab.plots._tied import tied
+
+    if not math.isfinite(best.spread):
+        return "One fold gives no spread to call a tie by"
+    level = tied({r.label: (r.best_value, best.spread) for r in rows})
+    return f"Its {cv} folds spread its loss by ± {fmt(best.spread, 2)} (std), so " + (
+        "all three samplers are tied: they end within that spread of it"
+        if len(level) == len(rows) else f"within it: {join(level)}"
+    )  # fmt: skip
+
+
+def _table(rows: list[_SamplerRow], trials: int, cv: int) -> Table:
+    return Table(
+        "search",
+        f"{trials} trials per sampler, {cv}-fold cross-validation",
+        ["sampler", "trials", "pruned", "steps spent", "best cv loss", "± (folds)", "best lr",
+         "schedule"],
+        [list(r) for r in rows],
+        digits={"± (folds)": 2},
+    )  # fmt: skip
+
+
 def search(ctx: Context) -> tuple[Section, SearchBest | None]:
     """The same space searched three ways, with k-fold cross-validation."""
-    from lrlab.plots._tied import tied
     from lrlab.plots.search import plot_samplers
     from lrlab.tune import TPE_STARTUP_TRIALS, Space
 
@@ -118,14 +141,7 @@ def search(ctx: Context) -> tuple[Section, SearchBest | None]:
         k: {f: v for f, v in res.to_dict().items() if f != "storage"} for k, res in results.items()
     }
     cheapest = min(rows, key=lambda r: (r.best_value, r.steps))
-    noise = cheapest.spread
-    level = tied({r.label: (r.best_value, noise) for r in rows})
-    verdict = (
-        f"Its {b.cv} folds spread its loss by ± {fmt(noise, 2)} (std), so "
-        + ("all three samplers are tied: they end within that spread of it"
-           if len(level) == len(rows) else f"within it: {join(level)}")
-        if math.isfinite(noise) else "One fold gives no spread to call a tie by"
-    )  # fmt: skip
+    verdict = _verdict(rows, cheapest, b.cv)
     return Section(
         key="search",
         title="7. Grid, random and Bayesian search with cross-validation",
@@ -160,23 +176,6 @@ def search(ctx: Context) -> tuple[Section, SearchBest | None]:
                 "they ran); trials far above the best are off the frame.",
             )
         ],
-        tables=[
-            Table(
-                "search",
-                f"{b.trials} trials per sampler, {b.cv}-fold cross-validation",
-                [
-                    "sampler",
-                    "trials",
-                    "pruned",
-                    "steps spent",
-                    "best cv loss",
-                    "± (folds)",
-                    "best lr",
-                    "schedule",
-                ],
-                [list(r) for r in rows],
-                digits={"± (folds)": 2},
-            )
-        ],
+        tables=[_table(rows, b.trials, b.cv)],
         data={"space": space.describe(), "steps_per_fold": steps, "studies": studies},
     ), _search_best(results, steps, b.cv)
