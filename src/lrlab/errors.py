@@ -8,7 +8,7 @@ allowed, in the form::
 
 from __future__ import annotations
 
-__all__ = ["LrlabError", "ScheduleError", "UsageError"]
+__all__ = ["LrlabError", "LrlabWarning", "ScheduleError", "UsageError"]
 
 
 class LrlabError(ValueError):
@@ -21,3 +21,9 @@ class ScheduleError(LrlabError):
 
 class UsageError(LrlabError):
     """A bad argument to a lab, finder, tuner, report or CLI function."""
+
+
+class LrlabWarning(UserWarning):
+    """Something lrlab did differently from what was asked, said once (a ``UserWarning``,
+    so ``warnings.filterwarnings("ignore", category=LrlabWarning)`` silences only lrlab's):
+    a horizon too short to confirm the advice, a search's best rate on the edge of its range."""
