@@ -42,7 +42,8 @@ import numpy as np
 import optuna
 
 from lrlab.tune import tune
-from lrlab.tune._run import _ProjectedPruner, _pruner
+from lrlab.tune._projected import ProjectedPruner as _ProjectedPruner
+from lrlab.tune._pruners import make_pruner as _pruner
 
 
 class _OwnFamily(_ProjectedPruner):

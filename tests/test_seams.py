@@ -8,7 +8,6 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-import sys
 import types
 import warnings
 from typing import Any
@@ -108,19 +107,41 @@ def test_keras_keeps_a_schedule_only_in_its_private_slot() -> None:
     assert float(_seams.keras_rate(plain)) == 0.25
 
 
-def test_callable_module_calls_the_function_and_keeps_the_module() -> None:
-    name = "lrlab_seam_probe"
-    module = types.ModuleType(name)
-    module.value = 3  # type: ignore[attr-defined]
-    sys.modules[name] = module
-    try:
-        _seams.callable_module(name, lambda x, *, y=0: x * 10 + y)
-        assert module(4, y=2) == 42  # type: ignore[operator]
-        assert module.value == 3 and isinstance(module, types.ModuleType)
-    finally:
-        del sys.modules[name]
+def test_optuna_trials_have_the_private_names_the_seam_uses(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A trial's id and grid point, the storage behind Optuna's cache, the heartbeat table."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    storage = optuna.storages.RDBStorage(
+        f"sqlite:///{tmp_path / 'seam.db'}", heartbeat_interval=60, grace_period=120
+    )
+    sampler = optuna.samplers.GridSampler({"x": [1.0, 2.0]}, seed=0)
+    study = optuna.create_study(storage=storage, sampler=sampler)
+    seen: list[tuple[int, object]] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_categorical("x", [1.0, 2.0])
+        seen.append((_seams.trial_id(trial), _seams.grid_point(trial)))
+        return float(x)
+
+    study.optimize(objective, n_trials=2)
+    frozen = study.get_trials()
+    assert [i for i, _ in seen] == [_seams.trial_id(t) for t in frozen]
+    assert sorted(p for _, p in seen) == [0, 1]  # type: ignore[type-var]
+    assert _seams.backend_storage(study).get_trial(seen[0][0]).state.name == "COMPLETE"
+    running = study.ask()  # a RUNNING trial: beats once the heartbeat thread records it
+    ids = [_seams.trial_id(running)]
+    assert _seams.beating(storage, ids) == set()
+    storage.record_heartbeat(ids[0])
+    assert _seams.beating(storage, ids) == set(ids) and _seams.beating(storage, []) == set()
+
+
+def test_lrlab_tune_and_compare_are_plain_packages() -> None:
+    """No module's class is swapped: the functions are imported by name."""
     import lrlab.compare
     import lrlab.tune
+    from lrlab.compare import compare
+    from lrlab.tune import tune
 
-    assert lrlab.compare.__call__.__self__ is lrlab.compare  # type: ignore[operator]
-    assert callable(lrlab.compare) and callable(lrlab.tune)
+    assert type(lrlab.tune) is types.ModuleType and type(lrlab.compare) is types.ModuleType
+    assert callable(tune) and callable(compare) and not callable(lrlab.tune)

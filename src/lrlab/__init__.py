@@ -3,7 +3,7 @@
 Schedules (:mod:`lrlab.schedules`) are closed-form, immutable and framework
 agnostic; :mod:`lrlab.torch`, :mod:`lrlab.keras` and :mod:`lrlab.optax` plug
 them into each framework.  The training lab (:mod:`lrlab.tasks`,
-:mod:`lrlab.train`, :mod:`lrlab.landscape`, :func:`lrlab.compare`), the LR
+:mod:`lrlab.train`, :mod:`lrlab.landscape`, :mod:`lrlab.compare`), the LR
 range test (:func:`lrlab.find_lr`) and the Optuna search (:mod:`lrlab.tune`)
 need the ``torch`` extra and are imported on first use.
 """
@@ -23,7 +23,6 @@ __all__ = [
     "ScheduleError",
     "UsageError",
     "__version__",
-    "compare",
     "find_lr",
     "from_config",
     "parse",
@@ -36,10 +35,4 @@ def __getattr__(name: str) -> Any:
         from lrlab.finder import find_lr
 
         return find_lr
-    if name == "compare":
-        # The package itself, which is callable as its ``compare`` function:
-        # importing the package rebinds ``lrlab.compare`` to it anyway.
-        import lrlab.compare
-
-        return lrlab.compare
     raise AttributeError(f"module 'lrlab' has no attribute {name!r}")

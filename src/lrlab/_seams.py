@@ -10,29 +10,31 @@ per step; three things need more than the frameworks' public API:
   outside a step, read off ``_get_lr_called_within_step``.
 * **Keras** -- an optimizer's ``learning_rate`` property evaluates a schedule,
   so whether the rate *is* a schedule is only in ``_learning_rate``.
-* **Callable packages** -- ``lrlab.compare(...)`` and ``lrlab.tune(...)``: the
-  package module's class is swapped for a callable subclass.
+* **Optuna** -- a trial's id and its grid point (system attributes), the storage
+  behind Optuna's cache, and which running trials have beaten in the heartbeat table
+  (Optuna fails stale heartbeats, but never a trial that has none).
 
 No framework is imported here: each function takes the framework's object.
 ``tests/test_seams.py`` checks every private name against the installed
-PyTorch and Keras, so an upgrade that drops one fails there, loudly, and not
+PyTorch, Keras and Optuna, so an upgrade that drops one fails there, loudly, and not
 as a silent change of behaviour.
 """
 
 from __future__ import annotations
 
-import sys
-import types
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 __all__ = [
     "ClosedFormStep",
-    "callable_module",
+    "backend_storage",
+    "beating",
+    "grid_point",
     "keras_rate",
     "restored",
     "set_last_lr",
+    "trial_id",
     "warn_unless_in_step",
 ]
 
@@ -100,12 +102,29 @@ def keras_rate(optimizer: Any) -> Any:
     return optimizer._learning_rate
 
 
-def callable_module(name: str, function: Callable[..., Any]) -> None:
-    """Make the already imported module ``name`` callable as ``function``
-    (``lrlab.compare(...)`` is ``lrlab.compare.compare(...)``)."""
+def trial_id(trial: Any) -> int:
+    """The storage's id of the ``optuna.Trial`` ``trial`` (its ``number`` is per study)."""
+    return int(trial._trial_id)
 
-    class _CallableModule(types.ModuleType):
-        def __call__(self, *args: Any, **kwargs: Any) -> Any:
-            return function(*args, **kwargs)
 
-    sys.modules[name].__class__ = _CallableModule
+def grid_point(trial: Any) -> Any:
+    """The ``GridSampler``'s point id of ``trial`` (a system attribute), or ``None``."""
+    return trial.study._storage.get_trial_system_attrs(trial._trial_id).get("grid_id")
+
+
+def backend_storage(study: Any) -> Any:
+    """The storage behind Optuna's per-process cache of ``study`` (the database's view)."""
+    return getattr(study._storage, "_backend", study._storage)
+
+
+def beating(storage: Any, trial_ids: list[int]) -> set[int]:
+    """Which of ``trial_ids`` have a heartbeat in the RDB ``storage`` (Optuna's own table)."""
+    if not trial_ids:
+        return set()
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    table = models.TrialHeartbeatModel
+    with _create_scoped_session(storage.scoped_session) as session:
+        rows = session.query(table.trial_id).filter(table.trial_id.in_(trial_ids)).all()
+    return {int(r[0]) for r in rows}

@@ -13,6 +13,7 @@ import torch
 
 import lrlab
 from lrlab import schedules, tasks
+from lrlab.compare import compare
 from lrlab.errors import UsageError
 from lrlab.train import OPTIMIZERS, resolve_schedule, run
 
@@ -219,7 +220,7 @@ def test_make_optimizers_own_arguments_are_not_optimizer_options(
         run(quad, "adam", steps=3, **{key: 1})
     spec = {"optimizer": "adam", "options": {key: 1}}
     with pytest.raises(UsageError, match=rf"Argument `{key}`.*Received: {key}=1$"):
-        lrlab.compare(quad, [spec], seeds=1, steps=3)
+        compare(quad, [spec], seeds=1, steps=3)
 
 
 def test_on_eval_that_cannot_be_called_is_refused_before_training(

@@ -20,7 +20,7 @@ import optuna
 import pytest
 
 from lrlab.tune import Space, tune
-from lrlab.tune._trial import Reaper
+from lrlab.tune._worker import Reaper
 from lrlab.tune.storage import open_storage
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_kill_resume.py"
@@ -140,7 +140,7 @@ def test_the_grace_period_is_at_least_four_heartbeats(tmp_path) -> None:  # type
 
 def test_a_worker_survives_its_trial_being_failed_by_another(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A trial reaped while its worker lives: the worker drops the result and goes on."""
-    from lrlab.tune._trial import run_one
+    from lrlab.tune._worker import run_one
 
     store, _ = open_storage(f"sqlite:///{tmp_path / 'f.db'}", tmp_path, heartbeat_interval=1)
     st = optuna.create_study(storage=store, study_name="f")

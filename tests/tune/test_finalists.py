@@ -146,12 +146,15 @@ def test_two_claims_of_one_run_the_lower_trial_keeps_it() -> None:
     import threading
 
     from lrlab.tune._finalists import _Confirm
+    from lrlab.tune._folds import Folds
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.create_study(storage=optuna.storages.InMemoryStorage())
     a, b = study.ask(), study.ask()  # trial numbers 0 and 1, both RUNNING
     pairs = [(7, 1), (7, 2)]
-    confirm = _Confirm(task=None, steps=1, folds=None, configs={}, pairs=pairs, claim_timeout=30)
+    confirm = _Confirm(
+        objective=len, steps=1, folds=Folds(None, 0), finalists={}, pairs=pairs, claim_timeout=30
+    )
     got: dict[str, object] = {}
     thread = threading.Thread(target=lambda: got.setdefault("b", confirm._claim(b)))
     thread.start()

@@ -114,9 +114,10 @@ def test_repeats_running_mean_is_what_the_pruner_sees(cancer, tmp_path) -> None:
 def test_folds_are_stratified_kfold_on_the_training_split(cancer) -> None:  # type: ignore[no-untyped-def]
     from sklearn.model_selection import StratifiedKFold
 
-    from lrlab.tune._run import _folds
+    from lrlab.tune._folds import Folds
+    from lrlab.tune._tasks import task_labels
 
-    folds = _folds(cancer, 3, seed=5)
+    folds = Folds(3, seed=5).of(task_labels(cancer))
     y = cancer.y_train.numpy().reshape(len(cancer.x_train), -1)[:, 0]
     want = list(StratifiedKFold(3, shuffle=True, random_state=5).split(np.zeros((len(y), 1)), y))
     for (tr, va), (wtr, wva) in zip(folds, want):
@@ -229,9 +230,9 @@ def _running(curve: dict[int, float]) -> optuna.trial.FrozenTrial:
 
 
 def test_projected_pruner_carries_the_best_improvement_to_the_end() -> None:
-    from lrlab.tune._run import _pruner
+    from lrlab.tune._pruners import make_pruner
 
-    pruner = _pruner("projected", None, 20, 10, 1)
+    pruner = make_pruner("projected", None, 20, 10, 1)
     # finished trials: value at step 10, final value at step 20
     st = _study_with([({10: 1.0, 20: 0.5}, 0.5), ({10: 2.0, 20: 1.5}, 1.5), ({10: 0.8}, 0.7)])
     # best improvement from step 10 to the end: x0.5; median final: 0.7
@@ -363,7 +364,9 @@ def test_seed_study_and_grace_period_are_checked_before_the_study(
 def test_a_task_that_is_not_one_is_refused_by_name() -> None:
     """tune(None) raised "'NoneType' object has no attribute 'steps'"."""
     with pytest.raises(
-        UsageError, match=r"^Argument `task` must be a Task or a task name\. Received: task=None$"
+        UsageError,
+        match=r"^Argument `objective` must be a function of a trial \(objective\(trial\) -> "
+        r"loss\), a Task or a task name\. Received: objective=None$",
     ):
         tune(None, storage="memory", trials=1)
 
@@ -388,13 +391,13 @@ WORKER = textwrap.dedent(
     space = Space(optimizers=space.optimizers, schedules=scheds, families=space.families)
     if os.environ.get("LRLAB_TEST_CONFIRM_SLEEP"):  # the finalists' runs hang
         import lrlab.tune._finalists as finals
-        _train_runs = finals.train_runs
+        _run = finals.run_configuration
 
         def _slow(*args, **kwargs):
             time.sleep(float(os.environ["LRLAB_TEST_CONFIRM_SLEEP"]))
-            return _train_runs(*args, **kwargs)
+            return _run(*args, **kwargs)
 
-        finals.train_runs = _slow
+        finals.run_configuration = _slow
     trials, worker = int(sys.argv[1]), int(sys.argv[2])
     finalists = int(os.environ.get("LRLAB_TEST_FINALISTS", "0"))
     finalist_seeds = int(os.environ.get("LRLAB_TEST_FINALIST_SEEDS", "2"))
@@ -599,10 +602,10 @@ def test_journal_storage_resumes(cancer, tmp_path) -> None:  # type: ignore[no-u
     assert res.n_finished == 3 and res.storage == storage
 
 
-def test_the_package_is_callable(cancer) -> None:  # type: ignore[no-untyped-def]
+def test_the_package_names_its_function(cancer) -> None:  # type: ignore[no-untyped-def]
     import lrlab.tune
 
-    res = lrlab.tune(cancer, sampler="random", trials=1, space=SPACE, storage="memory", steps=5)
+    res = lrlab.tune.tune(cancer, sampler="random", trials=1, space=SPACE, storage="memory", steps=5)
     assert res.n_finished == 1 and res.total_steps == 5
 
 

@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         _say(f"{where} out of memory; ask for fewer steps, trials or seeds")
     except Exception as exc:
-        from lrlab.tune._trial import lost_database
+        from lrlab.tune._worker import lost_database
 
         if not lost_database(exc):
             raise  # a bug: its traceback is what will fix it

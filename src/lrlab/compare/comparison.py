@@ -22,7 +22,7 @@ from lrlab._progress import progress_bar
 from lrlab.errors import UsageError
 from lrlab.schedules import ScheduleError, parse_options, parse_rule
 from lrlab.schedules._validate import shown
-from lrlab.tasks import Task, get
+from lrlab.tasks import Task, resolve
 from lrlab.train import History, check_name, run
 
 __all__ = ["CompareRow", "Comparison", "RunSpec", "compare", "parse_run"]
@@ -398,10 +398,7 @@ class _Plan:
         target_loss: float | None,
     ) -> _Plan:
         """Check ``compare``'s arguments (each error names its argument)."""
-        if isinstance(task, str):
-            task = get(task)
-        if not isinstance(task, Task):
-            raise UsageError(f"Argument `task` must be a Task or a task name. Received: {task!r}")
+        task = resolve(task)
         items = runs if not isinstance(runs, (str, RunSpec)) else [runs]
         if not isinstance(items, Iterable) or isinstance(items, (bytes, Mapping)):
             raise UsageError(

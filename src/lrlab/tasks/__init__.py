@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from lrlab.tasks.base import Task, accuracy, binary_accuracy, r2, rmse
-from lrlab.tasks.builtin import TASK_INFO, QuadraticTask, cache_dir, get, names
+from lrlab.tasks.builtin import TASK_INFO, QuadraticTask, cache_dir, get, names, resolve
 
 __all__ = [
     "TASK_INFO",
@@ -19,5 +19,6 @@ __all__ = [
     "get",
     "names",
     "r2",
+    "resolve",
     "rmse",
 ]

@@ -197,7 +197,9 @@ class Task:
 
     # ----------------------------------------------------------------- copies
     def with_splits(
-        self, train_idx: Sequence[int] | torch.Tensor, val_idx: Sequence[int] | torch.Tensor
+        self,
+        train_idx: Sequence[int] | torch.Tensor | Any,
+        val_idx: Sequence[int] | torch.Tensor | Any,
     ) -> Task:
         """A copy whose train set is ``x_train[train_idx]`` and validation set ``x_train[val_idx]``.
 

@@ -32,7 +32,7 @@ from lrlab.errors import UsageError
 from lrlab.schedules._validate import shown
 from lrlab.tasks.base import Task, accuracy, binary_accuracy, r2, rmse
 
-__all__ = ["TASK_INFO", "QuadraticTask", "cache_dir", "get", "names"]
+__all__ = ["TASK_INFO", "QuadraticTask", "cache_dir", "get", "names", "resolve"]
 
 
 # --------------------------------------------------------------------- helpers
@@ -560,3 +560,18 @@ def get(name: str, **params: Any) -> Task:
     if info is None:
         raise UsageError(f"Unknown task {name!r}. Available: {', '.join(TASK_INFO)}")
     return info.builder(**params)
+
+
+def resolve(task: Any) -> Task:
+    """The :class:`Task` of ``task``: a task name is built with its defaults, a ``Task`` is
+    itself; anything else is refused by name.  The one resolver of the lab, the finder, the
+    search and the comparisons.
+
+    >>> resolve("quadratic").name
+    'quadratic'
+    """
+    if isinstance(task, str):
+        return get(task)
+    if not isinstance(task, Task):
+        raise UsageError(f"Argument `task` must be a Task or a task name. Received: task={task!r}")
+    return task

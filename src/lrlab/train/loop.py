@@ -19,7 +19,7 @@ from lrlab._progress import progress_bar
 from lrlab.errors import UsageError
 from lrlab.schedules import Schedule, constant, parse, parse_rule, reduce_on_plateau
 from lrlab.schedules._validate import shown
-from lrlab.tasks import Task, get
+from lrlab.tasks import Task, resolve
 from lrlab.train._step import Driver, StepMeter
 from lrlab.train._step import divergence_factor as check_divergence_factor
 from lrlab.train.history import History
@@ -114,12 +114,7 @@ class RunSettings:
     ) -> RunSettings:
         """The settings of :func:`run`'s arguments, or a :class:`UsageError` naming the first
         bad one."""
-        if isinstance(task, str):
-            task = get(task)
-        if not isinstance(task, Task):
-            raise UsageError(
-                f"Argument `task` must be a Task or a task name. Received: task={task!r}"
-            )
+        task = resolve(task)
         name = check_name(optimizer)
         refuse_own(
             "run", options, ("name", "params"),

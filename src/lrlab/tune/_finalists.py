@@ -21,16 +21,17 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from lrlab._progress import progress_bar
-from lrlab.tune._trial import Reaper, create_study, surplus, train_runs, work
+from lrlab.tune._folds import Folds
+from lrlab.tune._runs import Runs
+from lrlab.tune._worker import Reaper, create_study, surplus, work
 from lrlab.tune.storage import has_heartbeat
 
 if TYPE_CHECKING:
-    from lrlab.tune._run import Settings
+    from lrlab.tune._settings import Settings
 
 __all__ = ["SUFFIX", "confirmed", "finalists", "race"]
 
@@ -73,15 +74,15 @@ class _Confirm:
 
     def __init__(
         self,
-        task: Any,
+        objective: Callable[[Any], float],
         steps: int,
-        folds: list[tuple[np.ndarray, np.ndarray]] | None,
-        configs: dict[int, dict[str, Any]],
+        folds: Folds,
+        finalists: dict[int, Any],
         pairs: list[tuple[int, int]],
         claim_timeout: float = 10.0,
     ) -> None:
-        self.task, self.steps, self.folds = task, steps, folds
-        self.configs, self.pairs, self.claim_timeout = configs, pairs, claim_timeout
+        self.objective, self.steps, self.folds = objective, steps, folds
+        self.finalists, self.pairs, self.claim_timeout = finalists, pairs, claim_timeout
 
     def _lower(self, trial: Any) -> list[Any]:
         return [t for t in trial.study.get_trials(deepcopy=False) if t.number < trial.number]
@@ -112,15 +113,29 @@ class _Confirm:
         return pair
 
     def __call__(self, trial: Any) -> float:
+        """Train the claimed finalist on its new seed, the objective's own parameters
+        replayed (``trial.optuna`` is a ``FixedTrial`` of the finalist's)."""
+        import optuna
+
         from lrlab.schedules import rule_from_config
 
         pair = self._claim(trial)
         if pair is None:
             surplus(trial)
         number, seed = pair
-        cfg = self.configs[number]
+        best = self.finalists[number]
+        cfg = best.user_attrs["config"]
         sched = rule_from_config(cfg["schedule_config"])
-        return train_runs(trial, self.task, cfg["optimizer"], sched, self.steps, [seed], self.folds)
+        runs = Runs(
+            trial, self.objective, steps=self.steps, folds=self.folds, prune=False,
+            shown=optuna.trial.FixedTrial(best.params, number=number),
+        )  # fmt: skip
+        return run_configuration(runs, cfg, sched, seed)
+
+
+def run_configuration(runs: Runs, config: dict[str, Any], schedule: Any, seed: int) -> float:
+    """One finalist's confirmation run on ``seed`` (every fold)."""
+    return runs(config, schedule, [seed])
 
 
 def race(st: Any, store: Any, s: Settings) -> Any:
@@ -153,9 +168,8 @@ def race(st: Any, store: Any, s: Settings) -> Any:
             return cst
         time.sleep(0.25)
     best = finalists(st, s.finalists)
-    configs = {t.number: t.user_attrs["config"] for t in best}
     pairs = [(t.number, seed) for t in best for seed in s.finalist_seed_list]
-    objective = _Confirm(s.task, s.steps, s.folds, configs, pairs)
+    objective = _Confirm(s.objective, s.steps, s.folds, {t.number: t for t in best}, pairs)
     reap_runs = Reaper(store) if heartbeat else None  # its own clock for the runs
 
     def next_step(trials: list[Any]) -> tuple[int, str]:

@@ -1,23 +1,23 @@
-"""What every trial of a study shares: the surplus marker and its training runs."""
+"""The worker loop: one trial at a time until the study holds its target, the reaper of
+killed workers' trials, and the surplus marker of a trial that another worker made
+unnecessary."""
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, NoReturn
 
-import numpy as np
-
-from lrlab import _json
+from lrlab import _seams
 
 __all__ = [
     "Reaper",
     "Surplus",
     "create_study",
+    "lost_database",
+    "one_line",
     "run_one",
     "surplus",
-    "train_runs",
     "work",
 ]
 
@@ -31,66 +31,6 @@ def surplus(trial: Any) -> NoReturn:
     trial.set_user_attr("lrlab_surplus", True)
     trial.set_user_attr("steps", 0)
     raise Surplus
-
-
-def train_runs(
-    trial: Any,
-    task: Any,
-    optimizer: str,
-    schedule: Any,
-    steps: int,
-    seeds: Iterable[int],
-    folds: list[tuple[Any, Any]] | None,
-    *,
-    on_eval: Callable[[list[float], int, float, int], None] | None = None,
-    after_run: Callable[[int, list[float]], None] | None = None,
-) -> float:
-    """Train on each seed (each of the ``folds`` in turn); the mean final validation loss.
-
-    ``trial`` records every run's loss (``run_losses``) and the steps spent
-    (``steps``, counted to the last evaluation when a callback prunes it).  A
-    diverged run ends the trial with ``inf`` (user attribute ``diverged``): the
-    mean is ``inf`` whatever the other runs give.  ``on_eval(losses, step,
-    val_loss, spent)`` sees each evaluation of a run, ``after_run(k, losses)``
-    each run that did not diverge; either may raise ``optuna.TrialPruned``.
-    """
-    from lrlab.train import run
-
-    splits: list[Any] = [None] if folds is None else list(folds)
-    runs = [(seed, split) for seed in seeds for split in splits]
-    spent = 0
-    losses: list[float] = []
-
-    def evaluated(step: int, val_loss: float) -> None:
-        nonlocal spent
-        spent = len(losses) * steps + step
-        if on_eval is not None:
-            on_eval(losses, step, val_loss, spent)
-
-    try:
-        for k, (seed, split) in enumerate(runs):
-            hist = run(
-                task if split is None else task.with_splits(*split),
-                optimizer,
-                schedule=schedule,
-                steps=steps,
-                seed=seed,
-                on_eval=evaluated,
-                step_size_every=10**9,
-            )
-            spent = len(losses) * steps + int(hist.steps)
-            loss = float(hist.final_val_loss)
-            diverged = hist.diverged or not math.isfinite(loss)
-            losses.append(math.inf if diverged else loss)
-            trial.set_user_attr("run_losses", _json.encode(losses))
-            if diverged:
-                trial.set_user_attr("diverged", True)
-                return math.inf
-            if after_run is not None:
-                after_run(k, losses)
-        return float(np.mean(losses))
-    finally:
-        trial.set_user_attr("steps", int(spent))
 
 
 def create_study(name: str, storage: Any, sampler: Any, pruner: Any) -> Any:
@@ -115,7 +55,12 @@ def create_study(name: str, storage: Any, sampler: Any, pruner: Any) -> Any:
     return create()
 
 
-def run_one(optuna: Any, study: Any, objective: Callable[[Any], float]) -> None:
+def run_one(
+    optuna: Any,
+    study: Any,
+    objective: Callable[[Any], float],
+    catch: tuple[type[BaseException], ...] = (),
+) -> None:
     """Run one trial of ``study`` (``Study.optimize``, one trial); survive another's tell.
 
     Another worker may finish this worker's trial first: fail it as stale (a
@@ -125,24 +70,32 @@ def run_one(optuna: Any, study: Any, objective: Callable[[Any], float]) -> None:
     Optuna's ``tell`` then raises ``ValueError: Cannot tell a FAIL trial`` (and
     an ``AssertionError`` of its bookkeeping on top) or
     ``UpdateFinishedTrialError``.  The trial is finished once either way, so
-    this worker drops its result and goes on.  Any error of the objective
-    itself still propagates.
+    this worker drops its result and goes on.  An error of the objective itself
+    fails the trial with its one-line message (user attribute ``error``) and
+    propagates, unless it is one of ``catch``: then the study goes on.
     """
     seen: dict[str, Any] = {}
 
     def tracked(trial: Any) -> float:
-        seen["id"] = trial._trial_id
+        seen["id"] = _seams.trial_id(trial)
         try:
             value = objective(trial)
         except (optuna.TrialPruned, Surplus):
             seen["returned"] = True
+            raise
+        except Exception as exc:
+            trial.set_user_attr("error", one_line(exc))
             raise
         seen["returned"] = True
         return value
 
     try:
         study.optimize(
-            tracked, n_trials=1, catch=(Surplus,), gc_after_trial=False, show_progress_bar=False
+            tracked,
+            n_trials=1,
+            catch=(Surplus, *catch),
+            gc_after_trial=False,
+            show_progress_bar=False,
         )
     except Exception as exc:
         if lost_database(exc):
@@ -155,8 +108,7 @@ def run_one(optuna: Any, study: Any, objective: Callable[[Any], float]) -> None:
             raise
         # UpdateFinishedTrialError, ValueError, or Optuna's AssertionError after it: ask
         # the database (Optuna's cache still holds this process's trial as RUNNING)
-        storage = getattr(study._storage, "_backend", study._storage)
-        if not storage.get_trial(seen["id"]).state.is_finished():
+        if not _seams.backend_storage(study).get_trial(seen["id"]).state.is_finished():
             raise
 
 
@@ -167,6 +119,7 @@ def work(
     *,
     reap: Reaper | None,
     bar: Any,
+    catch: tuple[type[BaseException], ...] = (),
 ) -> None:
     """Run trials of ``study`` one at a time for as long as ``next_step`` says so.
 
@@ -200,7 +153,7 @@ def work(
         if what == "wait":
             time.sleep(0.25)
         else:
-            run_one(optuna, study, objective)  # a waiting retry first (Optuna's ask pops it)
+            run_one(optuna, study, objective, catch)  # a waiting retry first (Optuna's ask pops it)
 
 
 class Reaper:
@@ -231,10 +184,10 @@ class Reaper:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)
         running = [
-            t._trial_id
+            _seams.trial_id(t)
             for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
         ]
-        silent = set(running) - self._beating(running)
+        silent = set(running) - _seams.beating(self.storage, running)
         now = time.monotonic()
         self.first_seen = {tid: self.first_seen.get(tid, now) for tid in silent}
         grace = self.storage.grace_period or 2 * self.storage.heartbeat_interval
@@ -252,17 +205,11 @@ class Reaper:
             if failed and callback is not None:
                 callback(study, copy.deepcopy(self.storage.get_trial(tid)))
 
-    def _beating(self, trial_ids: list[int]) -> set[int]:
-        """Which of ``trial_ids`` have recorded a heartbeat (Optuna's own table)."""
-        if not trial_ids:
-            return set()
-        from optuna.storages._rdb import models
-        from optuna.storages._rdb.storage import _create_scoped_session
 
-        table = models.TrialHeartbeatModel
-        with _create_scoped_session(self.storage.scoped_session) as session:
-            rows = session.query(table.trial_id).filter(table.trial_id.in_(trial_ids)).all()
-        return {int(r[0]) for r in rows}
+def one_line(exc: BaseException) -> str:
+    """``"TypeError: message"``: an exception as one line, as a trial's ``error`` shows it."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def lost_database(exc: BaseException | None) -> bool:
