@@ -23,7 +23,6 @@ as a silent change of behaviour.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 __all__ = [

@@ -218,3 +218,59 @@ def test_tune_says_when_its_table_is_cut(tmp_path, capsys) -> None:  # type: ign
     assert main(args) == 0
     out = capsys.readouterr().out
     assert f"(the best 20 of 22 trials; all of them are in {tmp_path / 'trials.json'})" in out
+
+
+OBJECTIVE = '''
+import torch
+
+
+def objective(trial):
+    """f(w) = |w|^2 / 2 from w = 3, in an own loop."""
+    w = torch.nn.Parameter(torch.full((2,), 3.0, dtype=torch.float64))
+    opt = trial.optimizer([w])
+    sched = trial.scheduler(opt)
+    for _ in range(trial.steps):
+        opt.zero_grad()
+        (0.5 * (w ** 2).sum()).backward()
+        opt.step()
+        sched.step()
+    return float(0.5 * (w.detach() ** 2).sum())
+
+
+NOT_A_FUNCTION = 3
+'''
+
+
+def test_tune_an_objective_file_from_two_workers(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Two runs of one command against one storage: one study of exactly --trials trials."""
+    train = tmp_path / "train.py"
+    train.write_text(OBJECTIVE)
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    args = ["tune", "--objective", f"{train}:objective", "--steps", "10", "--trials", "3",
+            "--optimizers", "sgd", "--schedules", "constant,cosine", "--storage", storage,
+            "--sampler", "random", "--quiet"]  # fmt: skip
+    assert main([*args, "--out", str(tmp_path / "a"), "--worker", "0"]) == 0
+    first = json.loads((tmp_path / "a" / "trials.json").read_text())
+    assert first["task"] == "train.objective" and first["finished"] == 3
+    assert main([*args, "--trials", "5", "--out", str(tmp_path / "b"), "--worker", "1"]) == 0
+    second = json.loads((tmp_path / "b" / "trials.json").read_text())
+    assert second["study"] == "train.objective-random" and second["finished"] == 5
+    assert [t["number"] for t in second["trials"]][:3] == [t["number"] for t in first["trials"]]
+    assert "resumed study 'train.objective-random'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("target", "fragment"),
+    [
+        ("nowhere.py:objective", "there is no file 'nowhere.py'"),
+        ("{dir}/train.py", "must be PATH.py:FUNCTION"),
+        ("{dir}/train.py:missing", "has no 'missing'"),
+        ("{dir}/train.py:NOT_A_FUNCTION", "'NOT_A_FUNCTION' in"),
+        ("{dir}/train.py:objective", "Argument `steps` must be given with an objective"),
+    ],
+)
+def test_tune_a_bad_objective_is_one_line_and_exit_2(tmp_path, capsys, target, fragment) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "train.py").write_text(OBJECTIVE)
+    rc = main(["tune", "--objective", target.format(dir=tmp_path), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and fragment in err, err

@@ -11,7 +11,6 @@ import pytest
 import schedulefree
 import torch
 
-import lrlab
 from lrlab import schedules, tasks
 from lrlab.compare import compare
 from lrlab.errors import UsageError

@@ -605,7 +605,9 @@ def test_journal_storage_resumes(cancer, tmp_path) -> None:  # type: ignore[no-u
 def test_the_package_names_its_function(cancer) -> None:  # type: ignore[no-untyped-def]
     import lrlab.tune
 
-    res = lrlab.tune.tune(cancer, sampler="random", trials=1, space=SPACE, storage="memory", steps=5)
+    res = lrlab.tune.tune(
+        cancer, sampler="random", trials=1, space=SPACE, storage="memory", steps=5
+    )
     assert res.n_finished == 1 and res.total_steps == 5
 
 

@@ -1,8 +1,12 @@
-"""``lrlab tune``: search LR, optimizer and schedule on a task with Optuna; resumable by name."""
+"""``lrlab tune``: search LR, optimizer and schedule with Optuna on a built-in task or the
+user's own objective (``--objective train.py:objective``); resumable by name."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import sys
+from pathlib import Path
 from typing import Any
 
 from lrlab import _json
@@ -11,7 +15,8 @@ from lrlab.errors import UsageError
 
 HELP = "search the learning rate (and optimizer, schedule) with Optuna"
 DESCRIPTION = (
-    "Run (or resume) an Optuna study on a task. --trials is the study's target "
+    "Run (or resume) an Optuna study on a task or on your own objective(trial) -> loss "
+    "(--objective train.py:objective --steps N). --trials is the study's target "
     "of finished trials in total: rerunning with the same --study and --storage resumes it, "
     "and several workers may share one study. Writes trials.json, lr.png and history.png "
     "to --out."
@@ -19,7 +24,13 @@ DESCRIPTION = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", required=True, help="a built-in task (see `lrlab tasks`)")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--task", help="a built-in task (see `lrlab tasks`)")
+    what.add_argument(
+        "--objective",
+        help="PATH.py:FUNCTION, your objective(trial) -> loss (needs --steps); every worker "
+        "of one study runs the same file",
+    )
     p.add_argument("--sampler", default="tpe", help="grid, random or tpe (default tpe)")
     p.add_argument("--trials", type=COUNT, default=40, help="finished trials in total (default 40)")
     p.add_argument("--cv", type=COUNT, default=None, help="k-fold cross-validation (k >= 2)")
@@ -57,7 +68,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="Optuna storage URL or journal:PATH (default: SQLite in --out)",
     )
-    p.add_argument("--study", default=None, help="study name (default <task>-<sampler>)")
+    p.add_argument(
+        "--study", default=None, help="study name (default <task or objective>-<sampler>)"
+    )
     p.add_argument("--out", required=True, help="run folder for the results (and default storage)")
     p.add_argument("--steps", type=STEPS, default=None, help="training steps per run")
     p.add_argument("--optimizers", default=None, help="comma-separated optimizers to search")
@@ -85,6 +98,35 @@ def _names(flag: str, text: str | None) -> tuple[str, ...] | None:
     return names
 
 
+def load_objective(text: str) -> Any:
+    """The function ``FUNCTION`` of the file ``PATH.py`` named by ``PATH.py:FUNCTION``
+    (the file is imported as a module named after it; nothing is evaluated)."""
+    path, sep, name = text.rpartition(":")
+    where = "Argument `--objective` must be PATH.py:FUNCTION, a function in a Python file"
+    if not sep or not path.endswith(".py") or not name.isidentifier():
+        raise UsageError(f"{where}. Received: --objective={text!r}")
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"{where}; there is no file {path!r}. Received: --objective={text!r}")
+    module_name = file.stem if file.stem.isidentifier() else "lrlab_objective"
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"{where}; {path!r} cannot be imported. Received: --objective={text!r}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    sys.path.insert(0, str(file.resolve().parent))  # its own imports, as `python PATH.py`
+    spec.loader.exec_module(module)
+    fn = getattr(module, name, None)
+    if fn is None:
+        raise UsageError(f"{where}; {path!r} has no {name!r}. Received: --objective={text!r}")
+    if not callable(fn):
+        raise UsageError(
+            f"{where}; {name!r} in {path!r} is a {type(fn).__name__}, not a function. "
+            f"Received: --objective={text!r}"
+        )
+    return fn
+
+
 def run(args: argparse.Namespace) -> int:
     from lrlab.tune import Space, tune
 
@@ -101,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
     out = writable(args.out, folder=True)  # before the study, not after it
     search = options(args, "sampler trials cv repeats finalists finalist_seeds pruner budget")
     runs = options(args, "storage study steps seed worker quiet")
-    result = tune(args.task, space=space, run_dir=out, **search, **runs)
+    objective = args.task if args.objective is None else load_objective(args.objective)
+    result = tune(objective, space=space, run_dir=out, **search, **runs)
     out.mkdir(parents=True, exist_ok=True)
     (out / "trials.json").write_text(_json.dumps(result.to_dict(), indent=1))
     result.plot_lr().savefig(out / "lr.png", dpi=110, bbox_inches="tight")

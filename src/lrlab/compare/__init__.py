@@ -11,4 +11,3 @@ from __future__ import annotations
 from lrlab.compare.comparison import CompareRow, Comparison, RunSpec, compare, parse_run
 
 __all__ = ["CompareRow", "Comparison", "RunSpec", "compare", "parse_run"]
-

@@ -23,6 +23,8 @@ class TrialRow:
     confirmation runs), ``mean_seeds`` (how many seeds its mean is over) and
     ``mean_loss`` (over all its seeds, each weighted alike; ``None`` until
     every run is done); for any other trial those three are ``None``.
+    ``user_params`` are the objective's own ``trial.optuna.suggest_*`` values;
+    ``error`` the one-line message of an objective that raised (a ``FAIL`` trial).
     """
 
     number: int
@@ -40,6 +42,8 @@ class TrialRow:
     finalist_losses: dict[int, float] | None = None
     mean_seeds: int | None = None
     mean_loss: float | None = None
+    user_params: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
 
     @classmethod
     def from_trial(cls, t: Any) -> TrialRow:
@@ -60,6 +64,8 @@ class TrialRow:
             run_losses=None if losses is None else [_run_loss(v) for v in losses],
             diverged=bool(t.user_attrs.get("diverged", False)),
             seconds=(done - start).total_seconds() if done and start else None,
+            user_params=dict(t.user_attrs.get("user_params") or {}),
+            error=t.user_attrs.get("error"),
         )
 
     @property
@@ -73,6 +79,9 @@ class TrialRow:
         if self.finalist_losses is None:
             for k in ("finalist_losses", "mean_seeds", "mean_loss"):
                 del d[k]
+        for k in ("user_params", "error"):  # only for objectives that have them
+            if not d[k]:
+                del d[k]
         return d
 
 
@@ -83,7 +92,7 @@ class TuneResult:
     Attributes:
         study: the study name.
         storage: where it lives (password redacted).
-        task: the task name.
+        task: the task's name, or the objective's (``module.qualname``).
         target: the number of finished trials the study aims at.
         trials: one :class:`TrialRow` per trial (surplus markers left out).
         best: the best row, or ``None`` when no trial completed: with
@@ -156,11 +165,15 @@ class TuneResult:
 
     @property
     def best_params(self) -> dict[str, Any]:
-        """``{"optimizer", "lr", "schedule", **schedule params}`` of the best trial."""
+        """``{"optimizer", "lr", "schedule", **schedule params, **the objective's own}`` of
+        the best trial."""
         if self.best is None:
             return {}
         b = self.best
-        return {"optimizer": b.optimizer, "lr": b.lr, "schedule": b.schedule, **b.params}
+        return {
+            "optimizer": b.optimizer, "lr": b.lr, "schedule": b.schedule, **b.params,
+            **b.user_params,
+        }  # fmt: skip
 
     @property
     def best_schedule(self) -> Any:
