@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import optuna
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 from lrlab import tasks
-from lrlab.errors import UsageError
+from lrlab.errors import LrlabWarning, UsageError
 from lrlab.schedules import reduce_on_plateau
 from lrlab.train import run
 from lrlab.tune import Space, Trial, tune
@@ -279,3 +280,26 @@ def test_a_plateau_family_gives_a_plateau_scheduler() -> None:
     space = Space(optimizers=("sgd",), schedules=("plateau", "constant"))
     tune(objective, steps=4, trials=6, space=space, storage="memory", sampler="random")
     assert set(kinds) == {"PlateauLR", "ScheduleLR"}
+
+
+def test_a_best_rate_on_the_edge_of_the_range_is_said_with_the_range_to_try_next() -> None:
+    space = Space(lr=(1e-4, 1e-2), optimizers=("sgd",), schedules=("constant",), grid_points=3)
+    said = r"at the high edge of the searched range \[0.0001, 0.01\]"
+    with pytest.warns(LrlabWarning, match=said):
+        res = tune(_quadratic, steps=10, sampler="grid", trials=3, space=space, storage="memory")
+    assert res.best is not None and res.best.lr == pytest.approx(1e-2, rel=1e-12)
+    edge = res.edge
+    assert edge is not None and edge["side"] == "high"
+    a, b = edge["next"]  # the same two decades, centred on the best rate
+    assert a == pytest.approx(1e-3, rel=1e-12) and b == pytest.approx(1e-1, rel=1e-12)
+    assert "search [0.001, 0.1] next" in res.summary()
+    assert res.to_dict()["edge"]["side"] == "high"
+
+    def bowl(trial: Trial) -> float:  # best at 1e-3, inside the range
+        return math.log10(trial.lr / 1e-3) ** 2
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LrlabWarning)
+        inside = tune(bowl, steps=10, sampler="grid", trials=3, space=space, storage="memory")
+    assert inside.edge is None and inside.edge_note() is None
+    assert "searched range" not in inside.summary() and len(inside.summary().splitlines()) == 2

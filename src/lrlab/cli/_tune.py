@@ -6,12 +6,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 from lrlab import _json
 from lrlab.cli._args import BUDGET, COUNT, POSITIVE, SEED, STEPS, WORKER, options, writable
-from lrlab.errors import UsageError
+from lrlab.errors import LrlabWarning, UsageError
 
 HELP = "search the learning rate (and optimizer, schedule) with Optuna"
 DESCRIPTION = (
@@ -144,7 +145,9 @@ def run(args: argparse.Namespace) -> int:
     search = options(args, "sampler trials cv repeats finalists finalist_seeds pruner budget")
     runs = options(args, "storage study steps seed worker quiet")
     objective = args.task if args.objective is None else load_objective(args.objective)
-    result = tune(objective, space=space, run_dir=out, **search, **runs)
+    with warnings.catch_warnings():  # said once, below, beside the best
+        warnings.simplefilter("ignore", LrlabWarning)
+        result = tune(objective, space=space, run_dir=out, **search, **runs)
     out.mkdir(parents=True, exist_ok=True)
     (out / "trials.json").write_text(_json.dumps(result.to_dict(), indent=1))
     result.plot_lr().savefig(out / "lr.png", dpi=110, bbox_inches="tight")
@@ -173,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
                 f"      picked among {sum(r.mean_loss is not None for r in result.trials)} "
                 f"finalists by the mean over {b.mean_seeds} seeds: {b.mean_loss:.4g}"
             )
+    if (note := result.edge_note()) is not None:
+        print(note)
     shown = 20
     print(result.table(limit=shown))
     if len(result.trials) > shown:

@@ -13,7 +13,7 @@ from typing import Any
 
 from lrlab import _seams
 from lrlab._progress import progress_bar
-from lrlab.errors import UsageError
+from lrlab.errors import LrlabWarning, UsageError
 from lrlab.tune._finalists import SUFFIX, race
 from lrlab.tune._pruners import make_pruner
 from lrlab.tune._runs import Runs
@@ -152,10 +152,13 @@ def tune(
         )  # fmt: skip
         st = _open_study(store, shown, s)
         _search(st, store, s)
-        return TuneResult.from_study(
+        result = TuneResult.from_study(
             st, shown, target=s.target, task=s.name, finalists_study=_race(st, store, s),
             finalists=s.finalists, extra_seeds=s.finalist_seed_list, repeats=s.repeats,
         )  # fmt: skip
+    if (note := result.edge_note()) is not None:
+        warnings.warn(note, LrlabWarning, stacklevel=2)
+    return result
 
 
 class _Objective:

@@ -99,6 +99,8 @@ class TuneResult:
             finalists, the one with the lowest ``mean_loss`` once all are
             confirmed, else the lowest ``value``.
         finalist_steps: the training steps of the confirmation runs.
+        lr_range, grid_points: the space's ``(low, high)`` rate range and grid
+            density, as the study recorded them (``None`` for a study without).
     """
 
     study: str
@@ -108,6 +110,8 @@ class TuneResult:
     trials: list[TrialRow] = field(default_factory=list)
     best: TrialRow | None = None
     finalist_steps: int = 0
+    lr_range: tuple[float, float] | None = None
+    grid_points: int = 7
 
     @classmethod
     def from_study(
@@ -143,6 +147,8 @@ class TuneResult:
             # a finalist that diverged on a new seed has an infinite mean; if
             # all did, the search value decides as without racing
             best = min(raced, key=lambda r: (r.mean_loss, r.value, r.number))
+        space = (st.user_attrs.get("lrlab") or {}).get("space") or {}
+        lr = space.get("lr")
         return cls(
             study=st.study_name,
             storage=storage,
@@ -151,6 +157,8 @@ class TuneResult:
             trials=rows,
             best=best,
             finalist_steps=extra,
+            lr_range=None if lr is None else (float(lr[0]), float(lr[1])),
+            grid_points=int(space.get("grid_points", 7)),
         )
 
     @property
@@ -184,6 +192,60 @@ class TuneResult:
         from lrlab.schedules import rule_from_config
 
         return rule_from_config(self.best.schedule_config)
+
+    @property
+    def edge(self) -> dict[str, Any] | None:
+        """Where the best rate sits on the edge of the searched range, or ``None``.
+
+        On the edge means within half a grid step (``log(high / low) /
+        (grid_points - 1)``) of ``low`` or ``high``: on a grid, the end point itself.
+        The best rate may then lie outside the range; ``next`` is the range of the same
+        width centred on it, to search next: ``{"side": "low" | "high", "lr", "range",
+        "next"}``.
+        """
+        if self.best is None or self.best.lr is None or self.lr_range is None:
+            return None
+        lo, hi = self.lr_range
+        width = math.log(hi / lo)
+        half = 0.5 * width / max(self.grid_points - 1, 1)
+        lr = float(self.best.lr)
+        side = "low" if math.log(lr / lo) <= half else "high" if math.log(hi / lr) <= half else None
+        if side is None:
+            return None
+        reach = math.exp(width / 2)
+        return {"side": side, "lr": lr, "range": (lo, hi), "next": (lr / reach, lr * reach)}
+
+    def edge_note(self) -> str | None:
+        """One sentence on :attr:`edge`, or ``None`` when the best rate is inside the range."""
+        e = self.edge
+        if e is None:
+            return None
+        lo, hi = e["range"]
+        a, b = e["next"]
+        return (
+            f"The best rate, {e['lr']:.3g}, is at the {e['side']} edge of the searched range "
+            f"[{lo:.3g}, {hi:.3g}]: the best may lie beyond it; search [{a:.3g}, {b:.3g}] next "
+            f"(Space(lr=({a:.3g}, {b:.3g})), --min-lr {a:.3g} --max-lr {b:.3g})."
+        )
+
+    def summary(self) -> str:
+        """A few lines: the study, its trials and steps, the best configuration, and where
+        the best rate sits in its range."""
+        lines = [
+            f"study {self.study} in {self.storage}: {self.n_finished}/{self.target} trials "
+            f"finished, {self.total_steps} training steps"
+        ]
+        if self.best is None or self.best.value is None:
+            lines.append("no trial completed")
+        else:
+            params = ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in self.best_params.items()
+            )
+            lines.append(f"best: val loss {self.best.value:.4g} with {params}")
+        if (note := self.edge_note()) is not None:
+            lines.append(note)
+        return "\n".join(lines)
 
     def table(self, limit: int | None = None) -> str:
         """A fixed-width text table of the trials, best value first (finished ones)."""
@@ -221,6 +283,7 @@ class TuneResult:
                 "total_steps": self.total_steps,
                 "finalist_steps": self.finalist_steps,
                 "best": None if self.best is None else self.best.to_dict(),
+                "edge": self.edge,
                 "trials": [r.to_dict() for r in self.trials],
             }
         )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from lrlab.errors import LrlabWarning
 from lrlab.report._page import Figure_, Section, Table, fmt
 from lrlab.report.sections._shared import Context, SearchBest, join
 
@@ -52,7 +54,11 @@ def _run_searches(ctx: Context, space: Any, steps: int) -> dict[str, TuneResult]
 
     b = ctx.budget
     results = {}
-    with tempfile.TemporaryDirectory(prefix="lrlab-report-search-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="lrlab-report-search-") as tmp,
+        warnings.catch_warnings(),  # an edge of the range is said on the page, not on stderr
+    ):
+        warnings.simplefilter("ignore", LrlabWarning)
         for k, sampler in enumerate(SAMPLER_NAMES):
             ctx.advance(k / len(SAMPLER_NAMES))
             results[sampler] = tune(
@@ -119,6 +125,16 @@ def _table(rows: list[_SamplerRow], trials: int, cv: int) -> Table:
     )  # fmt: skip
 
 
+def _edges(results: Mapping[str, TuneResult]) -> str:
+    """The samplers whose best rate sits on an edge of the range, and the range to try next."""
+    notes = [
+        f" {SAMPLER_NAMES[k]}: {note}"
+        for k, res in results.items()
+        if (note := res.edge_note()) is not None
+    ]
+    return "".join(notes)
+
+
 def search(ctx: Context) -> tuple[Section, SearchBest | None]:
     """The same space searched three ways, with k-fold cross-validation."""
     from lrlab.plots.search import plot_samplers
@@ -163,7 +179,8 @@ def search(ctx: Context) -> tuple[Section, SearchBest | None]:
                 f"{r.label}: {fmt(r.best_value)} in {r.steps} steps ({r.pruned} pruned)"
                 for r in rows
             )
-            + f". {verdict}.",
+            + f". {verdict}."
+            + _edges(results),
         ],
         figures=[
             Figure_(
