@@ -191,3 +191,11 @@ def test_advice_ceiling_agrees_with_the_noise_floor(tmp_path: Path) -> None:
                 by_shift = entry["within_5pct_by_shift"]
                 assert entry["most_within_5pct_any_shift"] == max(by_shift.values())
                 assert entry["no_shift"]["within_5pct"] == by_shift["0"]
+
+
+def test_objective_quick_times_the_three_ways() -> None:
+    out = _quick("bench_objective")
+    case = out["tasks"]["breast_cancer"]
+    assert set(case["seconds"]) == {"direct", "task", "objective"}
+    assert all(v > 0 for v in case["seconds"].values())
+    assert case["objective_over_task"] > 0 and case["task_over_direct"] > 0
