@@ -111,7 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         storage = getattr(args, "storage", None)  # only `tune` has one
         _say(f"{where} the database connection failed; rerun to resume ({reason(exc, storage)})")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        from lrlab.tune._worker import Terminated
+
+        if isinstance(exc, Terminated):
+            _say(f"lrlab {args.command}: terminated (SIGTERM); the running trial was failed")
+            return 143
         _say(f"lrlab {args.command}: interrupted")
         return 130
     return 2

@@ -19,7 +19,7 @@ from lrlab.tune._pruners import make_pruner
 from lrlab.tune._runs import Runs
 from lrlab.tune._samplers import make_sampler
 from lrlab.tune._settings import Settings, settings
-from lrlab.tune._worker import Reaper, create_study, surplus, work
+from lrlab.tune._worker import Reaper, create_study, stop_on_sigterm, surplus, work
 from lrlab.tune.result import TuneResult
 from lrlab.tune.space import Space
 from lrlab.tune.storage import has_heartbeat, open_storage
@@ -67,7 +67,10 @@ def tune(
     the mean.  A NaN or infinite loss is a diverged trial (value ``inf``), never a best.
     An exception fails the trial with its one-line message (user attribute ``error``)
     and reaches the caller, unless it is one of ``catch``: then the study goes on
-    (for at most ``trials`` failed trials in one call).
+    (for at most ``trials`` failed trials in one call).  Ctrl-C or SIGTERM fails the
+    running trial at once (it is not retried: another trial takes its place in the
+    count, and no other worker waits out the grace period) and raises
+    ``KeyboardInterrupt`` (:class:`~lrlab.tune._worker.Terminated` for SIGTERM).
 
     The study's *target* is ``trials`` finished (complete or pruned) trials in
     total: rerunning with the same ``study`` and ``storage`` resumes it, and
@@ -145,7 +148,7 @@ def tune(
         budget=budget, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
         catch=catch, quiet=quiet,
     )  # fmt: skip
-    with _quiet_optuna():
+    with _quiet_optuna(), stop_on_sigterm():
         store, shown = open_storage(
             s.storage, s.run_dir, heartbeat_interval=s.heartbeat_interval,
             grace_period=s.grace_period,

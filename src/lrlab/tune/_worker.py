@@ -4,8 +4,11 @@ unnecessary."""
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 from lrlab import _seams
@@ -13,13 +16,38 @@ from lrlab import _seams
 __all__ = [
     "Reaper",
     "Surplus",
+    "Terminated",
     "create_study",
     "lost_database",
     "one_line",
     "run_one",
+    "stop_on_sigterm",
     "surplus",
     "work",
 ]
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a search: it stops as Ctrl-C does (the running trial is failed at
+    once, not left to the heartbeat), and the CLI exits 143."""
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` (in the main thread only; the
+    previous handler is put back)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class Surplus(Exception):
@@ -85,6 +113,10 @@ def run_one(
             raise
         except Exception as exc:
             trial.set_user_attr("error", one_line(exc))
+            raise
+        except KeyboardInterrupt as exc:  # Optuna fails the trial at once: no one waits on it
+            what = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C (KeyboardInterrupt)"
+            trial.set_user_attr("error", f"stopped by {what}")
             raise
         seen["returned"] = True
         return value
