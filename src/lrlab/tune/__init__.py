@@ -9,14 +9,17 @@ successive halving, Wilcoxon), optionally cross-validates (``cv=k``), can race i
 best trials on more seeds (``finalists=k``), stores the study in SQLite by default (or
 any Optuna storage) so it resumes by name and can be shared by many workers, and
 counts the training steps every trial spends.  Use it as
-``from lrlab.tune import tune``.
+``from lrlab.tune import tune``.  :func:`advise` runs lrlab's range test and confirmed
+advice through the same contract.
 
 The package, by step: ``_settings`` (the arguments, checked), ``_samplers`` and
 ``_pruners`` (``_projected``), ``_folds``, ``trial`` (the contract) and ``_runs`` (one
 configuration's runs), ``_tasks`` (the built-in tasks as objectives), ``_worker`` (the
-loop, the reaper), ``_finalists`` (the race), ``_search`` (:func:`tune`), ``result``.
+loop, the reaper), ``_finalists`` (the race), ``_search`` (:func:`tune`), ``_advise``
+(:func:`advise`), ``result``.
 """
 
+from lrlab.tune._advise import advise
 from lrlab.tune._pruners import PRUNERS
 from lrlab.tune._samplers import SAMPLERS, TPE_STARTUP_TRIALS
 from lrlab.tune._search import tune
@@ -38,6 +41,7 @@ __all__ = [
     "Trial",
     "TrialRow",
     "TuneResult",
+    "advise",
     "open_storage",
     "redact",
     "tune",

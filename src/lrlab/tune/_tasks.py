@@ -41,6 +41,8 @@ class TaskObjective:
 
         from lrlab.train import run
 
+        if trial.phase == "sweep":
+            return self._sweep(trial)
         task = self.task
         if trial.fold is not None:
             task = task.with_splits(*trial.split(task_labels(task)))
@@ -58,9 +60,26 @@ class TaskObjective:
             seed=trial.seed,
             on_eval=evaluated,
             step_size_every=10**9,
+            eval_every=trial.eval_every if trial.phase == "probe" else None,
         )
         trial.count_steps(int(hist.steps))
         return float("inf") if hist.diverged else float(hist.final_val_loss)
+
+    def _sweep(self, trial: Trial) -> float:
+        """The range test's ramp: every update's batch loss reported, up to the stop rule
+        (the run itself only stops on a non-finite loss)."""
+        from lrlab.train import run
+
+        hist = run(
+            self.task, trial.optimizer_name, schedule=trial.schedule, steps=trial.steps,
+            seed=trial.seed, eval_every=trial.steps, step_size_every=10**9,
+            divergence_factor=1e300,
+        )  # fmt: skip
+        for k, loss in enumerate(hist.train_loss.tolist()):
+            trial.report(loss, k + 1)
+            if trial.should_prune():
+                break
+        return float(hist.train_loss[-1])
 
 
 def objective_name(objective: Any) -> str:

@@ -53,7 +53,13 @@ class Trial:
         number: the Optuna trial's number.
         optuna: the underlying ``optuna.Trial``, for the objective's own
             ``suggest_*`` parameters (recorded beside lrlab's, replayed for the
-            finalists' runs).
+            finalists' runs); ``None`` in :func:`lrlab.tune.advise`'s trials.
+        phase: ``"search"`` (a trial of :func:`~lrlab.tune.tune`), or, in
+            :func:`~lrlab.tune.advise`, ``"sweep"`` (the range test's ramp: report the
+            batch's loss after every update) and ``"probe"`` (a constant-rate run of
+            the race: report the validation loss every ``eval_every`` steps).
+        eval_every: how often the search would like a report, in steps (``None``:
+            the objective's own choice).
     """
 
     def __init__(
@@ -67,6 +73,7 @@ class Trial:
         fold: int | None,
         folds: Folds,
         runner: Any,
+        eval_every: int | None = None,
     ) -> None:
         self.optuna = optuna_trial
         self.lr = float(config["lr"])
@@ -77,6 +84,7 @@ class Trial:
         self.steps, self.seed, self.fold = steps, seed, fold
         self.number = int(getattr(optuna_trial, "number", -1))
         self._folds, self._runner = folds, runner
+        self.phase, self.eval_every = "search", eval_every
 
     def __repr__(self) -> str:
         return (
