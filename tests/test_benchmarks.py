@@ -199,3 +199,13 @@ def test_objective_quick_times_the_three_ways() -> None:
     assert set(case["seconds"]) == {"direct", "task", "objective"}
     assert all(v > 0 for v in case["seconds"].values())
     assert case["objective_over_task"] > 0 and case["task_over_direct"] > 0
+
+
+def test_advise_doors_quick_scores_both_doors_on_the_grid() -> None:
+    out = _quick("bench_advise_doors")
+    assert out["cases"] == 4 and out["trials"] == 12
+    assert 0 <= out["same_pick"] <= out["trials"]
+    for door in ("find_lr_task", "advise"):
+        assert 1.0 <= out["geomean_ratio_to_grid_best"][door] <= 2.0
+    for row in out["per_case"].values():
+        assert len(row["advise"]["picks"]) == len(row["find_lr_task"]["picks"]) == 3
