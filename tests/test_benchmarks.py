@@ -206,6 +206,6 @@ def test_advise_doors_quick_scores_both_doors_on_the_grid() -> None:
     assert out["cases"] == 4 and out["trials"] == 12
     assert 0 <= out["same_pick"] <= out["trials"]
     for door in ("find_lr_task", "advise"):
-        assert 1.0 <= out["geomean_ratio_to_grid_best"][door] <= 2.0
+        assert 0.5 <= out["geomean_ratio_to_grid_best"][door] <= 2.0  # ratios capped at 2
     for row in out["per_case"].values():
         assert len(row["advise"]["picks"]) == len(row["find_lr_task"]["picks"]) == 3
