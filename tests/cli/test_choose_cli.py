@@ -274,3 +274,69 @@ def test_tune_a_bad_objective_is_one_line_and_exit_2(tmp_path, capsys, target, f
     rc = main(["tune", "--objective", target.format(dir=tmp_path), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and fragment in err, err
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_two_workers_run_one_objective_study_on_postgresql(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """docs/own-training.md's two commands, at once, on the PostgreSQL server."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    import optuna
+
+    (tmp_path / "train.py").write_text(OBJECTIVE)
+    study = f"lrlab-own-{uuid.uuid4().hex[:8]}"
+    url = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lrlab.cli",
+                "tune",
+                "--objective",
+                "train.py:objective",
+                "--steps",
+                "10",
+                "--trials",
+                "8",
+                "--sampler",
+                "random",
+                "--storage",
+                url,
+                "--study",
+                study,
+                "--out",
+                f"run-{i}",
+                "--worker",
+                str(i),
+                "--quiet",
+            ],
+            cwd=tmp_path,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(2)
+    ]
+    try:
+        for p in procs:
+            _, err = p.communicate(timeout=300)
+            assert p.returncode == 0, err
+        trials = optuna.load_study(study_name=study, storage=url).trials
+        finished = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+        assert len(finished) == 8
+        assert all(t.user_attrs.get("lrlab_surplus") for t in trials if t not in finished)
+        assert len({t.params["lr"] for t in finished}) == 8  # the workers sampled apart
+        meta = optuna.load_study(study_name=study, storage=url).user_attrs["lrlab"]
+        assert meta["objective"] == "train.objective" and meta["steps"] == 10
+    finally:
+        try:
+            optuna.delete_study(study_name=study, storage=url)
+        except KeyError:
+            pass
