@@ -28,6 +28,7 @@ from lrlab.finder.advice import advise as race_advice
 from lrlab.finder.advice import checkpoint_every
 from lrlab.finder.rules import Ema
 from lrlab.tune._folds import Folds
+from lrlab.tune._runs import as_loss
 from lrlab.tune._settings import as_objective, check_steps
 from lrlab.tune.trial import Trial
 
@@ -87,7 +88,7 @@ class _Probe:
         self.points = []
         config = {"lr": lr, "optimizer": self.optimizer, "schedule": "constant", "params": {}}
         trial = _trial(self, config, constant(lr), steps, self.seed, "probe", self.every)
-        value = _as_loss(self.objective(trial))
+        value = as_loss(self.objective(trial))
         self.spent += steps
         self.bar.update(steps)
         points = sorted((s, v) for s, v in self.points if 0 < s <= steps)
@@ -106,17 +107,6 @@ def _trial(
     )  # fmt: skip
     t.phase, t.eval_every = phase, every
     return t
-
-
-def _as_loss(value: Any) -> float:
-    try:
-        loss = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(
-            "The objective must return the loss to minimize (a number). "
-            f"Received: {type(value).__name__} {value!r}"[:300]
-        ) from None
-    return loss if math.isfinite(loss) else math.inf
 
 
 def advise(

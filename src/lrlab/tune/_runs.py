@@ -14,7 +14,7 @@ from lrlab.errors import UsageError
 from lrlab.tune._folds import Folds
 from lrlab.tune.trial import Trial
 
-__all__ = ["Runs"]
+__all__ = ["Runs", "as_loss"]
 
 
 class Runs:
@@ -82,7 +82,7 @@ class Runs:
                     self.shown, config, schedule, steps=self.steps, seed=seed, fold=fold,
                     folds=self.folds, runner=self,
                 )  # fmt: skip
-                loss = _loss(self.objective(t))
+                loss = as_loss(self.objective(t))
                 self.spent = len(self.losses) * self.steps + (
                     self.steps if self._ran is None else self._ran
                 )
@@ -101,7 +101,7 @@ class Runs:
             self.trial.set_user_attr("steps", int(self.spent))
 
 
-def _loss(value: Any) -> float:
+def as_loss(value: Any) -> float:
     """The objective's return as a loss: NaN and infinities are a divergence (``inf``)."""
     try:
         loss = float(value)
