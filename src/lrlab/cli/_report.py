@@ -24,6 +24,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="small budgets (same page, fast)")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument(
+        "--study",
+        default=None,
+        help="instead, the report of this stored search (yours or lrlab's), read back "
+        "without training",
+    )
+    p.add_argument(
+        "--storage", default=None, help="the study's storage (as for `lrlab tune`; default SQLite)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet and not on_terminal():
             print(f"report: {label} ...", file=sys.stderr, flush=True)
 
-    rep = build_report(args.out, progress=progress, **options(args, "task seed quick force quiet"))
+    rep = build_report(
+        args.out, progress=progress, **options(args, "task seed quick force quiet study storage")
+    )
     print(f"wrote {rep.index} ({rep.seconds:.0f} s)")
     return 0

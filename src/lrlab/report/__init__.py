@@ -103,9 +103,10 @@ def _run_sections(
 
 
 def _check_arguments(
-    out: str | Path, task: str, seed: int, flags: dict[str, Any], progress: Any
+    out: str | Path, task: str | None, seed: int, flags: dict[str, Any], progress: Any
 ) -> Path:
-    """The output folder, once every argument is known to be usable."""
+    """The output folder, once every argument is known to be usable (``task=None``: a
+    stored study's report, which trains no task)."""
     from lrlab.tasks import get, names
 
     if not isinstance(out, (str, os.PathLike)):
@@ -119,7 +120,7 @@ def _check_arguments(
             f"Received: progress={shown(progress)}"
         )
 
-    if not isinstance(task, str) or task not in names():
+    if task is not None and (not isinstance(task, str) or task not in names()):
         raise UsageError(
             f"Argument `task` must be one of {', '.join(names())}. Received: task={task!r}"
         )
@@ -132,7 +133,8 @@ def _check_arguments(
             f"Output folder {str(out)!r} already exists and is not empty; "
             "pass --force (force=True) to replace it"
         )
-    get(task)  # fail early on a task that cannot be built
+    if task is not None:
+        get(task)  # fail early on a task that cannot be built
     return target
 
 
@@ -145,20 +147,35 @@ def build_report(
     force: bool = False,
     quiet: bool = False,
     progress: Callable[[str], Any] | None = None,
+    study: str | None = None,
+    storage: str | None = None,
 ) -> Report:
     """Run the study on ``task`` and write the report folder ``out``.
 
     ``quick`` uses small budgets (same page, for tests); ``seed`` fixes every
-    random choice, so the same seed gives the same numbers.  Raises
-    :class:`~lrlab.errors.UsageError`, before any work, for an unknown task or
-    an existing ``out`` without ``force``.
+    random choice, so the same seed gives the same numbers.  With ``study`` (and
+    ``storage``, as for :func:`lrlab.tune.tune`), the page is instead the report of
+    that stored search, a built-in task's or the user's own objective's: its
+    trials, pruning and the configuration to copy, read back without training.
+    Raises :class:`~lrlab.errors.UsageError`, before any work, for an unknown task,
+    an unknown study or an existing ``out`` without ``force``.
     """
-    target = _check_arguments(out, task, seed, {"quick": quick, "force": force}, progress)
+    flags = {"quick": quick, "force": force}
+    target = _check_arguments(out, None if study else task, seed, flags, progress)
     t0 = time.perf_counter()
-    # The bar counts percent of the run; tqdm ends desc with ": ".
-    fmt = "{desc}{percentage:3.0f}%|{bar}| {elapsed}"
-    with progress_bar(100, "report", quiet, leave=True, unit="%", bar_format=fmt) as bar:
-        ordered = _run_sections(task, seed, budget(quick), bar, progress)
+    if study is not None:
+        from lrlab.report.sections import study_sections
+        from lrlab.tune import load
+
+        ordered = study_sections(load(study, storage))
+        title, what = f"Your search, measured — {study}", f"lrlab report of study '{study}'"
+    else:
+        # The bar counts percent of the run; tqdm ends desc with ": ".
+        fmt = "{desc}{percentage:3.0f}%|{bar}| {elapsed}"
+        with progress_bar(100, "report", quiet, leave=True, unit="%", bar_format=fmt) as bar:
+            ordered = _run_sections(task, seed, budget(quick), bar, progress)
+        title = f"The learning rate, measured — {task}"
+        what = f"lrlab report on task '{task}', seed {seed}{', quick budgets' if quick else ''}"
     work = time.perf_counter() - t0
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
@@ -167,10 +184,9 @@ def build_report(
         seconds = time.perf_counter() - t0
         page = render_page(
             ordered,
-            title=f"The learning rate, measured — {task}",
+            title=title,
             subtitle=(
-                f"lrlab report on task '{task}', seed {seed}"
-                f"{', quick budgets' if quick else ''}: {len(ordered)} sections, built in "
+                f"{what}: {len(ordered)} sections, built in "
                 f"{seconds:.0f} s on this machine ({work:.0f} s training and measuring, the "
                 "rest drawing and saving the figures; the command's wall time adds a few "
                 "seconds of Python start-up and imports)."

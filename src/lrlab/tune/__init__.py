@@ -10,7 +10,7 @@ best trials on more seeds (``finalists=k``), stores the study in SQLite by defau
 any Optuna storage) so it resumes by name and can be shared by many workers, and
 counts the training steps every trial spends.  Use it as
 ``from lrlab.tune import tune``.  :func:`advise` runs lrlab's range test and confirmed
-advice through the same contract.
+advice through the same contract; :func:`load` reads a stored study back.
 
 The package, by step: ``_settings`` (the arguments, checked), ``_samplers`` and
 ``_pruners`` (``_projected``), ``_folds``, ``trial`` (the contract) and ``_runs`` (one
@@ -22,7 +22,7 @@ loop, the reaper), ``_finalists`` (the race), ``_search`` (:func:`tune`), ``_adv
 from lrlab.tune._advise import advise
 from lrlab.tune._pruners import PRUNERS
 from lrlab.tune._samplers import SAMPLERS, TPE_STARTUP_TRIALS
-from lrlab.tune._search import tune
+from lrlab.tune._search import load, tune
 from lrlab.tune.result import TrialRow, TuneResult
 from lrlab.tune.space import FAMILIES, Choice, Family, Float, Int, Space
 from lrlab.tune.storage import open_storage, redact
@@ -42,6 +42,7 @@ __all__ = [
     "TrialRow",
     "TuneResult",
     "advise",
+    "load",
     "open_storage",
     "redact",
     "tune",

@@ -18,13 +18,13 @@ from lrlab.tune._finalists import SUFFIX, race
 from lrlab.tune._pruners import make_pruner
 from lrlab.tune._runs import Runs
 from lrlab.tune._samplers import make_sampler
-from lrlab.tune._settings import Settings, settings
+from lrlab.tune._settings import Settings, check_study, settings
 from lrlab.tune._worker import Reaper, create_study, stop_on_sigterm, surplus, work
 from lrlab.tune.result import TuneResult
 from lrlab.tune.space import Space
 from lrlab.tune.storage import has_heartbeat, open_storage
 
-__all__ = ["tune"]
+__all__ = ["load", "tune"]
 
 FINISHED = ("COMPLETE", "PRUNED")
 
@@ -259,10 +259,10 @@ def _open_study(store: Any, shown: str, s: Settings) -> Any:
     )
     meta = s.meta()
     stored = st.user_attrs.get("lrlab")
-    if stored is None:
-        st.set_user_attr("lrlab", meta)
-    else:
+    if stored is not None:
         _same_run(stored, meta, shown, s.study)
+    st.set_user_attr("lrlab", {**(stored or meta), "target": s.target})  # the latest target
+    if stored is not None:
         # Said even when quiet: a rerun of the same call returns the old study's trials,
         # which is right for a resume and a surprise for anyone who wanted a new search.
         done = sum(t.state.name in FINISHED for t in st.get_trials(deepcopy=False))
@@ -278,7 +278,7 @@ def _same_run(stored: dict[str, Any], meta: dict[str, Any], shown: str, study: s
     """Refuse to resume a study made by another objective, space, ``cv``, ``repeats`` or
     ``steps``, saying what differs (studies of older lrlab lack some keys: not checked)."""
     stored = {"objective": stored.get("task"), "repeats": 1, **stored}
-    for key in ("objective", "cv", "repeats", "steps", "space"):
+    for key in ("objective", "cv", "repeats", "steps", "space"):  # not "builtin": as "objective"
         if key in stored and stored[key] != meta[key]:
             raise UsageError(
                 f"Argument `study` names a study in {shown} made with {key}={stored[key]!r}; "
@@ -329,3 +329,47 @@ def _race(st: Any, store: Any, s: Settings) -> Any:
         return optuna.load_study(study_name=s.study + SUFFIX, storage=store)
     except KeyError:
         return None
+
+
+def load(
+    study: str, storage: str | None = None, *, run_dir: str | Path = "lrlab-runs"
+) -> TuneResult:
+    """The :class:`~lrlab.tune.TuneResult` of the stored study ``study`` (and its
+    finalists' runs), read back without training: for :func:`lrlab.report.build_report`
+    and anyone who wants to look at a study again.  ``storage`` as for :func:`tune`.
+
+    Raises:
+        UsageError: there is no study of that name in the storage (the message lists
+            the studies there).
+    """
+    import optuna
+
+    if check_study(study) is None:
+        raise UsageError("Argument `study` must be a study name (not blank). Received: study=None")
+    with _quiet_optuna():
+        store, shown = open_storage(storage, run_dir)
+        names = [n for n in optuna.get_all_study_names(store) if not n.endswith(SUFFIX)]
+        if study not in names:
+            there = ", ".join(repr(n) for n in sorted(names)) or "none"
+            raise UsageError(
+                f"Argument `study` must name a study in {shown} (there: {there}). "
+                f"Received: study={study!r}"
+            )
+        st = optuna.load_study(study_name=study, storage=store)
+        try:
+            confirm = optuna.load_study(study_name=study + SUFFIX, storage=store)
+        except KeyError:
+            confirm = None
+        meta = st.user_attrs.get("lrlab") or {}
+        raced = [] if confirm is None else confirm.get_trials(deepcopy=False)
+        pairs = {
+            (int(t.user_attrs["finalist"]), int(t.user_attrs["seed"]))
+            for t in raced
+            if "finalist" in t.user_attrs and "seed" in t.user_attrs
+        }
+        done = sum(t.state.name in FINISHED for t in st.get_trials(deepcopy=False))
+        return TuneResult.from_study(
+            st, shown, target=int(meta.get("target", done)), task=str(meta.get("objective",
+            meta.get("task", "?"))), finalists_study=confirm, finalists=len({f for f, _ in pairs}),
+            extra_seeds=sorted({s for _, s in pairs}), repeats=int(meta.get("repeats", 1)),
+        )  # fmt: skip

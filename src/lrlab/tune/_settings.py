@@ -70,6 +70,7 @@ class Settings:
         return {
             "task": self.name,
             "objective": self.name,
+            "builtin": self.task is not None,
             "sampler": self.sampler,
             "cv": self.cv,
             "repeats": self.repeats,

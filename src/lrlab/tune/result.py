@@ -101,6 +101,7 @@ class TuneResult:
         finalist_steps: the training steps of the confirmation runs.
         lr_range, grid_points: the space's ``(low, high)`` rate range and grid
             density, as the study recorded them (``None`` for a study without).
+        meta: what the study recorded it ran (objective, steps, cv, repeats, space, ...).
     """
 
     study: str
@@ -112,6 +113,7 @@ class TuneResult:
     finalist_steps: int = 0
     lr_range: tuple[float, float] | None = None
     grid_points: int = 7
+    meta: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_study(
@@ -147,7 +149,8 @@ class TuneResult:
             # a finalist that diverged on a new seed has an infinite mean; if
             # all did, the search value decides as without racing
             best = min(raced, key=lambda r: (r.mean_loss, r.value, r.number))
-        space = (st.user_attrs.get("lrlab") or {}).get("space") or {}
+        meta = dict(st.user_attrs.get("lrlab") or {})
+        space = meta.get("space") or {}
         lr = space.get("lr")
         return cls(
             study=st.study_name,
@@ -159,6 +162,7 @@ class TuneResult:
             finalist_steps=extra,
             lr_range=None if lr is None else (float(lr[0]), float(lr[1])),
             grid_points=int(space.get("grid_points", 7)),
+            meta=meta,
         )
 
     @property

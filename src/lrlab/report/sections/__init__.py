@@ -20,7 +20,8 @@ from lrlab.report.sections.range_test import range_test
 from lrlab.report.sections.recommendation import recommendation
 from lrlab.report.sections.schedules import schedule_family, schedules_on_training
 from lrlab.report.sections.search import search
+from lrlab.report.sections.study import study_sections
 
 __all__ = ["Context", "RangeTest", "SearchBest", "decay_factor", "decay_strategies", "landscape",
            "optimizers", "range_test", "recommendation", "schedule_family",
-           "schedules_on_training", "search"]  # fmt: skip
+           "schedules_on_training", "search", "study_sections"]  # fmt: skip

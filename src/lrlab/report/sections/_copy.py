@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lrlab.report.sections._shared import ties
 from lrlab.schedules import parse_rule
@@ -11,7 +11,7 @@ from lrlab.schedules import parse_rule
 if TYPE_CHECKING:
     from lrlab.compare import CompareRow, Comparison
 
-__all__ = ["RULE", "Choice", "choose", "code"]
+__all__ = ["RULE", "Choice", "as_shown", "choose", "code", "peak"]
 
 #: Schedule kinds, fewest settings to choose first (the page's names).
 SIMPLER = {"constant": "fixed", "cosine": "cosine", "step": "step", "exponential": "exponential",
@@ -69,9 +69,17 @@ class Choice:
         return f"{name}, {SIMPLER.get(self.kind, self.kind)} schedule, lr {self.lr:.3g}"
 
 
-def _peak(text: str) -> float:
+def peak(text: str) -> float:
+    """The peak rate of a schedule's text."""
     rule = parse_rule(text)
     return float(getattr(rule, "lr", None) or rule.max_lr)
+
+
+def as_shown(rule: Any) -> str:
+    """The text of a schedule (or plateau rule) with its peak rate to 3 digits, as the
+    page shows it."""
+    peak = "lr" if hasattr(rule, "lr") else "max_lr"
+    return str(replace(rule, **{peak: float(f"{getattr(rule, peak):.3g}")}))
 
 
 def choose(*comparisons: Comparison) -> Choice | None:
@@ -89,10 +97,8 @@ def choose(*comparisons: Comparison) -> Choice | None:
                 names.index(r.optimizer) if r.optimizer in names else len(names))  # fmt: skip
 
     r = min(level, key=rank)
-    rule = parse_rule(r.schedule)  # its peak rate to 3 digits, as the page shows it
-    peak = "lr" if hasattr(rule, "lr") else "max_lr"
-    text = str(replace(rule, **{peak: float(f"{getattr(rule, peak):.3g}")}))
-    return Choice(r.optimizer, text, _peak(text), r.final_val_loss_mean,
+    text = as_shown(parse_rule(r.schedule))
+    return Choice(r.optimizer, text, peak(text), r.final_val_loss_mean,
                   r.final_val_loss_std, r.seeds - r.diverged, len(level))  # fmt: skip
 
 
