@@ -192,3 +192,70 @@ def test_grid_workers_map_ids_to_the_same_points(tmp_path) -> None:  # type: ign
     res = tune("breast_cancer", trials=7, worker=3, **kw)
     lrs = sorted(round(r.lr, 12) for r in res.trials if r.state == "COMPLETE")
     assert len(lrs) == 7 and len(set(lrs)) == 7, lrs
+
+
+PAUSED = """
+import os, pathlib, sys, time
+from lrlab.tune import Space, tune
+
+def objective(trial):
+    if os.environ.get("LRLAB_TEST_SLOW") and trial.number == 0:
+        pathlib.Path(os.environ["LRLAB_TEST_MARK"]).write_text("0")
+        time.sleep(3)  # the long trial: its worker is paused inside it
+    trial.report(trial.lr, 1)
+    return trial.lr
+
+res = tune(objective, steps=5, trials=3, storage=sys.argv[1], study=sys.argv[2],
+           space=Space(optimizers=("sgd",), schedules=("constant",)), sampler="random",
+           worker=int(sys.argv[3]), heartbeat_interval=1, grace_period=4, quiet=True)
+print("finished", res.n_finished, flush=True)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["sqlite", "postgresql"])
+def test_a_paused_worker_whose_trial_was_reaped_says_so_and_goes_on(tmp_path, where) -> None:  # type: ignore[no-untyped-def]
+    """SIGSTOP past the grace period inside a trial: the others fail it as stale and redo
+    it; on SIGCONT the paused worker drops its result in one line and exits 0."""
+    import signal
+    import time
+
+    if where == "postgresql" and not _pg_up():
+        if os.environ.get("CI"):
+            pytest.fail("no PostgreSQL server at 127.0.0.1:5432")
+        pytest.skip("no PostgreSQL server at 127.0.0.1:5432")
+    storage = f"sqlite:///{tmp_path / 'p.db'}" if where == "sqlite" else PG_PLAIN
+    study = f"paused-{uuid.uuid4().hex[:8]}"
+    script, mark = tmp_path / "w.py", tmp_path / "mark"
+    script.write_text(PAUSED)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "LRLAB_TEST_MARK": str(mark)}
+
+    def worker(i: int, **extra: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, str(script), storage, study, str(i)], env={**env, **extra},
+            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+
+    paused = worker(0, LRLAB_TEST_SLOW="1")
+    try:
+        deadline = time.monotonic() + 120
+        while not mark.exists():
+            assert paused.poll() is None, paused.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        paused.send_signal(signal.SIGSTOP)  # a laptop lid, inside trial 0
+        other = worker(1)
+        out, err = other.communicate(timeout=120)  # reaps trial 0 after 4 s, redoes it
+        assert other.returncode == 0 and "finished 3" in out, err
+        paused.send_signal(signal.SIGCONT)
+        out, err = paused.communicate(timeout=60)
+    finally:
+        paused.kill()
+    assert paused.returncode == 0, err
+    assert "lrlab: trial 0 was failed as stale while this worker ran it" in err
+    assert "Traceback" not in err and "finished 3" in out
+    trials = optuna.load_study(study_name=study, storage=storage).trials
+    finished = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(finished) == 3 and trials[0].state.name == "FAIL"
+    if where == "postgresql":
+        optuna.delete_study(study_name=study, storage=storage)

@@ -5,6 +5,7 @@ unnecessary."""
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -97,21 +98,29 @@ def run_one(
     retry and tell it first (measured by ``benchmarks/bench_kill_resume.py``).
     Optuna's ``tell`` then raises ``ValueError: Cannot tell a FAIL trial`` (and
     an ``AssertionError`` of its bookkeeping on top) or
-    ``UpdateFinishedTrialError``.  The trial is finished once either way, so
-    this worker drops its result and goes on.  An error of the objective itself
+    ``UpdateFinishedTrialError`` (or the objective's own ``set_user_attr`` does).
+    The trial is finished once either way, so this worker drops its result, says
+    so in one line, and goes on with the next trial.  An error of the objective itself
     fails the trial with its one-line message (user attribute ``error``) and
     propagates, unless it is one of ``catch``: then the study goes on.
     """
     seen: dict[str, Any] = {}
 
+    def finished() -> Any:  # the trial's state in the database, if it is finished there
+        state = _seams.backend_storage(study).get_trial(seen["id"]).state
+        return state if state.is_finished() else None
+
     def tracked(trial: Any) -> float:
-        seen["id"] = _seams.trial_id(trial)
+        seen["id"], seen["number"] = _seams.trial_id(trial), trial.number
         try:
             value = objective(trial)
         except (optuna.TrialPruned, Surplus):
             seen["returned"] = True
             raise
         except Exception as exc:
+            if isinstance(exc, optuna.exceptions.UpdateFinishedTrialError) or finished():
+                seen["returned"] = True  # reaped under it: not the objective's error
+                raise
             trial.set_user_attr("error", one_line(exc))
             raise
         except KeyboardInterrupt as exc:  # Optuna fails the trial at once: no one waits on it
@@ -140,8 +149,15 @@ def run_one(
             raise
         # UpdateFinishedTrialError, ValueError, or Optuna's AssertionError after it: ask
         # the database (Optuna's cache still holds this process's trial as RUNNING)
-        if not _seams.backend_storage(study).get_trial(seen["id"]).state.is_finished():
+        state = finished()
+        if state is None:
             raise
+        how = "failed as stale" if state.name == "FAIL" else "finished by another worker"
+        print(
+            f"lrlab: trial {seen['number']} was {how} while this worker ran it (paused, or "
+            "its heartbeat late); its result is not recorded",
+            file=sys.stderr,
+        )
 
 
 def work(
