@@ -27,11 +27,7 @@ DESCRIPTION = (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--task", help="a built-in task (see `lrlab tasks`)")
-    what.add_argument(
-        "--objective",
-        help="PATH.py:FUNCTION, your objective(trial) -> loss (needs --steps); every worker "
-        "of one study runs the same file",
-    )
+    what.add_argument("--objective", help="PATH.py:FUNCTION, your objective (needs --steps)")
     p.add_argument("--sampler", default="tpe", help="grid, random or tpe (default tpe)")
     p.add_argument("--trials", type=COUNT, default=40, help="finished trials in total (default 40)")
     p.add_argument("--cv", type=COUNT, default=None, help="k-fold cross-validation (k >= 2)")

@@ -138,6 +138,26 @@ def _check_arguments(
     return target
 
 
+def _sections(
+    task: str, seed: int, quick: bool, quiet: bool, progress: Any, study: str | None,
+    storage: str | None,
+) -> tuple[list[Section], str, str]:  # fmt: skip
+    """The page's sections, title and what it is: the study run on ``task``, or the stored
+    ``study`` read back."""
+    if study is not None:
+        from lrlab.report.sections import study_sections
+        from lrlab.tune import load
+
+        sections = study_sections(load(study, storage))
+        return sections, f"Your search, measured — {study}", f"lrlab report of study '{study}'"
+    # The bar counts percent of the run; tqdm ends desc with ": ".
+    fmt = "{desc}{percentage:3.0f}%|{bar}| {elapsed}"
+    with progress_bar(100, "report", quiet, leave=True, unit="%", bar_format=fmt) as bar:
+        sections = _run_sections(task, seed, budget(quick), bar, progress)
+    what = f"lrlab report on task '{task}', seed {seed}{', quick budgets' if quick else ''}"
+    return sections, f"The learning rate, measured — {task}", what
+
+
 def build_report(
     out: str | Path = "lrlab-report",
     *,
@@ -163,19 +183,7 @@ def build_report(
     flags = {"quick": quick, "force": force}
     target = _check_arguments(out, None if study else task, seed, flags, progress)
     t0 = time.perf_counter()
-    if study is not None:
-        from lrlab.report.sections import study_sections
-        from lrlab.tune import load
-
-        ordered = study_sections(load(study, storage))
-        title, what = f"Your search, measured — {study}", f"lrlab report of study '{study}'"
-    else:
-        # The bar counts percent of the run; tqdm ends desc with ": ".
-        fmt = "{desc}{percentage:3.0f}%|{bar}| {elapsed}"
-        with progress_bar(100, "report", quiet, leave=True, unit="%", bar_format=fmt) as bar:
-            ordered = _run_sections(task, seed, budget(quick), bar, progress)
-        title = f"The learning rate, measured — {task}"
-        what = f"lrlab report on task '{task}', seed {seed}{', quick budgets' if quick else ''}"
+    ordered, title, what = _sections(task, seed, quick, quiet, progress, study, storage)
     work = time.perf_counter() - t0
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))

@@ -146,7 +146,7 @@ def advise(
     from lrlab.schedules import exponential
     from lrlab.train.optimizers import check_name
 
-    fn, task = as_objective(objective)
+    fn, task = as_objective(objective)  # the options are checked before anything trains
     horizon = check_steps(steps, task)
     if num_steps is None:
         num_steps = advice_budget(horizon, budget)[0]
@@ -160,17 +160,10 @@ def advise(
     ramp_lrs = ramp(s.min_lr, s.max_lr, s.num_steps)
     grow = exponential(s.min_lr, -math.log(s.max_lr / s.min_lr) / (s.num_steps - 1))
     sweep = _Sweep(s.beta, s.diverge)
-    config = {"lr": s.min_lr, "optimizer": name, "schedule": "ramp", "params": {}}
     bar = progress_bar(s.num_steps + max(s.room, 0), "lr range test", quiet)
     try:
-        import optuna
-
-        try:
-            fn(_trial(sweep, config, grow, s.num_steps, seed, "sweep", 1))
-        except optuna.TrialPruned:
-            pass
+        lrs, losses = _swept(fn, sweep, name, grow, s.num_steps, seed, ramp_lrs)
         bar.update(s.num_steps)
-        lrs, losses = _curve(sweep.points, ramp_lrs)
         anchor = _anchor(lrs, losses)
         advice, probe_steps = None, 0
         if anchor is not None and s.rule.candidates > 0 and s.room >= 2 * every:
@@ -192,6 +185,20 @@ def advise(
         steps=int(sweep.points[-1][0]) + probe_steps, settings=dataclasses.asdict(s),
         advice=advice,
     )  # fmt: skip
+
+
+def _swept(
+    fn: Any, sweep: _Sweep, name: str, grow: Any, n: int, seed: int, ramp_lrs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run the sweep trial (the objective on the ramp ``grow``); its ``(lrs, losses)``."""
+    import optuna
+
+    config = {"lr": float(ramp_lrs[0]), "optimizer": name, "schedule": "ramp", "params": {}}
+    try:
+        fn(_trial(sweep, config, grow, n, seed, "sweep", 1))
+    except optuna.TrialPruned:
+        pass  # the stop rule said so: the curve ends there
+    return _curve(sweep.points, ramp_lrs)
 
 
 def _curve(points: list[tuple[int, float]], ramp_lrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

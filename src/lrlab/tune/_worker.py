@@ -152,12 +152,17 @@ def run_one(
         state = finished()
         if state is None:
             raise
-        how = "failed as stale" if state.name == "FAIL" else "finished by another worker"
-        print(
-            f"lrlab: trial {seen['number']} was {how} while this worker ran it (paused, or "
-            "its heartbeat late); its result is not recorded",
-            file=sys.stderr,
-        )
+        _dropped(seen["number"], state)
+
+
+def _dropped(number: int, state: Any) -> None:
+    """Say in one line that trial ``number``'s result was dropped: the database finished it."""
+    how = "failed as stale" if state.name == "FAIL" else "finished by another worker"
+    print(
+        f"lrlab: trial {number} was {how} while this worker ran it (paused, or its heartbeat "
+        "late); its result is not recorded",
+        file=sys.stderr,
+    )
 
 
 def work(

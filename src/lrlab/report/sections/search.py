@@ -142,12 +142,8 @@ def search(ctx: Context) -> tuple[Section, SearchBest | None]:
 
     b = ctx.budget
     families = ("constant", "cosine")
-    space = Space(
-        lr=(1e-3, 1.0),
-        optimizers=("momentum",),
-        schedules=families,
-        grid_points=max(1, b.trials // len(families)),
-    )
+    space = Space(lr=(1e-3, 1.0), optimizers=("momentum",), schedules=families,
+                  grid_points=max(1, b.trials // len(families)))  # fmt: skip
     steps = int(b.search_steps or ctx.steps)
     results = _run_searches(ctx, space, steps)
     fig = plot_samplers({SAMPLER_NAMES[k]: res for k, res in results.items()}, b.cv)
