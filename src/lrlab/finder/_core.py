@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Iterator
+import warnings
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,19 @@ import torch
 
 from lrlab._checks import int_at_least, number_in, positive_int, positive_number
 from lrlab._progress import progress_bar
-from lrlab.errors import UsageError
+from lrlab.errors import LrlabWarning, UsageError
+from lrlab.finder._data import (
+    Batches,
+    BatchLoss,
+    LossFn,
+    batch_size,
+    check_data,
+    check_model_and_optimizer,
+    loss_of,
+    model_device,
+    resolve_device,
+    to_device,
+)
 from lrlab.finder._result import FinderResult
 from lrlab.finder._state import Snapshot
 from lrlab.finder.advice import (
@@ -51,8 +64,6 @@ from lrlab.finder.rules import RULES, Ema, Suggestion, centered, centered_half
 from lrlab.train._step import Driver
 
 __all__ = ["edge_lr", "find_lr", "ramp"]
-
-Batch = tuple[Any, Any]
 
 
 def ramp(min_lr: float, max_lr: float, num_steps: int, mode: str = "exponential") -> np.ndarray:
@@ -131,38 +142,6 @@ def edge_lr(lrs: np.ndarray, losses: np.ndarray) -> float | None:
             a = c
     lam = math.exp((a + b) / 2)
     return 2.0 / lam
-
-
-def _is_pair(batch: Any) -> bool:
-    """Whether ``batch`` is an ``(inputs, targets)`` pair (a tuple or a list of two)."""
-    return isinstance(batch, (tuple, list)) and len(batch) == 2
-
-
-class _Batches:
-    """Cycle through an iterable of ``(inputs, targets)``, restarting it when exhausted."""
-
-    def __init__(self, data: Iterable[Batch]) -> None:
-        self.data = data
-        self.it: Iterator[Batch] = iter(data)
-
-    def next(self) -> Batch:
-        for _ in range(2):  # the iterator as it is, then once restarted
-            try:
-                batch = next(self.it)
-            except StopIteration:
-                self.it = iter(self.data)
-                continue
-            if not _is_pair(batch):
-                raise UsageError(
-                    "Argument `data` must yield (inputs, targets) batches. Received: a batch "
-                    f"of type {type(batch).__name__}"
-                    + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
-                )
-            return batch
-        raise UsageError(
-            "Argument `data` must yield at least one (inputs, targets) batch. "
-            "Received: an empty or exhausted iterable"
-        )
 
 
 #: What ``horizon`` must be, in every message that refuses one.
@@ -267,10 +246,12 @@ class _Settings:
 
 def find_lr(
     model: torch.nn.Module,
-    loss_fn: Callable[[Any, Any], torch.Tensor],
-    data: Iterable[Batch],
+    loss_fn: LossFn | None,
+    data: Iterable[Any],
     optimizer: torch.optim.Optimizer,
     *,
+    batch_loss: BatchLoss | None = None,
+    device: torch.device | str | None = None,
     min_lr: float = 1e-7,
     max_lr: float = 10.0,
     num_steps: int = 100,
@@ -280,7 +261,7 @@ def find_lr(
     diverge: float = 4.0,
     confirm: int | None = None,
     budget: float = 0.25,
-    val_data: Batch | None = None,
+    val_data: Any = None,
     horizon: int | None = None,
     horizon_exponent: float | None = None,
     rule: AdviceRule | None = None,
@@ -291,10 +272,22 @@ def find_lr(
 
     Args:
         model: any ``torch.nn.Module``; trained in place, then restored bit for bit.
-        loss_fn: ``loss_fn(model(inputs), targets)`` gives a scalar tensor.
-        data: an iterable of ``(inputs, targets)`` batches; restarted when exhausted.
+        loss_fn: ``loss_fn(model(inputs), targets)`` gives a scalar tensor (a function
+            or a loss instance such as ``nn.CrossEntropyLoss()``); ``None`` with
+            ``batch_loss``.
+        data: any iterable of batches.  One that can be iterated again (a
+            ``DataLoader``, a list) restarts when exhausted; a one-shot one (a
+            generator) is used until it ends, and ending before the test is done is
+            a UsageError saying how many batches it held and how many were needed.
         optimizer: a torch optimizer over ``model``'s parameters; its ``lr`` is
             overwritten during the test and restored afterwards.
+        batch_loss: ``batch_loss(model, batch)`` gives the batch's scalar loss, in
+            place of ``loss_fn``, for batches that are not ``(inputs, targets)``: a
+            dict such as ``{"input": x, "labels": y}``, an HF ``BatchEncoding``, a
+            model that computes its own loss (``lambda m, b: m(**b).loss``).
+        device: where each batch's tensors go before its loss (nested in tuples,
+            lists and dicts; ``non_blocking`` when pinned); ``None``: the device of
+            ``model``'s parameters.
         min_lr, max_lr: the ends of the ramp (``0 < min_lr < max_lr``).
         num_steps: the number of sweep steps (at least 5).
         mode: ``"exponential"`` (default) or ``"linear"`` ramp.
@@ -309,7 +302,8 @@ def find_lr(
             spend, sweep included (default 0.25).  With ``budget=1`` (one extra
             run) the candidates train and race for longer, so the pick needs
             less extrapolation.  Every step is counted in ``result.steps``.
-        val_data: an ``(inputs, targets)`` batch; when given, probes are scored
+        val_data: one batch (``(inputs, targets)``, or any batch with
+            ``batch_loss``); when given, probes are scored
             by the loss there (model in eval mode), else by their training loss.
         horizon: the length in steps of the training run the advice is for
             (``None``: ten times the sweep, the proportion lrlab's tasks use).
@@ -327,76 +321,64 @@ def find_lr(
         A :class:`~lrlab.finder.FinderResult`.
 
     Raises:
-        UsageError: on a bad argument, before anything trains.
+        UsageError: on a bad argument, before anything trains: an optimizer over
+            another model's parameters, a loss class instead of an instance, a
+            batch that is not a pair (without ``batch_loss``), an empty ``data``; and
+            on the first batch, inputs that do not fit the model, targets whose
+            shape or dtype do not fit the loss, or a loss that is not a scalar.
     """
     s = _Settings.of(
         min_lr=min_lr, max_lr=max_lr, num_steps=num_steps, mode=mode, beta=beta, debias=debias,
         diverge=diverge, confirm=confirm, budget=budget, horizon=horizon,
         horizon_exponent=horizon_exponent, rule=rule,
     )  # fmt: skip
-    if not isinstance(model, torch.nn.Module):
-        raise UsageError(
-            f"Argument `model` must be a torch.nn.Module. Received: model={type(model).__name__}"
-        )
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise UsageError(
-            "Argument `optimizer` must be a torch.optim.Optimizer. "
-            f"Received: optimizer={type(optimizer).__name__}"
-        )
-    if not callable(loss_fn):
-        raise UsageError(
-            "Argument `loss_fn` must be a function of (outputs, targets). "
-            f"Received: loss_fn={type(loss_fn).__name__}"
-        )
-    if not isinstance(data, Iterable) or isinstance(data, (str, bytes, torch.Tensor)):
-        raise UsageError(
-            "Argument `data` must be an iterable of (inputs, targets) batches. "
-            f"Received: data={type(data).__name__}"
-        )
-    if val_data is not None and not _is_pair(val_data):
-        raise UsageError(
-            "Argument `val_data` must be one (inputs, targets) batch or None. "
-            f"Received: val_data={type(val_data).__name__}"
-            + (f" of length {len(val_data)}" if isinstance(val_data, (tuple, list)) else "")
-        )
-    return _range_test(s, model, loss_fn, data, optimizer, val_data, deterministic, quiet)
+    check_model_and_optimizer(model, optimizer, loss_fn, batch_loss)
+    check_data(data, val_data, batch_loss)
+    return _range_test(
+        s, model, loss_fn, data, optimizer, val_data, deterministic, quiet,
+        batch_loss=batch_loss, device=resolve_device(device, model),
+    )  # fmt: skip
 
 
 def _range_test(
     s: _Settings,
     model: torch.nn.Module,
-    loss_fn: Callable[[Any, Any], torch.Tensor],
-    data: Iterable[Batch],
+    loss_fn: LossFn | None,
+    data: Iterable[Any],
     optimizer: torch.optim.Optimizer,
-    val_data: Batch | None,
+    val_data: Any,
     deterministic: bool,
     quiet: bool,
+    *,
+    batch_loss: BatchLoss | None = None,
+    device: torch.device | None = None,
 ) -> FinderResult:
     """The sweep, then (room and an anchor permitting) the race; state restored after both."""
     ramp_lrs = ramp(s.min_lr, s.max_lr, s.num_steps, s.mode)
+    device = model_device(model) if device is None else device
+    every = checkpoint_every(s.horizon)
+    short = _too_short(s, every)
     snap = Snapshot.take(model, optimizer)
-    batches = _Batches(data)
+    batches = Batches(data, needed=s.num_steps + max(s.room, 0), pairs=batch_loss is None)
+    loss = loss_of(model, loss_fn, batch_loss, device)
+    val = None if val_data is None else _val_scorer(model, loss_fn, batch_loss, device, val_data)
     bar = progress_bar(s.num_steps + max(s.room, 0), "lr range test", quiet)
     advice: Advice | None = None
     probe_steps = 0
     try:
+        if val is not None:
+            val()  # the validation batch is checked before anything trains
         model.train()
-        driver = Driver(_batch_loss(model, loss_fn), optimizer)
-        losses, stop = _sweep(s, ramp_lrs, driver, batches, bar)
+        losses, stop = _sweep(s, ramp_lrs, Driver(loss, optimizer), batches, bar)
         lrs = ramp_lrs[: len(losses)]
         anchor = _anchor(lrs, losses)
-        every = checkpoint_every(s.horizon)
-        if anchor is not None and s.rule.candidates > 0 and s.room >= 2 * every:
-            prober = _Prober(model, loss_fn, optimizer, snap, batches, every, val_data, bar)
+        if anchor is not None and s.rule.candidates > 0 and not short:
+            prober = _Prober(model, loss, optimizer, snap, batches, every, val, bar)
             advice = advise(
-                anchor,
-                prober,
-                horizon=s.horizon,
-                budget=s.room,
-                rule=s.rule,
+                anchor, prober, horizon=s.horizon, budget=s.room, rule=s.rule,
                 deterministic=deterministic,
-                n_val=None if val_data is None else len(val_data[1]),
-            )
+                n_val=None if val_data is None else batch_size(val_data),
+            )  # fmt: skip
             probe_steps = prober.spent
     finally:
         bar.close()
@@ -413,7 +395,44 @@ def _range_test(
         steps=len(losses) + probe_steps,
         settings=dataclasses.asdict(s),
         advice=advice,
+        confirmed=advice is not None,
+        why=_why(s, anchor, advice, short),
     )
+
+
+def _too_short(s: _Settings, every: int) -> str:
+    """Why the race cannot run at this budget and horizon, warned as an LrlabWarning
+    (``""``: it can, or ``confirm=0`` asked for no race)."""
+    if s.rule.candidates == 0 or s.room >= 2 * every:
+        return ""
+    need = (s.num_steps + 2 * every) / s.horizon
+    ways = (
+        f"a larger `budget` (at least {math.ceil(need * 100) / 100:.2f})"
+        if need <= 10
+        else f"fewer `num_steps` (the sweep alone is {s.num_steps} steps)"
+    )
+    text = (
+        f"budget={s.budget:g} of a {s.horizon}-step run (horizon={s.horizon}) is "
+        f"{int(s.budget * s.horizon)} steps, but the sweep and race need at least "
+        f"{s.num_steps + 2 * every} ({s.num_steps} sweep, {2 * every} race): lrlab's "
+        f"suggestion is the unconfirmed sweep proposal. Ask for {ways}, or pass confirm=0 "
+        "for the unconfirmed proposal without this warning"
+    )
+    warnings.warn(text, LrlabWarning, stacklevel=4)
+    return text
+
+
+def _why(s: _Settings, anchor: float | None, advice: Advice | None, short: str) -> str:
+    """One line on how lrlab's suggestion came about, saying when it is unconfirmed."""
+    if advice is not None:
+        return advice.reason
+    if anchor is None:
+        return "no suggestion: the sweep was too short for an anchor"
+    if short:
+        return f"unconfirmed (no race): {short}"
+    if s.rule.candidates == 0:
+        return "unconfirmed (no race, confirm=0): the sweep's proposal, one step below its anchor"
+    return "unconfirmed (no race): the sweep's proposal, one step below its anchor"
 
 
 def _suggestions(
@@ -436,7 +455,7 @@ def _suggestions(
 
 
 def _sweep(
-    s: _Settings, lrs: np.ndarray, driver: Driver, batches: _Batches, bar: Any
+    s: _Settings, lrs: np.ndarray, driver: Driver, batches: Batches, bar: Any
 ) -> tuple[np.ndarray, str]:
     """The ramp ``lrs``: one step per rate until the smoothed loss diverges;
     ``(losses, stop reason)``."""
@@ -457,13 +476,6 @@ def _sweep(
     return np.asarray(losses, dtype=np.float64), stop
 
 
-def _batch_loss(
-    model: torch.nn.Module, loss_fn: Callable[[Any, Any], torch.Tensor]
-) -> Callable[[Batch], torch.Tensor]:
-    """``loss_fn(model(inputs), targets)`` of one batch."""
-    return lambda batch: loss_fn(model(batch[0]), batch[1])
-
-
 class _Prober:
     """The real probe of :func:`lrlab.finder.advice.advise`: constant-rate runs of the model.
 
@@ -477,19 +489,19 @@ class _Prober:
     def __init__(
         self,
         model: torch.nn.Module,
-        loss_fn: Callable[[Any, Any], torch.Tensor],
+        loss: Callable[[Any], torch.Tensor],
         optimizer: torch.optim.Optimizer,
         start: Snapshot,
-        batches: _Batches,
+        batches: Batches,
         every: int,
-        val_data: Batch | None,
+        val: Callable[[], float] | None,
         bar: Any,
     ) -> None:
-        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.model, self.optimizer = model, optimizer
         self.start, self.batches, self.every = start, batches, every
-        self.val_data, self.bar = val_data, bar
-        self.driver = Driver(_batch_loss(model, loss_fn), optimizer)
-        self.shared: list[Batch] = []
+        self.val, self.bar = val, bar
+        self.driver = Driver(loss, optimizer)
+        self.shared: list[Any] = []
         self.runs: dict[float, tuple[Snapshot, int, list[tuple[int, float]], list[float]]] = {}
         self.spent = 0
 
@@ -512,8 +524,8 @@ class _Prober:
                 break
             window.append(value)
             if (i + 1) % self.every == 0:
-                if self.val_data is not None:
-                    v = _val_loss(self.model, self.loss_fn, self.val_data)
+                if self.val is not None:
+                    v = self.val()
                 else:
                     v = float(np.mean(window))
                 points.append((i + 1, v))
@@ -559,16 +571,26 @@ def _anchor(lrs: np.ndarray, losses: np.ndarray) -> float | None:
     return float(lrs[k])
 
 
-def _val_loss(
-    model: torch.nn.Module, loss_fn: Callable[[Any, Any], torch.Tensor], val_data: Batch
-) -> float:
-    """The loss on ``val_data`` in eval mode; each module's training flag is put back."""
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        with torch.no_grad():
-            score = float(loss_fn(model(val_data[0]), val_data[1]))
-    finally:
-        for m, flag in flags:
-            m.training = flag
-    return score if math.isfinite(score) else math.inf
+def _val_scorer(
+    model: torch.nn.Module,
+    loss_fn: LossFn | None,
+    batch_loss: BatchLoss | None,
+    device: torch.device,
+    val_data: Any,
+) -> Callable[[], float]:
+    """The loss on ``val_data`` in eval mode (each module's training flag put back)."""
+    loss = loss_of(model, loss_fn, batch_loss, device, where="val_data")
+    val_data = to_device(val_data, device)  # once, not at every checkpoint
+
+    def score() -> float:
+        flags = [(m, m.training) for m in model.modules()]
+        model.eval()
+        try:
+            with torch.no_grad():
+                value = float(loss(val_data))
+        finally:
+            for m, flag in flags:
+                m.training = flag
+        return value if math.isfinite(value) else math.inf
+
+    return score
