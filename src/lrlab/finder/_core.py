@@ -359,7 +359,8 @@ def _range_test(
     every = checkpoint_every(s.horizon)
     short = _too_short(s, every)
     snap = Snapshot.take(model, optimizer)
-    batches = Batches(data, needed=s.num_steps + max(s.room, 0), pairs=batch_loss is None)
+    race = s.room if s.rule.candidates > 0 and not short else 0
+    batches = Batches(data, needed=s.num_steps + race, pairs=batch_loss is None)
     loss = loss_of(model, loss_fn, batch_loss, device)
     val = None if val_data is None else _val_scorer(model, loss_fn, batch_loss, device, val_data)
     bar = progress_bar(s.num_steps + max(s.room, 0), "lr range test", quiet)
