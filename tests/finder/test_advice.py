@@ -16,12 +16,13 @@ from hypothesis import strategies as st
 
 from lrlab.errors import UsageError
 from lrlab.finder import THOROUGH_RULE, AdviceRule, edge_lr, find_lr, lattice, ramp
-from lrlab.finder._core import _anchor, _Prober, _val_scorer
-from lrlab.finder._data import Batches, loss_of
+from lrlab.finder._core import _anchor, _Prober
+from lrlab.finder._data import Batches, loss_of, val_scorer
 from lrlab.finder._state import Snapshot
 from lrlab.finder.advice import DEFAULT_RULE, advise, checkpoint_every, lattice_index
 from lrlab.finder.rules import centered as _centered
 from lrlab.finder.rules import ema_debiased
+from lrlab.train._step import Driver
 
 
 def _regression(n_batches: int = 40) -> tuple[torch.nn.Module, list, tuple]:
@@ -88,8 +89,8 @@ def test_a_continued_probe_is_bit_identical_to_one_run_of_the_full_length() -> N
         batches = Batches(data, needed=21, pairs=True)
         mse, cpu = torch.nn.functional.mse_loss, torch.device("cpu")
         loss = loss_of(model, mse, None, cpu)
-        score = _val_scorer(model, mse, None, cpu, val)
-        return _Prober(model, loss, opt, snap, batches, 3, score, None), model
+        score = val_scorer(model, mse, None, cpu, val)
+        return _Prober(model, lambda: Driver(loss, opt), opt, snap, batches, 3, score, None), model
 
     fast, m1 = prober()
     fast(0.05, 9)

@@ -289,3 +289,74 @@ def test_an_endless_generator_is_drawn_from_for_the_sweep_and_race() -> None:
     model, opt, batches = _problem()
     res = find_lr(model, torch.nn.MSELoss(), _gen(batches), opt, num_steps=40)
     assert res.confirmed and res.steps > 40
+
+
+def test_accumulated_half_batches_give_the_full_batches_curve() -> None:
+    model, opt, batches = _problem(128)
+    halves = [(x[i : i + 8], y[i : i + 8]) for x, y in batches for i in (0, 8)]
+    want = find_lr(model, torch.nn.MSELoss(), batches, opt, **FAST)
+    before = _state(model, opt)
+    got = find_lr(model, torch.nn.MSELoss(), halves, opt, accumulation_steps=2, **FAST)
+    assert len(got.losses) == len(want.losses) == 20
+    torch.testing.assert_close(
+        torch.tensor(got.losses), torch.tensor(want.losses), rtol=1e-5, atol=1e-6
+    )
+    assert _same(before, _state(model, opt))
+    gen = (b for b in halves[:10])
+    with pytest.raises(UsageError, match=r"ended after 10 batches, .* needs up to 40 "):
+        find_lr(model, torch.nn.MSELoss(), gen, opt, accumulation_steps=2, **FAST)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_mixed_precision_on_cpu_restores_the_scaler_too(dtype: torch.dtype) -> None:
+    model, opt, batches = _problem()
+    full = find_lr(model, torch.nn.MSELoss(), batches, opt, num_steps=30)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10, growth_interval=3)
+    before, scale0 = _state(model, opt), scaler.state_dict()
+    res = find_lr(model, torch.nn.MSELoss(), batches, opt, num_steps=30, amp=dtype, scaler=scaler)
+    assert _same(before, _state(model, opt))
+    assert scaler.state_dict() == scale0 and scaler._scale is None  # as found: never used
+    assert res.confirmed and res.suggestion is not None
+    # autocast rounds the forward pass: the curve differs from full precision, but little
+    assert res.losses.tolist() != full.losses.tolist()
+    assert abs(res.losses[0] - full.losses[0]) < 0.05 * full.losses[0]
+
+
+def test_a_used_scaler_gets_its_scale_back() -> None:
+    model, opt, batches = _problem()
+    scaler = torch.amp.GradScaler("cpu", init_scale=4.0, growth_interval=1)
+    with torch.autocast("cpu", dtype=torch.float16):
+        loss = torch.nn.functional.mse_loss(model(batches[0][0]), batches[0][1])
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    scaler.update()
+    before, state = _state(model, opt), scaler.state_dict()
+    find_lr(model, torch.nn.MSELoss(), batches, opt, amp=True, scaler=scaler, **FAST)
+    assert scaler.state_dict() == state and scaler.get_scale() == 8.0
+    assert _same(before, _state(model, opt))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"accumulation_steps": 0}, r"^Argument `accumulation_steps` must be a positive"),
+        ({"amp": torch.float32}, r"^Argument `amp` must be True, False, .*amp=torch.float32$"),
+        ({"scaler": 2.0}, r"^Argument `scaler` must be a torch.amp.GradScaler .*=float$"),
+    ],
+)
+def test_bad_accumulation_or_precision_options_are_refused(
+    options: dict[str, Any], message: str
+) -> None:
+    model, opt, batches = _problem()
+    with pytest.raises(UsageError, match=message):
+        find_lr(model, torch.nn.MSELoss(), batches, opt, **options)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_mixed_precision_and_accumulation_on_cuda() -> None:
+    model, _, batches = _problem()
+    model = model.cuda()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    before = _state(model, opt)
+    res = find_lr(model, torch.nn.MSELoss(), batches, opt, amp=True, accumulation_steps=2)
+    assert res.suggestion is not None and _same(before, _state(model, opt))

@@ -27,16 +27,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 import torch
 
-from lrlab._checks import int_at_least, number_in, positive_int, positive_number
+from lrlab._checks import number_in, positive_int
 from lrlab._progress import progress_bar
-from lrlab.errors import LrlabWarning, UsageError
+from lrlab.errors import UsageError
+from lrlab.finder._amp import amp_dtype, check_scaler, drivers
 from lrlab.finder._data import (
     Batches,
     BatchLoss,
@@ -47,23 +47,22 @@ from lrlab.finder._data import (
     loss_of,
     model_device,
     resolve_device,
-    to_device,
+    val_scorer,
 )
 from lrlab.finder._result import FinderResult
+from lrlab.finder._settings import BUDGET_RULE, HORIZON_RULE, _Settings, too_short, why
 from lrlab.finder._state import Snapshot
 from lrlab.finder.advice import (
     Advice,
     AdviceRule,
     advise,
     checkpoint_every,
-    default_rule,
     lattice,
     lattice_index,
 )
 from lrlab.finder.rules import RULES, Ema, Suggestion, centered, centered_half
-from lrlab.train._step import Driver
 
-__all__ = ["edge_lr", "find_lr", "ramp"]
+__all__ = ["BUDGET_RULE", "HORIZON_RULE", "edge_lr", "find_lr", "ramp"]
 
 
 def ramp(min_lr: float, max_lr: float, num_steps: int, mode: str = "exponential") -> np.ndarray:
@@ -144,106 +143,6 @@ def edge_lr(lrs: np.ndarray, losses: np.ndarray) -> float | None:
     return 2.0 / lam
 
 
-#: What ``horizon`` must be, in every message that refuses one.
-HORIZON_RULE = "a positive integer (the run's steps) or None"
-BUDGET_RULE = "a number in (0, 10] (the fraction of one run's steps the advice may spend)"
-
-
-@dataclasses.dataclass(frozen=True)
-class _Settings:
-    """The range test's options, checked when made (:meth:`of`), then never changed;
-    ``dataclasses.asdict`` of it is ``FinderResult.settings``.
-
-    ``horizon`` is the length of the run the advice is for, resolved; ``rule`` the rule
-    to run: the budget's default (or the one given), with ``confirm`` candidates and a
-    fixed exponent if given.
-    """
-
-    min_lr: float
-    max_lr: float
-    num_steps: int
-    mode: str
-    beta: float
-    debias: bool
-    diverge: float
-    budget: float
-    horizon: int
-    horizon_exponent: float | None
-    rule: AdviceRule
-
-    @classmethod
-    def of(
-        cls,
-        *,
-        min_lr: Any,
-        max_lr: Any,
-        num_steps: Any,
-        mode: Any,
-        beta: Any,
-        debias: bool,
-        diverge: Any,
-        confirm: Any,
-        budget: Any,
-        horizon: Any,
-        horizon_exponent: Any,
-        rule: Any,
-    ) -> _Settings:
-        """Refuse a bad option before anything trains (one message form, option named)."""
-        for name, value in (("min_lr", min_lr), ("max_lr", max_lr), ("diverge", diverge)):
-            positive_number(name, value)
-        positive_int("num_steps", num_steps)
-        if num_steps < 5:
-            raise UsageError(
-                f"Argument `num_steps` must be at least 5. Received: num_steps={num_steps}"
-            )
-        if min_lr >= max_lr:
-            raise UsageError(
-                f"Argument `min_lr` must be smaller than `max_lr`. Received: min_lr={min_lr}, "
-                f"max_lr={max_lr}"
-            )
-        if mode not in ("exponential", "linear"):
-            raise UsageError(
-                f"Argument `mode` must be 'exponential' or 'linear'. Received: mode={mode!r}"
-            )
-        beta = number_in("beta", beta, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
-        if confirm is not None:
-            confirm = int_at_least("confirm", confirm, 0, "a non-negative integer")
-        number_in("budget", budget, lambda v: 0 < v <= 10, BUDGET_RULE)
-        if horizon is not None:
-            int_at_least("horizon", horizon, 1, HORIZON_RULE)
-        if horizon_exponent is not None:
-            horizon_exponent = number_in(
-                "horizon_exponent", horizon_exponent, lambda v: 0 <= v <= 2, "a number in [0, 2]"
-            )
-        if rule is not None and not isinstance(rule, AdviceRule):
-            raise UsageError(
-                "Argument `rule` must be an AdviceRule or None. "
-                f"Received: rule={type(rule).__name__}"
-            )
-        rule = default_rule(budget) if rule is None else rule
-        if confirm is not None:
-            rule = dataclasses.replace(
-                rule, candidates=confirm, keep=min(rule.keep, max(confirm - 1, 0))
-            )
-        if horizon_exponent is not None:
-            rule = dataclasses.replace(
-                rule,
-                alpha_weight=0.0,
-                alpha_prior=float(horizon_exponent),
-                alpha_max=max(2.0, horizon_exponent),
-            )
-        return cls(
-            float(min_lr), float(max_lr), int(num_steps), mode, beta, debias, float(diverge),
-            float(budget), 10 * int(num_steps) if horizon is None else int(horizon),
-            horizon_exponent, rule,
-        )  # fmt: skip
-
-    @property
-    def room(self) -> int:
-        """The steps the probes may spend: the budget's share of the run less the sweep."""
-        return int(self.budget * self.horizon) - self.num_steps
-
-
 def find_lr(
     model: torch.nn.Module,
     loss_fn: LossFn | None,
@@ -252,6 +151,9 @@ def find_lr(
     *,
     batch_loss: BatchLoss | None = None,
     device: torch.device | str | None = None,
+    accumulation_steps: int = 1,
+    amp: bool | torch.dtype = False,
+    scaler: torch.amp.GradScaler | None = None,
     min_lr: float = 1e-7,
     max_lr: float = 10.0,
     num_steps: int = 100,
@@ -288,6 +190,15 @@ def find_lr(
         device: where each batch's tensors go before its loss (nested in tuples,
             lists and dicts; ``non_blocking`` when pinned); ``None``: the device of
             ``model``'s parameters.
+        accumulation_steps: batches per sweep and probe step: their gradients
+            (each loss divided by their count) add up before one update, and the
+            step's loss is their mean (torch-lr-finder's ``accumulation_steps``).
+        amp: mixed precision: the forward passes and losses run under
+            ``torch.autocast`` (``True``: float16 on CUDA, bfloat16 on CPU; or a
+            ``torch.float16`` / ``torch.bfloat16``).  float16 gets a fresh
+            ``GradScaler`` unless ``scaler`` is given.
+        scaler: the ``torch.amp.GradScaler`` of the user's loop, to scale the losses
+            with; its state is restored afterwards like the optimizer's.
         min_lr, max_lr: the ends of the ramp (``0 < min_lr < max_lr``).
         num_steps: the number of sweep steps (at least 5).
         mode: ``"exponential"`` (default) or ``"linear"`` ramp.
@@ -334,9 +245,13 @@ def find_lr(
     )  # fmt: skip
     check_model_and_optimizer(model, optimizer, loss_fn, batch_loss)
     check_data(data, val_data, batch_loss)
+    accumulation_steps = positive_int("accumulation_steps", accumulation_steps)
+    check_scaler(scaler)
+    device = resolve_device(device, model)
     return _range_test(
         s, model, loss_fn, data, optimizer, val_data, deterministic, quiet,
-        batch_loss=batch_loss, device=resolve_device(device, model),
+        batch_loss=batch_loss, device=device, accumulation_steps=accumulation_steps,
+        amp=amp_dtype(amp, device), scaler=scaler,
     )  # fmt: skip
 
 
@@ -352,17 +267,26 @@ def _range_test(
     *,
     batch_loss: BatchLoss | None = None,
     device: torch.device | None = None,
+    accumulation_steps: int = 1,
+    amp: torch.dtype | None = None,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> FinderResult:
     """The sweep, then (room and an anchor permitting) the race; state restored after both."""
     ramp_lrs = ramp(s.min_lr, s.max_lr, s.num_steps, s.mode)
     device = model_device(model) if device is None else device
     every = checkpoint_every(s.horizon)
-    short = _too_short(s, every)
-    snap = Snapshot.take(model, optimizer)
+    short = too_short(s, every)
+    if scaler is None and amp == torch.float16:
+        scaler = torch.amp.GradScaler(device.type)
+    snap = Snapshot.take(model, optimizer, scaler)
     race = s.room if s.rule.candidates > 0 and not short else 0
-    batches = Batches(data, needed=s.num_steps + race, pairs=batch_loss is None)
+    needed = (s.num_steps + race) * accumulation_steps
     loss = loss_of(model, loss_fn, batch_loss, device)
-    val = None if val_data is None else _val_scorer(model, loss_fn, batch_loss, device, val_data)
+    driver, steps = drivers(
+        loss, optimizer, device, Batches(data, needed=needed, pairs=batch_loss is None),
+        accumulation_steps, amp, scaler,
+    )  # fmt: skip
+    val = None if val_data is None else val_scorer(model, loss_fn, batch_loss, device, val_data)
     bar = progress_bar(s.num_steps + max(s.room, 0), "lr range test", quiet)
     advice: Advice | None = None
     probe_steps = 0
@@ -370,11 +294,11 @@ def _range_test(
         if val is not None:
             val()  # the validation batch is checked before anything trains
         model.train()
-        losses, stop = _sweep(s, ramp_lrs, Driver(loss, optimizer), batches, bar)
+        losses, stop = _sweep(s, ramp_lrs, driver(), steps, bar)
         lrs = ramp_lrs[: len(losses)]
         anchor = _anchor(lrs, losses)
         if anchor is not None and s.rule.candidates > 0 and not short:
-            prober = _Prober(model, loss, optimizer, snap, batches, every, val, bar)
+            prober = _Prober(model, driver, optimizer, snap, steps, every, val, bar, scaler)
             advice = advise(
                 anchor, prober, horizon=s.horizon, budget=s.room, rule=s.rule,
                 deterministic=deterministic,
@@ -397,43 +321,8 @@ def _range_test(
         settings=dataclasses.asdict(s),
         advice=advice,
         confirmed=advice is not None,
-        why=_why(s, anchor, advice, short),
+        why=why(s, anchor, advice, short),
     )
-
-
-def _too_short(s: _Settings, every: int) -> str:
-    """Why the race cannot run at this budget and horizon, warned as an LrlabWarning
-    (``""``: it can, or ``confirm=0`` asked for no race)."""
-    if s.rule.candidates == 0 or s.room >= 2 * every:
-        return ""
-    need = (s.num_steps + 2 * every) / s.horizon
-    ways = (
-        f"a larger `budget` (at least {math.ceil(need * 100) / 100:.2f})"
-        if need <= 10
-        else f"fewer `num_steps` (the sweep alone is {s.num_steps} steps)"
-    )
-    text = (
-        f"budget={s.budget:g} of a {s.horizon}-step run (horizon={s.horizon}) is "
-        f"{int(s.budget * s.horizon)} steps, but the sweep and race need at least "
-        f"{s.num_steps + 2 * every} ({s.num_steps} sweep, {2 * every} race): lrlab's "
-        f"suggestion is the unconfirmed sweep proposal. Ask for {ways}, or pass confirm=0 "
-        "for the unconfirmed proposal without this warning"
-    )
-    warnings.warn(text, LrlabWarning, stacklevel=4)
-    return text
-
-
-def _why(s: _Settings, anchor: float | None, advice: Advice | None, short: str) -> str:
-    """One line on how lrlab's suggestion came about, saying when it is unconfirmed."""
-    if advice is not None:
-        return advice.reason
-    if anchor is None:
-        return "no suggestion: the sweep was too short for an anchor"
-    if short:
-        return f"unconfirmed (no race): {short}"
-    if s.rule.candidates == 0:
-        return "unconfirmed (no race, confirm=0): the sweep's proposal, one step below its anchor"
-    return "unconfirmed (no race): the sweep's proposal, one step below its anchor"
 
 
 def _suggestions(
@@ -456,7 +345,7 @@ def _suggestions(
 
 
 def _sweep(
-    s: _Settings, lrs: np.ndarray, driver: Driver, batches: Batches, bar: Any
+    s: _Settings, lrs: np.ndarray, driver: Any, batches: Any, bar: Any
 ) -> tuple[np.ndarray, str]:
     """The ramp ``lrs``: one step per rate until the smoothed loss diverges;
     ``(losses, stop reason)``."""
@@ -490,18 +379,19 @@ class _Prober:
     def __init__(
         self,
         model: torch.nn.Module,
-        loss: Callable[[Any], torch.Tensor],
+        driver: Callable[[], Any],
         optimizer: torch.optim.Optimizer,
         start: Snapshot,
-        batches: Batches,
+        batches: Any,
         every: int,
         val: Callable[[], float] | None,
         bar: Any,
+        scaler: torch.amp.GradScaler | None = None,
     ) -> None:
-        self.model, self.optimizer = model, optimizer
+        self.model, self.optimizer, self.scaler = model, optimizer, scaler
         self.start, self.batches, self.every = start, batches, every
         self.val, self.bar = val, bar
-        self.driver = Driver(loss, optimizer)
+        self.driver = driver()
         self.shared: list[Any] = []
         self.runs: dict[float, tuple[Snapshot, int, list[tuple[int, float]], list[float]]] = {}
         self.spent = 0
@@ -533,7 +423,12 @@ class _Prober:
                 window = []
                 if not math.isfinite(v):
                     break
-        self.runs[lr] = (Snapshot.take(self.model, self.optimizer), steps, points, window)
+        self.runs[lr] = (
+            Snapshot.take(self.model, self.optimizer, self.scaler),
+            steps,
+            points,
+            window,
+        )
         return list(points)
 
 
@@ -570,28 +465,3 @@ def _anchor(lrs: np.ndarray, losses: np.ndarray) -> float | None:
     noise = 1.4826 * float(np.median(np.abs(resid - np.median(resid)))) / math.sqrt(2 * half + 1)
     k = max(k, int(np.flatnonzero(finite & (smooth <= smooth[k] + noise))[-1]))
     return float(lrs[k])
-
-
-def _val_scorer(
-    model: torch.nn.Module,
-    loss_fn: LossFn | None,
-    batch_loss: BatchLoss | None,
-    device: torch.device,
-    val_data: Any,
-) -> Callable[[], float]:
-    """The loss on ``val_data`` in eval mode (each module's training flag put back)."""
-    loss = loss_of(model, loss_fn, batch_loss, device, where="val_data")
-    val_data = to_device(val_data, device)  # once, not at every checkpoint
-
-    def score() -> float:
-        flags = [(m, m.training) for m in model.modules()]
-        model.eval()
-        try:
-            with torch.no_grad():
-                value = float(loss(val_data))
-        finally:
-            for m, flag in flags:
-                m.training = flag
-        return value if math.isfinite(value) else math.inf
-
-    return score

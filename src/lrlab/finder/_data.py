@@ -14,6 +14,7 @@ moved to the device (``non_blocking`` when pinned) right before their loss is ta
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = [
     "model_device",
     "resolve_device",
     "to_device",
+    "val_scorer",
 ]
 
 LossFn = Callable[[Any, Any], torch.Tensor]
@@ -353,3 +355,28 @@ def resolve_device(device: Any, model: torch.nn.Module) -> torch.device:
         "Argument `device` must be a torch.device, a device string such as 'cuda:0', or None "
         f"(the model's device). Received: device={device!r}"
     )
+
+
+def val_scorer(
+    model: torch.nn.Module,
+    loss_fn: LossFn | None,
+    batch_loss: BatchLoss | None,
+    device: torch.device,
+    val_data: Any,
+) -> Callable[[], float]:
+    """The loss on ``val_data`` in eval mode (each module's training flag put back)."""
+    loss = loss_of(model, loss_fn, batch_loss, device, where="val_data")
+    val_data = to_device(val_data, device)  # once, not at every checkpoint
+
+    def score() -> float:
+        flags = [(m, m.training) for m in model.modules()]
+        model.eval()
+        try:
+            with torch.no_grad():
+                value = float(loss(val_data))
+        finally:
+            for m, flag in flags:
+                m.training = flag
+        return value if math.isfinite(value) else math.inf
+
+    return score
