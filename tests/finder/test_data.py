@@ -153,7 +153,8 @@ def test_an_optimizer_over_another_models_parameters_is_refused() -> None:
     text = str(info.value)
     assert text.startswith(
         "Argument `optimizer` must be a torch optimizer over `model`'s parameters. Received: "
-        "a SGD over 2 tensors (float32[1, 4], float32[1]), none of them a parameter of `model`"
+        "SGD over 2 tensors (float32[1, 4], float32[1]), none of them a parameter of `model` "
+        "(Sequential, 4 parameters); build it as SGD(model.parameters(), ...)"
     )
     assert opt.state_dict()["state"] == {}  # nothing trained
 

@@ -295,7 +295,7 @@ def _check_params(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> N
         shapes = ", ".join(describe(p.detach()) for p in params[:4])
         raise UsageError(
             "Argument `optimizer` must be a torch optimizer over `model`'s parameters. "
-            f"Received: a {type(optimizer).__name__} over {len(params)} tensors ({shapes}"
+            f"Received: {type(optimizer).__name__} over {len(params)} tensors ({shapes}"
             f"{', ...' if len(params) > 4 else ''}), none of them a parameter of `model` "
             f"({type(model).__name__}, {len(own)} parameters); build it as "
             f"{type(optimizer).__name__}(model.parameters(), ...)"
