@@ -361,3 +361,17 @@ def test_mixed_precision_and_accumulation_on_cuda() -> None:
     before = _state(model, opt)
     res = find_lr(model, torch.nn.MSELoss(), batches, opt, amp=True, accumulation_steps=2)
     assert res.suggestion is not None and _same(before, _state(model, opt))
+
+
+def test_hf_batch_encodings_keep_their_type_and_train_through_batch_loss() -> None:
+    transformers = pytest.importorskip("transformers")
+    _, _, batches = _problem()
+    data = [transformers.BatchEncoding({"input": x, "labels": y}) for x, y in batches]
+    moved = to_device(data[0], torch.device("meta"))
+    assert isinstance(moved, transformers.BatchEncoding) and moved["input"].is_meta
+    own = _OwnLoss()
+    opt = torch.optim.SGD(own.parameters(), lr=0.1)
+    before = _state(own, opt)
+    res = find_lr(own, None, data, opt, batch_loss=lambda m, b: m(**b)["loss"], **FAST)
+    assert len(res.losses) == 20 and res.losses[0] > res.losses.min()
+    assert _same(before, _state(own, opt))
