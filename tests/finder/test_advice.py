@@ -16,11 +16,13 @@ from hypothesis import strategies as st
 
 from lrlab.errors import UsageError
 from lrlab.finder import THOROUGH_RULE, AdviceRule, edge_lr, find_lr, lattice, ramp
-from lrlab.finder._core import _anchor, _Batches, _Prober
+from lrlab.finder._core import _anchor, _Prober
+from lrlab.finder._data import Batches, loss_of, val_scorer
 from lrlab.finder._state import Snapshot
 from lrlab.finder.advice import DEFAULT_RULE, advise, checkpoint_every, lattice_index
 from lrlab.finder.rules import centered as _centered
 from lrlab.finder.rules import ema_debiased
+from lrlab.train._step import Driver
 
 
 def _regression(n_batches: int = 40) -> tuple[torch.nn.Module, list, tuple]:
@@ -84,8 +86,11 @@ def test_a_continued_probe_is_bit_identical_to_one_run_of_the_full_length() -> N
         model = torch.nn.Sequential(model, torch.nn.Dropout(0.2))  # RNG state matters
         opt = torch.optim.Adam(model.parameters(), lr=0.0)
         snap = Snapshot.take(model, opt)
-        batches = _Batches(data)
-        return _Prober(model, torch.nn.functional.mse_loss, opt, snap, batches, 3, val, None), model
+        batches = Batches(data, needed=21, pairs=True)
+        mse, cpu = torch.nn.functional.mse_loss, torch.device("cpu")
+        loss = loss_of(model, mse, None, cpu)
+        score = val_scorer(model, mse, None, cpu, val)
+        return _Prober(model, lambda: Driver(loss, opt), opt, snap, batches, 3, score, None), model
 
     fast, m1 = prober()
     fast(0.05, 9)

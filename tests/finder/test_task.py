@@ -169,3 +169,30 @@ def test_a_bad_seed_is_refused_by_name(seed: object) -> None:
 def test_advice_budget_checks_its_arguments(args: tuple[object, ...], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         advice_budget(*args)  # type: ignore[arg-type]
+
+
+def test_a_model_instance_as_the_tasks_factory_is_refused_by_name() -> None:
+    """A Module is callable: it was called as the factory and failed in its forward."""
+    import torch
+
+    task = dataclasses.replace(tasks.get("quadratic"), model_factory=torch.nn.Linear(2, 1))
+    with pytest.raises(
+        UsageError,
+        match=r"^Argument `model_factory` of the Task must be a function .* Received: a Linear "
+        r"instance; pass a factory, model_factory=lambda: Linear\(\.\.\.\)$",
+    ):
+        find_lr_task(task, "sgd")
+
+
+def test_an_explicit_device_gives_the_same_test() -> None:
+    a = find_lr_task("quadratic", "sgd", confirm=0)
+    b = find_lr_task("quadratic", "sgd", confirm=0, device="cpu")
+    assert a.losses.tolist() == b.losses.tolist() and a.suggestion == b.suggestion
+
+
+def test_a_task_horizon_too_short_to_race_warns() -> None:
+    from lrlab.errors import LrlabWarning
+
+    with pytest.warns(LrlabWarning, match=r"budget=0\.25 of a 40-step run .*confirm=0"):
+        res = find_lr_task("quadratic", "sgd", horizon=40, num_steps=20)
+    assert not res.confirmed and res.why.startswith("unconfirmed")

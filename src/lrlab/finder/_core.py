@@ -27,32 +27,42 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 import torch
 
-from lrlab._checks import int_at_least, number_in, positive_int, positive_number
+from lrlab._checks import number_in, positive_int
 from lrlab._progress import progress_bar
 from lrlab.errors import UsageError
+from lrlab.finder._amp import amp_dtype, check_scaler, drivers
+from lrlab.finder._data import (
+    Batches,
+    BatchLoss,
+    LossFn,
+    batch_size,
+    check_data,
+    check_model_and_optimizer,
+    loss_of,
+    model_device,
+    resolve_device,
+    val_scorer,
+)
 from lrlab.finder._result import FinderResult
+from lrlab.finder._settings import BUDGET_RULE, HORIZON_RULE, _Settings, too_short, why
 from lrlab.finder._state import Snapshot
 from lrlab.finder.advice import (
     Advice,
     AdviceRule,
     advise,
     checkpoint_every,
-    default_rule,
     lattice,
     lattice_index,
 )
 from lrlab.finder.rules import RULES, Ema, Suggestion, centered, centered_half
-from lrlab.train._step import Driver
 
-__all__ = ["edge_lr", "find_lr", "ramp"]
-
-Batch = tuple[Any, Any]
+__all__ = ["BUDGET_RULE", "HORIZON_RULE", "edge_lr", "find_lr", "ramp"]
 
 
 def ramp(min_lr: float, max_lr: float, num_steps: int, mode: str = "exponential") -> np.ndarray:
@@ -133,144 +143,17 @@ def edge_lr(lrs: np.ndarray, losses: np.ndarray) -> float | None:
     return 2.0 / lam
 
 
-def _is_pair(batch: Any) -> bool:
-    """Whether ``batch`` is an ``(inputs, targets)`` pair (a tuple or a list of two)."""
-    return isinstance(batch, (tuple, list)) and len(batch) == 2
-
-
-class _Batches:
-    """Cycle through an iterable of ``(inputs, targets)``, restarting it when exhausted."""
-
-    def __init__(self, data: Iterable[Batch]) -> None:
-        self.data = data
-        self.it: Iterator[Batch] = iter(data)
-
-    def next(self) -> Batch:
-        for _ in range(2):  # the iterator as it is, then once restarted
-            try:
-                batch = next(self.it)
-            except StopIteration:
-                self.it = iter(self.data)
-                continue
-            if not _is_pair(batch):
-                raise UsageError(
-                    "Argument `data` must yield (inputs, targets) batches. Received: a batch "
-                    f"of type {type(batch).__name__}"
-                    + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
-                )
-            return batch
-        raise UsageError(
-            "Argument `data` must yield at least one (inputs, targets) batch. "
-            "Received: an empty or exhausted iterable"
-        )
-
-
-#: What ``horizon`` must be, in every message that refuses one.
-HORIZON_RULE = "a positive integer (the run's steps) or None"
-BUDGET_RULE = "a number in (0, 10] (the fraction of one run's steps the advice may spend)"
-
-
-@dataclasses.dataclass(frozen=True)
-class _Settings:
-    """The range test's options, checked when made (:meth:`of`), then never changed;
-    ``dataclasses.asdict`` of it is ``FinderResult.settings``.
-
-    ``horizon`` is the length of the run the advice is for, resolved; ``rule`` the rule
-    to run: the budget's default (or the one given), with ``confirm`` candidates and a
-    fixed exponent if given.
-    """
-
-    min_lr: float
-    max_lr: float
-    num_steps: int
-    mode: str
-    beta: float
-    debias: bool
-    diverge: float
-    budget: float
-    horizon: int
-    horizon_exponent: float | None
-    rule: AdviceRule
-
-    @classmethod
-    def of(
-        cls,
-        *,
-        min_lr: Any,
-        max_lr: Any,
-        num_steps: Any,
-        mode: Any,
-        beta: Any,
-        debias: bool,
-        diverge: Any,
-        confirm: Any,
-        budget: Any,
-        horizon: Any,
-        horizon_exponent: Any,
-        rule: Any,
-    ) -> _Settings:
-        """Refuse a bad option before anything trains (one message form, option named)."""
-        for name, value in (("min_lr", min_lr), ("max_lr", max_lr), ("diverge", diverge)):
-            positive_number(name, value)
-        positive_int("num_steps", num_steps)
-        if num_steps < 5:
-            raise UsageError(
-                f"Argument `num_steps` must be at least 5. Received: num_steps={num_steps}"
-            )
-        if min_lr >= max_lr:
-            raise UsageError(
-                f"Argument `min_lr` must be smaller than `max_lr`. Received: min_lr={min_lr}, "
-                f"max_lr={max_lr}"
-            )
-        if mode not in ("exponential", "linear"):
-            raise UsageError(
-                f"Argument `mode` must be 'exponential' or 'linear'. Received: mode={mode!r}"
-            )
-        beta = number_in("beta", beta, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
-        if confirm is not None:
-            confirm = int_at_least("confirm", confirm, 0, "a non-negative integer")
-        number_in("budget", budget, lambda v: 0 < v <= 10, BUDGET_RULE)
-        if horizon is not None:
-            int_at_least("horizon", horizon, 1, HORIZON_RULE)
-        if horizon_exponent is not None:
-            horizon_exponent = number_in(
-                "horizon_exponent", horizon_exponent, lambda v: 0 <= v <= 2, "a number in [0, 2]"
-            )
-        if rule is not None and not isinstance(rule, AdviceRule):
-            raise UsageError(
-                "Argument `rule` must be an AdviceRule or None. "
-                f"Received: rule={type(rule).__name__}"
-            )
-        rule = default_rule(budget) if rule is None else rule
-        if confirm is not None:
-            rule = dataclasses.replace(
-                rule, candidates=confirm, keep=min(rule.keep, max(confirm - 1, 0))
-            )
-        if horizon_exponent is not None:
-            rule = dataclasses.replace(
-                rule,
-                alpha_weight=0.0,
-                alpha_prior=float(horizon_exponent),
-                alpha_max=max(2.0, horizon_exponent),
-            )
-        return cls(
-            float(min_lr), float(max_lr), int(num_steps), mode, beta, debias, float(diverge),
-            float(budget), 10 * int(num_steps) if horizon is None else int(horizon),
-            horizon_exponent, rule,
-        )  # fmt: skip
-
-    @property
-    def room(self) -> int:
-        """The steps the probes may spend: the budget's share of the run less the sweep."""
-        return int(self.budget * self.horizon) - self.num_steps
-
-
 def find_lr(
     model: torch.nn.Module,
-    loss_fn: Callable[[Any, Any], torch.Tensor],
-    data: Iterable[Batch],
+    loss_fn: LossFn | None,
+    data: Iterable[Any],
     optimizer: torch.optim.Optimizer,
     *,
+    batch_loss: BatchLoss | None = None,
+    device: torch.device | str | None = None,
+    accumulation_steps: int = 1,
+    amp: bool | torch.dtype = False,
+    scaler: torch.amp.GradScaler | None = None,
     min_lr: float = 1e-7,
     max_lr: float = 10.0,
     num_steps: int = 100,
@@ -280,7 +163,7 @@ def find_lr(
     diverge: float = 4.0,
     confirm: int | None = None,
     budget: float = 0.25,
-    val_data: Batch | None = None,
+    val_data: Any = None,
     horizon: int | None = None,
     horizon_exponent: float | None = None,
     rule: AdviceRule | None = None,
@@ -291,10 +174,31 @@ def find_lr(
 
     Args:
         model: any ``torch.nn.Module``; trained in place, then restored bit for bit.
-        loss_fn: ``loss_fn(model(inputs), targets)`` gives a scalar tensor.
-        data: an iterable of ``(inputs, targets)`` batches; restarted when exhausted.
+        loss_fn: ``loss_fn(model(inputs), targets)`` gives a scalar tensor (a function
+            or a loss instance such as ``nn.CrossEntropyLoss()``); ``None`` with
+            ``batch_loss``.
+        data: any iterable of batches.  One that can be iterated again (a
+            ``DataLoader``, a list) restarts when exhausted; a one-shot one (a
+            generator) is used until it ends, and ending before the test is done is
+            a UsageError saying how many batches it held and how many were needed.
         optimizer: a torch optimizer over ``model``'s parameters; its ``lr`` is
             overwritten during the test and restored afterwards.
+        batch_loss: ``batch_loss(model, batch)`` gives the batch's scalar loss, in
+            place of ``loss_fn``, for batches that are not ``(inputs, targets)``: a
+            dict such as ``{"input": x, "labels": y}``, an HF ``BatchEncoding``, a
+            model that computes its own loss (``lambda m, b: m(**b).loss``).
+        device: where each batch's tensors go before its loss (nested in tuples,
+            lists and dicts; ``non_blocking`` when pinned); ``None``: the device of
+            ``model``'s parameters.
+        accumulation_steps: batches per sweep and probe step: their gradients
+            (each loss divided by their count) add up before one update, and the
+            step's loss is their mean (torch-lr-finder's ``accumulation_steps``).
+        amp: mixed precision: the forward passes and losses run under
+            ``torch.autocast`` (``True``: float16 on CUDA, bfloat16 on CPU; or a
+            ``torch.float16`` / ``torch.bfloat16``).  float16 gets a fresh
+            ``GradScaler`` unless ``scaler`` is given.
+        scaler: the ``torch.amp.GradScaler`` of the user's loop, to scale the losses
+            with; its state is restored afterwards like the optimizer's.
         min_lr, max_lr: the ends of the ramp (``0 < min_lr < max_lr``).
         num_steps: the number of sweep steps (at least 5).
         mode: ``"exponential"`` (default) or ``"linear"`` ramp.
@@ -309,7 +213,8 @@ def find_lr(
             spend, sweep included (default 0.25).  With ``budget=1`` (one extra
             run) the candidates train and race for longer, so the pick needs
             less extrapolation.  Every step is counted in ``result.steps``.
-        val_data: an ``(inputs, targets)`` batch; when given, probes are scored
+        val_data: one batch (``(inputs, targets)``, or any batch with
+            ``batch_loss``); when given, probes are scored
             by the loss there (model in eval mode), else by their training loss.
         horizon: the length in steps of the training run the advice is for
             (``None``: ten times the sweep, the proportion lrlab's tasks use).
@@ -327,76 +232,78 @@ def find_lr(
         A :class:`~lrlab.finder.FinderResult`.
 
     Raises:
-        UsageError: on a bad argument, before anything trains.
+        UsageError: on a bad argument, before anything trains: an optimizer over
+            another model's parameters, a loss class instead of an instance, a
+            batch that is not a pair (without ``batch_loss``), an empty ``data``; and
+            on the first batch, inputs that do not fit the model, targets whose
+            shape or dtype do not fit the loss, or a loss that is not a scalar.
     """
     s = _Settings.of(
         min_lr=min_lr, max_lr=max_lr, num_steps=num_steps, mode=mode, beta=beta, debias=debias,
         diverge=diverge, confirm=confirm, budget=budget, horizon=horizon,
         horizon_exponent=horizon_exponent, rule=rule,
     )  # fmt: skip
-    if not isinstance(model, torch.nn.Module):
-        raise UsageError(
-            f"Argument `model` must be a torch.nn.Module. Received: model={type(model).__name__}"
-        )
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise UsageError(
-            "Argument `optimizer` must be a torch.optim.Optimizer. "
-            f"Received: optimizer={type(optimizer).__name__}"
-        )
-    if not callable(loss_fn):
-        raise UsageError(
-            "Argument `loss_fn` must be a function of (outputs, targets). "
-            f"Received: loss_fn={type(loss_fn).__name__}"
-        )
-    if not isinstance(data, Iterable) or isinstance(data, (str, bytes, torch.Tensor)):
-        raise UsageError(
-            "Argument `data` must be an iterable of (inputs, targets) batches. "
-            f"Received: data={type(data).__name__}"
-        )
-    if val_data is not None and not _is_pair(val_data):
-        raise UsageError(
-            "Argument `val_data` must be one (inputs, targets) batch or None. "
-            f"Received: val_data={type(val_data).__name__}"
-            + (f" of length {len(val_data)}" if isinstance(val_data, (tuple, list)) else "")
-        )
-    return _range_test(s, model, loss_fn, data, optimizer, val_data, deterministic, quiet)
+    check_model_and_optimizer(model, optimizer, loss_fn, batch_loss)
+    check_data(data, val_data, batch_loss)
+    accumulation_steps = positive_int("accumulation_steps", accumulation_steps)
+    check_scaler(scaler)
+    device = resolve_device(device, model)
+    return _range_test(
+        s, model, loss_fn, data, optimizer, val_data, deterministic, quiet,
+        batch_loss=batch_loss, device=device, accumulation_steps=accumulation_steps,
+        amp=amp_dtype(amp, device), scaler=scaler,
+    )  # fmt: skip
 
 
 def _range_test(
     s: _Settings,
     model: torch.nn.Module,
-    loss_fn: Callable[[Any, Any], torch.Tensor],
-    data: Iterable[Batch],
+    loss_fn: LossFn | None,
+    data: Iterable[Any],
     optimizer: torch.optim.Optimizer,
-    val_data: Batch | None,
+    val_data: Any,
     deterministic: bool,
     quiet: bool,
+    *,
+    batch_loss: BatchLoss | None = None,
+    device: torch.device | None = None,
+    accumulation_steps: int = 1,
+    amp: torch.dtype | None = None,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> FinderResult:
     """The sweep, then (room and an anchor permitting) the race; state restored after both."""
     ramp_lrs = ramp(s.min_lr, s.max_lr, s.num_steps, s.mode)
-    snap = Snapshot.take(model, optimizer)
-    batches = _Batches(data)
+    device = model_device(model) if device is None else device
+    every = checkpoint_every(s.horizon)
+    short = too_short(s, every)
+    if scaler is None and amp == torch.float16:
+        scaler = torch.amp.GradScaler(device.type)
+    snap = Snapshot.take(model, optimizer, scaler)
+    race = s.room if s.rule.candidates > 0 and not short else 0
+    needed = (s.num_steps + race) * accumulation_steps
+    loss = loss_of(model, loss_fn, batch_loss, device)
+    driver, steps = drivers(
+        loss, optimizer, device, Batches(data, needed=needed, pairs=batch_loss is None),
+        accumulation_steps, amp, scaler,
+    )  # fmt: skip
+    val = None if val_data is None else val_scorer(model, loss_fn, batch_loss, device, val_data)
     bar = progress_bar(s.num_steps + max(s.room, 0), "lr range test", quiet)
     advice: Advice | None = None
     probe_steps = 0
     try:
+        if val is not None:
+            val()  # the validation batch is checked before anything trains
         model.train()
-        driver = Driver(_batch_loss(model, loss_fn), optimizer)
-        losses, stop = _sweep(s, ramp_lrs, driver, batches, bar)
+        losses, stop = _sweep(s, ramp_lrs, driver(), steps, bar)
         lrs = ramp_lrs[: len(losses)]
         anchor = _anchor(lrs, losses)
-        every = checkpoint_every(s.horizon)
-        if anchor is not None and s.rule.candidates > 0 and s.room >= 2 * every:
-            prober = _Prober(model, loss_fn, optimizer, snap, batches, every, val_data, bar)
+        if anchor is not None and s.rule.candidates > 0 and not short:
+            prober = _Prober(model, driver, optimizer, snap, steps, every, val, bar, scaler)
             advice = advise(
-                anchor,
-                prober,
-                horizon=s.horizon,
-                budget=s.room,
-                rule=s.rule,
+                anchor, prober, horizon=s.horizon, budget=s.room, rule=s.rule,
                 deterministic=deterministic,
-                n_val=None if val_data is None else len(val_data[1]),
-            )
+                n_val=None if val_data is None else batch_size(val_data),
+            )  # fmt: skip
             probe_steps = prober.spent
     finally:
         bar.close()
@@ -413,6 +320,8 @@ def _range_test(
         steps=len(losses) + probe_steps,
         settings=dataclasses.asdict(s),
         advice=advice,
+        confirmed=advice is not None,
+        why=why(s, anchor, advice, short),
     )
 
 
@@ -436,7 +345,7 @@ def _suggestions(
 
 
 def _sweep(
-    s: _Settings, lrs: np.ndarray, driver: Driver, batches: _Batches, bar: Any
+    s: _Settings, lrs: np.ndarray, driver: Any, batches: Any, bar: Any
 ) -> tuple[np.ndarray, str]:
     """The ramp ``lrs``: one step per rate until the smoothed loss diverges;
     ``(losses, stop reason)``."""
@@ -457,13 +366,6 @@ def _sweep(
     return np.asarray(losses, dtype=np.float64), stop
 
 
-def _batch_loss(
-    model: torch.nn.Module, loss_fn: Callable[[Any, Any], torch.Tensor]
-) -> Callable[[Batch], torch.Tensor]:
-    """``loss_fn(model(inputs), targets)`` of one batch."""
-    return lambda batch: loss_fn(model(batch[0]), batch[1])
-
-
 class _Prober:
     """The real probe of :func:`lrlab.finder.advice.advise`: constant-rate runs of the model.
 
@@ -477,19 +379,20 @@ class _Prober:
     def __init__(
         self,
         model: torch.nn.Module,
-        loss_fn: Callable[[Any, Any], torch.Tensor],
+        driver: Callable[[], Any],
         optimizer: torch.optim.Optimizer,
         start: Snapshot,
-        batches: _Batches,
+        batches: Any,
         every: int,
-        val_data: Batch | None,
+        val: Callable[[], float] | None,
         bar: Any,
+        scaler: torch.amp.GradScaler | None = None,
     ) -> None:
-        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.model, self.optimizer, self.scaler = model, optimizer, scaler
         self.start, self.batches, self.every = start, batches, every
-        self.val_data, self.bar = val_data, bar
-        self.driver = Driver(_batch_loss(model, loss_fn), optimizer)
-        self.shared: list[Batch] = []
+        self.val, self.bar = val, bar
+        self.driver = driver()
+        self.shared: list[Any] = []
         self.runs: dict[float, tuple[Snapshot, int, list[tuple[int, float]], list[float]]] = {}
         self.spent = 0
 
@@ -512,15 +415,20 @@ class _Prober:
                 break
             window.append(value)
             if (i + 1) % self.every == 0:
-                if self.val_data is not None:
-                    v = _val_loss(self.model, self.loss_fn, self.val_data)
+                if self.val is not None:
+                    v = self.val()
                 else:
                     v = float(np.mean(window))
                 points.append((i + 1, v))
                 window = []
                 if not math.isfinite(v):
                     break
-        self.runs[lr] = (Snapshot.take(self.model, self.optimizer), steps, points, window)
+        self.runs[lr] = (
+            Snapshot.take(self.model, self.optimizer, self.scaler),
+            steps,
+            points,
+            window,
+        )
         return list(points)
 
 
@@ -557,18 +465,3 @@ def _anchor(lrs: np.ndarray, losses: np.ndarray) -> float | None:
     noise = 1.4826 * float(np.median(np.abs(resid - np.median(resid)))) / math.sqrt(2 * half + 1)
     k = max(k, int(np.flatnonzero(finite & (smooth <= smooth[k] + noise))[-1]))
     return float(lrs[k])
-
-
-def _val_loss(
-    model: torch.nn.Module, loss_fn: Callable[[Any, Any], torch.Tensor], val_data: Batch
-) -> float:
-    """The loss on ``val_data`` in eval mode; each module's training flag is put back."""
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        with torch.no_grad():
-            score = float(loss_fn(model(val_data[0]), val_data[1]))
-    finally:
-        for m, flag in flags:
-            m.training = flag
-    return score if math.isfinite(score) else math.inf

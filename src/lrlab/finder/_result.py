@@ -33,6 +33,11 @@ class FinderResult:
         advice: how lrlab's suggestion came about (:class:`~lrlab.finder.Advice`:
             the pick before the horizon factor, the factor, the probes, a
             one-line reason), or ``None`` without probes.
+        confirmed: whether lrlab's suggestion was confirmed by its race; ``False``
+            for the sweep's proposal alone (``confirm=0``, or a horizon too short for
+            the race at the budget, which also warns).
+        why: one line on how lrlab's suggestion came about (the race's reason, or
+            why it is unconfirmed).
     """
 
     lrs: np.ndarray
@@ -46,6 +51,8 @@ class FinderResult:
     steps: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
     advice: Advice | None = None
+    confirmed: bool = False
+    why: str = ""
 
     @property
     def suggestion(self) -> Suggestion | None:
@@ -77,6 +84,8 @@ class FinderResult:
                 f"for the run's {self.settings.get('horizon')} steps = {a.lr:.3g}"
             )
             lines.append(f"why: {a.reason}")
+        elif self.why:
+            lines.append(f"why: {self.why}")
         lines.append(f"steps spent: {self.steps}")
         return "\n".join(lines)
 

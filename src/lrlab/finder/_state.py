@@ -4,7 +4,8 @@ A range test trains the model, so afterwards it must put back exactly what it
 found: every parameter and buffer (BatchNorm running statistics and the
 ``num_batches_tracked`` counter included, persistent or not), every ``.grad``,
 each module's ``training`` flag, the optimizer's state and parameter groups,
-and the random number generators of Python, NumPy and torch.  Parameters are
+the random number generators of Python, NumPy and torch, and a mixed-precision
+``GradScaler``'s scale and growth tracker when there is one.  Parameters are
 restored *in place* (``p.data.copy_``), so the optimizer and any outside
 reference keep pointing at the same tensor objects.
 """
@@ -35,10 +36,18 @@ class Snapshot:
     numpy_rng: Any
     python_rng: Any
     cuda_rng: list[torch.Tensor] | None
+    scaler: torch.amp.GradScaler | None = None
+    scaler_state: dict[str, Any] | None = None
+    scaler_started: bool = False
 
     @classmethod
-    def take(cls, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> Snapshot:
-        """Copy the state of ``model``, ``optimizer`` and the RNGs."""
+    def take(
+        cls,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scaler: torch.amp.GradScaler | None = None,
+    ) -> Snapshot:
+        """Copy the state of ``model``, ``optimizer``, the RNGs and a ``GradScaler``'s."""
         with torch.no_grad():
             tensors = [(t, t.detach().clone()) for t in _tensors(model)]
             grads = [
@@ -53,6 +62,9 @@ class Snapshot:
             numpy_rng=np.random.get_state(),
             python_rng=random.getstate(),
             cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            scaler=scaler,
+            scaler_state=None if scaler is None else copy.deepcopy(scaler.state_dict()),
+            scaler_started=scaler is not None and scaler._scale is not None,
         )
 
     def restore(self, optimizer: torch.optim.Optimizer) -> None:
@@ -70,6 +82,10 @@ class Snapshot:
         random.setstate(self.python_rng)
         if self.cuda_rng is not None:
             torch.cuda.set_rng_state_all(self.cuda_rng)
+        if self.scaler is not None and self.scaler_state is not None:
+            self.scaler.load_state_dict(copy.deepcopy(self.scaler_state))
+            if not self.scaler_started:  # made lazily by its first scale(): unmade
+                self.scaler._scale = self.scaler._growth_tracker = None
 
 
 def _tensors(model: torch.nn.Module) -> list[torch.Tensor]:

@@ -11,6 +11,7 @@ from lrlab._checks import int_at_least, number_in
 from lrlab._checks import seed as check_seed
 from lrlab.errors import UsageError
 from lrlab.finder._core import BUDGET_RULE, HORIZON_RULE, _range_test, _Settings, find_lr
+from lrlab.finder._data import resolve_device
 from lrlab.finder._result import FinderResult
 
 __all__ = ["advice_budget", "find_lr_task"]
@@ -50,6 +51,7 @@ def find_lr_task(
     num_steps: int | None = None,
     budget: float = 0.25,
     quiet: bool = True,
+    device: torch.device | str | None = None,
     **options: Any,
 ) -> FinderResult:
     """Run :func:`~lrlab.finder.find_lr` on a fresh model of ``task``.
@@ -60,7 +62,8 @@ def find_lr_task(
     :func:`find_lr` options such as ``confirm``, ``horizon`` or ``rule``, to the
     test).  Probes are scored on the task's validation split.  The sweep's length
     defaults to :func:`advice_budget`, the run the advice is for (``horizon``) to
-    ``task.steps``, and the advice spends at most ``budget`` of that run.
+    ``task.steps``, and the advice spends at most ``budget`` of that run.  ``device``
+    (``None``: where the task's model is built) is where the model and batches go.
     """
     from lrlab import tasks
     from lrlab.train.optimizers import make_optimizer, refuse_own
@@ -77,7 +80,9 @@ def find_lr_task(
     # Every option is checked before the optimizer is made with min_lr (`lr` there).
     s = _Settings.of(**{**_DEFAULTS, **given, "num_steps": num_steps})
     seed = check_seed("seed", seed)
-    model = task.make_model(seed)
+    model = _model_of(task, seed)
+    where = resolve_device(device, model)
+    model = model.to(where)
     opt_opts = {k: v for k, v in options.items() if k not in _SETTINGS}
     refuse_own(
         "find_lr_task", opt_opts, ("lr", "name", "params"),
@@ -97,6 +102,27 @@ def find_lr_task(
             val_data=(task.x_val, task.y_val),
             deterministic=int(task.batch_size) >= len(task.x_train),
             quiet=quiet,
+            device=where,
         )
     finally:
         torch.set_num_threads(threads)
+
+
+def _model_of(task: Any, seed: int) -> torch.nn.Module:
+    """``task.make_model(seed)``, refusing a model instance where the factory belongs
+    (it is callable, so it would be called as a factory and fail in its forward)."""
+    factory = getattr(task, "model_factory", None)
+    if isinstance(factory, torch.nn.Module):
+        name = type(factory).__name__
+        raise UsageError(
+            "Argument `model_factory` of the Task must be a function that builds a new "
+            f"model. Received: a {name} instance; pass a factory, "
+            f"model_factory=lambda: {name}(...)"
+        )
+    model = task.make_model(seed)
+    if not isinstance(model, torch.nn.Module):
+        raise UsageError(
+            "Argument `model_factory` of the Task must return a torch.nn.Module. "
+            f"Received: it returned {type(model).__name__}"
+        )
+    return model
