@@ -191,3 +191,10 @@ def test_advice_ceiling_agrees_with_the_noise_floor(tmp_path: Path) -> None:
                 by_shift = entry["within_5pct_by_shift"]
                 assert entry["most_within_5pct_any_shift"] == max(by_shift.values())
                 assert entry["no_shift"]["within_5pct"] == by_shift["0"]
+
+
+def test_finder_loader_quick_times_both_sweeps() -> None:
+    out = _quick("bench_finder_loader")
+    case = out["workers"]["0"]
+    assert set(case["seconds"]) == {"lrlab", "torch_lr_finder"}
+    assert case["lrlab_over_torch_lr_finder"] > 0
