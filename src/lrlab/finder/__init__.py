@@ -22,6 +22,7 @@ from lrlab.finder._core import edge_lr, find_lr, ramp
 from lrlab.finder._result import FinderResult
 from lrlab.finder._task import advice_budget, find_lr_task
 from lrlab.finder.advice import DEFAULT_RULE, THOROUGH_RULE, Advice, AdviceRule, lattice
+from lrlab.finder.lightning import find_lr_lightning
 from lrlab.finder.rules import RULES, Suggestion
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "advice_budget",
     "edge_lr",
     "find_lr",
+    "find_lr_lightning",
     "find_lr_task",
     "lattice",
     "ramp",
