@@ -209,6 +209,8 @@ def test_advise_doors_quick_scores_both_doors_on_the_grid() -> None:
         assert 0.5 <= out["geomean_ratio_to_grid_best"][door] <= 2.0  # ratios capped at 2
     for row in out["per_case"].values():
         assert len(row["advise"]["picks"]) == len(row["find_lr_task"]["picks"]) == 3
+
+
 def test_finder_loader_quick_times_both_sweeps() -> None:
     out = _quick("bench_finder_loader")
     case = out["workers"]["0"]
