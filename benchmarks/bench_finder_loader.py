@@ -16,6 +16,7 @@ moment of the machine hits both.  Prints JSON: the median seconds and the ratio
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -46,7 +47,9 @@ def _ways(loader: DataLoader, steps: int) -> dict[str, Any]:
     def theirs() -> None:
         opt = torch.optim.SGD(model.parameters(), lr=1e-5, momentum=0.9)
         finder = LRFinder(model, opt, loss)
-        finder.range_test(loader, end_lr=1.0, num_iter=steps, step_mode="exp", diverge_th=1e30)
+        # torch-lr-finder prints a line to stdout when it ends; stdout is this script's JSON.
+        with contextlib.redirect_stdout(sys.stderr):
+            finder.range_test(loader, end_lr=1.0, num_iter=steps, step_mode="exp", diverge_th=1e30)
         finder.reset()
 
     def ours() -> None:
