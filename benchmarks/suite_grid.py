@@ -106,6 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--families", default=None, help="comma-separated (default: the suite's)")
     ap.add_argument("--design", action="store_true", help="lrlab's built-in tasks instead")
     ap.add_argument(
+        "--seeds",
+        default=",".join(map(str, SEEDS)),
+        help="comma-separated seeds to train (default 0,1,2; the paired reference picks its best "
+        "rate on 3,4,5, cached apart, and is scored on the runs of 0,1,2)",
+    )
+    ap.add_argument(
         "--batch-offset",
         type=int,
         default=0,
@@ -113,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         "of a grid that shares everything with the scored runs but their batch order)",
     )
     args = ap.parse_args(argv)
+    seeds = [int(v) for v in args.seeds.split(",")]
     store = load(args.cache)
     fams = args.families.split(",") if args.families else None
     if args.design:
@@ -121,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     for case in advice_suite.cases(fams):
         have = store.setdefault(case.key, {})
         for j in GRID_J:
-            for s in SEEDS:
+            for s in seeds:
                 if f"{j}|{s}" not in have:
                     todo.append((case.key, j, s, args.batch_offset))
     print(f"{len(todo)} runs to train", file=sys.stderr)
@@ -140,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = store[case.key]
         means = {}
         for j in GRID_J:
-            ls = [rows[f"{j}|{s}"]["loss"] for s in SEEDS]
+            ls = [rows[f"{j}|{s}"]["loss"] for s in seeds]
             means[j] = sum(ls) / len(ls) if all(v is not None for v in ls) else math.inf
         jb = min(means, key=lambda j: means[j])
         summary[case.key] = {"best_lr": lattice(jb), "best_j": jb, "val_loss": means[jb]}

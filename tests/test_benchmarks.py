@@ -8,6 +8,7 @@ rotting, as ``bench_advice --quick`` once did when a variant outgrew its budget.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -216,3 +217,72 @@ def test_finder_loader_quick_times_both_sweeps() -> None:
     case = out["workers"]["0"]
     assert set(case["seconds"]) == {"lrlab", "torch_lr_finder"}
     assert case["lrlab_over_torch_lr_finder"] > 0
+
+
+def _paired() -> Any:
+    sys.path.insert(0, str(BENCH))
+    try:
+        import advice_paired
+    finally:
+        sys.path.remove(str(BENCH))
+    return advice_paired
+
+
+def test_paired_scores_are_the_formulas() -> None:
+    """The paired figures against their definitions, computed here another way."""
+    p = _paired()
+    per = {"a/x": 0.8, "a/y": 1.25, "b/x": 0.5, "b/y": 0.5, "c/x": 2.0, "c/y": 1.0}
+    out = p.paired(per, draws=4000, seed=1)
+    fam = [math.sqrt(0.8 * 1.25), 0.5, math.sqrt(2.0)]
+    assert out["geomean"] == pytest.approx(math.prod(fam) ** (1 / 3), rel=1e-12)
+    # the bootstrap over families: its draws are geomeans of three of the families' values
+    lo, hi = out["ci95"]
+    assert min(fam) <= lo <= out["geomean"] <= hi <= max(fam)
+    assert (out["wins"], out["losses"], out["families"]) == (3, 2, 3)
+    # tiny losses: compared on loss + TINY, so two near-zero losses are near a tie
+    assert p.ratio([0.001], [0.01]) == pytest.approx(0.1, rel=1e-12)
+    assert p.ratio([0.001], [0.01], tiny=True) == pytest.approx(0.051 / 0.06, rel=1e-12)
+    assert p.ratio([math.inf, 1.0], [1.0]) == p.CAP and p.ratio([1.0], [math.inf]) == 1 / p.CAP
+    # gap closed: half the log gap on one case, all of it on another
+    d, m, b = [4.0, 2.0], [2.0, 1.0], [1.0, 1.0]
+    want = (math.log(2) + math.log(2)) / (math.log(4) + math.log(2))
+    assert p.gap_closed(d, m, b) == pytest.approx(want, rel=1e-12)
+    # resolvable: the runner-up's per-seed excess against its standard error
+    assert p.resolvable({0: [1.0, 1.0, 1.0], 1: [1.2, 1.3, 1.25]})
+    assert not p.resolvable({0: [1.0, 1.4, 1.0], 1: [1.3, 1.0, 1.2]})
+    assert p.resolvable({0: [1.0, 1.0], 1: [math.inf, 1.0]})  # a rate that blew up is out
+
+
+def test_the_reference_grid_is_what_the_lab_trains_on_other_seeds() -> None:
+    """The paired reference picks its best rate on seeds 3-5: cached runs are the runs."""
+    suite, grid = _suite()
+    ref = grid.load(str(BENCH / "cache" / "advice_suite_grid_ref.json.gz"))
+    store = grid.load(str(BENCH / "cache" / "advice_suite_grid.json.gz"))
+    for case in suite.cases(["iris_fullbatch", "blobs_mse"]):
+        assert len(ref[case.key]) == 21 * 3
+        for j, seed in ((8, 4), (14, 5)):
+            want = ref[case.key][f"{j}|{seed}"]
+            assert grid.train_one(case, j, seed) == want
+            assert want["curve"] != store[case.key][f"{j}|{seed - 3}"]["curve"]
+
+
+def test_advice_paired_quick_scores_every_method_on_the_same_seeds() -> None:
+    out = _quick("bench_advice_paired")["suite"]
+    n = out["cases"]
+    m = out["methods"]
+    assert n == 12 and 0 <= out["resolvable"] <= n
+    for name in ("default", "fastai valley", "lrlab (shipped)", "lrlab budget=1 (shipped)"):
+        g = m[name]["/ best rate"]
+        assert g["cases"] == n and g["ci95"][0] <= g["geomean"] <= g["ci95"][1]
+        assert len(m[name]["per_case"]) == n
+    # the best rate against itself is not listed; against the default it is the ratio's inverse
+    assert "/ best rate" not in m["best rate"]
+    inv = 1 / m["default"]["/ best rate"]["geomean"]
+    assert m["best rate"]["/ default"]["geomean"] == pytest.approx(inv, rel=1e-9)
+    # the replayed carry with the shipped exponent is the shipped rule's own pick, and one
+    # exponent chosen on these very cases (0.5 among those it tries) can only do as well
+    for tag in ("", " budget=1"):
+        shipped = m[f"lrlab{tag} (shipped)"]
+        assert m[f"lrlab{tag}, fixed"]["per_case"] == shipped["per_case"]
+        best_alpha = m[f"lrlab{tag}, alpha_lofo (in sample)"]["/ best rate"]["geomean"]
+        assert best_alpha <= shipped["/ best rate"]["geomean"] * (1 + 1e-9)

@@ -136,6 +136,7 @@ class AdviceRule:
     alpha_weight: float = 0.0
     alpha_prior: float = 0.5
     alpha_max: float = 1.0
+    alpha_slope: float = 0.0
     flat_tol: float = 0.03
     flat_pick: str = "middle"
     range_steps: int = 3
@@ -158,6 +159,7 @@ class AdviceRule:
             "alpha_weight": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
             "alpha_prior": (lambda v: v >= 0, "a non-negative finite number"),
             "alpha_max": (lambda v: v >= 0, "a non-negative finite number"),
+            "alpha_slope": (lambda v: True, "a finite number"),
             "flat_tol": (lambda v: v >= 0, "a non-negative finite number"),
         }
         for name, (ok, what) in numbers.items():
@@ -194,6 +196,8 @@ class Advice:
         horizon_factor: ``lr / pick_lr``.
         alpha: the horizon exponent used; ``alpha_measured`` the one the probes gave
             (``None`` when they could not give one).
+        slope: how fast the leader's validation loss still fell over the race's second
+            half, ``log(score(L / 2) / score(L)) / log 2`` (``None`` when it cannot say).
         length: the longest probe's steps; ``steps`` every probe step spent.
         probes: ``(lr, steps, score)`` of every probe at its final length.
         flags: what was unusual (``"flat"``, ``"no_progress"``, ``"zero_loss"``,
@@ -213,6 +217,7 @@ class Advice:
     probes: list[tuple[float, int, float]] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     reason: str = ""
+    slope: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (:mod:`lrlab._json`'s convention)."""
@@ -398,13 +403,9 @@ def advise(
     alpha_measured = (
         None if flat or stalled else _measured_alpha(race, length, every, j_long, rule.flat_tol)
     )
+    slope = None if stalled else _leader_slope(race, final, length)
     exact = deterministic and not rule.full_batch_horizon
-    if exact or stalled:
-        alpha = 0.0
-    else:
-        a = rule.alpha_prior if alpha_measured is None else alpha_measured
-        alpha = rule.alpha_weight * a + (1 - rule.alpha_weight) * rule.alpha_prior
-        alpha = float(np.clip(alpha, 0.0, rule.alpha_max))
+    alpha = 0.0 if exact or stalled else horizon_exponent(rule, alpha_measured, slope)
     shift = alpha * math.log10(horizon / length) / 0.3 if horizon > length else 0.0
     j_top = max(race.held() if stalled else finite)  # never above a rate that blew up
     j_final = min(round(j_long - shift), j_top)
@@ -413,7 +414,7 @@ def advise(
         what, how = f"no probe improved: the largest that held, {pick:.3g}", "no horizon factor"
     else:
         what = f"flat scores: the {rule.flat_pick} candidate" if flat else f"best at {pick:.3g}"
-        how = _how(alpha, alpha_measured, exact, rule.alpha_weight)
+        how = _how(alpha, alpha_measured, exact, rule, slope)
     reason = f"{len(curves)} probes, longest {length} steps; {what}; {how}"
     reason += f" -> {lr:.3g} for {horizon} steps" + (f" [{', '.join(flags)}]" if flags else "")
     return Advice(
@@ -429,14 +430,50 @@ def advise(
         probes=probes,
         flags=flags,
         reason=reason,
+        slope=slope,
     )
 
 
-def _how(alpha: float, measured: float | None, exact: bool, weight: float) -> str:
+def horizon_exponent(rule: AdviceRule, measured: float | None, slope: float | None) -> float:
+    """Step 6's ``alpha``: the prior, mixed with the measured exponent (``alpha_weight``) and
+    moved by the leader's slope (``alpha_slope``), clipped to ``[0, alpha_max]``.
+
+    >>> horizon_exponent(AdviceRule(), 0.9, 1.0)
+    0.5
+    >>> round(horizon_exponent(AdviceRule(alpha_weight=0.5, alpha_slope=-0.25), 0.9, 1.0), 12)
+    0.45
+    """
+    a = rule.alpha_prior if measured is None else measured
+    alpha = rule.alpha_weight * a + (1 - rule.alpha_weight) * rule.alpha_prior
+    if slope is not None:
+        alpha += rule.alpha_slope * slope
+    return float(np.clip(alpha, 0.0, rule.alpha_max))
+
+
+def _leader_slope(race: _Race, final: dict[int, float], length: int) -> float | None:
+    """How fast the best survivor's loss still fell over the race's second half, per doubling
+    of its steps: ``log(score(L / 2) / score(L)) / log 2`` (``None`` where it cannot say)."""
+    ok = {j: v for j, v in final.items() if math.isfinite(v) and v > 0}
+    if not ok:
+        return None
+    lead = min(ok, key=lambda j: (ok[j], -j))
+    half = score(race.curves[lead], length // 2)
+    if not (math.isfinite(half) and half > 0):
+        return None
+    return math.log(half / ok[lead]) / math.log(2)
+
+
+def _how(
+    alpha: float, measured: float | None, exact: bool, rule: AdviceRule, slope: float | None
+) -> str:
     """How the reason words the horizon factor."""
     if exact:
         return "full batch: no horizon factor"
-    if measured is None or weight == 0:
+    if rule.alpha_slope and slope is not None:
+        return (
+            f"horizon exponent {alpha:.2f} (the leader's loss still falls {slope:.2f} per doubling)"
+        )
+    if measured is None or rule.alpha_weight == 0:
         seen = "" if measured is None else f"; the probes measured {measured:.2f}"
         return f"horizon exponent {alpha:.2f} (prior{seen})"
     return f"horizon exponent {alpha:.2f} (measured {measured:.2f})"
