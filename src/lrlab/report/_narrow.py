@@ -59,7 +59,9 @@ def narrow(fig: Figure) -> Figure:
     if title is not None:
         _wrap(title, NARROW_IN)
     titles = title.get_text().count("\n") + 1 if title is not None else 0
-    out.set_size_inches(NARROW_IN, rows * (tall + 1.1) + 0.25 * titles + _below(out))
+    height = rows * (tall + 1.1) + 0.25 * titles
+    out.set_size_inches(NARROW_IN, height)
+    out.set_size_inches(NARROW_IN, height + _below(out))  # legends judged at this width
     if not isinstance(out.get_layout_engine(), ConstrainedLayoutEngine):
         out.tight_layout()
     return out
@@ -72,11 +74,22 @@ def _wrap(t: Text, inches: float) -> None:
 
 
 def _below(fig: Figure) -> float:
-    """Legends drawn below their axes, in one column: the room (inches) they need."""
+    """Legends drawn below their axes, in one column: the room (inches) they need.
+
+    A legend is moved there when it was already below its axes, or when, at the narrow
+    width and its larger text, it no longer fits inside them (it would cover the curves
+    and run off the figure)."""
+    fig.draw_without_rendering()
     rows = 0
     for ax in fig.axes:
         legend = ax.get_legend()
-        if legend is not None and legend.get_bbox_to_anchor().y0 < ax.bbox.y0:
-            rows += len(legend.get_texts())
-            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=MIN_PT)
-    return rows * MIN_PT / 50
+        if legend is None:
+            continue
+        below = legend.get_bbox_to_anchor().y0 < ax.bbox.y0
+        if below or legend.get_window_extent().width > 0.9 * ax.bbox.width:
+            pairs = [(h, t.get_text()) for h, t in zip(legend.legend_handles, legend.get_texts())]
+            kept = [(h, label) for h, label in pairs if h is not None]
+            rows += len(kept)
+            ax.legend([h for h, _ in kept], [label for _, label in kept], loc="upper center",
+                      bbox_to_anchor=(0.5, -0.3), fontsize=MIN_PT)  # fmt: skip
+    return rows * MIN_PT / 45
