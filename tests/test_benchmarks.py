@@ -240,8 +240,9 @@ def test_paired_scores_are_the_formulas() -> None:
     assert min(fam) <= lo <= out["geomean"] <= hi <= max(fam)
     assert (out["wins"], out["losses"], out["families"]) == (3, 2, 3)
     # tiny losses: compared on loss + TINY, so two near-zero losses are near a tie
-    assert p.ratio([0.001], [0.01]) == pytest.approx(0.1, rel=1e-12)
-    assert p.ratio([0.001], [0.01], tiny=True) == pytest.approx(0.051 / 0.06, rel=1e-12)
+    assert p.ratio([0.004, 0.006], [0.01]) == pytest.approx(0.5, rel=1e-12)
+    assert p.ratio([0.005], [0.01], tiny=True) == pytest.approx(0.055 / 0.06, rel=1e-12)
+    assert p.ratio([0.001], [0.01]) == 1 / p.CAP  # a factor past the cap counts as the cap
     assert p.ratio([math.inf, 1.0], [1.0]) == p.CAP and p.ratio([1.0], [math.inf]) == 1 / p.CAP
     # gap closed: half the log gap on one case, all of it on another
     d, m, b = [4.0, 2.0], [2.0, 1.0], [1.0, 1.0]
