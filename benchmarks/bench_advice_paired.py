@@ -328,6 +328,17 @@ def real_picks(cases: list[advice_suite.Case], path: str) -> dict[str, Any]:
     return store
 
 
+def _with_real(fams: list[str], cases: list[Case], losses: dict[str, Any]) -> None:
+    """Add the shipped rules' real runs (trained once, then cached) to ``losses``."""
+    store = real_picks(advice_suite.cases(fams), os.path.join(CACHE, "advice_real_picks.json.gz"))
+    for budget, tag in ((0.25, ""), (1.0, " budget=1")):
+        rule = json.dumps((DEFAULT_RULE if budget < 0.5 else THOROUGH_RULE).to_dict(),
+                          sort_keys=True)  # fmt: skip
+        losses[f"lrlab{tag} (shipped), real runs"] = {
+            c.key: c.losses([j for j, _ in store[f"{budget}|{c.key}|{rule}"]]) for c in cases
+        }
+
+
 def build(cs: list[advice_suite.Case], stem: str, t0: float) -> list[Case]:
     """The cases' runs from the caches named ``stem``: scored, reference, same weights."""
     grid, ref = _load(f"{stem}_grid.json.gz"), _load(f"{stem}_grid_ref.json.gz")
@@ -366,20 +377,17 @@ def main(argv: list[str] | None = None) -> int:
     cases = build(advice_suite.cases(fams), "advice_suite", t0)
     losses, info = methods(cases)
     if args.real:
-        real = os.path.join(CACHE, "advice_suite_real_picks.json.gz")
-        store = real_picks(advice_suite.cases(fams), real)
-        for budget, tag in ((0.25, ""), (1.0, " budget=1")):
-            rule = json.dumps((DEFAULT_RULE if budget < 0.5 else THOROUGH_RULE).to_dict(),
-                              sort_keys=True)  # fmt: skip
-            losses[f"lrlab{tag} (shipped), real runs"] = {
-                c.key: c.losses([j for j, _ in store[f"{budget}|{c.key}|{rule}"]]) for c in cases
-            }
+        _with_real(fams, cases, losses)
     report: dict[str, Any] = {"suite": summary(cases, losses), "lofo_choices": info}
     if not (args.quick or args.suite_only):
-        held = build(advice_suite.cases(list(advice_suite.DESIGN)), "advice_design", t0)
+        design = list(advice_suite.DESIGN)
+        held = build(advice_suite.cases(design), "advice_design", t0)
+        held_losses = methods(held, chosen=info)[0]
+        if args.real:
+            _with_real(design, held, held_losses)
         report["built_in"] = {
             "note": "lrlab's built-in tasks: every carry with the parameters it chose on the suite",
-            **summary(held, methods(held, chosen=info)[0]),
+            **summary(held, held_losses),
         }
     report["seconds"] = round(time.time() - t0, 1)
     if args.plot:
