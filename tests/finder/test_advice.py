@@ -193,6 +193,30 @@ def test_the_measured_exponent_carries_the_race_to_the_run() -> None:
     assert b.alpha == 0.0 and b.lr == lattice(round(lattice_index(b.pick_lr)))
 
 
+def test_the_leaders_slope_is_its_loss_falling_per_doubling_and_moves_the_exponent() -> None:
+    """``Advice.slope`` from the leader's own checkpoints, against the formula; a negative
+    ``alpha_slope`` carries a still-falling leader less far, and the reason says why."""
+    horizon = 6400
+    every = checkpoint_every(horizon)
+    probe = _curves(_bias_noise, every)
+    a = advise(0.5, probe, horizon=horizon, budget=1500)
+    lead = min((v, lr) for lr, n, v in a.probes if n == a.length)[1]  # the best at the end
+    curve = probe(lead, a.length)
+
+    def window(n: int) -> float:
+        vs = [v for t, v in curve if 0.75 * n < t <= n]
+        return sum(vs) / len(vs)
+
+    assert a.slope is not None
+    want = math.log(window(a.length // 2) / window(a.length)) / math.log(2)
+    assert a.slope == pytest.approx(want, rel=1e-12) and a.slope > 0  # still falling
+    assert a.alpha == DEFAULT_RULE.alpha_prior  # alpha_slope = 0: the slope is only reported
+    b = advise(0.5, probe, horizon=horizon, budget=1500,
+               rule=dataclasses.replace(DEFAULT_RULE, alpha_slope=-0.2))  # fmt: skip
+    assert b.alpha == pytest.approx(max(0.0, 0.5 - 0.2 * a.slope), rel=1e-12)
+    assert b.lr >= a.lr and "still falls" in b.reason
+
+
 def test_full_batch_has_no_horizon_factor_in_the_thorough_mode_only() -> None:
     probe = _curves(_bias_noise, 100)
     a = advise(0.5, probe, horizon=6400, budget=3200, deterministic=True)  # thorough
@@ -330,6 +354,7 @@ def test_find_lr_on_a_loss_that_hits_zero_gives_advice() -> None:
             r"^Argument `extend` of AdviceRule must be True or False\. Received: extend='x'$",
         ),
         ({"range_steps": -1}, r"^Argument `range_steps` .*Received: range_steps=-1$"),
+        ({"alpha_slope": math.nan}, r"^Argument `alpha_slope` .*Received: alpha_slope=nan$"),
     ],
 )
 def test_a_bad_rule_is_refused_when_made(kwargs: dict, message: str) -> None:  # type: ignore[type-arg]
