@@ -50,6 +50,7 @@ from lrlab.finder.advice import (
     THOROUGH_RULE,
     AdviceRule,
     advise,
+    carry,
     horizon_exponent,
     lattice_index,
 )
@@ -122,8 +123,7 @@ def carried(row: Row, alpha: float) -> int:
     rate that held (the shipped rule's carry, with ``alpha`` given)."""
     if not row["carry"]:
         return int(row["shipped"])
-    shift = alpha * math.log10(row["H"] / row["L"]) / 0.3 if row["H"] > row["L"] else 0.0
-    return min(round(row["jl"] - shift), row["top"])
+    return carry(row["jl"], alpha, horizon=row["H"], length=row["L"], top=row["top"])
 
 
 def _full_batch_too(row: Row, alpha: float) -> int:

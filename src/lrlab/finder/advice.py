@@ -71,8 +71,10 @@ __all__ = [
     "AdviceRule",
     "Probe",
     "advise",
+    "carry",
     "checkpoint_every",
     "default_rule",
+    "horizon_exponent",
     "lattice",
     "lattice_index",
     "score",
@@ -406,9 +408,8 @@ def advise(
     slope = None if stalled else _leader_slope(race, final, length)
     exact = deterministic and not rule.full_batch_horizon
     alpha = 0.0 if exact or stalled else horizon_exponent(rule, alpha_measured, slope)
-    shift = alpha * math.log10(horizon / length) / 0.3 if horizon > length else 0.0
     j_top = max(race.held() if stalled else finite)  # never above a rate that blew up
-    j_final = min(round(j_long - shift), j_top)
+    j_final = carry(j_long, alpha, horizon=horizon, length=length, top=j_top)
     lr, pick = lattice(j_final), lattice(j_long)
     if stalled:
         what, how = f"no probe improved: the largest that held, {pick:.3g}", "no horizon factor"
@@ -432,6 +433,23 @@ def advise(
         reason=reason,
         slope=slope,
     )
+
+
+def carry(j_pick: float, alpha: float, *, horizon: int, length: int, top: int) -> int:
+    """Step 6's carry: the lattice index of the advice for a run of ``horizon`` steps from the
+    race's pick ``j_pick`` at ``length`` steps.
+
+    A run ``horizon / length`` times longer wants a rate ``(horizon / length) ** -alpha`` times
+    smaller, ``alpha log10(horizon / length) / 0.3`` lattice steps down, rounded, and never
+    above ``top``, the largest rate that held.
+
+    >>> carry(20, 0.5, horizon=800, length=200, top=25)  # 4x longer: 1 step down
+    19
+    >>> carry(20, 0.5, horizon=100, length=200, top=18)  # never carried up; capped at top
+    18
+    """
+    shift = alpha * math.log10(horizon / length) / 0.3 if horizon > length else 0.0
+    return min(round(j_pick - shift), top)
 
 
 def horizon_exponent(rule: AdviceRule, measured: float | None, slope: float | None) -> float:
