@@ -103,6 +103,23 @@ def test_advice_suite_spans_what_moves_the_best_rate() -> None:
     assert {t.kind for t in made.values()} == {"classification", "regression"}
 
 
+def _assert_same_run(got: dict[str, Any], want: dict[str, Any], j: int) -> None:
+    """A cached run is the run: the same steps, checkpoints and metric, the same losses.
+
+    The lab trains in float32, whose kernels round differently in the last bit on another CPU
+    of this pool, so losses are compared to float32's precision at a stable rate (lattice
+    index 8); at a large rate (index 14) Adam and momentum grow that bit to at most 1e-3
+    (seen: 8.6e-4), against 9% to 30x between two seeds of the same rate."""
+    assert got.keys() == want.keys()
+    assert (got["steps"], got["curve_steps"]) == (want["steps"], want["curve_steps"])
+    assert got["metric"] == want["metric"]
+    rtol = 1e-6 if j <= 8 else 3e-3
+    for key in ("loss", "curve"):
+        np.testing.assert_allclose(
+            np.asarray(got[key], dtype=float), np.asarray(want[key], dtype=float), rtol=rtol
+        )
+
+
 def test_the_cached_grid_is_what_the_lab_trains() -> None:
     """The replay reads the cache instead of training: a cached run must be the run."""
     suite, grid = _suite()
@@ -110,18 +127,11 @@ def test_the_cached_grid_is_what_the_lab_trains() -> None:
     for case in suite.cases(["iris_fullbatch", "blobs_mse"]):
         for j, seed in ((8, 1), (14, 2)):
             want = store[case.key][f"{j}|{seed}"]
-            assert grid.train_one(case, j, seed) == want
-    # The character model's float32 kernels round differently in the last bit on another
-    # CPU (seen: 2e-7 relative, and a chaotic Adam run at a large rate grows that to 2-5%),
-    # so its cached runs are checked at a stable rate to float32 precision.
+            _assert_same_run(grid.train_one(case, j, seed), want, j)
+    # The character model's chaotic Adam runs at a large rate grow a last-bit difference to
+    # 2-5% on another CPU, so its cached runs are checked at a stable rate.
     for case in suite.cases(["text_charlm"]):
-        want = store[case.key]["8|1"]
-        got = grid.train_one(case, 8, 1)
-        assert (got["steps"], got["curve_steps"], got["metric"]) == (
-            want["steps"], want["curve_steps"], want["metric"],
-        )  # fmt: skip
-        np.testing.assert_allclose(got["curve"], want["curve"], rtol=1e-6)
-        np.testing.assert_allclose(got["loss"], want["loss"], rtol=1e-6)
+        _assert_same_run(grid.train_one(case, 8, 1), store[case.key]["8|1"], 8)
 
 
 def test_advice_suite_quick_scores_in_and_out_of_sample() -> None:
@@ -155,7 +165,7 @@ def test_the_same_weights_grid_is_what_the_lab_trains() -> None:
     for case in suite.cases(["blobs_mse"]):
         for j, seed in ((8, 1), (14, 2)):
             want = same[case.key][f"{j}|{seed}"]
-            assert grid.train_one(case, j, seed, batch_offset=1000) == want
+            _assert_same_run(grid.train_one(case, j, seed, batch_offset=1000), want, j)
             assert want["curve"] != store[case.key][f"{j}|{seed}"]["curve"]
             # the same weights: the run from seed s + 1000's weights is another run again
             assert grid.train_one(case, j, seed + 1000) != want
@@ -263,7 +273,7 @@ def test_the_reference_grid_is_what_the_lab_trains_on_other_seeds() -> None:
         assert len(ref[case.key]) == 21 * 3
         for j, seed in ((8, 4), (14, 5)):
             want = ref[case.key][f"{j}|{seed}"]
-            assert grid.train_one(case, j, seed) == want
+            _assert_same_run(grid.train_one(case, j, seed), want, j)
             assert want["curve"] != store[case.key][f"{j}|{seed - 3}"]["curve"]
 
 
