@@ -18,6 +18,7 @@ import pytest
 
 import lrlab
 import lrlab.keras as lk
+from lrlab.adapters.keras import keras_ops_value
 from lrlab.errors import UsageError
 from lrlab.schedules import (
     cosine,
@@ -71,7 +72,7 @@ def test_values_match_the_schedule(s: lrlab.Schedule) -> None:
     assert all(str(g.dtype) == "float32" for g in got)
     _f32_close(got, s(np.arange(40)))
     # The keras.ops path (what a TensorFlow backend would use) gives the same values.
-    _f32_close([lk.keras_ops_value(s, k) for k in range(40)], s(np.arange(40)))
+    _f32_close([keras_ops_value(s, k) for k in range(40)], s(np.arange(40)))
 
 
 class _Record(keras.callbacks.Callback):
@@ -166,7 +167,7 @@ def test_model_save_and_load_without_custom_objects(tmp_path: Path) -> None:
     done = _load_in_fresh_process(path)
     assert done.returncode == 0, done.stderr
     got = json.loads(done.stdout.strip().splitlines()[-1])
-    assert got["class"] == "lrlab.keras.KerasSchedule"
+    assert got["class"] == "lrlab.adapters.keras.KerasSchedule"
     assert lrlab.parse(got["schedule"]) == s
     assert got["iterations"] == 7
     assert got["lr"] == pytest.approx(s(7), rel=2e-6)

@@ -20,12 +20,12 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("errors", ("lrlab.errors", "lrlab._json")),
     ("schedules", ("lrlab.schedules",)),
     ("checks and progress", ("lrlab._checks", "lrlab._progress")),
-    ("adapters", ("lrlab._adapters", "lrlab._seams", "lrlab.torch", "lrlab.keras", "lrlab.optax")),
+    ("adapters", ("lrlab.adapters", "lrlab._seams")),
     ("figures", ("lrlab.plots",)),
     ("tasks and training", ("lrlab.tasks", "lrlab.train", "lrlab.landscape", "lrlab.compare")),
     ("choosing the rate", ("lrlab.finder", "lrlab.tune")),
     ("the page", ("lrlab.report",)),
-    ("command line", ("lrlab.cli", "lrlab")),
+    ("command line and doors", ("lrlab.cli", "lrlab.torch", "lrlab.keras", "lrlab.optax", "lrlab")),
 )
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 
+from lrlab.adapters.torch import set_lrs
 from lrlab.errors import UsageError
-from lrlab.torch import set_lrs
 from lrlab.train._step import Driver
 
 __all__ = ["AccumulatingDriver", "Groups", "amp_dtype", "check_scaler", "drivers"]

@@ -20,9 +20,9 @@ from typing import Any
 import torch
 
 from lrlab._checks import number_in
+from lrlab.adapters.torch import set_lrs
 from lrlab.errors import UsageError
 from lrlab.schedules._validate import shown
-from lrlab.torch import set_lrs
 
 __all__ = ["Driver", "StepMeter", "divergence_factor", "diverges"]
 

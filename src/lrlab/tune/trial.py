@@ -104,12 +104,12 @@ class Trial:
         """The lrlab torch scheduler of :attr:`schedule` for ``optimizer``: call its
         ``step()`` after each ``optimizer.step()`` (a ``reduce_on_plateau`` rule gives a
         :class:`lrlab.torch.PlateauLR`, stepped with the validation loss)."""
-        import lrlab.torch
+        from lrlab.adapters.torch import plateau, scheduler
         from lrlab.schedules import reduce_on_plateau
 
         if isinstance(self.schedule, reduce_on_plateau):
-            return lrlab.torch.plateau(optimizer, self.schedule)
-        return lrlab.torch.scheduler(optimizer, self.schedule)
+            return plateau(optimizer, self.schedule)
+        return scheduler(optimizer, self.schedule)
 
     def split(self, y: Any) -> Split:
         """This run's fold ``(train_idx, val_idx)`` over the training examples.
