@@ -478,7 +478,7 @@ def _leader_slope(race: _Race, final: dict[int, float], length: int) -> float | 
     half = score(race.curves[lead], length // 2)
     if not (math.isfinite(half) and half > 0):
         return None
-    return math.log(half / ok[lead]) / math.log(2)
+    return (math.log(half) - math.log(ok[lead])) / math.log(2)
 
 
 def _how(
