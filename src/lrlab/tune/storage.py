@@ -27,6 +27,12 @@
     an append-only :class:`optuna.storages.JournalStorage` file, safe for
     several processes on one machine (no heartbeat: a killed trial stays
     ``RUNNING``).
+``"grpc://host:port"``
+    an :class:`optuna.storages.GrpcStorageProxy` (Optuna >= 4.2, needs ``grpcio``):
+    many workers talk to one proxy server (``optuna.storages.run_grpc_proxy_server``)
+    in front of the RDB, instead of each holding database connections.  No heartbeat
+    passes through the proxy: as on a journal, a killed worker's trial stays
+    ``RUNNING`` and a worker stops instead of waiting on others' trials.
 
 Passwords in URLs are never printed: :func:`redact` replaces them with ``***``,
 reading the URL with SQLAlchemy (the library that opens it), so that
@@ -471,14 +477,16 @@ def open_storage(
         storage = f"sqlite:///{(folder / 'lrlab-studies.db').as_posix()}"
     if not isinstance(storage, str) or not storage:
         raise UsageError(
-            "Argument `storage` must be None, 'memory', a database URL or 'journal:PATH'. "
-            f"Received: storage={storage!r}"
+            "Argument `storage` must be None, 'memory', a database URL, 'journal:PATH' or "
+            f"'grpc://HOST:PORT'. Received: storage={storage!r}"
         )
     if storage == "memory":
         return optuna.storages.InMemoryStorage(), "memory"
     shown = redact(storage)
     if storage.startswith("journal:"):
         return _journal(storage, shown), shown
+    if storage.startswith("grpc://"):
+        return _grpc(storage, shown), shown
     rdb = _rdb(storage, shown, heartbeat_interval, grace_period, Retry(storage_retry_s, shown,
                storage))  # fmt: skip
     if writable and storage.startswith("sqlite"):
@@ -509,6 +517,45 @@ def _journal(storage: str, shown: str) -> Any:
         ) from None
 
 
+def _grpc(storage: str, shown: str) -> Any:
+    """The :class:`optuna.storages.GrpcStorageProxy` of ``"grpc://host:port"``, once its
+    server answers (within 10 s)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(storage)
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not a number
+        host = port = None
+    if not host or port is None:
+        raise UsageError(
+            f"Argument `storage` must be grpc://HOST:PORT for a gRPC proxy. Received: "
+            f"storage={shown!r}"
+        )
+    try:
+        from optuna.storages import GrpcStorageProxy
+    except ImportError as exc:  # grpcio is missing
+        raise UsageError(
+            f"Argument `storage` names a gRPC proxy, which needs grpcio (pip install grpcio; "
+            f"{exc}). Received: storage={shown!r}"
+        ) from None
+    import socket
+
+    proxy = None
+    try:
+        socket.create_connection((host, port), timeout=10).close()  # refused: at once
+        proxy = GrpcStorageProxy(host=host, port=port)
+        proxy.wait_server_ready(timeout=10)
+    except OSError as exc:  # ConnectionRefusedError, a timeout, GrpcStorageProxy's own
+        if proxy is not None:
+            proxy.close()
+        raise UsageError(
+            f"Argument `storage` could not be reached. Received: storage={shown!r} "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+    return proxy
+
+
 def _rdb(
     storage: str, shown: str, heartbeat_interval: int, grace_period: int | None, retry: Retry
 ) -> Any:
@@ -519,8 +566,9 @@ def _rdb(
     scheme = storage.split("://", 1)[0].split("+", 1)[0] if "://" in storage else ""
     if scheme not in _RDB_SCHEMES:
         raise UsageError(
-            "Argument `storage` must be None, 'memory', 'journal:PATH' or a database URL "
-            f"({', '.join(s + '://' for s in _RDB_SCHEMES)}). Received: storage={shown!r}"
+            "Argument `storage` must be None, 'memory', 'journal:PATH', 'grpc://HOST:PORT' or a "
+            f"database URL ({', '.join(s + '://' for s in _RDB_SCHEMES)}). "
+            f"Received: storage={shown!r}"
         )
     engine_kwargs: dict[str, Any] = {}
     if scheme == "sqlite":
