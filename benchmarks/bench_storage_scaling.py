@@ -12,6 +12,9 @@ there is to time.  It reports per run:
 * ``ask_p50_ms``, ``ask_p99_ms``, ``tell_p50_ms``, ``tell_p99_ms``: one ``Study.ask`` and
   one tell (Optuna's ``_tell_with_warning``, what ``optimize`` calls), timed in every
   worker, pooled;
+* ``client_cpu_ms_per_trial``: the workers' own CPU time over N (SQLAlchemy and Optuna's
+  Python, lrlab's bookkeeping): with C cores, no storage can serve more than
+  ``C / client_cpu`` trials per second from workers on the same machine;
 * ``finished`` (must be N), ``duplicated`` (grid points finished more than once: must
   be 0), ``left_running`` (trials left RUNNING or WAITING: must be 0), ``surplus``
   (trials marked surplus, made unnecessary by another worker), ``errors``.
@@ -100,12 +103,15 @@ def _worker(storage: str, study: str, index: int, n: int, go: Any, out: Any) -> 
     _optimize._tell_with_warning = timed_tell
     go.wait()
     error = None
+    cpu = time.process_time()
     try:
         tune(objective, steps=1, sampler="grid", pruner="none", trials=n, storage=storage,
              study=study, space=Space(**space_kwargs(n)), worker=index, quiet=True)  # fmt: skip
     except BaseException as exc:  # reported, not raised: the parent counts it
         error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
-    out.put({"index": index, "asks": asks, "tells": tells, "end": time.time(), "error": error})
+    cpu = time.process_time() - cpu  # this worker's own CPU (its threads' too)
+    out.put({"index": index, "asks": asks, "tells": tells, "end": time.time(), "cpu": cpu,
+             "error": error})  # fmt: skip
 
 
 def _count(storage: str, study: str, n: int) -> dict[str, Any]:
@@ -180,6 +186,9 @@ def run(storage: str, workers: int, n: int, timeout: float) -> dict[str, Any]:
             for what, vals in (("ask", asks), ("tell", tells))
             for name, q in (("p50", 50), ("p99", 99))
         },
+        # the workers' own CPU per trial: when workers x this nears the cores x the wall
+        # time, the clients, not the storage, are what stops the scaling
+        "client_cpu_ms_per_trial": round(1e3 * sum(r["cpu"] for r in reports) / n, 1),
         "errors": errors,
     }
     row.update(_count(storage, study, n))
@@ -251,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(
                 f"{row['storage']:>10} {k:>3} workers: {row['trials_per_s']:>7} trials/s, "
+                f"client CPU {row['client_cpu_ms_per_trial']} ms/trial, "
                 f"ask p99 {row['ask_p99_ms']} ms, tell p99 {row['tell_p99_ms']} ms, "
                 f"finished {row['finished']}/{n}, duplicated {row['duplicated']}, "
                 f"left running {row['left_running']}, errors {len(row['errors'])}",
