@@ -23,6 +23,11 @@ and, per storage, ``stops_scaling_at``: the worker count after which doubling th
 gains less than 10% throughput (on this 2-core machine the workers' own CPU caps every
 storage near 2; the ``ask``/``tell`` times say which storage slows down under contention).
 
+``grpc`` runs the workers through Optuna's ``GrpcStorageProxy``
+(``storage="grpc://..."``): one proxy server process (``run_grpc_proxy_server``) in
+front of the same PostgreSQL database, the path Optuna gives past one database's
+connections.
+
 PostgreSQL is the server at ``127.0.0.1:5432`` (trust authentication, database
 ``test``); each run uses a fresh study name and deletes it afterwards.  It is skipped,
 and said, when the server is not there.
@@ -132,12 +137,14 @@ def _count(storage: str, study: str, n: int) -> dict[str, Any]:
             "left_running": sum(t.state.name in ("RUNNING", "WAITING") for t in trials),
             "surplus": sum(bool(t.user_attrs.get("lrlab_surplus")) for t in trials),
         }
-        if storage.startswith("postgresql"):
+        if storage.startswith(("postgresql", "grpc")):
             optuna.delete_study(study_name=study, storage=store)
     finally:
         engine = getattr(store, "engine", None)
         if engine is not None:  # no pooled connection may outlive this into a fork
             engine.dispose()
+        if hasattr(store, "close"):  # a gRPC channel, likewise
+            store.close()
     return row
 
 
@@ -176,7 +183,9 @@ def run(storage: str, workers: int, n: int, timeout: float) -> dict[str, Any]:
         else []
     )
     row: dict[str, Any] = {
-        "storage": storage.split(":", 1)[0].split("+", 1)[0],
+        "storage": "grpc-proxy+postgresql"
+        if storage.startswith("grpc")
+        else storage.split(":", 1)[0].split("+", 1)[0],
         "workers": workers,
         "trials": n,
         "wall_s": round(wall, 3),
@@ -214,6 +223,40 @@ def stops_scaling(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return verdicts
 
 
+PROXY = """
+import sys
+import optuna
+from lrlab.tune.storage import open_storage
+
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+rdb, _ = open_storage(sys.argv[1], ".")
+optuna.storages.run_grpc_proxy_server(optuna.storages.get_storage(rdb), host="127.0.0.1",
+                                      port=int(sys.argv[2]))
+"""
+
+
+def _proxy(backend: str, folder: Path) -> tuple[Any, str]:
+    """Start Optuna's gRPC proxy server in front of ``backend``; ``(process, grpc URL)``."""
+    import socket
+    import subprocess
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    script = folder / "proxy.py"
+    script.write_text(PROXY)
+    proc = subprocess.Popen([sys.executable, str(script), backend, str(port)],
+                            stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    return proc, f"grpc://127.0.0.1:{port}"
+
+
 def _pg_up() -> bool:
     try:
         import sqlalchemy
@@ -232,7 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="N = 64 trials per run")
     mode.add_argument("--full", action="store_true", help="N = 256, and 64 workers")
-    parser.add_argument("--storages", default="postgresql,sqlite,journal")
+    parser.add_argument(
+        "--storages",
+        default="postgresql,sqlite,journal,grpc",
+        help="grpc: Optuna's GrpcStorageProxy in front of the PostgreSQL server",
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per run")
     args = parser.parse_args(argv)
     import optuna  # imported before the forks: the workers start at once
@@ -252,9 +299,17 @@ def main(argv: list[str] | None = None) -> int:
     skipped = []
     rows = []
     for name in args.storages.split(","):
-        if name == "postgresql" and not _pg_up():
-            skipped.append(f"postgresql: no server at {PG}")
+        if name in ("postgresql", "grpc") and not _pg_up():
+            skipped.append(f"{name}: no PostgreSQL server at {PG}")
             continue
+        proxy = None
+        if name == "grpc":  # Optuna's gRPC proxy in front of the PostgreSQL server
+            try:
+                import grpc  # noqa: F401
+            except ImportError:
+                skipped.append("grpc: grpcio is not installed")
+                continue
+            proxy, urls["grpc"] = _proxy(PG, folder)
         for k in counts:
             row = run(urls[name], k, n, args.timeout)
             rows.append(row)
@@ -267,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
                 flush=True,
             )
+        if proxy is not None:
+            proxy.terminate()
+            proxy.wait(timeout=30)
     verdicts = stops_scaling(rows)
     for name, v in verdicts.items():
         print(

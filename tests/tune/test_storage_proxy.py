@@ -66,24 +66,24 @@ def test_a_study_through_the_grpc_storage_proxy(tmp_path: Path) -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        space = Space(optimizers=("sgd", "adam"), schedules=("constant",), grid_points=3)
+        space = Space(lr=(1e-3, 1e-1), optimizers=("sgd",), schedules=("constant",), grid_points=3)
         proxy = f"grpc://127.0.0.1:{port}"
         store, shown = open_storage(proxy, tmp_path)  # waits for the server (10 s at most)
         assert isinstance(store, optuna.storages.GrpcStorageProxy) and shown == proxy
-        res = tune(objective, steps=2, sampler="grid", pruner="none", trials=6, storage=proxy,
+        res = tune(objective, steps=2, sampler="grid", pruner="none", trials=3, storage=proxy,
                    study="proxied", space=space)  # fmt: skip
-        assert res.n_finished == 6 and res.storage == proxy
+        assert res.n_finished == 3 and res.storage == proxy
         assert res.best is not None and res.best.lr == pytest.approx(0.01, rel=1e-12)
-        again = tune(objective, steps=2, sampler="grid", pruner="none", trials=6,
+        again = tune(objective, steps=2, sampler="grid", pruner="none", trials=3,
                      storage=proxy, study="proxied", space=space)  # fmt: skip
-        assert again.n_finished == 6  # resumed through the proxy: nothing more ran
+        assert again.n_finished == 3  # resumed through the proxy: nothing more ran
     finally:
         server.terminate()
         server.wait(timeout=30)
     behind = optuna.load_study(study_name="proxied", storage=db).trials
     done = [t for t in behind if t.state.name == "COMPLETE"]
-    assert len(done) == 6 == len(behind)
-    assert len({(t.params["lr"], t.params["optimizer"]) for t in done}) == 6  # each point once
+    assert len(done) == 3 == len(behind)
+    assert len({t.params["lr"] for t in done}) == 3  # each point once
 
 
 def test_a_proxy_that_does_not_answer_is_one_usage_error(tmp_path: Path) -> None:

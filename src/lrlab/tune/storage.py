@@ -532,23 +532,32 @@ def _grpc(storage: str, shown: str) -> Any:
             f"Argument `storage` must be grpc://HOST:PORT for a gRPC proxy. Received: "
             f"storage={shown!r}"
         )
+    import socket
+
+    import optuna
+
     try:
-        from optuna.storages import GrpcStorageProxy
+        socket.create_connection((host, port), timeout=10).close()  # refused: at once
+    except OSError as exc:
+        raise UsageError(
+            f"Argument `storage` could not be reached. Received: storage={shown!r} "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+    try:
+        with warnings.catch_warnings():  # experimental since Optuna 4.2
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            from optuna.storages import GrpcStorageProxy
+
+            proxy = GrpcStorageProxy(host=host, port=port)
     except ImportError as exc:  # grpcio is missing
         raise UsageError(
             f"Argument `storage` names a gRPC proxy, which needs grpcio (pip install grpcio; "
             f"{exc}). Received: storage={shown!r}"
         ) from None
-    import socket
-
-    proxy = None
     try:
-        socket.create_connection((host, port), timeout=10).close()  # refused: at once
-        proxy = GrpcStorageProxy(host=host, port=port)
         proxy.wait_server_ready(timeout=10)
-    except OSError as exc:  # ConnectionRefusedError, a timeout, GrpcStorageProxy's own
-        if proxy is not None:
-            proxy.close()
+    except ConnectionError as exc:  # the port answers, the gRPC server does not
+        proxy.close()
         raise UsageError(
             f"Argument `storage` could not be reached. Received: storage={shown!r} "
             f"({type(exc).__name__}: {exc})"
