@@ -1,9 +1,10 @@
 """The path past one database's connections: a study through Optuna's gRPC storage proxy.
 
-A server process runs ``optuna.storages.run_grpc_proxy_server`` in front of lrlab's own
-RDB storage (a SQLite file); ``tune(storage="grpc://127.0.0.1:PORT")`` runs a grid study
-through ``optuna.storages.GrpcStorageProxy``, and the database behind the proxy holds
-exactly the study's trials.  Skipped when ``grpcio`` is not installed.
+A server process runs ``optuna.storages.run_grpc_proxy_server`` in front of an RDB
+storage (a SQLite file; Optuna only, so that it starts in seconds);
+``tune(storage="grpc://127.0.0.1:PORT")`` runs a grid study through
+``optuna.storages.GrpcStorageProxy``, and the database behind the proxy holds exactly
+the study's trials.  Skipped when ``grpcio`` is not installed.
 """
 
 from __future__ import annotations
@@ -28,11 +29,9 @@ SERVER = textwrap.dedent(
     """
     import sys
     import optuna
-    from lrlab.tune.storage import open_storage
 
-    rdb, _ = open_storage(sys.argv[1], ".")
     optuna.storages.run_grpc_proxy_server(
-        optuna.storages.get_storage(rdb), host="127.0.0.1", port=int(sys.argv[2])
+        optuna.storages.get_storage(sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2])
     )
     """
 )
