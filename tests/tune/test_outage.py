@@ -195,10 +195,13 @@ def test_a_retry_gives_up_after_its_time_and_then_at_once() -> None:
     with pytest.raises(StorageUnavailable) as info:
         retry.call(refused)
     took = time.monotonic() - t0
-    # pauses of 0.1, 0.2 and 0.4 s, then the 0.3 s left: five tries in one second
-    assert 1.0 <= took < 3.0 and len(calls) == 5, (took, len(calls))
+    # pauses of 0.1, 0.2 and 0.4 s, then what is left of the second: five tries (fewer
+    # when a refused connection itself is slow, on a loaded machine), and the last one
+    # after the second has passed
+    assert 1.0 <= took < 4.0 and 3 <= len(calls) <= 5, (took, len(calls))
+    assert calls[-1] - calls[0] >= 1.0 - 0.02
     gaps = [b - a for a, b in itertools.pairwise(calls)]
-    assert all(g >= want for g, want in zip(gaps, (0.1, 0.2, 0.4, 0.29))), gaps
+    assert all(g >= want for g, want in zip(gaps[:-1], (0.1, 0.2, 0.4))), gaps
     text = str(info.value)
     assert text.startswith("the storage postgresql://u:***@127.0.0.1:1/x did not answer for 1 s")
     assert "(OperationalError: " in text and text.endswith("rerun to resume the study")
@@ -290,3 +293,33 @@ def test_a_read_only_new_sqlite_file_says_so(tmp_path: Path) -> None:
             tune(lambda t: 1.0, steps=2, trials=1, storage=f"sqlite:///{db}", space=SPACE)
     finally:
         subprocess.run(["chattr", "-i", str(db)], check=True)
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
+def test_no_trial_is_failed_as_stale_for_a_grace_period_after_an_outage(tmp_path: Path) -> None:
+    """A real outage on SQLite (its file made immutable for a second): the write waits it
+    out, and the living trials' stale heartbeats are not failed until a grace period
+    after the database answered again."""
+    import threading
+
+    db = tmp_path / "h.db"
+    store, _ = open_storage(f"sqlite:///{db}", tmp_path, heartbeat_interval=1)  # grace 4 s
+    study = optuna.create_study(storage=store, study_name="h")
+    trial = study.ask()
+    store.record_heartbeat(trial._trial_id)
+    time.sleep(5.2)  # no beat since: stale
+    assert store._get_stale_trial_ids(study._study_id) == [trial._trial_id]
+    if not _immutable(db):
+        pytest.skip("chattr +i is not available here")
+    thaw = threading.Timer(1.0, subprocess.run, (["chattr", "-i", str(db)],))
+    thaw.start()
+    t0 = time.monotonic()
+    try:
+        store.set_trial_user_attr(trial._trial_id, "after", 1)  # retried until it thaws
+    finally:
+        thaw.join()
+    assert time.monotonic() - t0 >= 0.9 and store.retry.outages == 1
+    assert store.get_trial(trial._trial_id).user_attrs["after"] == 1
+    assert store._get_stale_trial_ids(study._study_id) == []  # its worker may be beating again
+    time.sleep(4.2)
+    assert store._get_stale_trial_ids(study._study_id) == [trial._trial_id]
