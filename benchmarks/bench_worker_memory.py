@@ -9,8 +9,8 @@ the process's resident set size (``/proc/self/statm``) when it is entered, so tr
   optimizer and lrlab scheduler (``trial.optimizer``, ``trial.scheduler``), 40 steps;
 * ``keras``: the same MLP in Keras 3 (``KERAS_BACKEND``, default ``jax``) with lrlab's
   Keras schedule, as a *user* objective (lrlab has no Keras objective path of its own:
-  ``tune`` calls the user's function), calling ``keras.utils.clear_session()`` first, as
-  ``docs/own-training.md`` recommends for a Keras objective;
+  ``tune`` calls the user's function), calling ``keras.utils.clear_session()`` first
+  (Keras's way to drop the models of earlier trials from its global state);
 * ``keras_no_clear``: the same without ``clear_session`` (what it costs to forget it).
 
 The check: the RSS after trial 200 within 10% of the RSS after trial 20 (the first 20
