@@ -23,8 +23,8 @@ import optuna
 import pytest
 
 from lrlab.errors import UsageError
-from lrlab.tune import Space, StorageUnavailable, tune
-from lrlab.tune.storage import RETRIED_METHODS, Retry, open_storage
+from lrlab.tune import Space, tune
+from lrlab.tune.storage import RETRIED_METHODS, Retry, StorageUnavailable, open_storage
 
 SPACE = Space(optimizers=("sgd",), schedules=("constant",))
 N = 12  # of a 14-point grid: 7 rates x (sgd, adam)

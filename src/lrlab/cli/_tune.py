@@ -142,8 +142,7 @@ def load_objective(text: str) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lrlab.tune import Space, tune
-    from lrlab.tune.storage import StorageUnavailable
+    from lrlab.tune import Space, StorageUnavailable, tune
 
     kwargs: dict[str, Any] = {}
     for name in ("optimizers", "schedules"):
