@@ -10,14 +10,15 @@ import torch
 from lrlab._checks import int_at_least, number_in
 from lrlab._checks import seed as check_seed
 from lrlab.errors import UsageError
-from lrlab.finder._core import BUDGET_RULE, HORIZON_RULE, _range_test, _Settings, find_lr
+from lrlab.finder._core import BUDGET_RULE, HORIZON_RULE, find_lr, torch_range_test
 from lrlab.finder._data import resolve_device
 from lrlab.finder._result import FinderResult
+from lrlab.finder._settings import SweepSettings
 
 __all__ = ["advice_budget", "find_lr_task"]
 
 #: The options :func:`find_lr` checks into its settings, and their defaults there.
-_SETTINGS = inspect.signature(_Settings.of).parameters
+_SETTINGS = inspect.signature(SweepSettings.of).parameters
 _DEFAULTS = {
     k: p.default for k, p in inspect.signature(find_lr).parameters.items() if k in _SETTINGS
 }
@@ -78,7 +79,7 @@ def find_lr_task(
     if num_steps is None:
         num_steps, _ = advice_budget(horizon)
     # Every option is checked before the optimizer is made with min_lr (`lr` there).
-    s = _Settings.of(**{**_DEFAULTS, **given, "num_steps": num_steps})
+    s = SweepSettings.of(**{**_DEFAULTS, **given, "num_steps": num_steps})
     seed = check_seed("seed", seed)
     model = _model_of(task, seed)
     where = resolve_device(device, model)
@@ -93,7 +94,7 @@ def find_lr_task(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small models: intra-op threads only cost (restored below)
     try:
-        return _range_test(
+        return torch_range_test(
             s,
             model,
             task.loss_fn,
