@@ -50,10 +50,12 @@ import numpy as np
 from lrlab import _seams
 from lrlab._checks import shown
 from lrlab.errors import UsageError
-from lrlab.finder._core import edge_lr, ramp
+from lrlab.finder._batches import Batches
 from lrlab.finder._result import FinderResult
+from lrlab.finder._settings import SweepSettings
+from lrlab.finder._sweep import anchor, ramp, range_test, result_of
 from lrlab.finder.advice import AdviceRule
-from lrlab.finder.rules import RULES, Ema
+from lrlab.finder.rules import Ema
 
 __all__ = ["KerasEngine", "LRFinder", "find_lr"]
 
@@ -521,10 +523,6 @@ def find_lr(
             first batch that does not fit the model; and, with the model restored, on a
             generator that ends during the race.
     """
-    from lrlab.finder._batches import Batches
-    from lrlab.finder._settings import SweepSettings
-    from lrlab.finder._sweep import range_test
-
     s = SweepSettings.of(
         min_lr=min_lr, max_lr=max_lr, num_steps=num_steps, mode=mode, beta=beta, debias=debias,
         diverge=diverge, confirm=confirm, budget=budget, horizon=horizon,
@@ -535,7 +533,7 @@ def find_lr(
     with KerasEngine(model, example=first) as engine:
         val, n_val = _validation(model, validation_data, batch_size, engine)
         return range_test(
-            s, engine, Batches(data, needed=s.draws), val=val, n_val=n_val,
+            s, engine, Batches(data, needed=s.draws, pairs=False), val=val, n_val=n_val,
             deterministic=deterministic, quiet=quiet, label="lr range test (keras)",
         )  # fmt: skip
 
@@ -557,9 +555,12 @@ class LRFinder(keras.callbacks.Callback):
     shorter curve.
 
     :attr:`result` is a :class:`~lrlab.finder.FinderResult` with the peer rules'
-    suggestions.  There is no race inside ``fit`` (no probes at constant rates from the same
-    start), hence no ``"lrlab"`` suggestion: :func:`find_lr` runs that.  If ``fit`` raises,
-    Keras calls no ``on_train_end`` and nothing is restored.
+    suggestions and lrlab's unconfirmed proposal (one lattice step below the sweep's
+    anchor, as ``find_lr(..., confirm=0)``).  There is no race inside ``fit``: the race
+    trains several rates from the same start, which one ``fit`` cannot; :func:`find_lr`
+    runs it.  ``result.stop_reason`` is ``"fit_ended"`` when ``fit`` ran out of batches
+    before the ramp did.  If ``fit`` raises, Keras calls no ``on_train_end`` and nothing is
+    restored.
 
     Args:
         min_lr, max_lr, num_steps, mode, beta, debias, diverge: as :func:`find_lr`.
@@ -576,8 +577,6 @@ class LRFinder(keras.callbacks.Callback):
         diverge: float = 4.0,
     ) -> None:
         super().__init__()
-        from lrlab.finder._settings import SweepSettings
-
         self.settings = SweepSettings.of(
             min_lr=min_lr, max_lr=max_lr, num_steps=num_steps, mode=mode, beta=beta,
             debias=debias, diverge=diverge, confirm=0, budget=0.25, horizon=None,
@@ -638,23 +637,7 @@ class LRFinder(keras.callbacks.Callback):
             engine.restore(self._start)
         finally:
             engine.close()
-        self.result = sweep_result(
-            self.settings, self.lrs[: len(self._losses)], np.asarray(self._losses), self._stop
-        )
-
-
-def sweep_result(s: Any, lrs: np.ndarray, losses: np.ndarray, stop: str) -> FinderResult:
-    """A sweep's :class:`~lrlab.finder.FinderResult` without a race: the peer rules'
-    suggestions, the smoothed curve the stop rule read, the divergence edge."""
-    lrs = np.asarray(lrs, dtype=np.float64)
-    losses = np.asarray(losses, dtype=np.float64)
-    smoothed = Ema(s.beta, s.debias).curve(losses)
-    suggestions = {n: g for n, rule in RULES.items() if (g := rule(lrs, losses)) is not None}
-    if stop == "max_lr" and len(losses) < s.num_steps:
-        stop = "fit_ended"
-    return FinderResult(
-        lrs=lrs, losses=losses, smoothed=smoothed, suggestions=suggestions, stop_reason=stop,
-        divergence_lr=edge_lr(lrs, losses), stop_lr=float(lrs[-1]) if len(lrs) else math.nan,
-        steps=len(losses), settings=dataclasses.asdict(s),
-        why="no lrlab suggestion: the sweep ran inside fit, with no race (find_lr runs one)",
-    )  # fmt: skip
+        lrs, losses = self.lrs[: len(self._losses)], np.asarray(self._losses, dtype=np.float64)
+        stop = "fit_ended" if self._stop == "max_lr" and len(lrs) < len(self.lrs) else self._stop
+        at = anchor(lrs, losses) if len(lrs) else None
+        self.result = result_of(self.settings, lrs, losses, stop, at, None, len(losses))
