@@ -37,7 +37,6 @@ True
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 from collections import deque
