@@ -252,11 +252,12 @@ class KerasEngine:
 
     def step(self, batch: Any, lr: float) -> float:
         self.open()
-        data = _xyw(batch)
         if not self._jax:
             self.rate.assign(lr)
-            logs = self.model.train_on_batch(*data, return_dict=True)  # resets the metrics
+            logs = self.model.train_on_batch(*_xyw(batch), return_dict=True)  # resets metrics
             return float(logs["loss"])
+        # The batch as fit passes it ((x, y) stays a pair): the same structure, the same trace.
+        data = tuple(batch) if isinstance(batch, (tuple, list)) else (batch,)
         if self._live is None:
             self._live = tuple([self._fresh(v.value) for v in g] for g in self._groups)
         tv, ntv, ov, _ = self._live
