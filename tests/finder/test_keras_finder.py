@@ -185,8 +185,8 @@ def test_restore_is_bit_for_bit_and_repeatable_with_dropout() -> None:
         engine.restore(start)
         again = [engine.step(b, 1e-2) for b in batches]
         engine.restore(start)
-        inference = float(model.compute_loss(x=batches[0][0], y=batches[0][1],
-                                             y_pred=model(batches[0][0], training=False)))  # fmt: skip
+        bx, by = batches[0]
+        inference = float(model.compute_loss(x=bx, y=by, y_pred=model(bx, training=False)))
     assert first == again
     assert abs(first[0] - inference) > 1e-4
 
