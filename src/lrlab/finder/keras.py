@@ -10,8 +10,9 @@ the metrics are reset before each step and the mean is then over the one batch.
 
 The rate is set per step.  An optimizer given a float keeps it in a variable that the
 jitted step reads as state (no retrace per rate); one given a ``LearningRateSchedule``
-(or a callable) reads, for the test only, a variable put in its place (the train function
-is traced once more for it), and gets the very schedule object back afterwards.
+(or a callable) reads, for the test only, a variable put in its place (on JAX the train
+step is traced once more for it, the first time only), and gets the very schedule object
+back afterwards.
 
 Afterwards every variable of the model (weights, BatchNorm statistics, the dropout seed
 generators' state), of the optimizer (iterations, moments, the rate) and of the metrics is
@@ -137,7 +138,7 @@ class KerasEngine:
     ``train_on_batch`` would), before anything is saved.
 
     Use it as a context manager (or call :meth:`close`): a schedule-driven optimizer gets
-    its schedule, and the model its train function, back on exit.
+    its schedule back on exit.
     """
 
     def __init__(self, model: Any, example: Any = None) -> None:
@@ -150,7 +151,6 @@ class KerasEngine:
         self._jax = keras.backend.backend() == "jax"
         self._open = False
         self._live: Any = None  # the JAX state between steps (the variables are then stale)
-        self._old_fn: Any = None
         self.rate: Any = None
         self._groups: tuple[list[Any], ...] = ()
         self._reset: list[np.ndarray] = []
@@ -176,17 +176,20 @@ class KerasEngine:
                     f"data to build it with). Received: an unbuilt model={model.name!r}"
                 )
             build(model, self.example)
-        self._old_fn = model.train_function
         if self._swapped:
             var = self._owner.add_variable(
                 (), initializer="zeros", dtype=keras.config.floatx(), name="lrlab_learning_rate"
             )
             _seams.keras_set_rate(self._owner, var)
             self.rate = var
-            model.make_train_function(force=True)
         else:
             self.rate = self._original
-            model.make_train_function()
+        # The model's own train function (made if there is none yet, as fit would). With the
+        # variable in a schedule's place the optimizer has one more variable: JAX's jit traces
+        # that structure once and keeps it beside the schedule's, whose trace is used again
+        # once the schedule is back; the variable's value is read from the state, so a later
+        # test's new variable at the same place runs the same compiled step.
+        model.make_train_function()
         opt = model.optimizer
         self._groups = (
             list(model.trainable_variables),
@@ -205,6 +208,7 @@ class KerasEngine:
             import jax.numpy as jnp
 
             self._fresh: Callable[[Any], Any] = lambda a: jnp.array(a, copy=True)
+            self._per_step = _per_step(str(self.rate.dtype), self._reset)
         self._open = True
 
     def close(self) -> None:
@@ -216,7 +220,6 @@ class KerasEngine:
         self.flush()
         if self._swapped:
             self._owner.learning_rate = self._original  # Keras's setter untracks our variable
-        self.model.train_function = self._old_fn
 
     # -- the Engine protocol
     @property
@@ -262,10 +265,29 @@ class KerasEngine:
             self._live = tuple([self._fresh(v.value) for v in g] for g in self._groups)
         tv, ntv, ov, _ = self._live
         ov = list(ov)
-        ov[self._lr_index] = self._fresh(np.asarray(lr, dtype=self.rate.dtype))
-        mv = [self._fresh(a) for a in self._reset]
+        ov[self._lr_index], mv = self._per_step(float(lr))
         logs, self._live = self.model.train_function((tv, ntv, ov, mv), iter([data]))
         return float(logs["loss"])
+
+
+#: The compiled makers of a step's rate and reset metrics, by their dtypes and values.
+_PER_STEP: dict[tuple[Any, ...], Callable[[float], Any]] = {}
+
+
+def _per_step(dtype: str, resets: list[np.ndarray]) -> Callable[[float], Any]:
+    """``lr -> (rate array, reset metric arrays)`` in new buffers (Keras's train step donates
+    its state): one small compiled call per step rather than one dispatch per array,
+    compiled once per kind of model."""
+    key = (dtype, *((a.dtype.str, a.shape, a.tobytes()) for a in resets))
+    if key not in _PER_STEP:
+        import jax
+        import jax.numpy as jnp
+
+        values = [np.array(a, copy=True) for a in resets]
+        _PER_STEP[key] = jax.jit(
+            lambda lr: (jnp.asarray(lr, dtype), [jnp.asarray(v) for v in values])
+        )
+    return _PER_STEP[key]
 
 
 def _torch_rng() -> Any:
