@@ -133,7 +133,10 @@ class KerasEngine:
     ``save()`` is a NumPy copy of every variable of the model, the optimizer and the
     metrics (the dropout layers' seed generators are variables of the model), with torch's
     global RNG state on the torch backend (where a dropout without a seed draws from it);
-    ``restore(state)`` puts them back (bit for bit; any number of times).
+    ``restore(state)`` puts them back (bit for bit; any number of times).  On JAX, what a
+    step or a restore leaves is carried as arrays and reaches the variables on
+    :meth:`flush` (which ``save``, a validation and :meth:`close` call): read the model's
+    variables after one of those.
     ``example`` is one batch to build an unbuilt model and optimizer with (as
     ``train_on_batch`` would), before anything is saved.
 
@@ -205,9 +208,6 @@ class KerasEngine:
         for v, a in zip(metrics, saved):
             v.assign(a)
         if self._jax:
-            import jax.numpy as jnp
-
-            self._fresh: Callable[[Any], Any] = lambda a: jnp.array(a, copy=True)
             self._per_step = _per_step(str(self.rate.dtype), self._reset)
         self._open = True
 
@@ -245,9 +245,13 @@ class KerasEngine:
     def restore(self, state: tuple[tuple[np.ndarray, ...], Any]) -> None:
         values, rng = state
         self._live = None
-        fresh = self._fresh if self._jax else (lambda a: a)
+        if self._jax:  # the state the next step starts from; the variables get it on flush
+            cut = list(itertools.accumulate(len(g) for g in self._groups))
+            groups = [list(values[a:b]) for a, b in zip([0, *cut[:-1]], cut)]
+            self._live = _device_copy()(tuple(groups))
+            return
         for v, a in zip(self.variables, values):
-            v.assign(fresh(a))
+            v.assign(a)
         _set_torch_rng(rng)
 
     def train(self) -> None:
@@ -262,12 +266,27 @@ class KerasEngine:
         # The batch as fit passes it ((x, y) stays a pair): the same structure, the same trace.
         data = tuple(batch) if isinstance(batch, (tuple, list)) else (batch,)
         if self._live is None:
-            self._live = tuple([self._fresh(v.value) for v in g] for g in self._groups)
+            self._live = _device_copy()(tuple([v.value for v in g] for g in self._groups))
         tv, ntv, ov, _ = self._live
         ov = list(ov)
         ov[self._lr_index], mv = self._per_step(float(lr))
         logs, self._live = self.model.train_function((tv, ntv, ov, mv), iter([data]))
         return float(logs["loss"])
+
+
+_COPY: list[Callable[[Any], Any]] = []
+
+
+def _device_copy() -> Callable[[Any], Any]:
+    """A compiled copy of a nest of arrays (JAX or NumPy) into new device buffers, one call
+    for them all: the state a step donates is never a variable's own buffer, nor a
+    snapshot's memory."""
+    if not _COPY:
+        import jax
+        import jax.numpy as jnp
+
+        _COPY.append(jax.jit(lambda tree: jax.tree.map(jnp.copy, tree)))
+    return _COPY[0]
 
 
 #: The compiled makers of a step's rate and reset metrics, by their dtypes and values.
