@@ -12,11 +12,14 @@ round, so the compile is in no timing):
 * ``lrlab``: ``find_lr(model, x, y, num_steps=N, confirm=0, diverge=1e30)``: the sweep
   alone (no race; no early stop), its snapshot and bit-for-bit restore included.
 * ``community``: the callback most blog posts and the ``keras_lr_finder`` package use: save
-  the weights to a file (``model.save_weights``) at ``on_train_begin``, read the rate and the
-  logged loss and set the next rate in ``on_train_batch_end``, stop on ``4x`` the best
-  loss (here ``1e30``, as lrlab's ``diverge``), load the weights back at ``on_train_end``; it restores nothing else (no optimizer
-  state, no BatchNorm... it has none here, no seed state), and it records ``fit``'s running
-  mean, not each batch's loss.  It is timed inside the same ``fit`` call.
+  the weights to a file (``model.save_weights``) at ``on_train_begin``, read the rate and
+  the logged loss and set the next rate in ``on_train_batch_end``, stop on ``diverge`` (4,
+  here ``1e30`` as lrlab's) times the best loss, load the weights back at ``on_train_end``.
+  It records ``fit``'s running mean rather than each batch's loss, and cannot set the rate
+  of an optimizer given a schedule.  In Keras 3 ``save_weights`` covers the optimizer's
+  variables too; ``not_restored`` lists, per way, the variables that one call left changed
+  (measured: the community's leaves the dropout seed state and the metrics).  It is timed
+  inside the same ``fit`` call.
 
 Also ``lrlab_schedule``: ``find_lr`` on a model whose optimizer was given a
 ``LearningRateSchedule``; the test traces the train function once more per call (a variable
@@ -63,12 +66,13 @@ from lrlab.keras import find_lr  # noqa: E402
 BATCH = 32
 
 
-def _model(lr: Any = 1e-3) -> keras.Model:
+def _model(lr: Any = 1e-3, dropout: bool = False) -> keras.Model:
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
         [
             keras.Input((64,)),
             keras.layers.Dense(64, activation="relu"),
+            *([keras.layers.Dropout(0.2)] if dropout else []),
             keras.layers.Dense(64, activation="relu"),
             keras.layers.Dense(10),
         ]
@@ -78,6 +82,12 @@ def _model(lr: Any = 1e-3) -> keras.Model:
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     return model
+
+
+def _values(model: keras.Model) -> dict[str, np.ndarray]:
+    """Every variable of the model, its optimizer and its metrics, by path."""
+    vs = model.variables + model.optimizer.variables + model.metrics_variables
+    return {f"{i}:{v.path}": np.array(keras.ops.convert_to_numpy(v)) for i, v in enumerate(vs)}
 
 
 class CommunityLRFinder(keras.callbacks.Callback):
@@ -151,10 +161,19 @@ def main() -> None:
             times[k].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in times.items()}
     cb = last["community"]
-    # What the community callback's rates did: on JAX, fit carries the optimizer's variables
-    # between steps as arrays, so a rate assigned in a batch callback reaches no step of that
-    # epoch, and the epoch's end writes the carried rate back: the sweep ran at min_lr.
-    rate_after = float(models["community"].optimizer.learning_rate)
+    dropout = {"lrlab": _model(dropout=True), "community": _model(dropout=True)}
+    for m in dropout.values():  # a model with dropout and state to restore
+        m.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    not_restored = {}
+    for name, m in dropout.items():
+        before = _values(m)
+        if name == "lrlab":
+            find_lr(m, x, y, num_steps=steps, min_lr=lo, max_lr=hi, confirm=0)
+        else:
+            cb2 = CommunityLRFinder(lo, hi, steps, os.path.join(tmp, "d.weights.h5"))
+            m.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0, callbacks=[cb2])
+        after = _values(m)
+        not_restored[name] = [k for k in before if not np.array_equal(before[k], after[k])]
     out = {
         "backend": ARGS.backend,
         "keras": keras.__version__,
@@ -168,7 +187,7 @@ def main() -> None:
         "lrlab_curve_points": len(last["lrlab"].losses),
         "community_curve_points": len(cb.losses),
         "community_lrs_logged_first_last": [cb.lrs[0], cb.lrs[-1]],
-        "community_rate_after_fit": rate_after,
+        "not_restored": not_restored,
         "community_loss_first_last": [cb.losses[0], cb.losses[-1]],
         "lrlab_loss_first_last": [float(last["lrlab"].losses[0]), float(last["lrlab"].losses[-1])],
     }
