@@ -25,7 +25,8 @@ Also ``lrlab_schedule``: ``find_lr`` on a model whose optimizer was given a
 ``LearningRateSchedule``; the test traces the train function once more per call (a variable
 takes the schedule's place), which is timed with it.  The rounds alternate the ways so that a
 slow moment of the machine hits all.  Prints JSON: median seconds per way and the ratios
-``lrlab / fit``, ``lrlab / community``, ``lrlab_schedule / fit``.
+``lrlab / fit``, ``lrlab / community``, ``lrlab_schedule / fit``; the same from the fastest
+round of each way, and the median process CPU time (steadier on a shared machine).
 
     python benchmarks/bench_finder_keras.py [--quick] [--rounds N] [--steps N]
         [--backend jax|torch]
@@ -154,12 +155,16 @@ def main() -> None:
     for fn in ways.values():  # a round untimed: the compile, first-call allocations
         fn()
     times: dict[str, list[float]] = {k: [] for k in ways}
+    cpu: dict[str, list[float]] = {k: [] for k in ways}
     for _ in range(rounds):
         for k, fn in ways.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
             times[k].append(time.perf_counter() - t0)
+            cpu[k].append(time.process_time() - c0)
     med = {k: statistics.median(v) for k, v in times.items()}
+    best = {k: min(v) for k, v in times.items()}
+    cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
     cb = last["community"]
     dropout = {"lrlab": _model(dropout=True), "community": _model(dropout=True)}
     for m in dropout.values():  # a model with dropout and state to restore
@@ -184,6 +189,11 @@ def main() -> None:
         "lrlab_over_fit": med["lrlab"] / med["fit"],
         "lrlab_over_community": med["lrlab"] / med["community"],
         "lrlab_schedule_over_fit": med["lrlab_schedule"] / med["fit"],
+        "fastest_seconds": best,
+        "fastest_lrlab_over_fit": best["lrlab"] / best["fit"],
+        "fastest_lrlab_over_community": best["lrlab"] / best["community"],
+        "cpu_seconds": cpu_med,
+        "cpu_lrlab_over_fit": cpu_med["lrlab"] / cpu_med["fit"],
         "lrlab_curve_points": len(last["lrlab"].losses),
         "community_curve_points": len(cb.losses),
         "community_lrs_logged_first_last": [cb.lrs[0], cb.lrs[-1]],

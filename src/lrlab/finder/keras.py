@@ -172,13 +172,13 @@ class KerasEngine:
         if self._open:
             return
         model = self.model
-        if not _built(model):
-            if self.example is None:
-                raise UsageError(
-                    "Argument `model` must be built (call it on a batch, or give the test "
-                    f"data to build it with). Received: an unbuilt model={model.name!r}"
-                )
+        if self.example is not None:  # the model, its optimizer, loss and metrics, as fit
             build(model, self.example)
+        elif not _built(model):
+            raise UsageError(
+                "Argument `model` must be built (call it on a batch, or give the test "
+                f"data to build it with). Received: an unbuilt model={model.name!r}"
+            )
         if self._swapped:
             var = self._owner.add_variable(
                 (), initializer="zeros", dtype=keras.config.floatx(), name="lrlab_learning_rate"
