@@ -100,6 +100,7 @@ class OptaxEngine:
         self.score_traces = 0  # how often the validation loss was traced
         self._state: tuple[Any, Any] = (params, opt_state)
         self._lr_dtype = np.dtype(jnp.asarray(opt_state.hyperparams["learning_rate"]).dtype)
+        self._lr_type = self._lr_dtype.type  # a NumPy scalar: a strong dtype, cheap to pass
         self._step = jax.jit(self._update)
         self._score = jax.jit(self._loss)
 
@@ -144,7 +145,7 @@ class OptaxEngine:
 
     def step(self, batch: Any, lr: float) -> float:
         """One compiled update at rate ``lr`` on ``batch``; the batch's loss before it."""
-        self._state, loss = self._step(self._state, batch, np.asarray(lr, self._lr_dtype))
+        self._state, loss = self._step(self._state, batch, self._lr_type(lr))
         return float(loss)
 
     def score(self, batch: Any) -> float:
