@@ -138,6 +138,20 @@ def test_plain_sgd_by_formula_gives_the_same_curve() -> None:
     np.testing.assert_allclose(result.losses, expected, rtol=1e-6)
 
 
+def test_a_factory_of_injected_transformations_sweeps_the_same_rates() -> None:
+    """``lambda lr: inject_hyperparams(sgd)(learning_rate=lr)`` is used as made: wrapped
+    once more, its inner state would keep ``min_lr`` for every step."""
+    params, batches = _mlp(), _batches()
+    kw = {"min_lr": 1e-3, "max_lr": 1.0, "num_steps": 20, "confirm": 0}
+    plain = find_lr(_loss, params, optax.sgd, batches, **kw)
+    injected = optax.inject_hyperparams(optax.sgd)
+    made = find_lr(_loss, params, lambda lr: injected(learning_rate=lr), batches, **kw)
+    np.testing.assert_array_equal(made.losses, plain.losses)
+    wrapped = optax.inject_hyperparams(lambda learning_rate: injected(learning_rate=learning_rate))
+    frozen = find_lr(_loss, params, wrapped(learning_rate=1e-3), batches, **kw)
+    assert not np.allclose(frozen.losses[-5:], plain.losses[-5:], rtol=1e-3)
+
+
 # ------------------------------------------------------------ the caller's state, donation
 def test_the_callers_params_and_opt_state_are_unchanged_and_alive() -> None:
     params, batches = _mlp(), _batches()

@@ -239,7 +239,7 @@ def find_lr(
         raise UsageError(f"Argument `has_aux` must be True or False. Received: has_aux={has_aux!r}")
     params = _checked_params(params, has_aux)
     trainable = params[0] if has_aux else params
-    tx = _transformation(optimizer, settings.min_lr)
+    tx = _transformation(optimizer, settings.min_lr, trainable)
     opt_state = _start_state(tx, trainable, opt_state)
     data, first = _source(batches, settings.draws)
     _check_loss(loss_fn, params, first, has_aux, "batches", "the first batch of `batches`")
@@ -313,8 +313,13 @@ def _as_jax(tree: Any) -> Any:
     return jax.tree.map(lambda x: x if isinstance(x, jax.Array) else jnp.asarray(x), tree)
 
 
-def _transformation(optimizer: Any, first_lr: float) -> optax.GradientTransformation:
-    """``optimizer`` itself, or the factory wrapped in ``optax.inject_hyperparams``."""
+def _transformation(
+    optimizer: Any, first_lr: float, trainable: Any
+) -> optax.GradientTransformation:
+    """``optimizer`` itself, or the factory wrapped in ``optax.inject_hyperparams``, unless
+    what it makes is injectable already (``lambda lr: inject_hyperparams(sgd)(
+    learning_rate=lr)``): wrapped, that one would keep the rate its state was made with,
+    since an inject_hyperparams update reads its rate from its state."""
     if isinstance(optimizer, optax.GradientTransformation):
         return optimizer
     if not callable(optimizer):
@@ -341,6 +346,8 @@ def _transformation(optimizer: Any, first_lr: float) -> optax.GradientTransforma
             f"Argument `optimizer` must be {OPTIMIZER_RULE}. Received: a factory that "
             f"returned {type(made).__name__}"
         )
+    if not _injectable(jax.eval_shape(made.init, trainable)):
+        return made
     tx: optax.GradientTransformation = optax.inject_hyperparams(inner)(learning_rate=first_lr)
     return tx
 
