@@ -297,3 +297,11 @@ def test_advice_paired_quick_scores_every_method_on_the_same_seeds() -> None:
         assert m[f"lrlab{tag}, fixed"]["per_case"] == shipped["per_case"]
         best_alpha = m[f"lrlab{tag}, alpha_lofo (in sample)"]["/ best rate"]["geomean"]
         assert best_alpha <= shipped["/ best rate"]["geomean"] * (1 + 1e-9)
+
+
+def test_finder_keras_quick_times_the_sweep_fit_and_the_community_callback() -> None:
+    out = _quick("bench_finder_keras")
+    assert set(out["seconds"]) == {"fit", "lrlab", "community", "lrlab_schedule"}
+    assert out["lrlab_over_fit"] > 0 and out["lrlab_over_community"] > 0
+    assert out["lrlab_curve_points"] == out["community_curve_points"] == out["steps"]
+    assert out["not_restored"]["lrlab"] == []

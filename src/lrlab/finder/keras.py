@@ -10,8 +10,9 @@ the metrics are reset before each step and the mean is then over the one batch.
 
 The rate is set per step.  An optimizer given a float keeps it in a variable that the
 jitted step reads as state (no retrace per rate); one given a ``LearningRateSchedule``
-(or a callable) reads, for the test only, a variable put in its place (the train function
-is traced once more for it), and gets the very schedule object back afterwards.
+(or a callable) reads, for the test only, a variable put in its place (on JAX the train
+step is traced once more for it, the first time only), and gets the very schedule object
+back afterwards.
 
 Afterwards every variable of the model (weights, BatchNorm statistics, the dropout seed
 generators' state), of the optimizer (iterations, moments, the rate) and of the metrics is
@@ -132,12 +133,15 @@ class KerasEngine:
     ``save()`` is a NumPy copy of every variable of the model, the optimizer and the
     metrics (the dropout layers' seed generators are variables of the model), with torch's
     global RNG state on the torch backend (where a dropout without a seed draws from it);
-    ``restore(state)`` puts them back (bit for bit; any number of times).
+    ``restore(state)`` puts them back (bit for bit; any number of times).  On JAX, what a
+    step or a restore leaves is carried as arrays and reaches the variables on
+    :meth:`flush` (which ``save``, a validation and :meth:`close` call): read the model's
+    variables after one of those.
     ``example`` is one batch to build an unbuilt model and optimizer with (as
     ``train_on_batch`` would), before anything is saved.
 
     Use it as a context manager (or call :meth:`close`): a schedule-driven optimizer gets
-    its schedule, and the model its train function, back on exit.
+    its schedule back on exit.
     """
 
     def __init__(self, model: Any, example: Any = None) -> None:
@@ -150,7 +154,6 @@ class KerasEngine:
         self._jax = keras.backend.backend() == "jax"
         self._open = False
         self._live: Any = None  # the JAX state between steps (the variables are then stale)
-        self._old_fn: Any = None
         self.rate: Any = None
         self._groups: tuple[list[Any], ...] = ()
         self._reset: list[np.ndarray] = []
@@ -169,24 +172,27 @@ class KerasEngine:
         if self._open:
             return
         model = self.model
-        if not _built(model):
-            if self.example is None:
-                raise UsageError(
-                    "Argument `model` must be built (call it on a batch, or give the test "
-                    f"data to build it with). Received: an unbuilt model={model.name!r}"
-                )
+        if self.example is not None:  # the model, its optimizer, loss and metrics, as fit
             build(model, self.example)
-        self._old_fn = model.train_function
+        elif not _built(model):
+            raise UsageError(
+                "Argument `model` must be built (call it on a batch, or give the test "
+                f"data to build it with). Received: an unbuilt model={model.name!r}"
+            )
         if self._swapped:
             var = self._owner.add_variable(
                 (), initializer="zeros", dtype=keras.config.floatx(), name="lrlab_learning_rate"
             )
             _seams.keras_set_rate(self._owner, var)
             self.rate = var
-            model.make_train_function(force=True)
         else:
             self.rate = self._original
-            model.make_train_function()
+        # The model's own train function (made if there is none yet, as fit would). With the
+        # variable in a schedule's place the optimizer has one more variable: JAX's jit traces
+        # that structure once and keeps it beside the schedule's, whose trace is used again
+        # once the schedule is back; the variable's value is read from the state, so a later
+        # test's new variable at the same place runs the same compiled step.
+        model.make_train_function()
         opt = model.optimizer
         self._groups = (
             list(model.trainable_variables),
@@ -202,9 +208,7 @@ class KerasEngine:
         for v, a in zip(metrics, saved):
             v.assign(a)
         if self._jax:
-            import jax.numpy as jnp
-
-            self._fresh: Callable[[Any], Any] = lambda a: jnp.array(a, copy=True)
+            self._per_step = _per_step(str(self.rate.dtype), self._reset)
         self._open = True
 
     def close(self) -> None:
@@ -216,7 +220,6 @@ class KerasEngine:
         self.flush()
         if self._swapped:
             self._owner.learning_rate = self._original  # Keras's setter untracks our variable
-        self.model.train_function = self._old_fn
 
     # -- the Engine protocol
     @property
@@ -242,9 +245,13 @@ class KerasEngine:
     def restore(self, state: tuple[tuple[np.ndarray, ...], Any]) -> None:
         values, rng = state
         self._live = None
-        fresh = self._fresh if self._jax else (lambda a: a)
+        if self._jax:  # the state the next step starts from; the variables get it on flush
+            cut = list(itertools.accumulate(len(g) for g in self._groups))
+            groups = [list(values[a:b]) for a, b in zip([0, *cut[:-1]], cut)]
+            self._live = _device_copy()(tuple(groups))
+            return
         for v, a in zip(self.variables, values):
-            v.assign(fresh(a))
+            v.assign(a)
         _set_torch_rng(rng)
 
     def train(self) -> None:
@@ -259,13 +266,47 @@ class KerasEngine:
         # The batch as fit passes it ((x, y) stays a pair): the same structure, the same trace.
         data = tuple(batch) if isinstance(batch, (tuple, list)) else (batch,)
         if self._live is None:
-            self._live = tuple([self._fresh(v.value) for v in g] for g in self._groups)
+            self._live = _device_copy()(tuple([v.value for v in g] for g in self._groups))
         tv, ntv, ov, _ = self._live
         ov = list(ov)
-        ov[self._lr_index] = self._fresh(np.asarray(lr, dtype=self.rate.dtype))
-        mv = [self._fresh(a) for a in self._reset]
+        ov[self._lr_index], mv = self._per_step(float(lr))
         logs, self._live = self.model.train_function((tv, ntv, ov, mv), iter([data]))
         return float(logs["loss"])
+
+
+_COPY: list[Callable[[Any], Any]] = []
+
+
+def _device_copy() -> Callable[[Any], Any]:
+    """A compiled copy of a nest of arrays (JAX or NumPy) into new device buffers, one call
+    for them all: the state a step donates is never a variable's own buffer, nor a
+    snapshot's memory."""
+    if not _COPY:
+        import jax
+        import jax.numpy as jnp
+
+        _COPY.append(jax.jit(lambda tree: jax.tree.map(jnp.copy, tree)))
+    return _COPY[0]
+
+
+#: The compiled makers of a step's rate and reset metrics, by their dtypes and values.
+_PER_STEP: dict[tuple[Any, ...], Callable[[float], Any]] = {}
+
+
+def _per_step(dtype: str, resets: list[np.ndarray]) -> Callable[[float], Any]:
+    """``lr -> (rate array, reset metric arrays)`` in new buffers (Keras's train step donates
+    its state): one small compiled call per step rather than one dispatch per array,
+    compiled once per kind of model."""
+    key = (dtype, *((a.dtype.str, a.shape, a.tobytes()) for a in resets))
+    if key not in _PER_STEP:
+        import jax
+        import jax.numpy as jnp
+
+        values = [np.array(a, copy=True) for a in resets]
+        _PER_STEP[key] = jax.jit(
+            lambda lr: (jnp.asarray(lr, dtype), [jnp.asarray(v) for v in values])
+        )
+    return _PER_STEP[key]
 
 
 def _torch_rng() -> Any:
