@@ -19,13 +19,13 @@ with ``optax.inject_hyperparams``, its rate set before each update) on the same 
 
 The ratio ``sweep / hand_loop`` has the target <= 1.10 (issue 28).  Rounds interleave
 the contenders and each figure is the best of ``--repeat`` (the whole-call ``cold``
-figures: of three), so that other load on the machine affects them alike; on a loaded
+figures: of three, one with ``--quick``), so that other load on the machine affects them alike; on a loaded
 machine, more rounds of fewer steps give steadier best-of figures than the reverse.
 
 Usage::
 
     python benchmarks/bench_finder_jax.py            # 200 steps, 20 rounds, ~half a minute
-    python benchmarks/bench_finder_jax.py --quick    # 60 steps, 5 rounds, seconds
+    python benchmarks/bench_finder_jax.py --quick    # 60 steps, 3 rounds, seconds
 
 Prints one JSON document on stdout.
 """
@@ -165,14 +165,14 @@ def cold(params: Any, batches: list[Any], n: int) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="60 steps, 5 rounds")
+    parser.add_argument("--quick", action="store_true", help="60 steps, 3 rounds")
     parser.add_argument("--steps", type=int, help="sweep steps N")
     parser.add_argument("--repeat", type=int, help="rounds (best is kept)")
     parser.add_argument("--width", type=int, default=256, help="the MLP's hidden width")
     parser.add_argument("--batch", type=int, default=128, help="batch size")
     args = parser.parse_args(argv)
     n = args.steps or (60 if args.quick else 200)
-    repeat = args.repeat or (5 if args.quick else 20)
+    repeat = args.repeat or (3 if args.quick else 20)
     params, batches = model(args.width), data(16, args.batch)
 
     tx = optimizer()
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         best["engine_loop"] = min(best["engine_loop"], engine_loop(params, tx, batches, n))
         took, ran = sweep(params, optimizer(), batches, n)
         best["sweep"] = min(best["sweep"], took)
-        if r < 3:  # a compile each: three rounds are enough
+        if r < (1 if args.quick else 3):  # a compile each: a few rounds are enough
             a, b = cold(params, batches, n)
             cold_best["find_lr_cold"] = min(cold_best["find_lr_cold"], a)
             cold_best["hand_loop_cold"] = min(cold_best["hand_loop_cold"], b)
