@@ -351,7 +351,8 @@ def test_params_that_are_not_arrays_are_refused() -> None:
     _refused(r"Argument `params` must be a pytree of floating arrays \(JAX or NumPy\)\. "
              r"Received: params=\{'w': \[float, float\]\} \(a float leaf\)",
              _loss, {"w": [1.0, 2.0]}, optax.sgd, batches)  # fmt: skip
-    _refused(r"Argument `params` must be a pytree of floating arrays.*\(a int32 array\)",
+    _refused(r"Argument `params` must be a pytree of floating arrays.*\(a int32 array\); "
+             r"integer or other non-trainable arrays belong in the model state.*has_aux=True",
              _loss, {"w": jnp.zeros(3, jnp.int32)}, optax.sgd, batches)  # fmt: skip
     _refused(r"Argument `params` must be a pytree of floating arrays.*\(no arrays\)",
              _loss, {}, optax.sgd, batches)  # fmt: skip

@@ -287,6 +287,12 @@ def _check_arrays(tree: Any, name: str, *, floating: bool) -> None:
         raise UsageError(
             f"Argument `{name}` must be a pytree of {kind} (JAX or NumPy). "
             f"Received: {name}={describe(tree)} ({what})"
+            + (
+                "; integer or other non-trainable arrays belong in the model state: pass "
+                "params=(trainable, model_state) with has_aux=True"
+                if floating and leaves and name == "params"
+                else ""
+            )
         )
 
 
