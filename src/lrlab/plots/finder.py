@@ -185,9 +185,10 @@ def plot_frameworks(results: dict[str, FinderResult]) -> Figure:
         ax.set_xlabel("learning rate")
         if result.settings.get("mode", "exponential") == "exponential":
             ax.set_xscale("log")
-        ax.legend(fontsize=8, loc="lower left")
+    axes[0].legend(fontsize=8, loc="lower left")  # one legend: the panels draw alike
+    raw = [r.losses[np.isfinite(r.losses)] for r in results.values()]
     if finite:
-        lo = min(float(f.min()) for f in finite)
+        lo = min([float(f.min()) for f in finite] + [float(r.min()) for r in raw if len(r)])
         hi = max(float(max(f[: max(len(f) // 10, 1)].max(), np.median(f))) for f in finite)
         pad = 0.1 * max(hi - lo, abs(lo) * 1e-3, 1e-12)
         axes[0].set_ylim(lo - pad, hi + 8 * pad)
