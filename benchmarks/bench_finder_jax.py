@@ -17,15 +17,17 @@ with ``optax.inject_hyperparams``, its rate set before each update) on the same 
 * ``find_lr_cold`` and ``hand_loop_cold``: a whole ``find_lr`` call (argument checks,
   compile and sweep) against the hand loop compiled afresh, each from nothing.
 
-The ratio ``sweep / hand_loop`` has the target <= 1.10 (issue 28).  Rounds interleave
-the contenders and each figure is the best of ``--repeat`` (the whole-call ``cold``
-figures: of three), so that other load on the machine affects them alike; on a loaded
-machine, more rounds of fewer steps give steadier best-of figures than the reverse.
+The ratio ``sweep / hand_loop`` has the target <= 1.10 (issue 28); beside the wall-clock
+figures, the process's CPU time (all its threads) of each, which other processes on a
+shared machine disturb less.  Rounds interleave the contenders and each figure is the
+best of ``--repeat`` (the whole-call ``cold`` figures: of three, one with ``--quick``),
+so that other load on the machine affects them alike; on a loaded machine, more rounds of
+fewer steps give steadier best-of figures than the reverse.
 
 Usage::
 
     python benchmarks/bench_finder_jax.py            # 200 steps, 20 rounds, ~half a minute
-    python benchmarks/bench_finder_jax.py --quick    # 60 steps, 5 rounds, seconds
+    python benchmarks/bench_finder_jax.py --quick    # 60 steps, 3 rounds, seconds
 
 Prints one JSON document on stdout.
 """
@@ -107,42 +109,59 @@ def hand_step(tx: optax.GradientTransformation) -> Any:
     return jax.jit(update)
 
 
-def hand_loop(step: Any, params: Any, tx: Any, batches: list[Any], n: int, sync: bool) -> float:
+class Clock:
+    """Wall time and process CPU time (all threads) of a ``with`` block, in seconds."""
+
+    def __enter__(self) -> Clock:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+    @property
+    def both(self) -> tuple[float, float]:
+        return self.wall, self.cpu
+
+
+def hand_loop(
+    step: Any, params: Any, tx: Any, batches: list[Any], n: int, sync: bool
+) -> tuple[float, float]:
     s, p, losses = tx.init(params), params, []
     lrs = [np.float32(lr) for lr in ramp(n)]
-    t0 = time.perf_counter()
-    for i in range(n):
-        p, s, loss = step(p, s, batches[i % len(batches)], lrs[i])
-        if sync:
-            losses.append(float(loss))
-    jax.block_until_ready(p)
-    return time.perf_counter() - t0
+    with Clock() as clock:
+        for i in range(n):
+            p, s, loss = step(p, s, batches[i % len(batches)], lrs[i])
+            if sync:
+                losses.append(float(loss))
+        jax.block_until_ready(p)
+    return clock.both
 
 
-def engine_loop(params: Any, tx: Any, batches: list[Any], n: int) -> float:
+def engine_loop(params: Any, tx: Any, batches: list[Any], n: int) -> tuple[float, float]:
     engine = OptaxEngine(loss_fn, params, tx, tx.init(params))
     start = engine.save()
     engine.step(batches[0], MIN_LR)  # the warm-up compile
     engine.restore(start)
     lrs = ramp(n)
-    t0 = time.perf_counter()
-    for i in range(n):
-        engine.step(batches[i % len(batches)], lrs[i])
-    return time.perf_counter() - t0
+    with Clock() as clock:
+        for i in range(n):
+            engine.step(batches[i % len(batches)], lrs[i])
+    return clock.both
 
 
-def sweep(params: Any, tx: Any, batches: list[Any], n: int) -> tuple[float, int]:
+def sweep(params: Any, tx: Any, batches: list[Any], n: int) -> tuple[tuple[float, float], int]:
     engine = OptaxEngine(loss_fn, params, tx, tx.init(params))
     start = engine.save()
     engine.step(batches[0], MIN_LR)  # the warm-up compile
     engine.restore(start)
     settings = settings_for(n)
-    t0 = time.perf_counter()
-    result = range_test(settings, engine, Batches(batches, needed=settings.draws, pairs=False))
-    took = time.perf_counter() - t0
+    with Clock() as clock:
+        result = range_test(settings, engine, Batches(batches, needed=settings.draws, pairs=False))
     if result.stop_reason != "max_lr" or engine.traces != 1:
         raise SystemExit(f"the sweep stopped early or retraced: {result.stop_reason}")
-    return took, len(result.lrs)
+    return clock.both, len(result.lrs)
 
 
 def settings_for(n: int) -> SweepSettings:
@@ -165,30 +184,33 @@ def cold(params: Any, batches: list[Any], n: int) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="60 steps, 5 rounds")
+    parser.add_argument("--quick", action="store_true", help="60 steps, 3 rounds")
     parser.add_argument("--steps", type=int, help="sweep steps N")
     parser.add_argument("--repeat", type=int, help="rounds (best is kept)")
     parser.add_argument("--width", type=int, default=256, help="the MLP's hidden width")
     parser.add_argument("--batch", type=int, default=128, help="batch size")
     args = parser.parse_args(argv)
     n = args.steps or (60 if args.quick else 200)
-    repeat = args.repeat or (5 if args.quick else 20)
+    repeat = args.repeat or (3 if args.quick else 20)
     params, batches = model(args.width), data(16, args.batch)
 
     tx = optimizer()
     step = hand_step(tx)
     hand_loop(step, params, tx, batches, 2, sync=True)  # its warm-up compile
-    best = dict.fromkeys(["hand_loop", "hand_loop_async", "engine_loop", "sweep"], math.inf)
+    names = ["hand_loop", "hand_loop_async", "engine_loop", "sweep"]
+    best, cpu = dict.fromkeys(names, math.inf), dict.fromkeys(names, math.inf)
     cold_best = dict.fromkeys(["find_lr_cold", "hand_loop_cold"], math.inf)
+
+    def keep(name: str, both: tuple[float, float]) -> None:
+        best[name], cpu[name] = min(best[name], both[0]), min(cpu[name], both[1])
+
     for r in range(repeat):
-        best["hand_loop"] = min(best["hand_loop"], hand_loop(step, params, tx, batches, n, True))
-        best["hand_loop_async"] = min(
-            best["hand_loop_async"], hand_loop(step, params, tx, batches, n, False)
-        )
-        best["engine_loop"] = min(best["engine_loop"], engine_loop(params, tx, batches, n))
+        keep("hand_loop", hand_loop(step, params, tx, batches, n, True))
+        keep("hand_loop_async", hand_loop(step, params, tx, batches, n, False))
+        keep("engine_loop", engine_loop(params, tx, batches, n))
         took, ran = sweep(params, optimizer(), batches, n)
-        best["sweep"] = min(best["sweep"], took)
-        if r < 3:  # a compile each: three rounds are enough
+        keep("sweep", took)
+        if r < (1 if args.quick else 3):  # a compile each: a few rounds are enough
             a, b = cold(params, batches, n)
             cold_best["find_lr_cold"] = min(cold_best["find_lr_cold"], a)
             cold_best["hand_loop_cold"] = min(cold_best["hand_loop_cold"], b)
@@ -202,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_sweep_over_hand_loop": round(best["sweep"] / best["hand_loop"], 3),
         "ratio_engine_loop_over_hand_loop": round(best["engine_loop"] / best["hand_loop"], 3),
         "sweep_fixed_cost_ms": round((best["sweep"] - best["engine_loop"]) * 1e3, 2),
+        "cpu_ms_per_step": {k: round(v / n * 1e3, 4) for k, v in cpu.items()},
+        "cpu_ratio_sweep_over_hand_loop": round(cpu["sweep"] / cpu["hand_loop"], 3),
         "ratio_sweep_over_hand_loop_async": round(best["sweep"] / best["hand_loop_async"], 3),
         "ratio_find_lr_cold_over_hand_loop_cold": round(
             cold_best["find_lr_cold"] / cold_best["hand_loop_cold"], 3

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -350,7 +351,8 @@ def test_params_that_are_not_arrays_are_refused() -> None:
     _refused(r"Argument `params` must be a pytree of floating arrays \(JAX or NumPy\)\. "
              r"Received: params=\{'w': \[float, float\]\} \(a float leaf\)",
              _loss, {"w": [1.0, 2.0]}, optax.sgd, batches)  # fmt: skip
-    _refused(r"Argument `params` must be a pytree of floating arrays.*\(a int32 array\)",
+    _refused(r"Argument `params` must be a pytree of floating arrays.*\(a int32 array\); "
+             r"integer or other non-trainable arrays belong in the model state.*has_aux=True",
              _loss, {"w": jnp.zeros(3, jnp.int32)}, optax.sgd, batches)  # fmt: skip
     _refused(r"Argument `params` must be a pytree of floating arrays.*\(no arrays\)",
              _loss, {}, optax.sgd, batches)  # fmt: skip
@@ -389,3 +391,22 @@ def test_the_door_and_the_finder_work_without_torch() -> None:
 
 def test_the_door_hands_out_this_find_lr() -> None:
     assert lrlab.optax.find_lr is find_lr
+
+
+@pytest.mark.slow
+def test_the_docs_jax_examples_run_flax_nnx_included_without_torch() -> None:
+    """docs/choosing.md's "In JAX / Optax" blocks (a plain MLP, and Flax NNX with
+    BatchNorm through ``has_aux``), run as written with torch unimportable."""
+    pytest.importorskip("flax")
+    text = (SRC.parent / "docs" / "choosing.md").read_text(encoding="utf-8")
+    section = text[text.index("### In JAX / Optax") : text.index("### The suggestion rules")]
+    blocks = re.findall(r"^```python\n(.*?)^```", section, re.S | re.M)
+    assert len(blocks) == 2 and "from flax import nnx" in blocks[1]
+    code = "import sys; sys.modules['torch'] = None\n" + "\n".join(blocks)
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "Suggestion(name='lrlab'" in out.stdout

@@ -43,7 +43,7 @@ import numpy as np
 import optax
 
 from lrlab.errors import UsageError
-from lrlab.finder._batches import Batches
+from lrlab.finder._batches import Batches, describe
 from lrlab.finder._result import FinderResult
 from lrlab.finder._settings import SweepSettings
 from lrlab.finder._sweep import range_test
@@ -255,32 +255,13 @@ def find_lr(
 
 
 # ---------------------------------------------------------------------------- checks
-def _describe(tree: Any, depth: int = 0) -> str:
-    """A pytree shown short, arrays as ``float32[8, 3]``: ``(float32[8, 3], int32[8])``."""
-    if isinstance(tree, (jax.Array, np.ndarray, jax.ShapeDtypeStruct)):
-        return f"{tree.dtype}{list(tree.shape)}"
-    if depth >= 3 and isinstance(tree, (dict, tuple, list)):
-        return "..."
-    if isinstance(tree, dict):
-        items = list(tree.items())
-        inner = ", ".join(f"{k!r}: {_describe(v, depth + 1)}" for k, v in items[:6])
-        return "{" + inner + (", ..." if len(items) > 6 else "") + "}"
-    if isinstance(tree, (tuple, list)):
-        inner = ", ".join(_describe(v, depth + 1) for v in list(tree)[:6])
-        inner += ", ..." if len(tree) > 6 else ""
-        if isinstance(tree, list):
-            return f"[{inner}]"
-        return f"({inner},)" if len(tree) == 1 else f"({inner})"
-    return type(tree).__name__
-
-
 def _checked_params(params: Any, has_aux: bool) -> Any:
     """``params`` with every leaf a JAX array (NumPy ones moved over; nothing written)."""
     if has_aux:
         if not isinstance(params, (tuple, list)) or len(params) != 2:
             raise UsageError(
                 "Argument `params` must be a pair (trainable parameters, model state) when "
-                f"has_aux=True. Received: params={_describe(params)}"
+                f"has_aux=True. Received: params={describe(params)}"
             )
         trainable, model_state = params
         _check_arrays(model_state, "params[1]", floating=False)
@@ -305,7 +286,13 @@ def _check_arrays(tree: Any, name: str, *, floating: bool) -> None:
             what = f"a {bad[0].dtype} array"
         raise UsageError(
             f"Argument `{name}` must be a pytree of {kind} (JAX or NumPy). "
-            f"Received: {name}={_describe(tree)} ({what})"
+            f"Received: {name}={describe(tree)} ({what})"
+            + (
+                "; integer or other non-trainable arrays belong in the model state: pass "
+                "params=(trainable, model_state) with has_aux=True"
+                if floating and leaves and name == "params"
+                else ""
+            )
         )
 
 
@@ -450,22 +437,22 @@ def _check_loss(
         first = (str(err).strip().splitlines() or [""])[0]
         raise UsageError(
             f"Argument `{name}` must hold batches that `loss_fn` accepts. Received: "
-            f"{_describe(batch)}, on which loss_fn(params, batch) raised "
+            f"{describe(batch)}, on which loss_fn(params, batch) raised "
             f"{type(err).__name__}: {first}"
         ) from err
     if has_aux:
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise UsageError(
                 "Argument `loss_fn` must return (loss, new_model_state) when has_aux=True. "
-                f"Received: {_describe(out)} on {where}"
+                f"Received: {describe(out)} on {where}"
             )
         loss, new_state = out
         structure: Any = jax.tree.structure(new_state)
         if structure != jax.tree.structure(params[1]):
             raise UsageError(
                 "Argument `loss_fn` must return a new model state of the structure of "
-                f"params[1]. Received: {_describe(new_state)} on {where}, for params[1]="
-                f"{_describe(params[1])}"
+                f"params[1]. Received: {describe(new_state)} on {where}, for params[1]="
+                f"{describe(params[1])}"
             )
     else:
         loss = out
@@ -476,7 +463,7 @@ def _check_loss(
     ):
         raise UsageError(
             "Argument `loss_fn` must return the batch's loss as a floating scalar. "
-            f"Received: {_describe(loss)} on {where} (a per-example loss? take its mean)"
+            f"Received: {describe(loss)} on {where} (a per-example loss? take its mean)"
         )
 
 
