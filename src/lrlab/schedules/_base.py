@@ -80,17 +80,25 @@ def register(name: str) -> Callable[[K], K]:
 def _checked_init(cls: type) -> None:
     """Make a bad call (missing, unknown, duplicate or surplus arguments) raise
     :class:`~lrlab.errors.ScheduleError` with the same message as the text
-    form, instead of the dataclass's bare ``TypeError``."""
+    form, instead of the dataclass's bare ``TypeError``.  The arguments are
+    matched against the signature only when the call fails (matching every call
+    cost more than building the schedule)."""
     init = cls.__init__  # type: ignore[misc]
     signature = inspect.signature(init)
 
     @functools.wraps(init)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         try:
-            signature.bind(self, *args, **kwargs)
+            init(self, *args, **kwargs)
+            return
         except TypeError:
-            bind(cls, list(args), kwargs, "")  # raises the ScheduleError
-        init(self, *args, **kwargs)
+            try:
+                signature.bind(self, *args, **kwargs)
+            except TypeError:
+                pass
+            else:
+                raise  # the arguments fit: a TypeError from within, as it was
+        bind(cls, list(args), kwargs, "")  # raises the ScheduleError
 
     cls.__init__ = __init__  # type: ignore[misc]
 
@@ -178,17 +186,26 @@ def check_fields(obj: Checked) -> None:
     The rules are read from the class's annotations once and cached."""
     cls = obj.__class__
     rules, across = _PLANS.get(cls) or _plan(cls)
-    given = obj.__dict__  # a frozen dataclass's fields: written here, once, before anyone sees
-    received = dict(given) if across else given
-    name = ""
+    received: dict[str, Any] = {}
+    name, value = "", None
     try:
         for name, rule in rules:
-            given[name] = rule(given[name])
+            # getattr/object.__setattr__, not obj.__dict__: reading the dict would make
+            # CPython (3.11+) keep the attributes in it, and every later read slower.
+            value = getattr(obj, name)
+            if (normal := rule(value)) is not value:
+                _set(obj, name, normal)
+            if across:
+                received[name] = value
         if across:
             obj._cross_check()
     except Refused as refused:
-        name = refused.name or name
-        raise refused.error(name, received[name], kind=cls.kind) from None
+        if refused.name:
+            name, value = refused.name, received[refused.name]
+        raise refused.error(name, value, kind=cls.kind) from None
+
+
+_set = object.__setattr__  # a frozen dataclass's fields, written once before anyone sees them
 
 
 class Schedule(Checked):
