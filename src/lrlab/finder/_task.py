@@ -144,14 +144,14 @@ def _elsewhere(
         )
     deterministic = int(task.batch_size) >= len(task.x_train)
     if framework == "keras":
-        from lrlab.finder import keras as keras_finder
+        import lrlab.finder.keras as keras_finder
 
         kb = frameworks.keras_build(task, optimizer, seed=seed, lr=chosen["min_lr"])
         return keras_finder.find_lr(
             kb.model, kb.batches, validation_data=kb.validation,
             deterministic=deterministic, quiet=quiet, **chosen,
         )  # fmt: skip
-    from lrlab.finder import optax as optax_finder
+    import lrlab.finder.optax as optax_finder
 
     jb = frameworks.jax_build(task, optimizer, seed=seed)
     return optax_finder.find_lr(
