@@ -56,6 +56,9 @@ def _args() -> argparse.Namespace:
 
 ARGS = _args()
 os.environ["KERAS_BACKEND"] = ARGS.backend
+# One intra-op thread, as the lab's other benchmarks: on 2 shared cores, more threads spin
+# against each other (the torch backend's fit took 0.24 s a step with the default).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
