@@ -229,6 +229,17 @@ def test_finder_loader_quick_times_both_sweeps() -> None:
     assert case["lrlab_over_torch_lr_finder"] > 0
 
 
+def test_finder_jax_quick_runs_the_whole_sweep_against_the_hand_loop() -> None:
+    pytest.importorskip("optax")
+    out = _quick("bench_finder_jax")
+    assert out["sweep_steps_run"] == out["steps"] == 60
+    assert set(out["ms_per_step"]) == {"hand_loop", "hand_loop_async", "engine_loop", "sweep"}
+    assert out["ratio_sweep_over_hand_loop"] == pytest.approx(
+        out["seconds"]["sweep"] / out["seconds"]["hand_loop"], rel=0.01
+    )
+    assert out["target_ratio"] == 1.10
+
+
 def _paired() -> Any:
     sys.path.insert(0, str(BENCH))
     try:

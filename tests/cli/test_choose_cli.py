@@ -125,6 +125,7 @@ def test_tune_within_a_budget(tmp_path, capsys) -> None:  # type: ignore[no-unty
         (["--budget", "5"], "must cover one trial (300 steps). Received: budget=5"),
         (["--storage", "postgresql://u:topsecret@127.0.0.1:1/x"], "could not be reached"),
         (["--storage", "ftp://x"], "Argument `storage`"),
+        (["--storage-retry-s", "-1"], "non-negative finite number. Received: storage_retry_s=-1.0"),
     ],
 )
 def test_tune_bad_input_is_one_line_and_exit_2(tmp_path, capsys, extra, fragment) -> None:  # type: ignore[no-untyped-def]
@@ -133,6 +134,16 @@ def test_tune_bad_input_is_one_line_and_exit_2(tmp_path, capsys, extra, fragment
     assert rc == 2
     assert captured.err.count("\n") == 1 and fragment in captured.err
     assert "topsecret" not in captured.err + captured.out
+
+
+def test_tune_storage_retry_s_must_be_a_finite_number(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as info:
+        main(
+            ["tune", "--task", "breast_cancer", "--out", str(tmp_path), "--storage-retry-s", "nan"]
+        )
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1
+    assert "argument --storage-retry-s: must be a finite number. Received: 'nan'" in err
 
 
 def test_find_bad_input(capsys) -> None:  # type: ignore[no-untyped-def]

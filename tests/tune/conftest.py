@@ -99,3 +99,72 @@ def pg_password() -> Iterator[Cluster]:
     finally:
         subprocess.run([*prefix, pg_ctl, "-D", data, "-m", "immediate", "stop"], **run)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass
+class Server:
+    """A PostgreSQL server of one test module's own (trust authentication, any password
+    accepted), which the test may stop and start again."""
+
+    port: int
+    data: str
+    log: str
+    prefix: list[str]
+    pg_ctl: str
+
+    def url(self, password: str = "") -> str:
+        who = f"postgres:{password}" if password else "postgres"
+        return f"postgresql+psycopg2://{who}@127.0.0.1:{self.port}/postgres"
+
+    def _ctl(self, *argv: str) -> None:
+        subprocess.run(
+            [*self.prefix, self.pg_ctl, "-D", self.data, *argv],
+            check=True, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    def start(self) -> None:
+        self._ctl("-w", "-t", "60", "-l", self.log, "-o",
+                  f"-p {self.port} -k {os.path.dirname(self.data)} "
+                  "-c listen_addresses=127.0.0.1 -c fsync=off", "start")  # fmt: skip
+
+    def stop(self) -> None:
+        self._ctl("-w", "-m", "fast", "stop")
+
+
+@pytest.fixture(scope="module")
+def pg_server() -> Iterator[Server]:
+    """A fresh PostgreSQL server on a spare port (``initdb`` and ``pg_ctl`` as the
+    ``postgres`` user when root); skipped without them, failed under ``CI``."""
+    import pwd
+
+    initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
+    reason = None if initdb and pg_ctl else "initdb/pg_ctl not found (install postgresql)"
+    prefix: list[str] = []
+    folder = tempfile.mkdtemp(prefix="lrlab-pg-")
+    if reason is None and os.geteuid() == 0:
+        try:
+            pw = pwd.getpwnam("postgres")
+            os.chown(folder, pw.pw_uid, pw.pw_gid)
+            prefix = ["runuser", "-u", "postgres", "--"]
+        except KeyError:
+            reason = "running as root and there is no 'postgres' user to run initdb as"
+    if reason is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    assert initdb is not None and pg_ctl is not None
+    data = os.path.join(folder, "data")
+    subprocess.run(
+        [*prefix, initdb, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
+         "--no-sync"],
+        check=True, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    server = Server(_spare_port(), data, os.path.join(folder, "log"), prefix, pg_ctl)
+    server.start()
+    try:
+        yield server
+    finally:
+        subprocess.run([*prefix, pg_ctl, "-D", data, "-m", "immediate", "stop"],
+                       capture_output=True, timeout=120)  # fmt: skip
+        shutil.rmtree(folder, ignore_errors=True)

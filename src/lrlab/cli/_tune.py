@@ -11,7 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from lrlab import _json
-from lrlab.cli._args import BUDGET, COUNT, POSITIVE, SEED, STEPS, WORKER, options, writable
+from lrlab.cli._args import (
+    BUDGET,
+    COUNT,
+    FINITE,
+    POSITIVE,
+    SEED,
+    STEPS,
+    WORKER,
+    options,
+    writable,
+)
 from lrlab.errors import LrlabWarning, UsageError
 
 HELP = "search the learning rate (and optimizer, schedule) with Optuna"
@@ -64,6 +74,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--storage",
         default=None,
         help="Optuna storage URL or journal:PATH (default: SQLite in --out)",
+    )
+    p.add_argument(
+        "--storage-retry-s",
+        type=FINITE,
+        default=60.0,
+        help="seconds a database that went away is waited for (retried with backoff) before "
+        "the worker stops with exit status 1; a rerun resumes (default 60)",
     )
     p.add_argument(
         "--study", default=None, help="study name (default <task or objective>-<sampler>)"
@@ -126,6 +143,7 @@ def load_objective(text: str) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from lrlab.tune import Space, tune
+    from lrlab.tune.storage import StorageUnavailable
 
     kwargs: dict[str, Any] = {}
     for name in ("optimizers", "schedules"):
@@ -139,11 +157,15 @@ def run(args: argparse.Namespace) -> int:
     space = Space(**kwargs)
     out = writable(args.out, folder=True)  # before the study, not after it
     search = options(args, "sampler trials cv repeats finalists finalist_seeds pruner budget")
-    runs = options(args, "storage study steps seed worker quiet")
+    runs = options(args, "storage storage_retry_s study steps seed worker quiet")
     objective = args.task if args.objective is None else load_objective(args.objective)
     with warnings.catch_warnings():  # said once, below, beside the best
         warnings.simplefilter("ignore", LrlabWarning)
-        result = tune(objective, space=space, run_dir=out, **search, **runs)
+        try:
+            result = tune(objective, space=space, run_dir=out, **search, **runs)
+        except StorageUnavailable as exc:  # not bad input: the database went away
+            sys.stderr.write(f"lrlab tune: error: {exc}\n")
+            return 1
     out.mkdir(parents=True, exist_ok=True)
     (out / "trials.json").write_text(_json.dumps(result.to_dict(), indent=1))
     result.plot_lr().savefig(out / "lr.png", dpi=110, bbox_inches="tight")

@@ -2,6 +2,7 @@
 :mod:`lrlab.finder.keras` and :mod:`lrlab.finder.optax` for Keras and JAX, on one core.
 
 >>> import torch
+>>> from lrlab.finder import find_lr
 >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
 <torch._C.Generator object at ...>
 >>> model = torch.nn.Linear(3, 1)

@@ -25,7 +25,7 @@ from lrlab.tune._samplers import SAMPLERS, TPE_STARTUP_TRIALS
 from lrlab.tune._search import load, tune
 from lrlab.tune.result import TrialRow, TuneResult
 from lrlab.tune.space import FAMILIES, Choice, Family, Float, Int, Space
-from lrlab.tune.storage import open_storage, redact
+from lrlab.tune.storage import StorageUnavailable, open_storage, redact
 from lrlab.tune.trial import Trial
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "Float",
     "Int",
     "Space",
+    "StorageUnavailable",
     "Trial",
     "TrialRow",
     "TuneResult",

@@ -49,6 +49,7 @@ def tune(
     budget: int | None = None,
     heartbeat_interval: int = 5,
     grace_period: int | None = None,
+    storage_retry_s: float = 60.0,
     catch: type[Exception] | tuple[type[Exception], ...] = (),
     quiet: bool = True,
 ) -> TuneResult:
@@ -134,6 +135,16 @@ def tune(
             point, and each point runs once).
         budget: stop before a trial could take the study's total steps above this.
         heartbeat_interval, grace_period: heartbeat of RDB storages (seconds).
+        storage_retry_s: how long (seconds) a database that went away is waited for:
+            every storage operation is retried with backoff (0.1 s doubling to 2 s)
+            until the database answers again, and the search goes on where it was
+            (nothing lost or run twice: exactly ``trials`` finish).  If it does not
+            answer within ``storage_retry_s`` of one outage,
+            :class:`~lrlab.tune.storage.StorageUnavailable` (a ``ConnectionError``)
+            is raised, naming the storage with its password redacted; a rerun resumes
+            the study.  ``0`` gives up at the first lost connection.  A storage must
+            answer when it is opened (a ``UsageError`` otherwise), and a SQLite file
+            must be writable (checked before any training).
         catch: exception classes of the objective that fail its trial and let the
             study go on (Optuna's ``catch``).
         quiet: no progress bar (also hidden when stderr is not a terminal).
@@ -146,12 +157,12 @@ def tune(
         finalists=finalists, finalist_seeds=finalist_seeds, pruner=pruner, space=space,
         storage=storage, study=study, run_dir=run_dir, steps=steps, seed=seed, worker=worker,
         budget=budget, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-        catch=catch, quiet=quiet,
+        storage_retry_s=storage_retry_s, catch=catch, quiet=quiet,
     )  # fmt: skip
     with _quiet_optuna(), stop_on_sigterm():
         store, shown = open_storage(
             s.storage, s.run_dir, heartbeat_interval=s.heartbeat_interval,
-            grace_period=s.grace_period,
+            grace_period=s.grace_period, storage_retry_s=s.storage_retry_s, writable=True,
         )  # fmt: skip
         st = _open_study(store, shown, s)
         _search(st, store, s)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lrlab._checks import int_at_least, positive_int, search_seed, shown
+from lrlab._checks import int_at_least, positive_int, positive_number, search_seed, shown
 from lrlab.errors import UsageError
 from lrlab.tasks import Task
 from lrlab.tune._folds import Folds
@@ -45,6 +45,7 @@ class Settings:
     budget: int | None
     heartbeat_interval: int
     grace_period: int | None
+    storage_retry_s: float
     catch: tuple[type[BaseException], ...]
     quiet: bool
     folds: Folds
@@ -213,6 +214,7 @@ def settings(
     budget: Any,
     heartbeat_interval: Any,
     grace_period: Any,
+    storage_retry_s: Any,
     catch: Any,
     quiet: bool,
 ) -> Settings:
@@ -229,6 +231,7 @@ def settings(
     search_seed("seed", seed)
     if grace_period is not None:
         positive_int("grace_period", grace_period)
+    retry_s = positive_number("storage_retry_s", storage_retry_s, allow_zero=True)
     check_study(study)
     fn, task = as_objective(objective)
     n_steps = check_steps(steps, task)
@@ -241,7 +244,7 @@ def settings(
         pruner=pruner, space=space, storage=storage, study=study or f"{name}-{sampler}",
         run_dir=run_dir, steps=n_steps, eval_every=default_eval_every(task, n_steps),
         seed=seed, worker=worker, budget=budget, heartbeat_interval=heartbeat_interval,
-        grace_period=grace_period, catch=check_catch(catch), quiet=quiet,
+        grace_period=grace_period, storage_retry_s=retry_s, catch=check_catch(catch), quiet=quiet,
         folds=fold_check(task, Folds(cv, seed)),
     )  # fmt: skip
     return check_budget(s)

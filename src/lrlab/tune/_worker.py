@@ -13,9 +13,11 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 from lrlab import _seams
+from lrlab.tune.storage import StorageUnavailable, lost_database, unavailable
 
 __all__ = [
     "Reaper",
+    "StorageUnavailable",
     "Surplus",
     "Terminated",
     "create_study",
@@ -117,6 +119,9 @@ def run_one(
         except (optuna.TrialPruned, Surplus):
             seen["returned"] = True
             raise
+        except StorageUnavailable:
+            seen["returned"] = True  # not the objective's error: the storage's
+            raise
         except Exception as exc:
             if isinstance(exc, optuna.exceptions.UpdateFinishedTrialError) or finished():
                 seen["returned"] = True  # reaped under it: not the objective's error
@@ -139,12 +144,10 @@ def run_one(
             show_progress_bar=False,
         )
     except Exception as exc:
-        if lost_database(exc):
-            # The database restarted under the trial (Optuna's bookkeeping then fails
-            # with an UnboundLocalError of its own): the trial is left to the reaper,
-            # which retries it; this worker goes on once the database answers again.
-            time.sleep(1.0)
-            return
+        if (gone := unavailable(exc)) is not None:
+            # the storage was away for longer than storage_retry_s (Optuna's bookkeeping
+            # may fail on top of it): the trial is left to the reaper, which retries it
+            raise gone from None
         if not seen.get("returned"):
             raise
         # UpdateFinishedTrialError, ValueError, or Optuna's AssertionError after it: ask
@@ -179,24 +182,17 @@ def work(
     ``next_step(trials)`` sees the study's trials (after ``reap``) and returns
     ``(done, what)``: the bar shows ``done``; ``what`` is ``"run"`` (one more
     trial), ``"wait"`` (look again in a moment: others' trials may still fail)
-    or ``"stop"``.  A lost database connection is waited for up to a minute.
+    or ``"stop"``.  A database that goes away is waited for by the storage
+    (``storage_retry_s``, :class:`~lrlab.tune.storage.Retry`), which raises
+    :class:`~lrlab.tune.storage.StorageUnavailable` if it does not come back.
     """
     import optuna
 
     shown = 0
-    lost_since: float | None = None
     while True:
-        try:
-            if reap is not None:
-                reap(study)
-            trials = study.get_trials(deepcopy=False)
-        except Exception as exc:  # a database restart: wait up to a minute for it
-            lost_since = lost_since or time.monotonic()
-            if not lost_database(exc) or time.monotonic() - lost_since > 60:
-                raise
-            time.sleep(1.0)
-            continue
-        lost_since = None
+        if reap is not None:
+            reap(study)
+        trials = study.get_trials(deepcopy=False)
         done, what = next_step(trials)
         if done > shown:
             bar.update(done - shown)
@@ -220,7 +216,9 @@ class Reaper:
     a heartbeat for longer than the grace period, timed on this process's own
     clock (the trial's start time is the creating machine's clock, not the
     database's), and hands it to the storage's stale-trial callback (a retry)
-    like Optuna does.
+    like Optuna does.  It fails nothing while the database is away or for one
+    grace period after this process saw it come back: every living worker's
+    heartbeat missed the outage too, and needs that long to beat again.
     """
 
     def __init__(self, storage: Any) -> None:
@@ -233,17 +231,25 @@ class Reaper:
 
         import optuna
 
-        with warnings.catch_warnings():  # experimental since Optuna 2.9, and stable in use
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)
+        grace = self.storage.grace_period or 2 * self.storage.heartbeat_interval
+        retry = getattr(self.storage, "retry", None)
         running = [
             _seams.trial_id(t)
             for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
         ]
-        silent = set(running) - _seams.beating(self.storage, running)
+        if retry is not None and retry.recent(grace):
+            return  # an outage: the living workers' heartbeats missed it too
+        with warnings.catch_warnings():  # experimental since Optuna 2.9, and stable in use
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        beating = (
+            _seams.beating(self.storage, running)
+            if retry is None
+            else retry.call(_seams.beating, self.storage, running)
+        )
+        silent = set(running) - beating
         now = time.monotonic()
         self.first_seen = {tid: self.first_seen.get(tid, now) for tid in silent}
-        grace = self.storage.grace_period or 2 * self.storage.heartbeat_interval
         for tid, first in list(self.first_seen.items()):
             if now - first <= grace:
                 continue
@@ -263,18 +269,3 @@ def one_line(exc: BaseException) -> str:
     """``"TypeError: message"``: an exception as one line, as a trial's ``error`` shows it."""
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def lost_database(exc: BaseException | None) -> bool:
-    """Whether ``exc`` (or an exception it arose from) is a lost or refused database
-    connection: SQLAlchemy's ``OperationalError`` or ``InterfaceError``."""
-    seen = 0
-    while exc is not None and seen < 20:
-        cls = type(exc)
-        if cls.__module__.startswith("sqlalchemy") and any(
-            base.__name__ in ("OperationalError", "InterfaceError") for base in cls.__mro__
-        ):
-            return True
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return False
