@@ -52,7 +52,7 @@ import suite_grid
 import torch
 
 from lrlab.finder import AdviceRule, find_lr_task, lattice
-from lrlab.finder._core import _anchor
+from lrlab.finder._sweep import anchor as _anchor
 from lrlab.finder.advice import advise, lattice_index
 from lrlab.train import run
 

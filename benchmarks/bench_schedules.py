@@ -18,10 +18,18 @@ and the ratios ``torch / numpy`` (target >= 1000), ``numpy / optax``
 (``ndarray.fill``) gives the memory floor.  Every timing is the best of
 ``--repeat`` runs, after a warm-up (and JIT compilation) run.
 
+With ``--construct``, instead: the cost of building each kind (its arguments
+checked, ``cls(**s.args())``) and of one scalar call ``s(7)``, in ns of CPU time, and the
+same ``step(lr, factor, every)`` built with attrs validators and as a pydantic
+dataclass with the same three checks (``peers``).  ``--against SRC`` runs the
+same timings, in alternating subprocesses, for the lrlab under ``SRC`` (an
+older checkout's ``src``) and gives the ratios ``ours / theirs``.
+
 Usage::
 
     python benchmarks/bench_schedules.py            # N = 10**7, a few minutes at most
     python benchmarks/bench_schedules.py --quick    # N = 10**6, seconds
+    python benchmarks/bench_schedules.py --construct --against /tmp/old/src
 
 Prints one JSON document on stdout.
 """
@@ -33,6 +41,7 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
 import time
 import warnings
@@ -54,8 +63,11 @@ from lrlab import schedules as L
 LR = 0.1
 
 
-def best_of(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
-    """The best wall time of ``repeat`` calls of each function, in s.
+def best_of(
+    fns: dict[str, Callable[[], Any]], repeat: int, clock: Callable[[], float] = time.perf_counter
+) -> dict[str, float]:
+    """The best time (by ``clock``: wall time unless told) of ``repeat`` calls of each
+    function, in s.
 
     The functions are called in turn within each round (after one warm-up
     round, which also compiles), so that a change in the machine's load
@@ -65,9 +77,9 @@ def best_of(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
     best = dict.fromkeys(fns, float("inf"))
     for _ in range(repeat):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
+            best[name] = min(best[name], clock() - t0)
     return best
 
 
@@ -218,14 +230,125 @@ def torch_ns_per_step(make: Callable[[Any], Any] | None, s: lrlab.Schedule, step
     return (time.perf_counter() - t0) / steps * 1e9
 
 
+#: The clock of the construction timings: this process's CPU time, which other
+#: processes on a shared machine do not add to (microsecond-long calls, many rounds).
+CPU = time.process_time
+
+
+def construct_ns(number: int, repeat: int) -> dict[str, dict[str, float]]:
+    """Per kind: ns to build it from its arguments, and ns for one call ``s(7)``."""
+    out = {}
+    for case in cases(1000):
+        s = case["schedule"]
+        cls, args = type(s), s.args()
+
+        def build(cls: Any = cls, args: Any = args) -> None:
+            for _ in range(number):
+                cls(**args)
+
+        def call(s: lrlab.Schedule = s) -> None:
+            for _ in range(number):
+                s(7)
+
+        best = best_of({"build": build, "call": call}, repeat, CPU)
+        out[case["kind"]] = {k: round(v / number * 1e9, 1) for k, v in best.items()}
+    return out
+
+
+def peers_ns(number: int, repeat: int) -> dict[str, float]:
+    """ns to build ``step(0.1, 0.5, 10)`` with its three checks: lrlab's, attrs
+    validators' and a pydantic dataclass's (where installed)."""
+    fns: dict[str, Callable[[], Any]] = {"lrlab": lambda: L.step(0.1, 0.5, 10)}
+    try:
+        import attrs
+
+        v = attrs.validators
+
+        @attrs.frozen
+        class AttrsStep:
+            lr: float = attrs.field(validator=[v.instance_of(float), v.ge(0.0)])
+            factor: float = attrs.field(validator=[v.instance_of(float), v.gt(0.0)])
+            every: int = attrs.field(validator=[v.instance_of(int), v.ge(1)])
+
+        fns["attrs"] = lambda: AttrsStep(0.1, 0.5, 10)
+    except ImportError:
+        pass
+    try:
+        import pydantic
+
+        @pydantic.dataclasses.dataclass(frozen=True, config={"strict": True})
+        class PydanticStep:
+            lr: float = pydantic.Field(ge=0, allow_inf_nan=False)
+            factor: float = pydantic.Field(gt=0, allow_inf_nan=False)
+            every: int = pydantic.Field(ge=1, le=2**53)
+
+        fns["pydantic"] = lambda: PydanticStep(0.1, 0.5, 10)
+    except ImportError:
+        pass
+
+    def many(fn: Callable[[], Any]) -> Callable[[], None]:
+        def run() -> None:
+            for _ in range(number):
+                fn()
+
+        return run
+
+    best = best_of({k: many(fn) for k, fn in fns.items()}, repeat, CPU)
+    return {k: round(v / number * 1e9, 1) for k, v in best.items()}
+
+
+def construct_main(args: argparse.Namespace) -> int:
+    number, repeat = (1000, 10) if args.quick else (2000, 30)
+    if args.child:
+        json.dump(construct_ns(number, repeat), sys.stdout)
+        return 0
+    out: dict[str, Any] = {"benchmark": "building a schedule and one scalar call", "ns": {}}
+    if args.against:
+        env = {**os.environ, "PYTHONPATH": args.against}
+        here = [sys.executable, __file__, "--construct", "--child"] + (["--quick"] * args.quick)
+        best: dict[str, dict[str, dict[str, float]]] = {"ours": {}, "theirs": {}}
+        for _ in range(args.rounds):  # alternate, so that a change of load hits both alike
+            for who, extra in (("ours", {}), ("theirs", env)):
+                got = json.loads(
+                    subprocess.run(here, env=extra or None, capture_output=True, check=True).stdout
+                )
+                for kind, row in got.items():
+                    mine = best[who].setdefault(kind, row)
+                    for k, v in row.items():
+                        mine[k] = min(mine[k], v)
+        out["against"] = args.against
+        out["ns"] = best
+        ratio = {
+            kind: {k: round(row[k] / best["theirs"][kind][k], 3) for k in row}
+            for kind, row in best["ours"].items()
+        }
+        out["ours_over_theirs"] = ratio
+        for k in ("build", "call"):
+            values = [r[k] for r in ratio.values()]
+            out[f"geomean_{k}_ratio"] = round(math.exp(sum(map(math.log, values)) / len(values)), 3)
+    else:
+        out["ns"] = construct_ns(number, repeat)
+    out["peers"] = peers_ns(number, repeat)
+    out["load_average_1min"] = os.getloadavg()[0]
+    json.dump(out, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10**6 steps, fewer repeats")
+    parser.add_argument("--construct", action="store_true", help="time building and s(7)")
+    parser.add_argument("--against", help="with --construct: another lrlab's src, compared")
+    parser.add_argument("--rounds", type=int, default=3, help="with --against: alternations")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, help="steps per call (default 10**7; quick 10**6)")
     parser.add_argument("--torch-steps", type=int, help="PyTorch scheduler steps timed")
     parser.add_argument("--repeat", type=int, help="timed runs per figure (best is kept)")
     parser.add_argument("--kinds", help="comma-separated kinds (default: all)")
     args = parser.parse_args(argv)
+    if args.construct:
+        return construct_main(args)
     n = args.steps or (10**6 if args.quick else 10**7)
     torch_steps = args.torch_steps or (10**4 if args.quick else 10**5)
     repeat = args.repeat or (5 if args.quick else 7)

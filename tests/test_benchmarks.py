@@ -229,6 +229,17 @@ def test_finder_loader_quick_times_both_sweeps() -> None:
     assert case["lrlab_over_torch_lr_finder"] > 0
 
 
+def test_finder_jax_quick_runs_the_whole_sweep_against_the_hand_loop() -> None:
+    pytest.importorskip("optax")
+    out = _quick("bench_finder_jax")
+    assert out["sweep_steps_run"] == out["steps"] == 60
+    assert set(out["ms_per_step"]) == {"hand_loop", "hand_loop_async", "engine_loop", "sweep"}
+    assert out["ratio_sweep_over_hand_loop"] == pytest.approx(
+        out["seconds"]["sweep"] / out["seconds"]["hand_loop"], rel=0.01
+    )
+    assert out["target_ratio"] == 1.10
+
+
 def _paired() -> Any:
     sys.path.insert(0, str(BENCH))
     try:
@@ -297,3 +308,11 @@ def test_advice_paired_quick_scores_every_method_on_the_same_seeds() -> None:
         assert m[f"lrlab{tag}, fixed"]["per_case"] == shipped["per_case"]
         best_alpha = m[f"lrlab{tag}, alpha_lofo (in sample)"]["/ best rate"]["geomean"]
         assert best_alpha <= shipped["/ best rate"]["geomean"] * (1 + 1e-9)
+
+
+def test_finder_keras_quick_times_the_sweep_fit_and_the_community_callback() -> None:
+    out = _quick("bench_finder_keras")
+    assert set(out["seconds"]) == {"fit", "lrlab", "community", "lrlab_schedule"}
+    assert out["lrlab_over_fit"] > 0 and out["lrlab_over_community"] > 0
+    assert out["lrlab_curve_points"] == out["community_curve_points"] == out["steps"]
+    assert out["not_restored"]["lrlab"] == []

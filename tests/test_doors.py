@@ -46,3 +46,37 @@ def test_the_torch_door_has_the_range_test_loaded_on_first_use() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_the_keras_door_has_the_range_test_and_its_callback_loaded_on_first_use() -> None:
+    import lrlab.finder.keras
+
+    assert lrlab.keras.find_lr is lrlab.finder.keras.find_lr
+    assert lrlab.keras.LRFinder is lrlab.finder.keras.LRFinder
+    assert {"find_lr", "LRFinder"} <= set(lrlab.keras.__all__)
+    with pytest.raises(AttributeError, match=r"lrlab\.keras' has no attribute 'nope'"):
+        lrlab.keras.nope  # noqa: B018
+    code = (
+        "import sys, lrlab.keras; a = 'lrlab.finder' in sys.modules; "
+        "lrlab.keras.find_lr, lrlab.keras.LRFinder; print(a, 'lrlab.finder.keras' in sys.modules)"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.split() == ["False", "True"]
+
+
+def test_the_optax_door_has_its_range_test_loaded_on_first_use() -> None:
+    import lrlab.finder.optax
+
+    assert lrlab.optax.find_lr is lrlab.finder.optax.find_lr
+    assert "find_lr" in lrlab.optax.__all__
+    with pytest.raises(AttributeError, match=r"lrlab\.optax' has no attribute 'nope'"):
+        lrlab.optax.nope  # noqa: B018
+    code = (
+        "import sys, lrlab.optax; a = 'lrlab.finder' in sys.modules; "
+        "lrlab.optax.find_lr; print(a, 'lrlab.finder.optax' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

@@ -107,6 +107,30 @@ def test_keras_keeps_a_schedule_only_in_its_private_slot() -> None:
     assert float(_seams.keras_rate(plain)) == 0.25
 
 
+def test_keras_takes_a_variable_in_a_schedules_place_and_gives_it_back() -> None:
+    """The range test's swap: the optimizer reads the variable; Keras's public setter puts
+    the schedule back and untracks the variable; an unbuilt model builds from one batch."""
+    keras = pytest.importorskip("keras")
+    import numpy as np
+
+    sched = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)
+    model = keras.Sequential([keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(sched), loss="mse")
+    opt = model.optimizer
+    batch = (np.ones((4, 3), np.float32), np.ones((4, 1), np.float32), None)
+    _seams.keras_build(model, batch)
+    assert model.built and opt.built and len(model.trainable_variables) == 2
+    before = list(opt.variables)
+    var = opt.add_variable((), initializer="zeros", dtype="float32", name="rate")
+    _seams.keras_set_rate(opt, var)
+    var.assign(0.25)
+    assert float(opt.learning_rate) == 0.25 and opt.variables[-1] is var
+    opt.learning_rate = sched
+    assert _seams.keras_rate(opt) is sched
+    assert len(opt.variables) == len(before)
+    assert all(a is b for a, b in zip(opt.variables, before))
+
+
 def test_optuna_trials_have_the_private_names_the_seam_uses(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A trial's id and grid point, the storage behind Optuna's cache, the heartbeat table."""
     import optuna

@@ -1,35 +1,44 @@
-"""Argument checks for the lab, the range test and the search: one message form.
-
-Each check returns the normalised value or raises :class:`~lrlab.errors.UsageError`
-worded like the schedules' checks::
+"""The front door to lrlab's one vocabulary of argument checks, for the lab, the range
+test and the search: each check returns the normalised value or raises
+:class:`~lrlab.errors.UsageError` in the schedules' one message form::
 
     Argument `steps` must be a positive integer. Received: steps=0
 
-Integers may be Python or NumPy integers (not ``bool``); numbers must be finite.  A 0-d
-NumPy array counts as the number it holds (``np.array(0.1)``, a reduction's result).
+The rules themselves (:class:`Number`, :class:`Int`, :class:`OneOf`, ...) and the
+message are those of :mod:`lrlab.schedules._validate`, which the schedules, a layer
+above, declare next to their fields; :func:`check` applies any of them with a
+``UsageError``.  Here, beyond that vocabulary, only the lab's own policy: integers may
+be Python or NumPy integers (not ``bool``), numbers must be finite, and a 0-d NumPy
+array counts as the number it holds (``np.array(0.1)``, a reduction's result).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
 from lrlab.errors import UsageError
-from lrlab.schedules._validate import shown
+from lrlab.schedules._validate import FLAG, Int, Number, OneOf, Refused, Rule, number, shown
 
 __all__ = [
+    "FLAG",
     "SEARCH_SEED_RULE",
     "SEED_RULE",
+    "Int",
+    "Number",
+    "OneOf",
+    "Rule",
+    "check",
     "int_at_least",
+    "number",
     "number_in",
     "positive_int",
     "positive_number",
     "search_seed",
     "seed",
+    "shown",
 ]
 
 #: What a seed must be: what ``torch.manual_seed`` takes (it reads a negative one modulo
@@ -39,6 +48,12 @@ SEED_RULE = "an integer from -2**63 to 2**64 - 1"
 #: take NumPy's 32 bits.
 SEARCH_SEED_RULE = "an integer from 0 to 2**32 - 1"
 
+_POSITIVE_INT = Int("a positive integer", 1)
+_POSITIVE = Number("a positive finite number", lambda v: v > 0)
+_NON_NEGATIVE = Number("a non-negative finite number", lambda v: v >= 0)
+_SEED = Int(SEED_RULE, -(2**63), 2**64 - 1)
+_SEARCH_SEED = Int(SEARCH_SEED_RULE, 0, 2**32 - 1)
+
 
 def _scalar(value: Any) -> Any:
     """The NumPy scalar a 0-d numeric array holds; any other value as it is."""
@@ -47,16 +62,26 @@ def _scalar(value: Any) -> Any:
     return value
 
 
+def check(rule: Rule, name: str, value: Any) -> Any:
+    """``rule(value)`` (a 0-d array read as its number), or a
+    :class:`~lrlab.errors.UsageError` in the one message form, showing ``value``.
+
+    >>> check(OneOf(("auto", "off")), "mode", "auto")
+    'auto'
+    """
+    try:
+        return rule(_scalar(value))
+    except Refused as refused:
+        raise refused.error(name, value, error=UsageError) from None
+
+
 def int_at_least(name: str, value: Any, minimum: int, what: str) -> int:
     """``value`` as an ``int`` if it is an integer ``>= minimum``; ``what`` words the rule.
 
     >>> int_at_least("cv", 3, 2, "an integer of at least 2")
     3
     """
-    v = _scalar(value)
-    if isinstance(v, bool) or not isinstance(v, Integral) or v < minimum:
-        raise UsageError(f"Argument `{name}` must be {what}. Received: {name}={shown(value)}")
-    return int(v)
+    return check(Int(what, minimum), name, value)
 
 
 def positive_int(name: str, value: Any) -> int:
@@ -65,7 +90,7 @@ def positive_int(name: str, value: Any) -> int:
     >>> positive_int("steps", 5)
     5
     """
-    return int_at_least(name, value, 1, "a positive integer")
+    return check(_POSITIVE_INT, name, value)
 
 
 def number_in(name: str, value: Any, ok: Callable[[float], bool], what: str) -> float:
@@ -75,15 +100,7 @@ def number_in(name: str, value: Any, ok: Callable[[float], bool], what: str) -> 
     >>> number_in("beta", 0.9, lambda v: 0 <= v < 1, "a number in [0, 1)")
     0.9
     """
-    v, number = math.nan, _scalar(value)
-    if isinstance(number, Real) and not isinstance(number, bool):
-        try:
-            v = float(number)
-        except OverflowError:  # an int beyond the float range (10**400): not finite either
-            pass
-    if not (math.isfinite(v) and ok(v)):
-        raise UsageError(f"Argument `{name}` must be {what}. Received: {name}={shown(value)}")
-    return v
+    return check(Number(what, ok), name, value)
 
 
 def positive_number(name: str, value: Any, *, allow_zero: bool = False) -> float:
@@ -92,16 +109,7 @@ def positive_number(name: str, value: Any, *, allow_zero: bool = False) -> float
     >>> positive_number("lr", 0.1)
     0.1
     """
-    if allow_zero:
-        return number_in(name, value, lambda v: v >= 0, "a non-negative finite number")
-    return number_in(name, value, lambda v: v > 0, "a positive finite number")
-
-
-def _integer_in(name: str, value: Any, low: int, high: int, what: str) -> int:
-    v = int_at_least(name, value, low, what)
-    if v > high:
-        raise UsageError(f"Argument `{name}` must be {what}. Received: {name}={shown(value)}")
-    return v
+    return check(_NON_NEGATIVE if allow_zero else _POSITIVE, name, value)
 
 
 def seed(name: str, value: Any) -> int:
@@ -110,7 +118,7 @@ def seed(name: str, value: Any) -> int:
     >>> seed("seed", 7)
     7
     """
-    return _integer_in(name, value, -(2**63), 2**64 - 1, SEED_RULE)
+    return check(_SEED, name, value)
 
 
 def search_seed(name: str, value: Any) -> int:
@@ -119,4 +127,4 @@ def search_seed(name: str, value: Any) -> int:
     >>> search_seed("seed", 2**32 - 1)
     4294967295
     """
-    return _integer_in(name, value, 0, 2**32 - 1, SEARCH_SEED_RULE)
+    return check(_SEARCH_SEED, name, value)

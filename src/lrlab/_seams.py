@@ -9,7 +9,10 @@ per step; three things need more than the frameworks' public API:
   ``_last_lr`` (what ``get_last_lr()`` returns), and ``get_lr()``'s warning
   outside a step, read off ``_get_lr_called_within_step``.
 * **Keras** -- an optimizer's ``learning_rate`` property evaluates a schedule,
-  so whether the rate *is* a schedule is only in ``_learning_rate``.
+  so whether the rate *is* a schedule is only in ``_learning_rate``; the range test
+  puts a variable there for the test (a schedule cannot be assigned a value) and the
+  schedule back afterwards through the public setter, and builds an unbuilt model and
+  its optimizer from one batch as ``train_on_batch`` does (``_symbolic_build``).
 * **Optuna** -- a trial's id and its grid point (system attributes), the storage
   behind Optuna's cache, and which running trials have beaten in the heartbeat table
   (Optuna fails stale heartbeats, but never a trial that has none).
@@ -30,7 +33,9 @@ __all__ = [
     "backend_storage",
     "beating",
     "grid_point",
+    "keras_build",
     "keras_rate",
+    "keras_set_rate",
     "restored",
     "set_last_lr",
     "trial_id",
@@ -99,6 +104,19 @@ def keras_rate(optimizer: Any) -> Any:
     """What a Keras optimizer was given as its ``learning_rate``: a value (a variable)
     or a ``LearningRateSchedule`` (the public property evaluates the schedule)."""
     return optimizer._learning_rate
+
+
+def keras_set_rate(optimizer: Any, variable: Any) -> None:
+    """Make the Keras optimizer read its rate from ``variable`` (a tracked, non-trainable
+    Keras variable), whatever it was given; ``optimizer.learning_rate = original`` puts a
+    schedule back and untracks ``variable`` (Keras's setter does both)."""
+    optimizer._learning_rate = variable
+
+
+def keras_build(model: Any, batch: Any) -> None:
+    """Build a compiled Keras model, its compiled loss and metrics and its optimizer from one
+    ``(x, y, sample_weight)`` batch, without training (``train_on_batch``'s first act)."""
+    model._symbolic_build(data_batch=batch)
 
 
 def trial_id(trial: Any) -> int:

@@ -16,9 +16,12 @@ from hypothesis import strategies as st
 
 from lrlab.errors import UsageError
 from lrlab.finder import THOROUGH_RULE, AdviceRule, edge_lr, find_lr, lattice, ramp
-from lrlab.finder._core import _anchor, _Prober
-from lrlab.finder._data import Batches, loss_of, val_scorer
+from lrlab.finder._batches import Batches
+from lrlab.finder._core import TorchEngine
+from lrlab.finder._data import loss_of, val_scorer
 from lrlab.finder._state import Snapshot
+from lrlab.finder._sweep import Prober
+from lrlab.finder._sweep import anchor as _anchor
 from lrlab.finder.advice import DEFAULT_RULE, advise, checkpoint_every, lattice_index
 from lrlab.finder.rules import centered as _centered
 from lrlab.finder.rules import ema_debiased
@@ -81,7 +84,7 @@ def test_a_continued_probe_is_bit_identical_to_one_run_of_the_full_length() -> N
     """The race continues a rate from its saved state: the slow, obviously right reference
     trains the full length in one go from the start; both give the same checkpoints."""
 
-    def prober() -> tuple[_Prober, torch.nn.Module]:
+    def prober() -> tuple[Prober, torch.nn.Module]:
         model, data, val = _regression(100)
         model = torch.nn.Sequential(model, torch.nn.Dropout(0.2))  # RNG state matters
         opt = torch.optim.Adam(model.parameters(), lr=0.0)
@@ -90,7 +93,8 @@ def test_a_continued_probe_is_bit_identical_to_one_run_of_the_full_length() -> N
         mse, cpu = torch.nn.functional.mse_loss, torch.device("cpu")
         loss = loss_of(model, mse, None, cpu)
         score = val_scorer(model, mse, None, cpu, val)
-        return _Prober(model, lambda: Driver(loss, opt), opt, snap, batches, 3, score, None), model
+        engine = TorchEngine(model, opt, Driver(loss, opt))
+        return Prober(engine, snap, batches, 3, score, None), model
 
     fast, m1 = prober()
     fast(0.05, 9)

@@ -101,3 +101,23 @@ def test_an_ax_that_is_not_an_axes_is_refused_by_name(ax: object) -> None:
         match=rf"^Argument `ax` must be None or a matplotlib Axes\. Received: ax={shown}$",
     ):
         _sweep(20).plot(ax=ax)
+
+
+def test_the_frameworks_figure_puts_each_result_in_its_panel_on_one_loss_axis() -> None:
+    from lrlab.plots.finder import plot_frameworks
+
+    a, b = _sweep(40), _sweep(30)
+    fig = plot_frameworks({"PyTorch": a, "JAX + Optax": b})
+    axes = fig.axes
+    assert len(axes) == 2 and axes[0].get_ylim() == axes[1].get_ylim()
+    for ax, res, title in zip(axes, (a, b), ("PyTorch", "JAX + Optax")):
+        s = res.suggestions["lrlab"]
+        assert ax.get_title() == f"{title}\nlrlab: lr = {s.lr:.3g}"
+        assert ax.get_xscale() == "log"
+        raw = ax.lines[0].get_ydata()
+        np.testing.assert_array_equal(raw, res.losses[np.isfinite(res.losses)])
+        assert any(np.allclose(ln.get_xdata(), [s.lr, s.lr]) for ln in ax.lines[2:])
+    lo, _ = axes[0].get_ylim()
+    assert lo < min(float(np.nanmin(r.losses)) for r in (a, b))  # the lowest loss is in frame
+    with pytest.raises(ValueError, match="at least one result"):
+        plot_frameworks({})

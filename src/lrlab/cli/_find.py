@@ -18,6 +18,12 @@ DESCRIPTION = (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", required=True, help="a built-in task (see `lrlab tasks`)")
     p.add_argument("--optimizer", default="sgd", help="optimizer name (default sgd)")
+    p.add_argument(
+        "--framework",
+        default="torch",
+        help="where the test trains: torch (default), keras (Keras 3 on $KERAS_BACKEND, jax "
+        "when unset) or jax (Optax); the same model from the same weights on the same batches",
+    )
     p.add_argument("--min-lr", type=POSITIVE, default=1e-6, help="start of the ramp (default 1e-6)")
     p.add_argument("--max-lr", type=POSITIVE, default=10.0, help="end of the ramp (default 10)")
     p.add_argument(
@@ -50,12 +56,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from lrlab.finder import find_lr_task
 
     out = figure_file(args.out) if args.out else None
+    if args.framework == "keras":
+        os.environ.setdefault("KERAS_BACKEND", "jax")  # Keras's own default, TensorFlow, is absent
     result = find_lr_task(
         args.task,
         args.optimizer,
+        framework=args.framework,
         num_steps=args.steps,
         quiet=False,
         **options(args, "seed min_lr max_lr mode horizon_exponent budget"),

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import torch
 
 from lrlab.errors import UsageError
+from lrlab.finder._batches import Batches, describe, is_pair
 
 __all__ = [
     "BatchLoss",
@@ -45,30 +46,6 @@ BatchLoss = Callable[[torch.nn.Module, Any], torch.Tensor]
 #: What a user's function may raise on a batch it cannot take (CrossEntropyLoss on CPU
 #: raises IndexError for a class index out of range).
 _BATCH_ERRORS = (RuntimeError, ValueError, IndexError, TypeError)
-
-
-def is_pair(batch: Any) -> bool:
-    """Whether ``batch`` is an ``(inputs, targets)`` pair (a tuple or a list of two)."""
-    return isinstance(batch, (tuple, list)) and len(batch) == 2
-
-
-def describe(x: Any, depth: int = 0) -> str:
-    """A short description of a batch or an output: tensors as ``float32[8, 3]``.
-
-    >>> describe((torch.zeros(8, 3), {"labels": torch.zeros(8, dtype=torch.long)}))
-    "(float32[8, 3], {'labels': int64[8]})"
-    """
-    if isinstance(x, torch.Tensor):
-        return f"{str(x.dtype).removeprefix('torch.')}{list(x.shape)}"
-    if depth >= 3:
-        return "..."
-    if isinstance(x, Mapping):
-        items = list(x.items())[:6]
-        return "{" + ", ".join(f"{k!r}: {describe(v, depth + 1)}" for k, v in items) + "}"
-    if isinstance(x, (tuple, list)):
-        inner = ", ".join(describe(v, depth + 1) for v in list(x)[:6])
-        return f"({inner})" if isinstance(x, tuple) else f"[{inner}]"
-    return type(x).__name__
 
 
 def batch_size(batch: Any) -> int | None:
@@ -111,69 +88,6 @@ def to_device(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, list):
         return [to_device(v, device) for v in batch]
     return batch
-
-
-def _refuse_batch(batch: Any) -> UsageError:
-    """The error for a batch that is not an ``(inputs, targets)`` pair (no ``batch_loss``)."""
-    what = f"a batch of type {type(batch).__name__}"
-    if isinstance(batch, (tuple, list)):
-        what += f" of length {len(batch)}"
-    hint = ""
-    if isinstance(batch, Mapping):
-        hint = (
-            "; for a dict batch pass `batch_loss=fn`, fn(model, batch) -> loss, "
-            "in place of `loss_fn`"
-        )
-    return UsageError(
-        f"Argument `data` must yield (inputs, targets) batches. Received: {what}{hint}"
-    )
-
-
-class Batches:
-    """Draw batches from ``data``: iterated again when exhausted, unless it is one-shot.
-
-    ``needed`` is the most batches the test may draw, for the message when a one-shot
-    iterable ends early; ``pairs``: every batch must be an ``(inputs, targets)`` pair.
-    """
-
-    def __init__(self, data: Iterable[Any], *, needed: int, pairs: bool) -> None:
-        self.data, self.needed, self.pairs = data, needed, pairs
-        self.it: Iterator[Any] = iter(data)
-        self.one_shot = self.it is data
-        self.drawn = 0
-
-    def next(self) -> Any:
-        try:
-            batch = next(self.it)
-        except StopIteration:
-            batch = self._restart()
-        self.drawn += 1
-        if self.pairs and not is_pair(batch):
-            raise _refuse_batch(batch)
-        return batch
-
-    def _restart(self) -> Any:
-        kind = type(self.data).__name__
-        if self.drawn == 0:
-            spent = " (a generator or iterator already used up?)" if self.one_shot else ""
-            raise UsageError(
-                f"Argument `data` must yield at least one batch. Received: an empty {kind}{spent}"
-            )
-        if self.one_shot:
-            raise UsageError(
-                f"Argument `data` ended after {self.drawn} batches, but the range test needs "
-                f"up to {self.needed} (the sweep's `num_steps` and the race's probes). "
-                f"Received: a one-shot {kind}; pass one that can be iterated again (a "
-                "DataLoader, a list), a longer one, or ask for less (`num_steps`, `confirm=0`)"
-            )
-        self.it = iter(self.data)
-        try:
-            return next(self.it)
-        except StopIteration:
-            raise UsageError(
-                f"Argument `data` must yield batches each time it is iterated. Received: a "
-                f"{kind} that yielded {self.drawn} batches, then none when iterated again"
-            ) from None
 
 
 def _first_line(err: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""The range test's options: checked once before anything trains (:class:`_Settings`),
+"""The range test's options: checked once before anything trains (:class:`SweepSettings`),
 and what they leave room for: whether the race fits the budget at the horizon
 (:func:`too_short`, warned as an :class:`~lrlab.errors.LrlabWarning`) and the one line
 on how lrlab's suggestion came about (:func:`why`)."""
@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from typing import Any
 
 from lrlab._checks import int_at_least, number_in, positive_int, positive_number
-from lrlab.errors import LrlabWarning, UsageError
-from lrlab.finder.advice import Advice, AdviceRule, default_rule
+from lrlab.errors import UsageError, warn
+from lrlab.finder.advice import Advice, AdviceRule, checkpoint_every, default_rule
 
-__all__ = ["BUDGET_RULE", "HORIZON_RULE", "too_short", "why"]
+__all__ = ["BUDGET_RULE", "HORIZON_RULE", "SweepSettings", "too_short", "why"]
 
 #: What ``horizon`` must be, in every message that refuses one.
 HORIZON_RULE = "a positive integer (the run's steps) or None"
@@ -22,7 +21,7 @@ BUDGET_RULE = "a number in (0, 10] (the fraction of one run's steps the advice m
 
 
 @dataclasses.dataclass(frozen=True)
-class _Settings:
+class SweepSettings:
     """The range test's options, checked when made (:meth:`of`), then never changed;
     ``dataclasses.asdict`` of it is ``FinderResult.settings``.
 
@@ -59,7 +58,7 @@ class _Settings:
         horizon: Any,
         horizon_exponent: Any,
         rule: Any,
-    ) -> _Settings:
+    ) -> SweepSettings:
         """Refuse a bad option before anything trains (one message form, option named)."""
         for name, value in (("min_lr", min_lr), ("max_lr", max_lr), ("diverge", diverge)):
             positive_number(name, value)
@@ -115,8 +114,16 @@ class _Settings:
         """The steps the probes may spend: the budget's share of the run less the sweep."""
         return int(self.budget * self.horizon) - self.num_steps
 
+    @property
+    def draws(self) -> int:
+        """The most steps' batches the test may draw: the sweep's, and the race's when it runs
+        (:func:`too_short` says it does not)."""
+        every = checkpoint_every(self.horizon)
+        race = self.rule.candidates > 0 and self.room >= 2 * every
+        return self.num_steps + (self.room if race else 0)
 
-def too_short(s: _Settings, every: int) -> str:
+
+def too_short(s: SweepSettings, every: int) -> str:
     """Why the race cannot run at this budget and horizon, warned as an LrlabWarning
     (``""``: it can, or ``confirm=0`` asked for no race)."""
     if s.rule.candidates == 0 or s.room >= 2 * every:
@@ -134,11 +141,11 @@ def too_short(s: _Settings, every: int) -> str:
         f"suggestion is the unconfirmed sweep proposal. Ask for {ways}, or pass confirm=0 "
         "for the unconfirmed proposal without this warning"
     )
-    warnings.warn(text, LrlabWarning, stacklevel=4)
+    warn(text)
     return text
 
 
-def why(s: _Settings, anchor: float | None, advice: Advice | None, short: str) -> str:
+def why(s: SweepSettings, anchor: float | None, advice: Advice | None, short: str) -> str:
     """One line on how lrlab's suggestion came about, saying when it is unconfirmed."""
     if advice is not None:
         return advice.reason

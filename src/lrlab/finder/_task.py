@@ -10,14 +10,18 @@ import torch
 from lrlab._checks import int_at_least, number_in
 from lrlab._checks import seed as check_seed
 from lrlab.errors import UsageError
-from lrlab.finder._core import BUDGET_RULE, HORIZON_RULE, _range_test, _Settings, find_lr
+from lrlab.finder._core import BUDGET_RULE, HORIZON_RULE, find_lr, torch_range_test
 from lrlab.finder._data import resolve_device
 from lrlab.finder._result import FinderResult
+from lrlab.finder._settings import SweepSettings
 
-__all__ = ["advice_budget", "find_lr_task"]
+__all__ = ["FRAMEWORKS", "advice_budget", "find_lr_task"]
+
+#: Where :func:`find_lr_task` can train a task.
+FRAMEWORKS = ("torch", "keras", "jax")
 
 #: The options :func:`find_lr` checks into its settings, and their defaults there.
-_SETTINGS = inspect.signature(_Settings.of).parameters
+_SETTINGS = inspect.signature(SweepSettings.of).parameters
 _DEFAULTS = {
     k: p.default for k, p in inspect.signature(find_lr).parameters.items() if k in _SETTINGS
 }
@@ -52,6 +56,7 @@ def find_lr_task(
     budget: float = 0.25,
     quiet: bool = True,
     device: torch.device | str | None = None,
+    framework: str = "torch",
     **options: Any,
 ) -> FinderResult:
     """Run :func:`~lrlab.finder.find_lr` on a fresh model of ``task``.
@@ -64,26 +69,37 @@ def find_lr_task(
     defaults to :func:`advice_budget`, the run the advice is for (``horizon``) to
     ``task.steps``, and the advice spends at most ``budget`` of that run.  ``device``
     (``None``: where the task's model is built) is where the model and batches go.
+
+    ``framework`` is where the test trains: ``"torch"``, ``"keras"`` (Keras 3 on its
+    configured backend, :func:`lrlab.finder.keras.find_lr`) or ``"jax"`` (Optax,
+    :func:`lrlab.finder.optax.find_lr`).  The Keras and JAX builds of the task
+    (:mod:`lrlab.tasks.frameworks`) start from the torch model's weights for ``seed``, on
+    the same batches, so the three curves agree to float32 rounding.
     """
     from lrlab import tasks
     from lrlab.train.optimizers import make_optimizer, refuse_own
 
-    if isinstance(task, str):
-        task = tasks.get(task)
-    if not hasattr(task, "make_model"):
-        raise UsageError(f"Argument `task` must be a Task or a task name. Received: task={task!r}")
+    if framework not in FRAMEWORKS:
+        raise UsageError(
+            f"Argument `framework` must be one of {', '.join(FRAMEWORKS)}. "
+            f"Received: framework={framework!r}"
+        )
+    task = tasks.resolve(task)
     given = {"min_lr": min_lr, "max_lr": max_lr, "budget": budget, "horizon": int(task.steps)}
     given.update((k, v) for k, v in options.items() if k in _SETTINGS)
     horizon = int_at_least("horizon", given["horizon"], 1, HORIZON_RULE)
     if num_steps is None:
         num_steps, _ = advice_budget(horizon)
     # Every option is checked before the optimizer is made with min_lr (`lr` there).
-    s = _Settings.of(**{**_DEFAULTS, **given, "num_steps": num_steps})
+    chosen = {**_DEFAULTS, **given, "num_steps": num_steps}
+    s = SweepSettings.of(**chosen)
     seed = check_seed("seed", seed)
+    opt_opts = {k: v for k, v in options.items() if k not in _SETTINGS}
+    if framework != "torch":
+        return _elsewhere(framework, task, optimizer, seed, chosen, opt_opts, quiet)
     model = _model_of(task, seed)
     where = resolve_device(device, model)
     model = model.to(where)
-    opt_opts = {k: v for k, v in options.items() if k not in _SETTINGS}
     refuse_own(
         "find_lr_task", opt_opts, ("lr", "name", "params"),
         "the range test sweeps the rate from `min_lr` to `max_lr` over the task's model, "
@@ -93,7 +109,7 @@ def find_lr_task(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small models: intra-op threads only cost (restored below)
     try:
-        return _range_test(
+        return torch_range_test(
             s,
             model,
             task.loss_fn,
@@ -106,6 +122,42 @@ def find_lr_task(
         )
     finally:
         torch.set_num_threads(threads)
+
+
+def _elsewhere(
+    framework: str,
+    task: Any,
+    optimizer: str,
+    seed: int,
+    chosen: dict[str, Any],
+    opt_opts: dict[str, Any],
+    quiet: bool,
+) -> FinderResult:
+    """The range test of the task's Keras or JAX build (same weights, same batches)."""
+    from lrlab.tasks import frameworks
+
+    if opt_opts:
+        raise UsageError(
+            f"Argument `{sorted(opt_opts)[0]}` is an option of the torch optimizer, which "
+            f"framework={framework!r} does not build: its {optimizer} takes PyTorch's defaults. "
+            f"Received: {', '.join(f'{k}={v!r}' for k, v in sorted(opt_opts.items()))}"
+        )
+    deterministic = int(task.batch_size) >= len(task.x_train)
+    if framework == "keras":
+        import lrlab.finder.keras as keras_finder
+
+        kb = frameworks.keras_build(task, optimizer, seed=seed, lr=chosen["min_lr"])
+        return keras_finder.find_lr(
+            kb.model, kb.batches, validation_data=kb.validation,
+            deterministic=deterministic, quiet=quiet, **chosen,
+        )  # fmt: skip
+    import lrlab.finder.optax as optax_finder
+
+    jb = frameworks.jax_build(task, optimizer, seed=seed)
+    return optax_finder.find_lr(
+        jb.loss_fn, jb.params, jb.optimizer, jb.batches, val_batch=jb.validation,
+        deterministic=deterministic, quiet=quiet, **chosen,
+    )  # fmt: skip
 
 
 def _model_of(task: Any, seed: int) -> torch.nn.Module:

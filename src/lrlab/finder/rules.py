@@ -33,7 +33,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import torch
 
 __all__ = [
     "RULES",
@@ -216,14 +215,16 @@ def lightning_steepest(lrs: np.ndarray, losses: np.ndarray) -> Suggestion | None
     smooth = ema_debiased(losses)
     n = len(smooth)
     index = np.arange(n)[10:-1]
-    lo = torch.tensor(smooth[10:-1])
-    lr = torch.tensor(np.asarray(lrs, dtype=np.float64)[10:-1])
-    finite = torch.isfinite(lo)
-    lo, lr, index = lo[finite], lr[finite], index[finite.numpy()]
+    lo = np.asarray(smooth[10:-1], dtype=np.float64)
+    lr = np.asarray(lrs, dtype=np.float64)[10:-1]
+    finite = np.isfinite(lo)
+    lo, lr, index = lo[finite], lr[finite], index[finite]
     if len(lo) < 2:
         return None
-    grads = torch.gradient(lo, spacing=[lr])[0]
-    k = int(index[int(torch.argmin(grads))])
+    # torch.gradient(lo, spacing=[lr]): the same second-order non-uniform interior formula
+    # and first-order edges as NumPy's (ATen's gradient), so Lightning's pick is kept.
+    grads = np.gradient(lo, lr)
+    k = int(index[int(np.argmin(grads))])
     return _point("lightning_steepest", float(lrs[k]), k, "Lightning Tuner.lr_find suggestion()")
 
 

@@ -13,7 +13,7 @@ from lrlab.plots._axes import check_ax
 if TYPE_CHECKING:
     from lrlab.finder import FinderResult
 
-__all__ = ["plot_finder"]
+__all__ = ["plot_finder", "plot_frameworks"]
 
 #: Each rule's colour, and a name short enough to stand above its line.
 _RULES = {
@@ -155,3 +155,43 @@ def _name_lines(ax: Any, marks: list[tuple[float, str, str, bool]], log: bool) -
             fontweight="bold" if bold else "normal",
             arrowprops={"arrowstyle": "-", "color": color, "lw": 0.8, "shrinkA": 0, "shrinkB": 0},
         )  # fmt: skip
+
+
+def plot_frameworks(results: dict[str, FinderResult]) -> Figure:
+    """One range test per framework, side by side on one loss axis: ``results`` maps a
+    panel's title (``"PyTorch"``, ``"Keras (jax backend)"``, ``"JAX + Optax"``) to its
+    result.  Each panel shows the loss of each batch, the centered mean lrlab reads and
+    lrlab's suggestion with its range, so that equal runs look equal at a glance.
+    """
+    if not results:
+        raise ValueError("plot_frameworks needs at least one result")
+    fig = Figure(figsize=(10.5, 4.2), layout="constrained")
+    axes = fig.subplots(1, len(results), sharex=True, sharey=True, squeeze=False)[0]
+    finite = [r.centered[np.isfinite(r.centered)] for r in results.values()]
+    finite = [f for f in finite if len(f)]
+    for ax, (title, result) in zip(axes, results.items()):
+        ok = np.isfinite(result.losses)
+        ax.plot(result.lrs[ok], result.losses[ok], color="0.65", lw=1, marker=".", ms=3,
+                label="loss of each batch")  # fmt: skip
+        ok = np.isfinite(result.centered)
+        ax.plot(result.lrs[ok], result.centered[ok], color="tab:blue", lw=2,
+                label="centered mean (read by lrlab)")  # fmt: skip
+        s = result.suggestions.get("lrlab")
+        if s is not None:
+            if s.high > s.low:
+                ax.axvspan(s.low, s.high, color="tab:green", alpha=0.15)
+            ax.axvline(s.lr, color="tab:green", lw=2, label=f"lrlab {s.lr:.3g}")
+        ax.set_title(title if s is None else f"{title}\nlrlab: lr = {s.lr:.3g}", fontsize=11)
+        ax.set_xlabel("learning rate")
+        if result.settings.get("mode", "exponential") == "exponential":
+            ax.set_xscale("log")
+    axes[0].legend(fontsize=8, loc="lower left")  # one legend: the panels draw alike
+    raw = [r.losses[np.isfinite(r.losses)] for r in results.values()]
+    if finite:
+        lo = min([float(f.min()) for f in finite] + [float(r.min()) for r in raw if len(r)])
+        hi = max(float(max(f[: max(len(f) // 10, 1)].max(), np.median(f))) for f in finite)
+        pad = 0.1 * max(hi - lo, abs(lo) * 1e-3, 1e-12)
+        axes[0].set_ylim(lo - pad, hi + 8 * pad)
+    axes[0].set_ylabel("training loss")
+    fig.suptitle("The same range test in each framework: same model, weights and batches")
+    return fig

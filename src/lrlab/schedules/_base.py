@@ -1,9 +1,14 @@
-"""The :class:`Schedule` base: call, config, canonical text, registry.
+"""The :class:`Schedule` base: call, config, canonical text, registry, field checks.
 
 A schedule is an immutable value and a pure function of the step.  Concrete
-kinds are frozen dataclasses declared with :func:`kind`; their fields, in
-order, are the constructor's arguments, the text form's positional order and
-the config's keys.
+kinds are frozen dataclasses registered with :func:`register`; their fields,
+in order, are the constructor's arguments, the text form's positional order
+and the config's keys.  Each field declares its rule with its type
+(``lr: Rate``, ``every: Count = 1``, ``mode: Annotated[str, one_of("min",
+"max")]``: the vocabulary of :mod:`lrlab.schedules._validate`), and
+:func:`check_fields`, run by the base's ``__post_init__``, applies them, so a
+kind's class holds its fields, its formula and only the rules across fields
+(:meth:`Checked._cross_check`).
 """
 
 from __future__ import annotations
@@ -11,16 +16,26 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import typing
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 import numpy as np
 
 from lrlab.errors import ScheduleError
-from lrlab.schedules._validate import shown
+from lrlab.schedules._validate import Instance, Refused, Rule, shown
 from lrlab.schedules._xp import NUMPY, SCALAR, prepare
 
-__all__ = ["Schedule", "bind", "register", "registry"]
+__all__ = [
+    "SCHEDULE",
+    "Checked",
+    "Schedule",
+    "bind",
+    "check_fields",
+    "refuse",
+    "register",
+    "registry",
+]
 
 #: Every kind the text and config forms know: the schedules, and the rules
 #: driven by a metric (reduce_on_plateau), which are not schedules.
@@ -65,17 +80,25 @@ def register(name: str) -> Callable[[K], K]:
 def _checked_init(cls: type) -> None:
     """Make a bad call (missing, unknown, duplicate or surplus arguments) raise
     :class:`~lrlab.errors.ScheduleError` with the same message as the text
-    form, instead of the dataclass's bare ``TypeError``."""
+    form, instead of the dataclass's bare ``TypeError``.  The arguments are
+    matched against the signature only when the call fails (matching every call
+    cost more than building the schedule)."""
     init = cls.__init__  # type: ignore[misc]
     signature = inspect.signature(init)
 
     @functools.wraps(init)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         try:
-            signature.bind(self, *args, **kwargs)
+            init(self, *args, **kwargs)
+            return
         except TypeError:
-            bind(cls, list(args), kwargs, "")  # raises the ScheduleError
-        init(self, *args, **kwargs)
+            try:
+                signature.bind(self, *args, **kwargs)
+            except TypeError:
+                pass
+            else:
+                raise  # the arguments fit: a TypeError from within, as it was
+        bind(cls, list(args), kwargs, "")  # raises the ScheduleError
 
     cls.__init__ = __init__  # type: ignore[misc]
 
@@ -120,15 +143,78 @@ def bind(cls: type, args: list[Any], kwargs: dict[Any, Any], where: str) -> Any:
         raise ScheduleError(f"{exc}{where}") from None
 
 
-class Schedule:
+class Checked:
+    """A frozen dataclass whose fields declare their rules: the base of the schedules and
+    of the rules driven by a metric (``reduce_on_plateau``)."""
+
+    kind: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+    def _cross_check(self) -> None:
+        """The rules across fields (e.g. ``warmup + decay <= steps``), run after each field's
+        own rule, on the normalised values; a kind that has some overrides this and refuses
+        with :func:`refuse`, whose message shows the field's value as it was received."""
+
+
+def refuse(name: str, allowed: str) -> NoReturn:
+    """Refuse field ``name`` of the kind being built: ``allowed`` says what it must be."""
+    raise Refused(allowed, name=name)
+
+
+#: Per class: its fields' rules, in field order, and whether it has rules across fields.
+_PLANS: dict[type, tuple[tuple[tuple[str, Rule], ...], bool]] = {}
+
+
+def _plan(cls: type) -> tuple[tuple[tuple[str, Rule], ...], bool]:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    rules = tuple(
+        (f.name, rule)
+        for f in dataclasses.fields(cls)
+        for rule in getattr(hints[f.name], "__metadata__", ())
+        if isinstance(rule, Rule)
+    )
+    plan = _PLANS[cls] = (rules, cls._cross_check is not Checked._cross_check)  # type: ignore[attr-defined]
+    return plan
+
+
+def check_fields(obj: Checked) -> None:
+    """Apply every field's declared rule to ``obj`` (in field order, each value replaced by
+    its normalised form), then its rules across fields; the first refusal raises
+    :class:`~lrlab.errors.ScheduleError` naming the kind, the field and the value received.
+    The rules are read from the class's annotations once and cached."""
+    cls = obj.__class__
+    rules, across = _PLANS.get(cls) or _plan(cls)
+    received: dict[str, Any] = {}
+    name, value = "", None
+    try:
+        for name, rule in rules:
+            # getattr/object.__setattr__, not obj.__dict__: reading the dict would make
+            # CPython (3.11+) keep the attributes in it, and every later read slower.
+            value = getattr(obj, name)
+            if (normal := rule(value)) is not value:
+                _set(obj, name, normal)
+            if across:
+                received[name] = value
+        if across:
+            obj._cross_check()
+    except Refused as refused:
+        if refused.name:
+            name, value = refused.name, received[refused.name]
+        raise refused.error(name, value, kind=cls.kind) from None
+
+
+_set = object.__setattr__  # a frozen dataclass's fields, written once before anyone sees them
+
+
+class Schedule(Checked):
     """A learning-rate schedule: an immutable, closed-form map from step to LR.
 
     ``s(step)`` accepts a Python ``int`` (returns ``float``), a NumPy array
     (returns ``float64``), a torch tensor or a JAX array (returns the same
     kind; traceable under ``jax.jit``).  Steps count from 0.
     """
-
-    kind: ClassVar[str] = ""
 
     def __call__(self, step: Any) -> Any:
         if step.__class__ is int:
@@ -195,8 +281,9 @@ class Schedule:
     def __repr__(self) -> str:
         return str(self)
 
-    def _set(self, name: str, value: Any) -> None:
-        object.__setattr__(self, name, value)
+
+#: A schedule (of any kind): the rule of a combinator's inner schedule.
+SCHEDULE = Instance(Schedule, "a schedule")
 
 
 def _to_json(value: Any) -> Any:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from lrlab.schedules._base import Schedule, register
-from lrlab.schedules._validate import (
-    check_increasing,
-    check_int,
-    check_real,
-    check_schedule,
-    fail,
-)
+from lrlab.schedules._base import SCHEDULE, Schedule, refuse, register
+from lrlab.schedules._validate import Count, ListOf, Rate, increasing
+
+#: A combinator's inner schedule.
+Inner = Annotated[Schedule, SCHEDULE]
 
 __all__ = ["clip", "join", "scale", "warmup"]
 
@@ -30,19 +27,9 @@ class warmup(Schedule):
     (0.0, 0.05, 0.1, 0.05)
     """
 
-    schedule: Schedule
-    steps: int
-    start_lr: float = 0.0
-
-    def __post_init__(self) -> None:
-        self._set("schedule", check_schedule("warmup", "schedule", self.schedule))
-        self._set("steps", check_int("warmup", "steps", self.steps))
-        self._set(
-            "start_lr",
-            check_real(
-                "warmup", "start_lr", self.start_lr, low=0.0, allowed="a finite number >= 0"
-            ),
-        )
+    schedule: Inner
+    steps: Count
+    start_lr: Rate = 0.0
 
     def _value(self, t: Any, xp: Any) -> Any:
         w = float(self.steps)
@@ -65,24 +52,14 @@ class join(Schedule):
     (0.1, 0.1, 0.05)
     """
 
-    schedules: tuple[Schedule, ...]
-    boundaries: tuple[int, ...]
+    schedules: Annotated[
+        tuple[Schedule, ...], ListOf(SCHEDULE, "schedules", of=(list, tuple), show_item=True)
+    ]
+    boundaries: Annotated[tuple[int, ...], increasing()]
 
-    def __post_init__(self) -> None:
-        scheds = self.schedules
-        if isinstance(scheds, Schedule) or not isinstance(scheds, (list, tuple)) or not scheds:
-            raise fail("join", "schedules", scheds, "a non-empty list of schedules")
-        scheds = tuple(check_schedule("join", "schedules", s) for s in scheds)
-        bounds = check_increasing("join", "boundaries", self.boundaries)
-        if len(scheds) != len(bounds) + 1:
-            raise fail(
-                "join",
-                "boundaries",
-                self.boundaries,
-                f"one boundary fewer than schedules ({len(scheds) - 1} for {len(scheds)})",
-            )
-        self._set("schedules", scheds)
-        self._set("boundaries", bounds)
+    def _cross_check(self) -> None:
+        if len(self.boundaries) != (n := len(self.schedules)) - 1:
+            refuse("boundaries", f"one boundary fewer than schedules ({n - 1} for {n})")
 
     def _value(self, t: Any, xp: Any) -> Any:
         out = self.schedules[0]._value(t, xp)
@@ -102,18 +79,13 @@ class clip(Schedule):
     (0.08, 0.02)
     """
 
-    schedule: Schedule
-    min_lr: float
-    max_lr: float
+    schedule: Inner
+    min_lr: Rate
+    max_lr: Rate
 
-    def __post_init__(self) -> None:
-        self._set("schedule", check_schedule("clip", "schedule", self.schedule))
-        lo = check_real("clip", "min_lr", self.min_lr, low=0.0, allowed="a finite number >= 0")
-        hi = check_real("clip", "max_lr", self.max_lr, low=0.0, allowed="a finite number >= 0")
-        if hi < lo:
-            raise fail("clip", "max_lr", self.max_lr, f"a finite number >= min_lr={lo!r}")
-        self._set("min_lr", lo)
-        self._set("max_lr", hi)
+    def _cross_check(self) -> None:
+        if self.max_lr < self.min_lr:
+            refuse("max_lr", f"a finite number >= min_lr={self.min_lr!r}")
 
     def _value(self, t: Any, xp: Any) -> Any:
         return xp.minimum(xp.maximum(self.schedule._value(t, xp), self.min_lr), self.max_lr)
@@ -130,15 +102,8 @@ class scale(Schedule):
     ('constant(lr=0.1) * 0.5', 0.05)
     """
 
-    schedule: Schedule
-    factor: float
-
-    def __post_init__(self) -> None:
-        self._set("schedule", check_schedule("scale", "schedule", self.schedule))
-        self._set(
-            "factor",
-            check_real("scale", "factor", self.factor, low=0.0, allowed="a finite number >= 0"),
-        )
+    schedule: Inner
+    factor: Rate
 
     def _value(self, t: Any, xp: Any) -> Any:
         return self.schedule._value(t, xp) * self.factor

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from lrlab.schedules._base import Schedule, register
+from lrlab.schedules._base import Schedule, refuse, register
 from lrlab.schedules._validate import (
-    check_bool,
-    check_choice,
-    check_increasing,
-    check_int,
-    check_real,
-    check_reals,
-    fail,
+    RATE,
+    Count,
+    Finite,
+    Flag,
+    ListOf,
+    NonNegative,
+    Positive,
+    Rate,
+    count,
+    increasing,
+    number,
+    one_of,
 )
 
 __all__ = [
@@ -38,9 +43,8 @@ __all__ = [
     "wsd",
 ]
 
-
-def _lr(k: str, name: str, value: Any) -> float:
-    return check_real(k, name, value, low=0.0, allowed="a finite number >= 0")
+#: Step counts that mark changes (milestones, boundaries): strictly increasing, from 0.
+Steps = Annotated[tuple[int, ...], increasing()]
 
 
 def _floor_div(xp: Any, t: Any, d: float) -> Any:
@@ -64,10 +68,7 @@ class constant(Schedule):
     0.1
     """
 
-    lr: float
-
-    def __post_init__(self) -> None:
-        self._set("lr", _lr("constant", "lr", self.lr))
+    lr: Rate
 
     def _value(self, t: Any, xp: Any) -> Any:
         return xp.full_like(t, self.lr)
@@ -83,14 +84,9 @@ class step(Schedule):
     (0.1, 0.1, 0.05, 0.025)
     """
 
-    lr: float
-    factor: float
-    every: int
-
-    def __post_init__(self) -> None:
-        self._set("lr", _lr("step", "lr", self.lr))
-        self._set("factor", check_real("step", "factor", self.factor, low=0.0, low_open=True))
-        self._set("every", check_int("step", "every", self.every))
+    lr: Rate
+    factor: Positive
+    every: Count
 
     def _value(self, t: Any, xp: Any) -> Any:
         return self.lr * self.factor ** _floor_div(xp, t, float(self.every))
@@ -108,16 +104,10 @@ class exponential(Schedule):
     0.036787944117
     """
 
-    lr: float
-    k: float
-    every: int = 1
-    staircase: bool = False
-
-    def __post_init__(self) -> None:
-        self._set("lr", _lr("exponential", "lr", self.lr))
-        self._set("k", check_real("exponential", "k", self.k))
-        self._set("every", check_int("exponential", "every", self.every))
-        self._set("staircase", check_bool("exponential", "staircase", self.staircase))
+    lr: Rate
+    k: Finite
+    every: Count = 1
+    staircase: Flag = False
 
     def _value(self, t: Any, xp: Any) -> Any:
         p = _floor_div(xp, t, float(self.every)) if self.staircase else t / self.every
@@ -134,16 +124,10 @@ class inverse_time(Schedule):
     0.05
     """
 
-    lr: float
-    k: float
-    every: int = 1
-    staircase: bool = False
-
-    def __post_init__(self) -> None:
-        self._set("lr", _lr("inverse_time", "lr", self.lr))
-        self._set("k", check_real("inverse_time", "k", self.k, low=0.0))
-        self._set("every", check_int("inverse_time", "every", self.every))
-        self._set("staircase", check_bool("inverse_time", "staircase", self.staircase))
+    lr: Rate
+    k: NonNegative
+    every: Count = 1
+    staircase: Flag = False
 
     def _value(self, t: Any, xp: Any) -> Any:
         p = _floor_div(xp, t, float(self.every)) if self.staircase else t / self.every
@@ -161,14 +145,9 @@ class multistep(Schedule):
     [1.0, 1.0, 1.0, 0.1, 0.1, 0.01, 0.01]
     """
 
-    lr: float
-    milestones: tuple[int, ...]
-    factor: float
-
-    def __post_init__(self) -> None:
-        self._set("lr", _lr("multistep", "lr", self.lr))
-        self._set("milestones", check_increasing("multistep", "milestones", self.milestones))
-        self._set("factor", check_real("multistep", "factor", self.factor, low=0.0, low_open=True))
+    lr: Rate
+    milestones: Steps
+    factor: Positive
 
     def _value(self, t: Any, xp: Any) -> Any:
         # The level after the i-th milestone, lr * factor**i, is a constant:
@@ -191,21 +170,12 @@ class piecewise(Schedule):
     (0.1, 0.01, 0.001)
     """
 
-    boundaries: tuple[int, ...]
-    values: tuple[float, ...]
+    boundaries: Steps
+    values: Annotated[tuple[float, ...], ListOf(RATE, "finite numbers", " >= 0")]
 
-    def __post_init__(self) -> None:
-        b = check_increasing("piecewise", "boundaries", self.boundaries)
-        v = check_reals("piecewise", "values", self.values, low=0.0)
-        if len(v) != len(b) + 1:
-            raise fail(
-                "piecewise",
-                "values",
-                self.values,
-                f"one more value than boundaries ({len(b) + 1} for {len(b)} boundaries)",
-            )
-        self._set("boundaries", b)
-        self._set("values", v)
+    def _cross_check(self) -> None:
+        if len(self.values) != (n := len(self.boundaries)) + 1:
+            refuse("values", f"one more value than boundaries ({n + 1} for {n} boundaries)")
 
     def _value(self, t: Any, xp: Any) -> Any:
         out: Any = xp.full_like(t, self.values[0])
@@ -224,16 +194,10 @@ class polynomial(Schedule):
     (0.025, 0.0, 0.0)
     """
 
-    lr: float
-    steps: int
-    end_lr: float = 0.0
-    power: float = 1.0
-
-    def __post_init__(self) -> None:
-        self._set("lr", _lr("polynomial", "lr", self.lr))
-        self._set("steps", check_int("polynomial", "steps", self.steps))
-        self._set("end_lr", _lr("polynomial", "end_lr", self.end_lr))
-        self._set("power", check_real("polynomial", "power", self.power, low=0.0, low_open=True))
+    lr: Rate
+    steps: Count
+    end_lr: Rate = 0.0
+    power: Positive = 1.0
 
     def _value(self, t: Any, xp: Any) -> Any:
         # (steps - t) / steps rather than 1 - t / steps: exactly 0 from the
@@ -255,14 +219,9 @@ class cosine(Schedule):
     (0.1, 0.05, 0.0, 0.0)
     """
 
-    lr: float
-    steps: int
-    min_lr: float = 0.0
-
-    def __post_init__(self) -> None:
-        self._set("lr", _lr("cosine", "lr", self.lr))
-        self._set("steps", check_int("cosine", "steps", self.steps))
-        self._set("min_lr", _lr("cosine", "min_lr", self.min_lr))
+    lr: Rate
+    steps: Count
+    min_lr: Rate = 0.0
 
     def _value(self, t: Any, xp: Any) -> Any:
         p = xp.minimum(t, float(self.steps)) / self.steps
@@ -289,19 +248,11 @@ class cosine_restarts(Schedule):
     (1.0, 0.5, 0.25, 0.25)
     """
 
-    lr: float
-    period: int
-    mult: float = 1.0
-    decay: float = 1.0
-    min_lr: float = 0.0
-
-    def __post_init__(self) -> None:
-        k = "cosine_restarts"
-        self._set("lr", _lr(k, "lr", self.lr))
-        self._set("period", check_int(k, "period", self.period))
-        self._set("mult", check_real(k, "mult", self.mult, low=1.0))
-        self._set("decay", check_real(k, "decay", self.decay, low=0.0))
-        self._set("min_lr", _lr(k, "min_lr", self.min_lr))
+    lr: Rate
+    period: Count
+    mult: Annotated[float, number(1.0)] = 1.0
+    decay: NonNegative = 1.0
+    min_lr: Rate = 0.0
 
     def _value(self, t: Any, xp: Any) -> Any:
         p, m = float(self.period), self.mult
@@ -345,38 +296,19 @@ class one_cycle(Schedule):
     (0.04, 1.0, 4e-06)
     """
 
-    max_lr: float
-    steps: int
-    pct_start: float = 0.3
-    div: float = 25.0
-    final_div: float = 1e4
-    anneal: str = "cos"
-    three_phase: bool = False
+    max_lr: Rate
+    steps: Annotated[int, count(2)]
+    pct_start: Annotated[float, number(0.0, 1.0, low_open=True, high_open=True)] = 0.3
+    div: Positive = 25.0
+    final_div: Positive = 1e4
+    anneal: Annotated[str, one_of("cos", "linear")] = "cos"
+    three_phase: Flag = False
 
-    def __post_init__(self) -> None:
-        k = "one_cycle"
-        self._set("max_lr", _lr(k, "max_lr", self.max_lr))
-        self._set("steps", check_int(k, "steps", self.steps, low=2))
-        self._set(
-            "pct_start",
-            check_real(
-                k, "pct_start", self.pct_start, low=0.0, high=1.0, low_open=True, high_open=True
-            ),
-        )
-        self._set("div", check_real(k, "div", self.div, low=0.0, low_open=True))
-        self._set("final_div", check_real(k, "final_div", self.final_div, low=0.0, low_open=True))
-        self._set("anneal", check_choice(k, "anneal", self.anneal, ("cos", "linear")))
-        self._set("three_phase", check_bool(k, "three_phase", self.three_phase))
+    def _cross_check(self) -> None:
         ends = self._ends()
-        starts = (0.0, *ends[:-1])
-        if any(e <= s for s, e in zip(starts, ends)):
-            raise fail(
-                k,
-                "pct_start",
-                self.pct_start,
-                "such that every phase lasts more than one step "
-                f"(phase ends {[round(e, 6) for e in ends]} for steps={self.steps})",
-            )
+        if any(e <= s for s, e in zip((0.0, *ends[:-1]), ends)):
+            phases = f"phase ends {[round(e, 6) for e in ends]} for steps={self.steps}"
+            refuse("pct_start", f"such that every phase lasts more than one step ({phases})")
 
     def _ends(self) -> tuple[float, ...]:
         up = self.pct_start * self.steps - 1.0
@@ -424,21 +356,11 @@ class cyclic(Schedule):
     (0.1, 1.0, 0.1, 0.55)
     """
 
-    base_lr: float
-    max_lr: float
-    step_size: int
-    mode: str = "triangular"
-    gamma: float = 1.0
-
-    def __post_init__(self) -> None:
-        k = "cyclic"
-        self._set("base_lr", _lr(k, "base_lr", self.base_lr))
-        self._set("max_lr", _lr(k, "max_lr", self.max_lr))
-        self._set("step_size", check_int(k, "step_size", self.step_size))
-        self._set(
-            "mode", check_choice(k, "mode", self.mode, ("triangular", "triangular2", "exp_range"))
-        )
-        self._set("gamma", check_real(k, "gamma", self.gamma, low=0.0, low_open=True))
+    base_lr: Rate
+    max_lr: Rate
+    step_size: Count
+    mode: Annotated[str, one_of("triangular", "triangular2", "exp_range")] = "triangular"
+    gamma: Positive = 1.0
 
     def _value(self, t: Any, xp: Any) -> Any:
         total = 2.0 * self.step_size
@@ -467,12 +389,8 @@ class inverse_sqrt(Schedule):
     (0.0, 0.005, 0.01, 0.005)
     """
 
-    lr: float
-    warmup: int
-
-    def __post_init__(self) -> None:
-        self._set("lr", _lr("inverse_sqrt", "lr", self.lr))
-        self._set("warmup", check_int("inverse_sqrt", "warmup", self.warmup))
+    lr: Rate
+    warmup: Count
 
     def _value(self, t: Any, xp: Any) -> Any:
         w = float(self.warmup)
@@ -495,32 +413,18 @@ class wsd(Schedule):
     (0.5, 1.0, 1.0, 0.5, 0.0)
     """
 
-    lr: float
-    steps: int
-    warmup: int
-    decay_frac: float = 0.2
-    decay: str = "linear"
-    min_lr: float = 0.0
+    lr: Rate
+    steps: Count
+    warmup: Annotated[int, count(0)]
+    decay_frac: Annotated[float, number(0.0, 1.0, low_open=True)] = 0.2
+    decay: Annotated[str, one_of("linear", "cosine", "1-sqrt")] = "linear"
+    min_lr: Rate = 0.0
 
-    def __post_init__(self) -> None:
-        k = "wsd"
-        self._set("lr", _lr(k, "lr", self.lr))
-        self._set("steps", check_int(k, "steps", self.steps))
-        self._set("warmup", check_int(k, "warmup", self.warmup, low=0))
-        self._set(
-            "decay_frac",
-            check_real(k, "decay_frac", self.decay_frac, low=0.0, high=1.0, low_open=True),
-        )
-        self._set("decay", check_choice(k, "decay", self.decay, ("linear", "cosine", "1-sqrt")))
-        self._set("min_lr", _lr(k, "min_lr", self.min_lr))
-        d = self.decay_steps
-        if d < 1 or self.warmup + d > self.steps:
-            raise fail(
-                k,
-                "decay_frac",
-                self.decay_frac,
-                f"such that 1 <= round(decay_frac * steps) <= steps - warmup "
-                f"(here {d} decay steps, {self.warmup} warmup of {self.steps})",
+    def _cross_check(self) -> None:
+        if (d := self.decay_steps) < 1 or self.warmup + d > self.steps:
+            rule = "such that 1 <= round(decay_frac * steps) <= steps - warmup"
+            refuse(
+                "decay_frac", f"{rule} (here {d} decay steps, {self.warmup} warmup of {self.steps})"
             )
 
     @property

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from collections.abc import Mapping
 from typing import Any, cast
 
 from lrlab.errors import ScheduleError
 from lrlab.schedules._base import Schedule, bind, kinds, known
-from lrlab.schedules._validate import ast_parse, check_text, fail, shown
+from lrlab.schedules._validate import refusal, shown
 
 __all__ = [
     "from_config",
@@ -49,6 +50,30 @@ EXAMPLE = "step(0.1, 0.5, 10)"
 #: An option value that Python's grammar reads otherwise, taken as the word it is.
 _BARE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]*$")
 _WORDS = {"true": True, "false": False, "none": None}
+
+
+def check_text(text: str, what: str) -> None:
+    """Refuse text that is not Unicode: a lone surrogate is what Python makes of a byte of
+    ``argv`` (or a file) that is not UTF-8, and no parser can read it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ScheduleError(
+            f"{what} must be valid Unicode text; character {exc.start + 1} is not "
+            f"(an undecodable byte such as {text[exc.start]!r}). Received: {shown(text)}"
+        ) from None
+
+
+def ast_parse(text: str) -> Any:
+    """``ast.parse(text, mode="eval")`` without its warnings.
+
+    CPython warns about some user text it still parses (``1if``: "invalid
+    decimal literal", ``'\\e'``: "invalid escape sequence"); printed, those
+    would add lines to the CLI's one-line errors.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(text, mode="eval")
 
 
 def _expected(kind: str, where: str) -> ScheduleError:
@@ -348,7 +373,7 @@ def read_config(config: Any, accept: type | None) -> Any:
     if accept is not None and accept is not Schedule:
         kind: str = accept.kind  # type: ignore[attr-defined]
         if not isinstance(config, Mapping) or config.get("type") != kind:
-            raise fail(kind, "config", config, f"a dict with 'type': {kind!r}")
+            raise refusal("config", config, f"a dict with 'type': {kind!r}", kind=kind)
     return _from_config(config, "config", 0, accept)
 
 

@@ -20,14 +20,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any, ClassVar, NamedTuple, cast
+from typing import Annotated, Any, ClassVar, NamedTuple, cast
 
 import numpy as np
 
 from lrlab.errors import ScheduleError
-from lrlab.schedules._base import register
+from lrlab.schedules._base import Checked, register
 from lrlab.schedules._parse import read, read_config
-from lrlab.schedules._validate import check_choice, check_int, check_real
+from lrlab.schedules._validate import RATE, NonNegative, Rate, check, count, number, one_of
 from lrlab.schedules._xp import SCALAR
 
 __all__ = ["PlateauState", "reduce_on_plateau"]
@@ -85,7 +85,7 @@ class PlateauState(NamedTuple):
 
 @register(_KIND)
 @dataclass(frozen=True, repr=False)
-class reduce_on_plateau:
+class reduce_on_plateau(Checked):
     """Lower the rate by ``factor`` when the metric has not improved for ``patience`` evaluations.
 
     After each metric ``x``:
@@ -113,43 +113,22 @@ class reduce_on_plateau:
     (0.1, 1.0, 0)
     """
 
-    lr: float
-    factor: float = 0.1
-    patience: int = 10
-    threshold: float = 1e-4
-    threshold_mode: str = "rel"
-    mode: str = "min"
-    cooldown: int = 0
-    min_lr: float = 0.0
-    eps: float = 1e-8
+    lr: Rate
+    factor: Annotated[float, number(0.0, 1.0, low_open=True, high_open=True)] = 0.1
+    patience: Annotated[int, count(0)] = 10
+    threshold: NonNegative = 1e-4
+    threshold_mode: Annotated[str, one_of("rel", "abs")] = "rel"
+    mode: Annotated[str, one_of("min", "max")] = "min"
+    cooldown: Annotated[int, count(0)] = 0
+    min_lr: Rate = 0.0
+    eps: NonNegative = 1e-8
     kind: ClassVar[str] = _KIND
-
-    def __post_init__(self) -> None:
-        k = _KIND
-        set_ = self._set
-        set_("lr", check_real(k, "lr", self.lr, low=0.0, allowed="a finite number >= 0"))
-        set_(
-            "factor",
-            check_real(k, "factor", self.factor, low=0.0, low_open=True, high=1.0, high_open=True),
-        )
-        set_("patience", check_int(k, "patience", self.patience, low=0))
-        set_("threshold", check_real(k, "threshold", self.threshold, low=0.0))
-        set_(
-            "threshold_mode", check_choice(k, "threshold_mode", self.threshold_mode, ("rel", "abs"))
-        )
-        set_("mode", check_choice(k, "mode", self.mode, ("min", "max")))
-        set_("cooldown", check_int(k, "cooldown", self.cooldown, low=0))
-        set_("min_lr", check_real(k, "min_lr", self.min_lr, low=0.0))
-        set_("eps", check_real(k, "eps", self.eps, low=0.0))
-
-    def _set(self, name: str, value: Any) -> None:
-        object.__setattr__(self, name, value)
 
     # -- the rule ---------------------------------------------------------------------------
 
     def init(self, lr: float | None = None) -> PlateauState:
         """The state before any metric: rate ``lr`` (default: the rule's), no best yet."""
-        start = self.lr if lr is None else check_real(_KIND, "lr", lr, low=0.0)
+        start = self.lr if lr is None else check(RATE, "lr", lr, kind=_KIND)
         return PlateauState(lr=start, best=math.inf if self.mode == "min" else -math.inf)
 
     def improves(self, value: Any, best: Any) -> Any:

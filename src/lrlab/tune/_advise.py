@@ -23,7 +23,9 @@ from lrlab._checks import seed as check_seed
 from lrlab._progress import progress_bar
 from lrlab.errors import UsageError
 from lrlab.finder import FinderResult, advice_budget, edge_lr, ramp
-from lrlab.finder._core import _anchor, _Settings, _suggestions
+from lrlab.finder._settings import SweepSettings
+from lrlab.finder._sweep import anchor as sweep_anchor
+from lrlab.finder._sweep import suggestions
 from lrlab.finder.advice import advise as race_advice
 from lrlab.finder.advice import checkpoint_every
 from lrlab.finder.rules import Ema
@@ -150,7 +152,7 @@ def advise(
     horizon = check_steps(steps, task)
     if num_steps is None:
         num_steps = advice_budget(horizon, budget)[0]
-    s = _Settings.of(
+    s = SweepSettings.of(
         min_lr=min_lr, max_lr=max_lr, num_steps=num_steps, mode="exponential", beta=beta,
         debias=True, diverge=diverge, confirm=confirm, budget=budget, horizon=horizon,
         horizon_exponent=horizon_exponent, rule=rule,
@@ -164,7 +166,7 @@ def advise(
     try:
         lrs, losses = _swept(fn, sweep, name, grow, s.num_steps, seed, ramp_lrs)
         bar.update(s.num_steps)
-        anchor = _anchor(lrs, losses)
+        anchor = sweep_anchor(lrs, losses)
         advice, probe_steps = None, 0
         if anchor is not None and s.rule.candidates > 0 and s.room >= 2 * every:
             probe = _Probe(fn, name, seed, every, bar)
@@ -178,7 +180,7 @@ def advise(
         bar.close()
     return FinderResult(
         lrs=lrs, losses=losses, smoothed=Ema(s.beta, True).curve(losses),
-        suggestions=_suggestions(lrs, losses, anchor, advice), stop_reason=sweep.stop,
+        suggestions=suggestions(lrs, losses, anchor, advice), stop_reason=sweep.stop,
         divergence_lr=edge_lr(lrs, losses) if sweep.stop != "max_lr" else None,
         stop_lr=float(lrs[-1]),
         confirmations=[] if advice is None else [(lr, sc) for lr, _, sc in advice.probes],
