@@ -384,6 +384,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch and Keras: 10-15 s on 2 shared cores
 def test_the_torch_backend_in_a_subprocess(tmp_path: Path) -> None:
     env = {**os.environ, "KERAS_BACKEND": "torch"}
     env["PYTHONPATH"] = os.pathsep.join([str(Path(lrlab.keras.__file__).parents[1]),
