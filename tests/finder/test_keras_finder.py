@@ -474,8 +474,8 @@ def test_bad_input_is_refused_before_anything_trains(case: str, message: str) ->
 def test_a_generator_that_ends_in_the_race_is_refused_with_the_model_restored() -> None:
     model = _trained(_model())
     before = _state(model)
-    with pytest.raises(UsageError, match=r"ended after 22 batches, but the range test needs up "
-                       r"to 100"):  # fmt: skip
+    with pytest.raises(UsageError, match=r"Argument `x` ended after 22 batches, but the range "
+                       r"test needs up to 100"):  # fmt: skip
         find_lr(model, _one_shot(22), num_steps=20, horizon=400)
     _assert_same(before, model)
 

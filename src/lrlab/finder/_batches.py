@@ -62,11 +62,14 @@ class Batches:
     """Draw batches from ``data``: iterated again when exhausted, unless it is one-shot.
 
     ``needed`` is the most batches the test may draw, for the message when a one-shot
-    iterable ends early; ``pairs``: every batch must be an ``(inputs, targets)`` pair.
+    iterable ends early; ``pairs``: every batch must be an ``(inputs, targets)`` pair;
+    ``name``: the caller's argument, as the messages name it (``x`` for Keras).
     """
 
-    def __init__(self, data: Iterable[Any], *, needed: int, pairs: bool) -> None:
-        self.data, self.needed, self.pairs = data, needed, pairs
+    def __init__(
+        self, data: Iterable[Any], *, needed: int, pairs: bool, name: str = "data"
+    ) -> None:
+        self.data, self.needed, self.pairs, self.name = data, needed, pairs, name
         self.it: Iterator[Any] = iter(data)
         self.one_shot = self.it is data
         self.drawn = 0
@@ -86,12 +89,13 @@ class Batches:
         if self.drawn == 0:
             spent = " (a generator or iterator already used up?)" if self.one_shot else ""
             raise UsageError(
-                f"Argument `data` must yield at least one batch. Received: an empty {kind}{spent}"
+                f"Argument `{self.name}` must yield at least one batch. Received: an empty "
+                f"{kind}{spent}"
             )
         if self.one_shot:
             raise UsageError(
-                f"Argument `data` ended after {self.drawn} batches, but the range test needs "
-                f"up to {self.needed} (the sweep's `num_steps` and the race's probes). "
+                f"Argument `{self.name}` ended after {self.drawn} batches, but the range test "
+                f"needs up to {self.needed} (the sweep's `num_steps` and the race's probes). "
                 f"Received: a one-shot {kind}; pass one that can be iterated again (a "
                 "DataLoader, a list), a longer one, or ask for less (`num_steps`, `confirm=0`)"
             )
@@ -100,6 +104,6 @@ class Batches:
             return next(self.it)
         except StopIteration:
             raise UsageError(
-                f"Argument `data` must yield batches each time it is iterated. Received: a "
+                f"Argument `{self.name}` must yield batches each time it is iterated. Received: a "
                 f"{kind} that yielded {self.drawn} batches, then none when iterated again"
             ) from None

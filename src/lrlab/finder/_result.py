@@ -23,7 +23,9 @@ class FinderResult:
         losses: the raw loss of each step (the batch loss before the step).
         smoothed: the smoothed loss the stop rule used.
         suggestions: rule name -> :class:`Suggestion`; ``"lrlab"`` is lrlab's own.
-        stop_reason: ``"max_lr"`` (ran to the end), ``"diverged"`` or ``"non-finite"``.
+        stop_reason: ``"max_lr"`` (ran to the end), ``"diverged"`` or ``"non-finite"``;
+            ``"fit_ended"`` for :class:`lrlab.finder.keras.LRFinder` when the user's ``fit``
+            ended before the ramp did.
         divergence_lr: the stability edge fitted to the diverging tail
             (:func:`lrlab.finder.edge_lr`), or ``None``.
         stop_lr: the rate of the last step that ran.

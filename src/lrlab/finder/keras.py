@@ -574,7 +574,7 @@ def find_lr(
     with KerasEngine(model, example=first) as engine:
         val, n_val = _validation(model, validation_data, batch_size, engine)
         return range_test(
-            s, engine, Batches(data, needed=s.draws, pairs=False), val=val, n_val=n_val,
+            s, engine, Batches(data, needed=s.draws, pairs=False, name="x"), val=val, n_val=n_val,
             deterministic=deterministic, quiet=quiet, label="lr range test (keras)",
         )  # fmt: skip
 
