@@ -5,10 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import lrlab.schedules as ls
 from lrlab import tasks
-from lrlab._checks import int_at_least, number_in, positive_int, positive_number
-from lrlab.errors import UsageError
+from lrlab._checks import (
+    OneOf,
+    check,
+    int_at_least,
+    number,
+    number_in,
+    positive_int,
+    positive_number,
+    seed,
+)
+from lrlab.errors import ScheduleError, UsageError
 from lrlab.finder import find_lr_task
+from lrlab.schedules._validate import count
 from lrlab.train import run
 
 
@@ -63,3 +74,40 @@ def test_a_0d_array_is_checked_like_its_number() -> None:
         UsageError, match=r"^Argument `steps` must be .*Received: steps=array\(0\)$"
     ):
         positive_int("steps", np.array(0))
+
+
+def test_one_rule_one_message_form_for_the_lab_and_the_schedules() -> None:
+    """The same rule refuses the same value in the same words; only the error class and
+    the kind's name differ."""
+    with pytest.raises(UsageError) as lab:
+        check(count(), "steps", 0)
+    assert str(lab.value) == "Argument `steps` must be a positive integer. Received: steps=0"
+    with pytest.raises(ScheduleError) as schedule:
+        ls.cosine(0.1, 0)
+    assert str(schedule.value) == (
+        "Argument `steps` of cosine() must be a positive integer. Received: steps=0"
+    )
+    assert not isinstance(lab.value, ScheduleError) and not isinstance(schedule.value, UsageError)
+
+
+def test_check_reads_a_0d_array_and_shows_it_as_received() -> None:
+    assert check(number(0.0, 1.0), "beta", np.array(0.25)) == 0.25
+    assert check(OneOf("auto", "off"), "mode", "off") == "off"
+    with pytest.raises(UsageError) as info:
+        check(OneOf("auto", "off"), "mode", "on")
+    assert str(info.value) == "Argument `mode` must be one of 'auto', 'off'. Received: mode='on'"
+    with pytest.raises(UsageError) as info:
+        check(number(0.0, 1.0, high_open=True), "beta", np.array(1.0))
+    assert str(info.value) == (
+        "Argument `beta` must be a finite number >= 0 and < 1. Received: beta=array(1.)"
+    )
+
+
+@pytest.mark.parametrize("value", [-(2**63) - 1, 2**64, 1.0, True, "7", None])
+def test_a_seed_out_of_torch_range_is_refused_in_the_one_form(value: object) -> None:
+    with pytest.raises(UsageError) as info:
+        seed("seed", value)
+    assert str(info.value) == (
+        f"Argument `seed` must be an integer from -2**63 to 2**64 - 1. Received: seed={value!r}"
+    )
+    assert seed("seed", -(2**63)) == -(2**63) and seed("seed", 2**64 - 1) == 2**64 - 1

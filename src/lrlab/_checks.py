@@ -66,7 +66,7 @@ def check(rule: Rule, name: str, value: Any) -> Any:
     """``rule(value)`` (a 0-d array read as its number), or a
     :class:`~lrlab.errors.UsageError` in the one message form, showing ``value``.
 
-    >>> check(OneOf(("auto", "off")), "mode", "auto")
+    >>> check(OneOf("auto", "off"), "mode", "auto")
     'auto'
     """
     try:

@@ -34,12 +34,13 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def _mlp(seed: int = 0) -> dict[str, jax.Array]:
-    k = jax.random.split(jax.random.key(seed), 2)
+    """A 4-16-1 tanh MLP's float32 weights (drawn with NumPy: eager JAX ops compile)."""
+    rng = np.random.default_rng(seed)
     return {
-        "w1": jax.random.normal(k[0], (4, 16)) * 0.5,
-        "b1": jnp.zeros(16),
-        "w2": jax.random.normal(k[1], (16, 1)) * 0.25,
-        "b2": jnp.zeros(1),
+        "w1": jnp.asarray(rng.normal(0, 0.5, (4, 16)), jnp.float32),
+        "b1": jnp.zeros(16, jnp.float32),
+        "w2": jnp.asarray(rng.normal(0, 0.25, (16, 1)), jnp.float32),
+        "b2": jnp.zeros(1, jnp.float32),
     }
 
 
@@ -53,10 +54,11 @@ def _loss(p: Any, batch: Any) -> jax.Array:
 
 
 def _batches(n: int = 4, size: int = 32, seed: int = 1) -> list[tuple[jax.Array, jax.Array]]:
+    rng = np.random.default_rng(seed)
     out = []
-    for k in jax.random.split(jax.random.key(seed), n):
-        x = jax.random.normal(k, (size, 4))
-        out.append((x, jnp.sin(x.sum(axis=1, keepdims=True))))
+    for _ in range(n):
+        x = rng.normal(size=(size, 4)).astype(np.float32)
+        out.append((jnp.asarray(x), jnp.asarray(np.sin(x.sum(axis=1, keepdims=True)))))
     return out
 
 
@@ -158,9 +160,9 @@ def test_the_callers_params_and_opt_state_are_unchanged_and_alive() -> None:
     params, batches = _mlp(), _batches()
     tx = optax.inject_hyperparams(optax.adam)(learning_rate=0.01)
     state = tx.init(params)
+    grad, update = jax.jit(jax.grad(_loss)), jax.jit(tx.update)  # compiled: eager is slower
     for b in batches[:2]:  # moments and a count that are not zero
-        g = jax.grad(_loss)(params, b)
-        _, state = tx.update(g, state, params)
+        _, state = update(grad(params, b), state, params)
     p_copy, s_copy = _copy(params), _copy(state)
 
     result = find_lr(
@@ -372,10 +374,11 @@ def test_numpy_params_work_and_are_not_written() -> None:
 def test_the_door_and_the_finder_work_without_torch() -> None:
     code = (
         "import sys; sys.modules['torch'] = None\n"
-        "import jax, jax.numpy as jnp, optax, lrlab.optax\n"
-        "x = jax.random.normal(jax.random.key(0), (32, 3)); y = x @ jnp.array([1., -2., .5])\n"
+        "import numpy as np, jax.numpy as jnp, optax, lrlab.optax\n"
+        "x = np.random.default_rng(0).normal(size=(32, 3)).astype(np.float32)\n"
+        "y = x @ np.array([1.0, -2.0, 0.5], np.float32)\n"
         "def loss(p, b): return jnp.mean((b[0] @ p['w'] - b[1]) ** 2)\n"
-        "r = lrlab.optax.find_lr(loss, {'w': jnp.zeros(3)}, optax.sgd, [(x, y)],\n"
+        "r = lrlab.optax.find_lr(loss, {'w': np.zeros(3, np.float32)}, optax.sgd, [(x, y)],\n"
         "                        num_steps=20, horizon=200)\n"
         "print('lrlab' in r.suggestions, r.steps > 20, 'torch' in sys.modules and "
         "sys.modules['torch'] is not None)\n"

@@ -4,7 +4,7 @@ A schedule is an immutable value and a pure function of the step.  Concrete
 kinds are frozen dataclasses registered with :func:`register`; their fields,
 in order, are the constructor's arguments, the text form's positional order
 and the config's keys.  Each field declares its rule with its type
-(``lr: Rate``, ``every: Count = 1``, ``mode: Annotated[str, one_of("min",
+(``lr: Rate``, ``every: Count = 1``, ``mode: Annotated[str, OneOf("min",
 "max")]``: the vocabulary of :mod:`lrlab.schedules._validate`), and
 :func:`check_fields`, run by the base's ``__post_init__``, applies them, so a
 kind's class holds its fields, its formula and only the rules across fields
@@ -26,16 +26,7 @@ from lrlab.errors import ScheduleError
 from lrlab.schedules._validate import Instance, Refused, Rule, shown
 from lrlab.schedules._xp import NUMPY, SCALAR, prepare
 
-__all__ = [
-    "SCHEDULE",
-    "Checked",
-    "Schedule",
-    "bind",
-    "check_fields",
-    "refuse",
-    "register",
-    "registry",
-]
+__all__ = ["Checked", "Schedule", "bind", "check_fields", "register", "registry"]
 
 #: Every kind the text and config forms know: the schedules, and the rules
 #: driven by a metric (reduce_on_plateau), which are not schedules.
@@ -201,7 +192,8 @@ def check_fields(obj: Checked) -> None:
             obj._cross_check()
     except Refused as refused:
         if refused.name:
-            name, value = refused.name, received[refused.name]
+            name = refused.name
+            value = received.get(name, getattr(obj, name))
         raise refused.error(name, value, kind=cls.kind) from None
 
 

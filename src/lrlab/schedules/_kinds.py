@@ -2,7 +2,9 @@
 
 Every formula is written once against the array namespace ``xp`` (see
 :mod:`lrlab.schedules._xp`), so the same line runs on a Python int, a NumPy
-array, a torch tensor or a traced JAX array.
+array, a torch tensor or a traced JAX array.  Each field names its rule in its
+type (``lr: Rate``, ``every: Count = 1``: :mod:`lrlab.schedules._validate`);
+``_cross_check`` holds the rules across fields.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ from lrlab.schedules._validate import (
     Flag,
     ListOf,
     NonNegative,
+    OneOf,
     Positive,
     Rate,
     count,
     increasing,
     number,
-    one_of,
 )
 
 __all__ = [
@@ -301,7 +303,7 @@ class one_cycle(Schedule):
     pct_start: Annotated[float, number(0.0, 1.0, low_open=True, high_open=True)] = 0.3
     div: Positive = 25.0
     final_div: Positive = 1e4
-    anneal: Annotated[str, one_of("cos", "linear")] = "cos"
+    anneal: Annotated[str, OneOf("cos", "linear")] = "cos"
     three_phase: Flag = False
 
     def _cross_check(self) -> None:
@@ -359,7 +361,7 @@ class cyclic(Schedule):
     base_lr: Rate
     max_lr: Rate
     step_size: Count
-    mode: Annotated[str, one_of("triangular", "triangular2", "exp_range")] = "triangular"
+    mode: Annotated[str, OneOf("triangular", "triangular2", "exp_range")] = "triangular"
     gamma: Positive = 1.0
 
     def _value(self, t: Any, xp: Any) -> Any:
@@ -417,7 +419,7 @@ class wsd(Schedule):
     steps: Count
     warmup: Annotated[int, count(0)]
     decay_frac: Annotated[float, number(0.0, 1.0, low_open=True)] = 0.2
-    decay: Annotated[str, one_of("linear", "cosine", "1-sqrt")] = "linear"
+    decay: Annotated[str, OneOf("linear", "cosine", "1-sqrt")] = "linear"
     min_lr: Rate = 0.0
 
     def _cross_check(self) -> None:

@@ -27,7 +27,7 @@ import numpy as np
 from lrlab.errors import ScheduleError
 from lrlab.schedules._base import Checked, register
 from lrlab.schedules._parse import read, read_config
-from lrlab.schedules._validate import RATE, NonNegative, Rate, check, count, number, one_of
+from lrlab.schedules._validate import RATE, NonNegative, OneOf, Rate, check, count, number
 from lrlab.schedules._xp import SCALAR
 
 __all__ = ["PlateauState", "reduce_on_plateau"]
@@ -117,8 +117,8 @@ class reduce_on_plateau(Checked):
     factor: Annotated[float, number(0.0, 1.0, low_open=True, high_open=True)] = 0.1
     patience: Annotated[int, count(0)] = 10
     threshold: NonNegative = 1e-4
-    threshold_mode: Annotated[str, one_of("rel", "abs")] = "rel"
-    mode: Annotated[str, one_of("min", "max")] = "min"
+    threshold_mode: Annotated[str, OneOf("rel", "abs")] = "rel"
+    mode: Annotated[str, OneOf("min", "max")] = "min"
     cooldown: Annotated[int, count(0)] = 0
     min_lr: Rate = 0.0
     eps: NonNegative = 1e-8
